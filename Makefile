@@ -1,0 +1,69 @@
+# The expected commands. `make demo` runs the pipeline, `make test` runs the whole test suite.
+# Both create .venv from requirements.lock (exact versions) on first use and whenever the lock changes.
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+TAXI_HOME ?= $(CURDIR)/.taxi
+TAXI_TRIPS_DIR ?=
+
+export TAXI_HOME
+export TAXI_TRIPS_DIR
+export DAGSTER_HOME := $(CURDIR)
+export SPARK_LOCAL_IP ?= 127.0.0.1
+export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
+export PYTHONHASHSEED := 0
+
+.PHONY: help demo test lint typecheck dev bench-features lock check-java clean
+
+help:
+	@echo "make demo            run the pipeline (raw -> features -> training set -> reference profile)"
+	@echo "                     offline: make demo TAXI_TRIPS_DIR=../shared/data/tlc"
+	@echo "make test            lint, typecheck and the whole test suite"
+	@echo "make dev             the Dagster UI (dagster dev) on http://127.0.0.1:3000"
+	@echo "make bench-features  raw -> features throughput on the local green months"
+	@echo "make lock            re-resolve pyproject.toml into requirements.lock"
+
+check-java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "error: Java is not installed; PySpark needs Java 17."; \
+	  echo "       Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless"; \
+	  echo "       macOS: brew install openjdk@17   (then put its bin/ on PATH or set JAVA_HOME)"; \
+	  exit 1; }
+
+$(BIN)/.installed: requirements.lock pyproject.toml | check-java
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+demo: check-java $(BIN)/.installed
+	$(BIN)/python -m taxi_assets.demo
+
+test: check-java $(BIN)/.installed lint typecheck
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check taxi_assets taxi_serving taxi_assets_tests scripts
+	$(BIN)/ruff format --check taxi_assets taxi_serving taxi_assets_tests scripts
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy taxi_assets taxi_serving
+
+dev: check-java $(BIN)/.installed
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench-features: check-java $(BIN)/.installed
+	$(BIN)/python scripts/bench_features.py $(if $(TAXI_TRIPS_DIR),$(TAXI_TRIPS_DIR),../shared/data/tlc)
+
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/python -m pip install --quiet --upgrade "pip>=24"
+	.lockenv/bin/python -m pip install --quiet ".[dev]"
+	{ echo "# Exact versions of everything installed, resolved from pyproject.toml by 'make lock'."; \
+	  .lockenv/bin/python -m pip freeze --exclude taxi-fare-platform; } > requirements.lock
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(TAXI_HOME) .tmp_dagster_home_*

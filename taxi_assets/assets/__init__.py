@@ -1,0 +1,1 @@
+"""Software-defined assets, one group per module."""

@@ -1,0 +1,178 @@
+"""Features: the 12 model features per month (PySpark), and the train/test split over a window of months."""
+
+from dataclasses import asdict
+
+import dagster as dg
+from dagster_pyspark import LazyPySparkResource
+from pydantic import Field
+
+from taxi_assets import constants
+from taxi_assets.assets.common import failing_clearly, read_manifest, staged_folder, write_manifest
+from taxi_assets.assets.ingestion import raw_trips, taxi_zones
+from taxi_assets.modeling.errors import MissingInputError
+from taxi_assets.modeling.feature_schema import read_feature_table, summarize_feature_table, validate_features
+from taxi_assets.modeling.features import (
+    TRIP_ID,
+    OutlierBounds,
+    feature_counts,
+    kept_feature_rows,
+    label_outliers,
+    with_features,
+)
+from taxi_assets.modeling.split import SPLIT, TEST, TRAIN, assign_split
+from taxi_assets.partitions import (
+    monthly_service_partitions,
+    service_partitions,
+    service_to_months,
+    split_month_service,
+)
+from taxi_assets.resources import DataLake
+
+
+class TripFeaturesConfig(dg.Config):
+    """Bounds of the named outlier rules (inclusive); a row outside any of them is dropped and counted."""
+
+    min_distance_miles: float = Field(default=constants.MIN_TRIP_DISTANCE_MILES, description="Shortest trip.")
+    max_distance_miles: float = Field(default=constants.MAX_TRIP_DISTANCE_MILES, description="Longest trip.")
+    min_duration_minutes: float = Field(default=constants.MIN_TRIP_DURATION_MINUTES, description="Shortest ride.")
+    max_duration_minutes: float = Field(default=constants.MAX_TRIP_DURATION_MINUTES, description="Longest ride.")
+    min_speed_mph: float = Field(default=constants.MIN_SPEED_MPH, description="Slowest average speed.")
+    max_speed_mph: float = Field(default=constants.MAX_SPEED_MPH, description="Fastest average speed.")
+    min_fare_usd: float = Field(default=constants.MIN_FARE_USD, description="Lowest fare kept.")
+    max_fare_usd: float = Field(default=constants.MAX_FARE_USD, description="Highest fare kept.")
+    min_passengers: int = Field(default=constants.MIN_PASSENGER_COUNT, description="Fewest passengers.")
+    max_passengers: int = Field(default=constants.MAX_PASSENGER_COUNT, description="Most passengers.")
+
+    def bounds(self) -> OutlierBounds:
+        """The bounds as the pure feature code takes them."""
+        return OutlierBounds(**self.model_dump())
+
+
+@dg.asset(
+    partitions_def=monthly_service_partitions,
+    deps=[raw_trips, taxi_zones],
+    group_name=constants.FEATURES_GROUP,
+    kinds={"spark", "parquet"},
+    code_version="1",
+)
+def trip_features(
+    context: dg.AssetExecutionContext,
+    config: TripFeaturesConfig,
+    pyspark: LazyPySparkResource,
+    lake: DataLake,
+) -> dg.MaterializeResult:
+    """The 12 model features, the target fare_amount, the pickup time and a deterministic trip id per trip.
+
+    Outliers are removed by named rules (distance, duration, speed, fare, passenger count) and counted per
+    rule; the output is validated with the pandera feature schema before it replaces the previous version.
+    """
+    service, month = split_month_service(context)
+    bounds = config.bounds()
+    raw_path, target = lake.raw(service, month), lake.features(service, month)
+    spark = pyspark.spark_session
+    with failing_clearly():
+        for needed, what in ((raw_path, f"raw_trips {service} {month}"), (lake.zones(), "taxi_zones")):
+            if not needed.exists():
+                raise MissingInputError(f"{what} is not materialized ({needed} is missing); materialize it first")
+        labelled = label_outliers(
+            with_features(spark.read.parquet(str(raw_path)), spark.read.parquet(str(lake.zones())), service, month),
+            bounds,
+        ).cache()
+        try:
+            counts = feature_counts(labelled, bounds)
+            with staged_folder(target) as folder:
+                kept_feature_rows(labelled).coalesce(1).write.parquet(str(folder))
+                frame = read_feature_table(folder)
+                validate_features(frame, bounds, source=f"trip_features {service} {month}")
+                summary = summarize_feature_table(frame)
+                write_manifest(folder, {"service": service, "month": month, **counts, **asdict(summary)})
+        finally:
+            labelled.unpersist()
+    outliers = {key.removeprefix("outlier_"): value for key, value in counts.items() if key.startswith("outlier_")}
+    return dg.MaterializeResult(
+        metadata={
+            "rows_in": counts["rows_in"],
+            "rows_out": summary.rows,
+            "rows_dropped_as_outliers": sum(outliers.values()),
+            "outliers_by_rule": dg.MetadataValue.json(outliers),
+            **{f"outlier_{rule}": count for rule, count in outliers.items()},
+            "passenger_count_imputed": counts["passenger_count_imputed"],
+            "ratecode_unknown": counts["ratecode_unknown"],
+            "payment_type_unknown": counts["payment_type_unknown"],
+            "pickup_min": summary.pickup_min,
+            "pickup_max": summary.pickup_max,
+            "mean_fare": summary.mean_fare,
+            "content_hash": summary.content_hash,
+            "path": dg.MetadataValue.path(str(target)),
+        },
+        data_version=dg.DataVersion(summary.content_hash[:16]),
+    )
+
+
+class TrainingSetConfig(dg.Config):
+    """Which months form the training window, and how the split is drawn."""
+
+    months: list[str] = Field(
+        default_factory=list,
+        description="Months (YYYY-MM) to train on; empty means the service's default window in constants.py.",
+    )
+    test_fraction: float = Field(default=constants.TEST_FRACTION, description="Share of trips held out.")
+    seed: int = Field(default=constants.SPLIT_SEED, description="Seed of the trip-id hash that draws the split.")
+
+
+@dg.asset(
+    partitions_def=service_partitions,
+    deps=[dg.AssetDep(trip_features, partition_mapping=service_to_months)],
+    group_name=constants.FEATURES_GROUP,
+    kinds={"spark", "parquet"},
+    code_version="1",
+)
+def training_set(
+    context: dg.AssetExecutionContext, config: TrainingSetConfig, pyspark: LazyPySparkResource, lake: DataLake
+) -> dg.MaterializeResult:
+    """A deterministic train/test split (seeded hash of the trip id) over the configured window of months."""
+    service = context.partition_key
+    months = sorted(config.months or constants.DEFAULT_TRAINING_MONTHS[service])
+    target = lake.training_set(service)
+    spark = pyspark.spark_session
+    with failing_clearly():
+        inputs = {
+            month: read_manifest(lake.features(service, month), f"trip_features {service} {month}") for month in months
+        }
+        features = spark.read.parquet(*(str(lake.features(service, month)) for month in months))
+        split = assign_split(features, config.test_fraction, config.seed)
+        with staged_folder(target) as folder:
+            split.repartition(1, SPLIT).sortWithinPartitions(TRIP_ID).write.partitionBy(SPLIT).parquet(str(folder))
+            train = summarize_feature_table(read_feature_table(folder / f"{SPLIT}={TRAIN}"))
+            test = summarize_feature_table(read_feature_table(folder / f"{SPLIT}={TEST}"))
+            input_hashes = {month: manifest["content_hash"] for month, manifest in inputs.items()}
+            write_manifest(
+                folder,
+                {
+                    "service": service,
+                    "months": months,
+                    "test_fraction": config.test_fraction,
+                    "seed": config.seed,
+                    "input_hashes": input_hashes,
+                    "rows_train": train.rows,
+                    "rows_test": test.rows,
+                    "train_hash": train.content_hash,
+                    "test_hash": test.content_hash,
+                },
+            )
+    return dg.MaterializeResult(
+        metadata={
+            "months": dg.MetadataValue.json(months),
+            "rows_train": train.rows,
+            "rows_test": test.rows,
+            "test_fraction": config.test_fraction,
+            "seed": config.seed,
+            "pickup_min": min(train.pickup_min, test.pickup_min),
+            "pickup_max": max(train.pickup_max, test.pickup_max),
+            "input_hashes": dg.MetadataValue.json(input_hashes),
+            "train_hash": train.content_hash,
+            "test_hash": test.content_hash,
+            "path": dg.MetadataValue.path(str(target)),
+        },
+        data_version=dg.DataVersion(train.content_hash[:16]),
+    )

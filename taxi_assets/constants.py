@@ -1,0 +1,68 @@
+"""Group names, partition bounds and the defaults every asset config starts from."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Asset groups, one per module under taxi_assets/assets.
+INGESTION_GROUP: Final = "ingestion"
+FEATURES_GROUP: Final = "features"
+MONITORING_GROUP: Final = "monitoring"
+
+# TLC services and the first month the monthly partitions start from.
+SERVICES: Final = ("green", "yellow")
+FIRST_MONTH: Final = "2022-01"
+MONTH_FORMAT: Final = "%Y-%m"
+
+# The TLC publishes one parquet file per service and month under this address.
+TLC_BASE_URL: Final = "https://d37ci6vzurychx.cloudfront.net"
+TLC_TRIP_PATH: Final = "trip-data/{service}_tripdata_{month}.parquet"
+TLC_ZONE_LOOKUP_PATH: Final = "misc/taxi_zone_lookup.csv"
+HTTP_TIMEOUT_SECONDS: Final = 30.0
+HTTP_RETRIES: Final = 4
+HTTP_BACKOFF_SECONDS: Final = 1.0
+
+# Training windows per service: three months before the fare increase of 2022-12-19.
+# Yellow is downloaded from the TLC; green is what the offline folder holds.
+DEFAULT_TRAINING_MONTHS: Final[dict[str, tuple[str, ...]]] = {
+    "green": ("2022-01", "2022-02", "2022-03"),
+    "yellow": ("2022-09", "2022-10", "2022-11"),
+}
+DEFAULT_DEMO_SERVICE: Final = "green"
+
+# Raw validation: a run fails when more than this share of a file's rows is quarantined.
+MAX_INVALID_SHARE: Final = 0.10
+# A pickup may fall this many days outside its file's month before the row is quarantined.
+PICKUP_MONTH_SLACK_DAYS: Final = 1
+
+# Outlier rules on trip_features (inclusive bounds); rows outside go, counted per rule.
+MIN_TRIP_DISTANCE_MILES: Final = 0.1
+MAX_TRIP_DISTANCE_MILES: Final = 100.0
+MIN_TRIP_DURATION_MINUTES: Final = 1.0
+MAX_TRIP_DURATION_MINUTES: Final = 240.0
+MIN_SPEED_MPH: Final = 0.5
+MAX_SPEED_MPH: Final = 80.0
+MIN_FARE_USD: Final = 1.0
+MAX_FARE_USD: Final = 500.0
+MIN_PASSENGER_COUNT: Final = 0
+MAX_PASSENGER_COUNT: Final = 8
+
+# training_set split and reference_profile.
+SPLIT_SEED: Final = 42
+TEST_FRACTION: Final = 0.2
+REFERENCE_BINS: Final = 20
+REFERENCE_SAMPLE_ROWS: Final = 5_000
+PROFILE_SEED: Final = 7
+
+# Spark, sized for a 2-core machine.
+SPARK_CONFIG: Final[dict[str, str]] = {
+    "spark.master": "local[2]",
+    "spark.app.name": "taxi-fare-platform",
+    "spark.driver.memory": "4g",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.driver.host": "127.0.0.1",
+}

@@ -1,0 +1,77 @@
+"""The code location: the only place that builds ``Definitions`` and that reads the environment.
+
+``defs`` is loaded lazily by Dagster (``@dg.definitions``), so the environment is read when the code location
+loads, never at import. Environment variables:
+
+* ``TAXI_HOME``: the data home (default ``.taxi`` under the working directory); the lake lives in ``lake/``.
+* ``TAXI_TRIPS_DIR``: a local folder of TLC files; when unset, files are downloaded from the TLC.
+* ``TAXI_TLC_URL``: the host to download from (default the TLC's own; a mirror with the same layout works).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import dagster as dg
+from dagster_pyspark import LazyPySparkResource
+
+from taxi_assets import constants
+from taxi_assets.assets.features import training_set, trip_features
+from taxi_assets.assets.ingestion import raw_trips, taxi_zones
+from taxi_assets.assets.monitoring import reference_profile
+from taxi_assets.resources import DataLake, HttpTripSource, LocalTripSource, TripSource
+
+DEFAULT_HOME = ".taxi"
+
+ingest_job = dg.define_asset_job(
+    "ingest_job",
+    selection=dg.AssetSelection.assets(raw_trips, trip_features),
+    description="One month of one service: TLC file -> canonical raw trips -> model features.",
+)
+zones_job = dg.define_asset_job(
+    "zones_job", selection=dg.AssetSelection.assets(taxi_zones), description="Refresh the zone lookup."
+)
+reference_job = dg.define_asset_job(
+    "reference_job",
+    selection=dg.AssetSelection.assets(training_set, reference_profile),
+    description="One service: training window -> train/test split -> reference profile.",
+)
+
+
+def data_home(env: Mapping[str, str]) -> Path:
+    """The data home: ``TAXI_HOME`` or ``.taxi`` under the working directory."""
+    return Path(env.get("TAXI_HOME") or DEFAULT_HOME).absolute()
+
+
+def trip_source_from_env(env: Mapping[str, str]) -> TripSource:
+    """A local folder when ``TAXI_TRIPS_DIR`` is set, the TLC download otherwise."""
+    trips_dir = env.get("TAXI_TRIPS_DIR")
+    if trips_dir:
+        return LocalTripSource(root=str(Path(trips_dir).absolute()))
+    return HttpTripSource(base_url=env.get("TAXI_TLC_URL") or constants.TLC_BASE_URL)
+
+
+def build_resources(env: Mapping[str, str]) -> dict[str, object]:
+    """The resources for an environment (tests pass their own mapping)."""
+    return {
+        "trip_source": trip_source_from_env(env),
+        "lake": DataLake(root=str(data_home(env) / "lake")),
+        "pyspark": LazyPySparkResource(spark_config=dict(constants.SPARK_CONFIG)),
+    }
+
+
+def build_defs(env: Mapping[str, str]) -> dg.Definitions:
+    """Everything the code location holds, wired to the stores the environment selects."""
+    return dg.Definitions(
+        assets=[raw_trips, taxi_zones, trip_features, training_set, reference_profile],
+        jobs=[ingest_job, zones_job, reference_job],
+        resources=build_resources(env),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The code location Dagster loads (workspace.yaml)."""
+    return build_defs(os.environ)

@@ -1,0 +1,162 @@
+"""The reference profile: what "normal" looks like, fitted once on the training split.
+
+Numeric features get quantile bin edges (``REFERENCE_BINS`` bins; duplicate edges of discrete features are
+merged, so they may get fewer) with open outer bins, and the share of reference rows per bin. Binary and
+categorical features get the share per category. The API's valid input ranges and a seeded reference sample
+come from the same rows. Drift statistics compare each monitoring window against these, never refitting.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from taxi_assets.modeling.features import (
+    BINARY_FEATURES,
+    CATEGORICAL_FEATURES,
+    FEATURES,
+    NUMERIC_FEATURES,
+    TARGET,
+)
+
+PROFILE_FILE = "reference_profile.json"
+SAMPLE_FILE = "reference.csv"
+# Robust bounds for the API: the 0.1 % and 99.9 % quantiles.
+ROBUST_QUANTILES = (0.001, 0.999)
+
+
+@dataclass(frozen=True)
+class NumericProfile:
+    """Quantile bins of one numeric column.
+
+    ``edges`` are the interior cut points; bin ``i`` holds values in ``(edges[i-1], edges[i]]`` with the first
+    bin open to the left and the last open to the right, so ``len(shares) == len(edges) + 1``.
+    """
+
+    edges: list[float]
+    shares: list[float]
+    minimum: float
+    maximum: float
+    robust_low: float
+    robust_high: float
+    mean: float
+    std: float
+
+
+@dataclass(frozen=True)
+class CategoricalProfile:
+    """Share of reference rows per category (categories as strings)."""
+
+    shares: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ReferenceProfile:
+    """Everything monitoring and serving need to know about the reference data."""
+
+    service: str
+    months: list[str]
+    rows: int
+    bins: int
+    seed: int
+    training_set_hash: str
+    numeric: dict[str, NumericProfile]
+    categorical: dict[str, CategoricalProfile]
+    target: NumericProfile
+
+    def to_json(self) -> str:
+        """Serialise to JSON (the format written beside reference.csv)."""
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ReferenceProfile:
+        """Parse a profile written by ``to_json``."""
+        data = json.loads(text)
+        data["numeric"] = {name: NumericProfile(**value) for name, value in data["numeric"].items()}
+        data["categorical"] = {name: CategoricalProfile(**value) for name, value in data["categorical"].items()}
+        data["target"] = NumericProfile(**data["target"])
+        return cls(**data)
+
+
+def quantile_edges(values: np.ndarray, bins: int) -> np.ndarray:
+    """Interior cut points at the 1/bins .. (bins-1)/bins quantiles, duplicates merged.
+
+    The quantiles are observed values (inverted CDF, no interpolation), so a discrete feature gets its own
+    values as edges and merged duplicates leave one bin per distinct value range.
+    """
+    if values.size == 0:
+        raise ValueError("cannot fit quantile bins on an empty column")
+    levels = np.arange(1, bins) / bins
+    return np.unique(np.quantile(values.astype(np.float64), levels, method="inverted_cdf"))
+
+
+def bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Share of ``values`` per bin of ``edges`` (right-closed bins, open outer bins)."""
+    counts = np.bincount(np.digitize(values, edges, right=True), minlength=edges.size + 1)
+    return counts / max(values.size, 1)
+
+
+def numeric_profile(values: np.ndarray, bins: int) -> NumericProfile:
+    """Bins, shares and summary statistics of one numeric column."""
+    values = values.astype(np.float64)
+    edges = quantile_edges(values, bins)
+    low, high = np.quantile(values, ROBUST_QUANTILES)
+    return NumericProfile(
+        edges=edges.tolist(),
+        shares=bin_shares(values, edges).tolist(),
+        minimum=float(values.min()),
+        maximum=float(values.max()),
+        robust_low=float(low),
+        robust_high=float(high),
+        mean=float(values.mean()),
+        std=float(values.std()),
+    )
+
+
+def categorical_profile(values: pd.Series) -> CategoricalProfile:
+    """Share per category, categories sorted for a stable file."""
+    shares = values.astype(str).value_counts(normalize=True).sort_index()
+    return CategoricalProfile(shares={str(key): float(share) for key, share in shares.items()})
+
+
+def fit_reference_profile(
+    train: pd.DataFrame, service: str, months: list[str], bins: int, seed: int, training_set_hash: str
+) -> ReferenceProfile:
+    """Fit the profile on training rows (the train split only)."""
+    if train.empty:
+        raise ValueError(f"no training rows to fit the {service} reference profile on")
+    return ReferenceProfile(
+        service=service,
+        months=list(months),
+        rows=len(train),
+        bins=bins,
+        seed=seed,
+        training_set_hash=training_set_hash,
+        numeric={name: numeric_profile(train[name].to_numpy(), bins) for name in NUMERIC_FEATURES},
+        categorical={name: categorical_profile(train[name]) for name in BINARY_FEATURES + CATEGORICAL_FEATURES},
+        target=numeric_profile(train[TARGET].to_numpy(), bins),
+    )
+
+
+def reference_sample(train: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+    """A seeded sample of training rows (features and target), in their original order."""
+    rng = np.random.default_rng(seed)
+    size = min(rows, len(train))
+    picked = np.sort(rng.choice(len(train), size=size, replace=False))
+    return train.iloc[picked][[*FEATURES, TARGET]].reset_index(drop=True)
+
+
+def write_profile(profile: ReferenceProfile, sample: pd.DataFrame, folder: Path) -> tuple[Path, Path]:
+    """Write ``reference_profile.json`` and ``reference.csv``, each atomically (temp file then rename)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    profile_path, sample_path = folder / PROFILE_FILE, folder / SAMPLE_FILE
+    temp_profile, temp_sample = folder / f".{PROFILE_FILE}.part", folder / f".{SAMPLE_FILE}.part"
+    temp_profile.write_text(profile.to_json())
+    sample.to_csv(temp_sample, index=False)
+    temp_sample.replace(sample_path)
+    temp_profile.replace(profile_path)
+    return profile_path, sample_path

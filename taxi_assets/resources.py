@@ -1,0 +1,194 @@
+"""Resources: where trip files come from (TLC download or a local folder) and where outputs go (the lake)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import requests
+from pydantic import Field
+
+from taxi_assets import constants
+from taxi_assets.modeling.errors import SourceUnavailableError
+
+ZONE_LOOKUP_FILE = "taxi_zone_lookup.csv"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class FetchedFile:
+    """A source file on local disk, with what identifies its content."""
+
+    path: Path
+    size_bytes: int
+    sha256: str
+    origin: str
+
+
+def trip_file_name(service: str, month: str) -> str:
+    """The TLC's file name for one service and month, e.g. ``green_tripdata_2022-01.parquet``."""
+    return f"{service}_tripdata_{month}.parquet"
+
+
+def describe_file(path: Path, origin: str) -> FetchedFile:
+    """Size and sha256 of a local file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return FetchedFile(path=path, size_bytes=path.stat().st_size, sha256=digest.hexdigest(), origin=origin)
+
+
+class TripSource(dg.ConfigurableResource, ABC):
+    """Where the monthly TLC trip files and the zone lookup come from."""
+
+    @abstractmethod
+    def fetch_trips(self, service: str, month: str, cache_dir: Path) -> FetchedFile:
+        """Make the trip file of ``service`` and ``month`` (``YYYY-MM``) available on local disk."""
+
+    @abstractmethod
+    def fetch_zone_lookup(self, cache_dir: Path) -> FetchedFile:
+        """Make the taxi-zone lookup CSV available on local disk."""
+
+
+class LocalTripSource(TripSource):
+    """Reads TLC files from a local folder (offline runs, tests).
+
+    Accepts ``<service>_tripdata_<YYYY-MM>.parquet`` at the top of ``root`` or under ``root/<service>/``,
+    and ``taxi_zone_lookup.csv`` at the top. Files are read in place, never copied.
+    """
+
+    root: str = Field(description="Folder holding the TLC files, e.g. ../shared/data/tlc.")
+
+    def fetch_trips(self, service: str, month: str, cache_dir: Path) -> FetchedFile:
+        """Find the file in the folder; fail naming both places looked at."""
+        name = trip_file_name(service, month)
+        candidates = [Path(self.root) / name, Path(self.root) / service / name]
+        for candidate in candidates:
+            if candidate.is_file():
+                return describe_file(candidate, origin=str(candidate))
+        looked = " or ".join(str(c) for c in candidates)
+        raise SourceUnavailableError(f"no TLC file for {service} {month} in the local folder: looked for {looked}")
+
+    def fetch_zone_lookup(self, cache_dir: Path) -> FetchedFile:
+        """The zone lookup at the top of the folder."""
+        path = Path(self.root) / ZONE_LOOKUP_FILE
+        if not path.is_file():
+            raise SourceUnavailableError(f"no {ZONE_LOOKUP_FILE} in the local folder {self.root}")
+        return describe_file(path, origin=str(path))
+
+
+class HttpTripSource(TripSource):
+    """Downloads TLC files from the TLC's public address, with timeouts, retries and atomic writes.
+
+    A download goes to a temporary file in ``cache_dir`` and is renamed into place only when complete, so a
+    cut connection never leaves a half file that looks whole. A file already in the cache is reused.
+    """
+
+    base_url: str = Field(
+        default=constants.TLC_BASE_URL,
+        description="The TLC's file host (or a mirror with the same layout: trip-data/ and misc/).",
+    )
+    timeout_seconds: float = Field(default=constants.HTTP_TIMEOUT_SECONDS, description="Read timeout.")
+    connect_timeout_seconds: float = Field(default=10.0, description="Connection timeout.")
+    retries: int = Field(default=constants.HTTP_RETRIES, description="Attempts before giving up.")
+    backoff_seconds: float = Field(
+        default=constants.HTTP_BACKOFF_SECONDS, description="First wait between attempts; doubles each time."
+    )
+
+    def fetch_trips(self, service: str, month: str, cache_dir: Path) -> FetchedFile:
+        """Download (or reuse) the month's parquet file."""
+        url = f"{self.base_url.rstrip('/')}/{constants.TLC_TRIP_PATH.format(service=service, month=month)}"
+        return self._download(url, cache_dir / service / trip_file_name(service, month))
+
+    def fetch_zone_lookup(self, cache_dir: Path) -> FetchedFile:
+        """Download (or reuse) the zone lookup."""
+        return self._download(self.zone_lookup_url, cache_dir / ZONE_LOOKUP_FILE)
+
+    @property
+    def zone_lookup_url(self) -> str:
+        """Where the zone lookup is downloaded from."""
+        return f"{self.base_url.rstrip('/')}/{constants.TLC_ZONE_LOOKUP_PATH}"
+
+    def _download(self, url: str, target: Path) -> FetchedFile:
+        if target.is_file():
+            return describe_file(target, origin=url)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        last_error: Exception | None = None
+        for attempt in range(self.retries):
+            if attempt:
+                time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+            try:
+                self._download_once(url, target)
+                return describe_file(target, origin=url)
+            except requests.HTTPError as exc:
+                last_error = exc
+                status = exc.response.status_code if exc.response is not None else None
+                if status is not None and 400 <= status < 500 and status != 429:
+                    break  # a missing month will not appear by retrying
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                last_error = exc  # includes a body cut short of its Content-Length
+        raise SourceUnavailableError(
+            f"could not download {url} after {self.retries} attempts ({last_error}). "
+            "To run offline, set TAXI_TRIPS_DIR to a folder of TLC files, e.g. "
+            "TAXI_TRIPS_DIR=../shared/data/tlc"
+        ) from last_error
+
+    def _download_once(self, url: str, target: Path) -> None:
+        timeout = (self.connect_timeout_seconds, self.timeout_seconds)
+        with requests.get(url, stream=True, timeout=timeout) as response:
+            response.raise_for_status()
+            handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    for chunk in response.iter_content(_CHUNK):
+                        out.write(chunk)
+                os.replace(temp_name, target)
+            except BaseException:
+                Path(temp_name).unlink(missing_ok=True)
+                raise
+
+
+class DataLake(dg.ConfigurableResource):
+    """The local parquet lake under the data home: raw, quarantine, features, training sets, profiles."""
+
+    root: str = Field(description="Folder of the data lake, normally <TAXI_HOME>/lake.")
+
+    @property
+    def path(self) -> Path:
+        """The lake root as a Path."""
+        return Path(self.root)
+
+    def downloads(self) -> Path:
+        """Cache of downloaded TLC files."""
+        return self.path / "downloads"
+
+    def raw(self, service: str, month: str) -> Path:
+        """Canonical raw trips of one month."""
+        return self.path / "raw" / service / f"{month}.parquet"
+
+    def quarantine(self, service: str, month: str) -> Path:
+        """Rows of one month that broke a value rule, with the rules they broke."""
+        return self.path / "quarantine" / service / f"{month}.parquet"
+
+    def zones(self) -> Path:
+        """The normalised zone lookup."""
+        return self.path / "zones" / "taxi_zones.parquet"
+
+    def features(self, service: str, month: str) -> Path:
+        """Model features of one month."""
+        return self.path / "features" / service / f"{month}.parquet"
+
+    def training_set(self, service: str) -> Path:
+        """The train/test split of one service (``split=train`` / ``split=test``)."""
+        return self.path / "training" / service
+
+    def profile_dir(self, service: str) -> Path:
+        """The reference profile of one service (JSON plus reference.csv)."""
+        return self.path / "profiles" / service

@@ -1,0 +1,83 @@
+"""Shared fixtures: the real TLC files in ../shared/data/tlc, a local Spark session, lake folders under tmp."""
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from pyspark.sql import SparkSession
+
+from taxi_assets import constants
+from taxi_assets.resources import LocalTripSource
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TLC_DIR = (PROJECT_ROOT.parent / "shared" / "data" / "tlc").resolve()
+
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not TLC_DIR.is_dir():
+        raise pytest.UsageError(f"the real TLC files are expected in {TLC_DIR} (../shared/data/tlc)")
+
+
+@pytest.fixture(scope="session")
+def tlc_dir() -> Path:
+    return TLC_DIR
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """The same local[2] session the assets get (they call getOrCreate on the same config)."""
+    builder = SparkSession.builder
+    for key, value in constants.SPARK_CONFIG.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def trips_dir(tmp_path: Path) -> Path:
+    """An empty folder laid out like ../shared/data/tlc, with the real zone lookup in it."""
+    folder = tmp_path / "tlc"
+    folder.mkdir()
+    shutil.copy(TLC_DIR / "taxi_zone_lookup.csv", folder / "taxi_zone_lookup.csv")
+    return folder
+
+
+@pytest.fixture
+def local_source(trips_dir: Path) -> LocalTripSource:
+    return LocalTripSource(root=str(trips_dir))
+
+
+def real_trip_table(service: str, month: str) -> pa.Table:
+    """A real TLC file exactly as published."""
+    name = f"{service}_tripdata_{month}.parquet"
+    path = TLC_DIR / service / name if (TLC_DIR / service / name).exists() else TLC_DIR / name
+    return pq.read_table(path)
+
+
+def write_trip_file(
+    folder: Path,
+    service: str,
+    month: str,
+    rows: int,
+    edit: Callable[[pd.DataFrame], None] | None = None,
+    source_month: str | None = None,
+) -> pa.Table:
+    """Write the first ``rows`` rows of a real file into ``folder`` under the TLC name, optionally edited.
+
+    The edited frame is written back with the source file's own arrow schema, so dtypes stay as published.
+    """
+    table = real_trip_table(service, source_month or month).slice(0, rows)
+    if edit is not None:
+        frame = table.to_pandas()
+        edit(frame)
+        table = pa.Table.from_pandas(frame, schema=table.schema, preserve_index=False)
+    pq.write_table(table, folder / f"{service}_tripdata_{month}.parquet")
+    return table

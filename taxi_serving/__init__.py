@@ -1,0 +1,1 @@
+"""REST API that serves the current champion taxi fare model (built in a later step)."""
