@@ -51,8 +51,9 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy taxi_assets taxi_serving
 
+# `dagster dev` warns that the `dg` CLI supersedes it; that CLI needs a dg project layout this repo does not use.
 dev: check-java $(BIN)/.installed
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	PYTHONWARNINGS='ignore:Function `dev_command` is superseded' $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 bench-features: check-java $(BIN)/.installed
 	$(BIN)/python scripts/bench_features.py $(if $(TAXI_TRIPS_DIR),$(TAXI_TRIPS_DIR),../shared/data/tlc)
