@@ -13,6 +13,7 @@ export DAGSTER_HOME := $(CURDIR)
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYTHONHASHSEED := 0
+export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
 .PHONY: help demo test lint typecheck dev bench-features lock check-java clean
 

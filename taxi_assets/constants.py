@@ -7,6 +7,8 @@ from typing import Final
 # Asset groups, one per module under taxi_assets/assets.
 INGESTION_GROUP: Final = "ingestion"
 FEATURES_GROUP: Final = "features"
+TRAINING_GROUP: Final = "training"
+PROMOTION_GROUP: Final = "promotion"
 MONITORING_GROUP: Final = "monitoring"
 
 # TLC services and the first month the monthly partitions start from.
@@ -53,6 +55,23 @@ TEST_FRACTION: Final = 0.2
 REFERENCE_BINS: Final = 20
 REFERENCE_SAMPLE_ROWS: Final = 5_000
 PROFILE_SEED: Final = 7
+
+# challenger_model: GBT hyperparameters, seed, and the tolerances of its blocking checks.
+GBT_MAX_ITER: Final = 50
+GBT_MAX_DEPTH: Final = 5
+GBT_STEP_SIZE: Final = 0.1
+GBT_SUBSAMPLING_RATE: Final = 0.8
+GBT_MAX_BINS: Final = 32
+GBT_SEED: Final = 42
+PARITY_TOLERANCE_USD: Final = 1e-6
+MONOTONIC_TOLERANCE_USD: Final = 0.25
+
+# promotion_decision: a challenger must beat the champion's RMSE by this much on the same holdout, and its
+# single-row p99 latency may exceed the champion's by at most ratio * p99 + ms.
+MIN_RMSE_IMPROVEMENT: Final = 0.5
+LATENCY_TOLERANCE_RATIO: Final = 0.5
+LATENCY_TOLERANCE_MS: Final = 0.05
+LATENCY_REPEATS: Final = 2_000
 
 # Spark, sized for a 2-core machine.
 SPARK_CONFIG: Final[dict[str, str]] = {

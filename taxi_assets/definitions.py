@@ -6,6 +6,8 @@ loads, never at import. Environment variables:
 * ``TAXI_HOME``: the data home (default ``.taxi`` under the working directory); the lake lives in ``lake/``.
 * ``TAXI_TRIPS_DIR``: a local folder of TLC files; when unset, files are downloaded from the TLC.
 * ``TAXI_TLC_URL``: the host to download from (default the TLC's own; a mirror with the same layout works).
+* ``MLFLOW_TRACKING_URI``: an MLflow server; when unset, a SQLite file and artifact folder under the data home.
+* ``TAXI_DATABASE_URL``: the platform database (promotion decisions); default SQLite under the data home.
 """
 
 from __future__ import annotations
@@ -21,7 +23,16 @@ from taxi_assets import constants
 from taxi_assets.assets.features import training_set, trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.assets.monitoring import reference_profile
-from taxi_assets.resources import DataLake, HttpTripSource, LocalTripSource, TripSource
+from taxi_assets.assets.promotion import promotion_decision, rollback_job
+from taxi_assets.assets.training import challenger_model
+from taxi_assets.resources import (
+    DataLake,
+    HttpTripSource,
+    LocalTripSource,
+    MlflowResource,
+    PlatformDatabase,
+    TripSource,
+)
 
 DEFAULT_HOME = ".taxi"
 
@@ -37,6 +48,11 @@ reference_job = dg.define_asset_job(
     "reference_job",
     selection=dg.AssetSelection.assets(training_set, reference_profile),
     description="One service: training window -> train/test split -> reference profile.",
+)
+train_job = dg.define_asset_job(
+    "train_job",
+    selection=dg.AssetSelection.assets(training_set, challenger_model, promotion_decision),
+    description="One service: split the training window, train and register a challenger, decide on promotion.",
 )
 
 
@@ -55,18 +71,33 @@ def trip_source_from_env(env: Mapping[str, str]) -> TripSource:
 
 def build_resources(env: Mapping[str, str]) -> dict[str, object]:
     """The resources for an environment (tests pass their own mapping)."""
+    home = data_home(env)
+    tracking_uri = env.get("MLFLOW_TRACKING_URI")
     return {
         "trip_source": trip_source_from_env(env),
-        "lake": DataLake(root=str(data_home(env) / "lake")),
+        "lake": DataLake(root=str(home / "lake")),
         "pyspark": LazyPySparkResource(spark_config=dict(constants.SPARK_CONFIG)),
+        "mlflow": MlflowResource(
+            tracking_uri=tracking_uri or f"sqlite:///{home / 'mlflow' / 'mlflow.db'}",
+            artifact_root=None if tracking_uri else (home / "mlflow" / "artifacts").as_uri(),
+        ),
+        "platform_db": PlatformDatabase(url=env.get("TAXI_DATABASE_URL") or f"sqlite:///{home / 'platform.db'}"),
     }
 
 
 def build_defs(env: Mapping[str, str]) -> dg.Definitions:
     """Everything the code location holds, wired to the stores the environment selects."""
     return dg.Definitions(
-        assets=[raw_trips, taxi_zones, trip_features, training_set, reference_profile],
-        jobs=[ingest_job, zones_job, reference_job],
+        assets=[
+            raw_trips,
+            taxi_zones,
+            trip_features,
+            training_set,
+            reference_profile,
+            challenger_model,
+            promotion_decision,
+        ],
+        jobs=[ingest_job, zones_job, reference_job, train_job, rollback_job],
         resources=build_resources(env),
     )
 

@@ -15,6 +15,8 @@ import requests
 from pydantic import Field
 
 from taxi_assets import constants
+from taxi_assets.lifecycle.decisions import DecisionStore
+from taxi_assets.lifecycle.registry import ModelRegistry
 from taxi_assets.modeling.errors import SourceUnavailableError
 
 ZONE_LOOKUP_FILE = "taxi_zone_lookup.csv"
@@ -192,3 +194,38 @@ class DataLake(dg.ConfigurableResource):
     def profile_dir(self, service: str) -> Path:
         """The reference profile of one service (JSON plus reference.csv)."""
         return self.path / "profiles" / service
+
+    def model_dir(self, service: str, run_id: str) -> Path:
+        """Working copy of one training run: the saved Spark model, the ONNX export, test predictions."""
+        return self.path / "models" / service / run_id
+
+
+class MlflowResource(dg.ConfigurableResource):
+    """MLflow tracking and model registry: a SQLite file under the data home, or a server.
+
+    Experiments created here keep their artifacts under ``artifact_root`` (a local folder by default), so the
+    embedded store needs no server and writes nothing outside the data home.
+    """
+
+    tracking_uri: str = Field(description="sqlite:///<TAXI_HOME>/mlflow/mlflow.db, or http(s)://server.")
+    artifact_root: str | None = Field(
+        default=None, description="Artifact location for new experiments; None lets the server decide."
+    )
+
+    def registry(self) -> ModelRegistry:
+        """A registry client for this store."""
+        if self.tracking_uri.startswith("sqlite:///"):
+            Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return ModelRegistry(self.tracking_uri, self.artifact_root)
+
+
+class PlatformDatabase(dg.ConfigurableResource):
+    """The platform's own tables (promotion decisions): SQLite under the data home, or Postgres."""
+
+    url: str = Field(description="SQLAlchemy URL, e.g. sqlite:///.taxi/platform.db or postgresql+psycopg2://...")
+
+    def decisions(self) -> DecisionStore:
+        """The promotion decision store."""
+        if self.url.startswith("sqlite:///"):
+            Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return DecisionStore(self.url)

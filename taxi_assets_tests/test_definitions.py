@@ -15,6 +15,8 @@ EXPECTED_GROUPS = {
     "trip_features": "features",
     "training_set": "features",
     "reference_profile": "monitoring",
+    "challenger_model": "training",
+    "promotion_decision": "promotion",
 }
 
 
@@ -27,6 +29,10 @@ def test_asset_keys_groups_and_lineage(tmp_path: Path) -> None:
     assert parents["trip_features"] == {"raw_trips", "taxi_zones"}
     assert parents["training_set"] == {"trip_features"}
     assert parents["reference_profile"] == {"training_set"}
+    assert parents["challenger_model"] == {"training_set"}
+    assert parents["promotion_decision"] == {"challenger_model"}
+    checks = {key.name for key in graph.asset_check_keys}
+    assert checks == {"serving_artifact_parity", "fare_behaviour"}
 
 
 def test_partitions_month_by_service_and_per_service(tmp_path: Path) -> None:
@@ -52,7 +58,8 @@ def test_training_set_of_a_service_depends_on_every_month_of_that_service_only(t
 
 def test_jobs_and_resources_follow_the_environment(tmp_path: Path) -> None:
     local = build_defs({"TAXI_HOME": str(tmp_path), "TAXI_TRIPS_DIR": str(TLC_DIR)})
-    assert {job.name for job in local.resolve_all_job_defs()} >= {"ingest_job", "zones_job", "reference_job"}
+    jobs = {job.name for job in local.resolve_all_job_defs()}
+    assert jobs >= {"ingest_job", "zones_job", "reference_job", "train_job", "rollback_job"}
     assert isinstance(local.resources["trip_source"], LocalTripSource)
     assert local.resources["lake"].root == str(tmp_path / "lake")
     remote = build_defs({"TAXI_HOME": str(tmp_path)})

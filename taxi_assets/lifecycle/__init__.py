@@ -1,0 +1,1 @@
+"""Model lifecycle without Dagster: the MLflow registry, promotion rules and the decision record."""

@@ -1,0 +1,202 @@
+"""Export a saved Spark PipelineModel to a Spark-free artifact: category maps plus an ONNX tree ensemble.
+
+The saved model's parquet and JSON files are read with pyarrow (no JVM). Spark's trees go into one
+``ai.onnx.ml`` opset-5 ``TreeEnsemble`` node in float64: a continuous split "value <= threshold goes left"
+becomes ``BRANCH_LEQ``, a categorical split "category in set goes left" becomes ``BRANCH_MEMBER`` with the
+same set, and each leaf value is multiplied by its tree's weight so the SUM of leaves is Spark's prediction.
+(onnxmltools maps Spark's GBT regressor onto its classifier converter and reads categorical splits as
+thresholds, so it is not used.)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import onnx
+import pyarrow.parquet as pq
+from onnx import TensorProto, helper, numpy_helper
+
+from taxi_assets.modeling.features import CATEGORICAL_FEATURES
+from taxi_assets.modeling.training import INDEX_SUFFIX
+
+ONNX_INPUT: Final = "features"
+ONNX_OUTPUT: Final = "fare"
+# onnxruntime 1.2x-1.3x loads models up to IR version 10 at least; onnx 1.23 would write 14 by default.
+ONNX_IR_VERSION: Final = 10
+ONNX_OPSETS: Final = (("", 21), ("ai.onnx.ml", 5))
+BRANCH_LEQ: Final = 0
+BRANCH_MEMBER: Final = 6
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """How a feature row becomes the model's input vector: column order and the category index maps."""
+
+    columns: list[str]
+    categories: dict[str, list[str]]
+
+    def to_json(self) -> str:
+        """Serialise (stored beside the ONNX model)."""
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> FeatureSpec:
+        """Parse what ``to_json`` wrote."""
+        return cls(**json.loads(text))
+
+
+@dataclass(frozen=True)
+class SparkTree:
+    """One decision tree as Spark saved it: nodes by id, and its weight in the ensemble."""
+
+    weight: float
+    nodes: dict[int, dict[str, Any]]
+
+
+def _stage_dirs(model_dir: Path) -> dict[str, Path]:
+    stages = {}
+    for path in sorted((model_dir / "stages").iterdir()):
+        metadata = json.loads(next((path / "metadata").glob("part-*")).read_text())
+        stages[metadata["class"].rsplit(".", 1)[-1]] = path
+    return stages
+
+
+def _metadata(stage: Path) -> dict[str, Any]:
+    metadata: dict[str, Any] = json.loads(next((stage / "metadata").glob("part-*")).read_text())
+    return metadata
+
+
+def read_feature_spec(model_dir: Path) -> FeatureSpec:
+    """Category labels of the StringIndexer and input order of the VectorAssembler of a saved pipeline."""
+    stages = _stage_dirs(model_dir)
+    indexer = stages["StringIndexerModel"]
+    params = _metadata(indexer)["paramMap"]
+    labels = pq.read_table(indexer / "data").column("labelsArray")[0].as_py()
+    categories = {column: list(values) for column, values in zip(params["inputCols"], labels, strict=True)}
+    assembled = _metadata(stages["VectorAssembler"])["paramMap"]["inputCols"]
+    columns = [name.removesuffix(INDEX_SUFFIX) if name.endswith(INDEX_SUFFIX) else name for name in assembled]
+    missing = [name for name in CATEGORICAL_FEATURES if name not in categories]
+    if missing:
+        raise ValueError(f"{model_dir}: the indexer has no categories for {missing}")
+    return FeatureSpec(columns=columns, categories=categories)
+
+
+def read_spark_trees(model_dir: Path) -> list[SparkTree]:
+    """The GBT's trees with their weights; accepts Spark 3 (treeID/weights) and Spark 4 (_1/_3) metadata."""
+    stage = _stage_dirs(model_dir)["GBTRegressionModel"]
+    meta = pq.read_table(stage / "treesMetadata").to_pylist()
+    weights = {int(row.get("treeID", row.get("_1"))): float(row.get("weights", row.get("_3"))) for row in meta}
+    nodes: dict[int, dict[int, dict[str, Any]]] = {tree: {} for tree in weights}
+    for row in pq.read_table(stage / "data").to_pylist():
+        node = row["nodeData"]
+        nodes[int(row["treeID"])][int(node["id"])] = node
+    return [SparkTree(weight=weights[tree], nodes=nodes[tree]) for tree in sorted(weights)]
+
+
+def build_onnx(trees: list[SparkTree], n_features: int) -> onnx.ModelProto:
+    """One float64 TreeEnsemble node whose output equals Spark's GBT prediction."""
+    modes: list[int] = []
+    feature_ids: list[int] = []
+    splits: list[float] = []
+    true_ids: list[int] = []
+    true_leafs: list[int] = []
+    false_ids: list[int] = []
+    false_leafs: list[int] = []
+    members: list[float] = []
+    leaf_weights: list[float] = []
+    roots: list[int] = []
+
+    def add_leaf(weight: float) -> int:
+        leaf_weights.append(weight)
+        return len(leaf_weights) - 1
+
+    def add_branch(tree: SparkTree, node: dict[str, Any]) -> int:
+        position = len(modes)
+        split = node["split"]
+        modes.append(BRANCH_MEMBER if split["numCategories"] >= 0 else BRANCH_LEQ)
+        feature_ids.append(int(split["featureIndex"]))
+        if split["numCategories"] >= 0:
+            splits.append(0.0)
+            members.extend([*map(float, split["leftCategoriesOrThreshold"]), float("nan")])
+        else:
+            splits.append(float(split["leftCategoriesOrThreshold"][0]))
+        for placeholder in (true_ids, true_leafs, false_ids, false_leafs):
+            placeholder.append(0)
+        for child_id, ids, leafs in (
+            (node["leftChild"], true_ids, true_leafs),
+            (node["rightChild"], false_ids, false_leafs),
+        ):
+            child = tree.nodes[int(child_id)]
+            if child["leftChild"] < 0:
+                ids[position], leafs[position] = add_leaf(tree.weight * child["prediction"]), 1
+            else:
+                ids[position], leafs[position] = add_branch(tree, child), 0
+        return position
+
+    for tree in trees:
+        children = {int(n["leftChild"]) for n in tree.nodes.values()} | {
+            int(n["rightChild"]) for n in tree.nodes.values()
+        }
+        (root_id,) = [node_id for node_id in tree.nodes if node_id not in children]
+        root = tree.nodes[root_id]
+        if root["leftChild"] < 0:
+            # a one-leaf tree: one LEQ node whose both branches reach the same leaf
+            leaf = add_leaf(tree.weight * root["prediction"])
+            roots.append(len(modes))
+            modes.append(BRANCH_LEQ)
+            feature_ids.append(0)
+            splits.append(0.0)
+            true_ids.append(leaf)
+            false_ids.append(leaf)
+            true_leafs.append(1)
+            false_leafs.append(1)
+        else:
+            roots.append(add_branch(tree, root))
+
+    def tensor(name: str, values: Sequence[float], dtype: type = np.float64) -> onnx.TensorProto:
+        return numpy_helper.from_array(np.asarray(values, dtype=dtype), name=name)
+
+    attributes: dict[str, Any] = {
+        "n_targets": 1,
+        "aggregate_function": 1,
+        "post_transform": 0,
+        "tree_roots": roots,
+        "nodes_modes": tensor("nodes_modes", modes, np.uint8),
+        "nodes_featureids": feature_ids,
+        "nodes_splits": tensor("nodes_splits", splits),
+        "nodes_truenodeids": true_ids,
+        "nodes_trueleafs": true_leafs,
+        "nodes_falsenodeids": false_ids,
+        "nodes_falseleafs": false_leafs,
+        "leaf_targetids": [0] * len(leaf_weights),
+        "leaf_weights": tensor("leaf_weights", leaf_weights),
+    }
+    if members:
+        attributes["membership_values"] = tensor("membership_values", members)
+    node = helper.make_node("TreeEnsemble", [ONNX_INPUT], [ONNX_OUTPUT], domain="ai.onnx.ml", **attributes)
+    graph = helper.make_graph(
+        [node],
+        "taxi_fare_gbt",
+        [helper.make_tensor_value_info(ONNX_INPUT, TensorProto.DOUBLE, [None, n_features])],
+        [helper.make_tensor_value_info(ONNX_OUTPUT, TensorProto.DOUBLE, [None, 1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in ONNX_OPSETS])
+    model.ir_version = ONNX_IR_VERSION
+    onnx.checker.check_model(model)
+    return model
+
+
+def export_pipeline(model_dir: Path, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``model.onnx`` and ``feature_spec.json`` for a saved PipelineModel; return both paths."""
+    spec = read_feature_spec(model_dir)
+    model = build_onnx(read_spark_trees(model_dir), n_features=len(spec.columns))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path, spec_path = out_dir / "model.onnx", out_dir / "feature_spec.json"
+    onnx.save(model, onnx_path)
+    spec_path.write_text(spec.to_json())
+    return onnx_path, spec_path

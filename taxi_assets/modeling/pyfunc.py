@@ -1,0 +1,39 @@
+"""The MLflow pyfunc flavour of the exported model: ``mlflow.pyfunc.load_model`` scores without Spark."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+from mlflow.pyfunc import PythonModel
+
+from taxi_assets.modeling.export import FeatureSpec
+from taxi_assets.modeling.serving_model import FareModel
+
+ONNX_ARTIFACT: Final = "onnx_model"
+SPEC_ARTIFACT: Final = "feature_spec"
+
+
+class FarePyfunc(PythonModel):
+    """Loads ``model.onnx`` and ``feature_spec.json`` from the logged artifacts; predicts fares for a DataFrame."""
+
+    def __init__(self) -> None:
+        self.model: FareModel | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the onnxruntime session (it is rebuilt from the artifacts on load)."""
+        return {**self.__dict__, "model": None}
+
+    def load_context(self, context: Any) -> None:
+        """Build the onnxruntime session once, when MLflow loads the model."""
+        spec = FeatureSpec.from_json(Path(context.artifacts[SPEC_ARTIFACT]).read_text())
+        self.model = FareModel(Path(context.artifacts[ONNX_ARTIFACT]).read_bytes(), spec)
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
+        """Predicted fare per row of the 12 feature columns."""
+        if self.model is None:
+            self.load_context(context)
+        assert self.model is not None  # set by load_context
+        return self.model.predict(model_input)
