@@ -15,12 +15,14 @@ export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYTHONHASHSEED := 0
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: help demo test lint typecheck dev bench-features lock check-java clean
+.PHONY: help demo train rollback test lint typecheck dev bench-features bench-model lock check-java clean
 
 help:
 	@echo "make demo            run the pipeline (raw -> features -> training set -> reference profile)"
 	@echo "                     offline: make demo TAXI_TRIPS_DIR=../shared/data/tlc"
 	@echo "make test            lint, typecheck and the whole test suite"
+	@echo "make train           train a challenger and decide on promotion (MONTHS=2023-01 HOLDOUT_MONTHS=...)"
+	@echo "make rollback        move the champion back to the previous champion"
 	@echo "make dev             the Dagster UI (dagster dev) on http://127.0.0.1:3000"
 	@echo "make bench-features  raw -> features throughput on the local green months"
 	@echo "make lock            re-resolve pyproject.toml into requirements.lock"
@@ -39,8 +41,18 @@ $(BIN)/.installed: requirements.lock pyproject.toml | check-java
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
+# Optional: SERVICE=green|yellow, MONTHS=2022-01,2022-02 (training window), HOLDOUT_MONTHS=2023-01, REFRESH=1.
+CLI_ARGS = $(if $(SERVICE),--service $(SERVICE)) $(if $(MONTHS),--months $(MONTHS)) \
+	$(if $(HOLDOUT_MONTHS),--holdout-months $(HOLDOUT_MONTHS)) $(if $(REFRESH),--refresh)
+
 demo: check-java $(BIN)/.installed
-	$(BIN)/python -m taxi_assets.demo
+	$(BIN)/python -m taxi_assets.cli demo $(CLI_ARGS)
+
+train: check-java $(BIN)/.installed
+	$(BIN)/python -m taxi_assets.cli train $(CLI_ARGS)
+
+rollback: check-java $(BIN)/.installed
+	$(BIN)/python -m taxi_assets.cli rollback $(if $(SERVICE),--service $(SERVICE))
 
 test: check-java $(BIN)/.installed lint typecheck
 	$(BIN)/python -m pytest

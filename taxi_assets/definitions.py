@@ -69,19 +69,31 @@ def trip_source_from_env(env: Mapping[str, str]) -> TripSource:
     return HttpTripSource(base_url=env.get("TAXI_TLC_URL") or constants.TLC_BASE_URL)
 
 
+def mlflow_from_env(env: Mapping[str, str]) -> MlflowResource:
+    """An MLflow server when ``MLFLOW_TRACKING_URI`` is set, else SQLite and artifacts under the data home."""
+    tracking_uri = env.get("MLFLOW_TRACKING_URI")
+    if tracking_uri:
+        return MlflowResource(tracking_uri=tracking_uri)
+    home = data_home(env)
+    return MlflowResource(
+        tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}",
+        artifact_root=(home / "mlflow" / "artifacts").as_uri(),
+    )
+
+
+def platform_db_from_env(env: Mapping[str, str]) -> PlatformDatabase:
+    """``TAXI_DATABASE_URL``, else SQLite under the data home."""
+    return PlatformDatabase(url=env.get("TAXI_DATABASE_URL") or f"sqlite:///{data_home(env) / 'platform.db'}")
+
+
 def build_resources(env: Mapping[str, str]) -> dict[str, object]:
     """The resources for an environment (tests pass their own mapping)."""
-    home = data_home(env)
-    tracking_uri = env.get("MLFLOW_TRACKING_URI")
     return {
         "trip_source": trip_source_from_env(env),
-        "lake": DataLake(root=str(home / "lake")),
+        "lake": DataLake(root=str(data_home(env) / "lake")),
         "pyspark": LazyPySparkResource(spark_config=dict(constants.SPARK_CONFIG)),
-        "mlflow": MlflowResource(
-            tracking_uri=tracking_uri or f"sqlite:///{home / 'mlflow' / 'mlflow.db'}",
-            artifact_root=None if tracking_uri else (home / "mlflow" / "artifacts").as_uri(),
-        ),
-        "platform_db": PlatformDatabase(url=env.get("TAXI_DATABASE_URL") or f"sqlite:///{home / 'platform.db'}"),
+        "mlflow": mlflow_from_env(env),
+        "platform_db": platform_db_from_env(env),
     }
 
 

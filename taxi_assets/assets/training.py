@@ -41,6 +41,9 @@ class ChallengerConfig(dg.Config):
         default=constants.GBT_SUBSAMPLING_RATE, description="Share of training rows each tree sees."
     )
     max_bins: int = Field(default=constants.GBT_MAX_BINS, description="Bins for continuous splits.")
+    min_instances_per_node: int = Field(
+        default=constants.GBT_MIN_INSTANCES_PER_NODE, description="Fewest training rows a tree leaf may hold."
+    )
     seed: int = Field(default=constants.GBT_SEED, description="Seed of the row subsampling.")
     parity_tolerance_usd: float = Field(
         default=constants.PARITY_TOLERANCE_USD, description="Largest allowed |ONNX - Spark| on the test split."
@@ -58,6 +61,7 @@ class ChallengerConfig(dg.Config):
             step_size=self.step_size,
             subsampling_rate=self.subsampling_rate,
             max_bins=self.max_bins,
+            min_instances_per_node=self.min_instances_per_node,
             seed=self.seed,
         )
 

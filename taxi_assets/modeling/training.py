@@ -32,6 +32,7 @@ class GbtParams:
     step_size: float
     subsampling_rate: float
     max_bins: int
+    min_instances_per_node: int
     seed: int
 
     def as_dict(self) -> dict[str, float | int]:
@@ -61,6 +62,7 @@ def build_pipeline(params: GbtParams) -> Pipeline:
         stepSize=params.step_size,
         subsamplingRate=params.subsampling_rate,
         maxBins=params.max_bins,
+        minInstancesPerNode=params.min_instances_per_node,
         seed=params.seed,
     )
     return Pipeline(stages=[indexer, assembler, regressor])
