@@ -11,14 +11,8 @@ from taxi_assets.assets.common import failing_clearly, read_manifest, staged_fol
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.modeling.errors import MissingInputError
 from taxi_assets.modeling.feature_schema import read_feature_table, summarize_feature_table, validate_features
-from taxi_assets.modeling.features import (
-    TRIP_ID,
-    OutlierBounds,
-    feature_counts,
-    kept_feature_rows,
-    label_outliers,
-    with_features,
-)
+from taxi_assets.modeling.features import TRIP_ID, OutlierBounds
+from taxi_assets.modeling.spark_features import feature_counts, kept_feature_rows, label_outliers, with_features
 from taxi_assets.modeling.split import SPLIT, TEST, TRAIN, assign_split
 from taxi_assets.partitions import (
     monthly_service_partitions,

@@ -141,7 +141,7 @@ def promotion_decision(
         rules=decision.rules | {"holdout": holdout_label, "holdout_rows": len(holdout)},
         challenger_metrics=challenger.as_dict(),
         champion_metrics=champion.as_dict() if champion else {},
-        dagster_run_id=context.run_id,
+        dagster_run_id=context.run.run_id,
         decided_at=decided_at,
     )
     store = platform_db.decisions()
@@ -155,7 +155,7 @@ def promotion_decision(
             "decision.reason": decision.reason,
             "decision.compared_with": champion_version or "none",
             "decision.at": decided_at.isoformat(),
-            "decision.dagster_run_id": context.run_id,
+            "decision.dagster_run_id": context.run.run_id,
             "decision.id": str(decision_id),
         },
     )
@@ -208,7 +208,7 @@ def rollback_champion(
             challenger_version=current,
             champion_version=current,
             new_champion_version=previous,
-            dagster_run_id=context.run_id,
+            dagster_run_id=context.run.run_id,
         )
     )
     store.dispose()

@@ -126,7 +126,8 @@ def challenger_model(
     """
     service = context.partition_key
     folder = lake.training_set(service)
-    work = lake.model_dir(service, context.run_id)
+    dagster_run_id = context.run.run_id
+    work = lake.model_dir(service, dagster_run_id)
     spark = pyspark.spark_session
     with failing_clearly():
         manifest = read_manifest(folder, f"training_set {service}")
@@ -162,11 +163,11 @@ def challenger_model(
         "training_months": ",".join(manifest["months"]),
         "train_hash": manifest["train_hash"],
         "test_hash": manifest["test_hash"],
-        "dagster_run_id": context.run_id,
+        "dagster_run_id": dagster_run_id,
         "code_version": code_version(),
     }
-    run_name = f"{context.job_name}-{context.run_id[:8]}"
-    with registry.run(experiment_name(service), run_name, tags={"dagster.run_id": context.run_id, **lineage}) as run_id:
+    run_name = f"{context.job_name}-{dagster_run_id[:8]}"
+    with registry.run(experiment_name(service), run_name, tags={"dagster.run_id": dagster_run_id, **lineage}) as run_id:
         registry.log_params(
             {**config.params().as_dict(), "split_seed": manifest["seed"], "test_fraction": manifest["test_fraction"]}
             | {f"input_hash_{month}": digest[:16] for month, digest in manifest["input_hashes"].items()}

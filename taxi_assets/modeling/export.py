@@ -21,8 +21,7 @@ import onnx
 import pyarrow.parquet as pq
 from onnx import TensorProto, helper, numpy_helper
 
-from taxi_assets.modeling.features import CATEGORICAL_FEATURES
-from taxi_assets.modeling.training import INDEX_SUFFIX
+from taxi_assets.modeling.features import CATEGORICAL_FEATURES, INDEX_SUFFIX
 
 ONNX_INPUT: Final = "features"
 ONNX_OUTPUT: Final = "fare"

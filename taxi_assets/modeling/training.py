@@ -10,9 +10,8 @@ from pyspark.ml.feature import StringIndexer, VectorAssembler
 from pyspark.ml.regression import GBTRegressor
 from pyspark.sql import DataFrame
 
-from taxi_assets.modeling.features import BINARY_FEATURES, CATEGORICAL_FEATURES, NUMERIC_FEATURES, TARGET
+from taxi_assets.modeling.features import BINARY_FEATURES, CATEGORICAL_FEATURES, INDEX_SUFFIX, NUMERIC_FEATURES, TARGET
 
-INDEX_SUFFIX: Final = "_index"
 FEATURE_VECTOR: Final = "features"
 PREDICTION: Final = "prediction"
 # Assembler order: numeric, binary, then the indexed categoricals; the export reads this order from the model.

@@ -9,7 +9,10 @@ import pytest
 from taxi_assets.assets.features import training_set, trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.assets.monitoring import reference_profile
-from taxi_assets.definitions import build_resources
+from taxi_assets.assets.promotion import promotion_decision
+from taxi_assets.assets.training import challenger_model
+from taxi_assets.definitions import build_resources, mlflow_from_env
+from taxi_assets.lifecycle.registry import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, ModelRegistry
 from taxi_assets.partitions import month_service_key
 from taxi_assets.resources import DataLake
 from taxi_assets_tests.conftest import TLC_DIR
@@ -61,3 +64,55 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Chain:
     chain.ingest = chain.materialize([raw_trips, trip_features], JANUARY)
     chain.reference = chain.materialize([training_set, reference_profile], "green", WINDOW_CONFIG)
     return chain
+
+
+FAST_TRAINING = {"max_iter": 10, "max_depth": 5}
+FAST_PROMOTION = {"latency_repeats": 300}
+
+
+class Lifecycle(Chain):
+    """A data home with green 2022-01 and 2023-01 ingested and three challengers trained.
+
+    v1 and v2 on 2022-01 with the same config, v3 on 2023-01 (scored on its 2023 test split).
+    """
+
+    runs: dict[str, dg.ExecuteInProcessResult]
+    aliases: dict[str, dict[str, str | None]]
+
+    def train(self, months: list[str], training: dict[str, object] | None = None) -> dg.ExecuteInProcessResult:
+        config = {
+            "ops": {
+                "training_set": {"config": {"months": months}},
+                "challenger_model": {"config": {**FAST_TRAINING, **(training or {})}},
+                "promotion_decision": {"config": FAST_PROMOTION},
+            }
+        }
+        return dg.materialize(
+            [training_set, challenger_model, promotion_decision],
+            resources=build_resources(self.env),
+            partition_key="green",
+            instance=self.instance,
+            run_config=config,
+            raise_on_error=False,
+        )
+
+    def registry(self) -> ModelRegistry:
+        return mlflow_from_env(self.env).registry()
+
+    def current_aliases(self) -> dict[str, str | None]:
+        registry = self.registry()
+        return {alias: registry.alias("taxi-fare-green", alias) for alias in (CHAMPION, PREVIOUS_CHAMPION, CHALLENGER)}
+
+
+@pytest.fixture(scope="package")
+def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Lifecycle:
+    story = Lifecycle(tmp_path_factory.mktemp("lifecycle"))
+    story.materialize([taxi_zones])
+    for month in ("2022-01", "2023-01"):
+        story.materialize([raw_trips, trip_features], str(month_service_key(month, "green")))
+    story.runs, story.aliases = {}, {}
+    for label, months in (("v1", ["2022-01"]), ("v2", ["2022-01"]), ("v3", ["2023-01"])):
+        story.runs[label] = story.train(months)
+        assert story.runs[label].success, label
+        story.aliases[label] = story.current_aliases()
+    return story

@@ -6,17 +6,15 @@ from pyspark.sql import SparkSession
 
 from taxi_assets import constants
 from taxi_assets.assets.ingestion import read_zone_lookup
-from taxi_assets.modeling.features import (
-    FEATURE_TABLE_COLUMNS,
+from taxi_assets.modeling.features import FEATURE_TABLE_COLUMNS, OutlierBounds, time_features
+from taxi_assets.modeling.raw_schema import normalize_trip_table
+from taxi_assets.modeling.spark_features import (
     OUTLIER_RULE,
-    OutlierBounds,
     feature_counts,
     kept_feature_rows,
     label_outliers,
-    time_features,
     with_features,
 )
-from taxi_assets.modeling.raw_schema import normalize_trip_table
 from taxi_assets_tests.conftest import TLC_DIR
 
 BOUNDS = OutlierBounds(

@@ -1,0 +1,129 @@
+"""promotion_decision and rollback materialized for real; every decision readable in the table, MLflow and Dagster."""
+
+import dagster as dg
+import pytest
+
+from taxi_assets.assets.promotion import rollback_job
+from taxi_assets.definitions import build_defs, platform_db_from_env
+from taxi_assets_tests.assets.conftest import Lifecycle, materialization_metadata
+
+MODEL = "taxi-fare-green"
+
+
+def test_first_model_becomes_champion_and_an_equal_one_is_rejected(lifecycle: Lifecycle) -> None:
+    first = materialization_metadata(lifecycle.runs["v1"], "promotion_decision")
+    assert first["decision"] == "promote"
+    assert first["champion_version_after"] == "1"
+    assert lifecycle.aliases["v1"] == {"champion": "1", "previous_champion": None, "challenger": None}
+
+    second = materialization_metadata(lifecycle.runs["v2"], "promotion_decision")
+    assert second["decision"] == "reject"
+    assert second["challenger_rmse"] == second["champion_rmse"]
+    assert "RMSE improvement 0.000 < required 0.5" in str(second["reason"])
+    rules = second["rules"]
+    assert isinstance(rules, dict)
+    assert rules["rmse_improvement"]["passed"] is False
+    assert rules["checks_passed"]["passed"] is True
+    # a rejected challenger keeps its alias for A/B use; the champion stays
+    assert lifecycle.aliases["v2"] == {"champion": "1", "previous_champion": None, "challenger": "2"}
+
+
+def test_a_model_trained_after_the_fare_increase_replaces_the_2022_champion(lifecycle: Lifecycle) -> None:
+    third = materialization_metadata(lifecycle.runs["v3"], "promotion_decision")
+    assert third["decision"] == "promote"
+    assert third["holdout"] == "training_set test split (2023-01)"
+    # the 2022 model under-predicts 2023 fares: much worse RMSE on the 2023 holdout
+    assert float(third["champion_rmse"]) - float(third["challenger_rmse"]) > 1.0  # type: ignore[arg-type]
+    assert lifecycle.aliases["v3"] == {"champion": "3", "previous_champion": "1", "challenger": None}
+
+
+def test_every_decision_is_in_the_table_and_on_the_model_versions(lifecycle: Lifecycle) -> None:
+    store = platform_db_from_env(lifecycle.env).decisions()
+    history = store.history("green")
+    store.dispose()
+    assert [(r.action, r.challenger_version, r.champion_version) for r in history[:3]] == [
+        ("promote", "1", None),
+        ("reject", "2", "1"),
+        ("promote", "3", "1"),
+    ]
+    rejected = history[1]
+    assert rejected.dagster_run_id == lifecycle.runs["v2"].run_id
+    assert rejected.challenger_metrics["rmse"] == rejected.champion_metrics["rmse"]
+    assert rejected.rules["rmse_improvement"]["threshold"] == 0.5
+    assert "p99_ms" in rejected.challenger_metrics
+    tags = lifecycle.registry().version_tags(MODEL, "2")
+    assert tags["decision"] == "reject"
+    assert tags["decision.compared_with"] == "1"
+    assert tags["decision.dagster_run_id"] == lifecycle.runs["v2"].run_id
+    assert lifecycle.registry().version_tags(MODEL, "3")["decision"] == "promote"
+
+
+def test_a_failed_blocking_check_stops_promotion(lifecycle: Lifecycle) -> None:
+    before = lifecycle.current_aliases()
+    result = lifecycle.train(["2023-01"], training={"parity_tolerance_usd": -1.0})
+    assert not result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "promotion_decision" not in materialized
+    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "serving_artifact_parity"]
+    assert not evaluation.passed
+    assert evaluation.metadata["tolerance_usd"].value == -1.0
+    version = lifecycle.registry().alias(MODEL, "challenger")
+    assert lifecycle.registry().version_tags(MODEL, str(version))["check.serving_artifact_parity"] == "failed"
+    assert lifecycle.current_aliases()["champion"] == before["champion"]
+
+
+def rollback(lifecycle: Lifecycle) -> dg.ExecuteInProcessResult:
+    job = build_defs(lifecycle.env).resolve_job_def(rollback_job.name)
+    return job.execute_in_process(
+        run_config={"ops": {"rollback_champion": {"config": {"service": "green"}}}},
+        instance=lifecycle.instance,
+        raise_on_error=False,
+    )
+
+
+def test_rollback_restores_the_previous_champion_and_is_recorded(lifecycle: Lifecycle) -> None:
+    assert lifecycle.current_aliases()["champion"] == "3"
+    result = rollback(lifecycle)
+    assert result.success
+    assert lifecycle.current_aliases()["champion"] == "1"
+    assert lifecycle.current_aliases()["previous_champion"] is None
+    store = platform_db_from_env(lifecycle.env).decisions()
+    last = store.history("green")[-1]
+    store.dispose()
+    assert (last.action, last.champion_version, last.new_champion_version) == ("rollback", "3", "1")
+    assert last.dagster_run_id == result.run_id
+
+
+def test_a_second_rollback_fails_clearly(lifecycle: Lifecycle) -> None:
+    result = rollback(lifecycle)
+    assert not result.success
+    (event,) = result.get_step_failure_events()
+    assert event.step_failure_data.error is not None
+    assert "has no 'previous_champion' to roll back to" in event.step_failure_data.error.message
+    assert lifecycle.current_aliases()["champion"] == "1"
+
+
+@pytest.mark.parametrize("alias", ["champion"])
+def test_the_rolled_back_champion_is_servable(lifecycle: Lifecycle, alias: str) -> None:
+    registry = lifecycle.registry()
+    version = registry.alias(MODEL, alias)
+    model = registry.load_fare_model(MODEL, str(version))
+    assert (
+        model.predict_row(
+            {
+                "trip_distance": 2.0,
+                "passenger_count": 1,
+                "pickup_hour": 14,
+                "pickup_day_of_week": 2,
+                "pickup_month": 1,
+                "trip_duration_minutes": 12.0,
+                "is_weekend": 0,
+                "is_rush_hour": 0,
+                "RatecodeID": 1,
+                "payment_type": 1,
+                "pickup_borough": "Manhattan",
+                "dropoff_borough": "Manhattan",
+            }
+        )
+        > 0
+    )
