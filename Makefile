@@ -25,6 +25,7 @@ help:
 	@echo "make rollback        move the champion back to the previous champion"
 	@echo "make dev             the Dagster UI (dagster dev) on http://127.0.0.1:3000"
 	@echo "make bench-features  raw -> features throughput on the local green months"
+	@echo "make bench-model     training time and memory, scoring latency ONNX vs Spark"
 	@echo "make lock            re-resolve pyproject.toml into requirements.lock"
 
 check-java:
@@ -70,6 +71,9 @@ dev: check-java $(BIN)/.installed
 
 bench-features: check-java $(BIN)/.installed
 	$(BIN)/python scripts/bench_features.py $(if $(TAXI_TRIPS_DIR),$(TAXI_TRIPS_DIR),../shared/data/tlc)
+
+bench-model: check-java $(BIN)/.installed
+	$(BIN)/python scripts/bench_model.py $(if $(TAXI_TRIPS_DIR),$(TAXI_TRIPS_DIR),../shared/data/tlc)
 
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import dagster as dg
 import numpy as np
-import pandas as pd
 from dagster_pyspark import LazyPySparkResource
 from pydantic import Field
 
@@ -18,8 +17,9 @@ from taxi_assets.lifecycle.registry import CHALLENGER, experiment_name, model_na
 from taxi_assets.modeling.evaluation import regression_metrics, rmse_by_segment
 from taxi_assets.modeling.export import export_pipeline
 from taxi_assets.modeling.feature_schema import read_feature_table
-from taxi_assets.modeling.features import FEATURES, TARGET, TRIP_ID
+from taxi_assets.modeling.features import TARGET, TRIP_ID
 from taxi_assets.modeling.probes import behaviour
+from taxi_assets.modeling.pyfunc import serving_example
 from taxi_assets.modeling.serving_model import FareModel
 from taxi_assets.modeling.split import SPLIT, TEST, TRAIN
 from taxi_assets.modeling.training import PREDICTION, GbtParams, fit_pipeline
@@ -64,15 +64,6 @@ class ChallengerConfig(dg.Config):
             min_instances_per_node=self.min_instances_per_node,
             seed=self.seed,
         )
-
-
-def serving_example(test: pd.DataFrame) -> pd.DataFrame:
-    """Five feature rows for the pyfunc's signature, integers as floats so JSON clients may send either."""
-    example = test[list(FEATURES)].head(5).copy()
-    for column in example.columns:
-        if pd.api.types.is_integer_dtype(example[column]):
-            example[column] = example[column].astype("float64")
-    return example
 
 
 def code_version() -> str:

@@ -10,6 +10,7 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from taxi_assets.modeling.export import FeatureSpec
+from taxi_assets.modeling.features import FEATURES
 from taxi_assets.modeling.serving_model import FareModel
 
 ONNX_ARTIFACT: Final = "onnx_model"
@@ -37,3 +38,12 @@ class FarePyfunc(PythonModel):
             self.load_context(context)
         assert self.model is not None  # set by load_context
         return self.model.predict(model_input)
+
+
+def serving_example(test: pd.DataFrame) -> pd.DataFrame:
+    """Five feature rows for the pyfunc's signature, integers as floats so JSON clients may send either."""
+    example = test[list(FEATURES)].head(5).copy()
+    for column in example.columns:
+        if pd.api.types.is_integer_dtype(example[column]):
+            example[column] = example[column].astype("float64")
+    return example
