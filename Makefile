@@ -15,7 +15,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYTHONHASHSEED := 0
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: help demo train rollback test lint typecheck dev bench-features bench-model lock check-java clean
+.PHONY: help demo train rollback serve bench-serve test lint typecheck dev bench-features bench-model lock check-java clean
 
 help:
 	@echo "make demo            run the pipeline (raw -> features -> training set -> reference profile)"
@@ -23,6 +23,7 @@ help:
 	@echo "make test            lint, typecheck and the whole test suite"
 	@echo "make train           train a challenger and decide on promotion (MONTHS=2023-01 HOLDOUT_MONTHS=...)"
 	@echo "make rollback        move the champion back to the previous champion"
+	@echo "make serve           the prediction API on the champion (TAXI_API_PORT, TAXI_API_KEYS, TAXI_API_WORKERS)"
 	@echo "make dev             the Dagster UI (dagster dev) on http://127.0.0.1:3000"
 	@echo "make bench-features  raw -> features throughput on the local green months"
 	@echo "make bench-model     training time and memory, scoring latency ONNX vs Spark"
@@ -68,6 +69,17 @@ typecheck: $(BIN)/.installed
 # `dagster dev` warns that the `dg` CLI supersedes it; that CLI needs a dg project layout this repo does not use.
 dev: check-java $(BIN)/.installed
 	PYTHONWARNINGS='ignore:Function `dev_command` is superseded' $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# The API on the champion: TAXI_API_PORT (8000), TAXI_API_KEYS (comma-separated), TAXI_API_WORKERS (1).
+TAXI_API_PORT ?= 8000
+TAXI_API_WORKERS ?= 1
+TAXI_API_KEYS ?= local-dev-key
+export TAXI_API_KEYS
+
+serve: check-java $(BIN)/.installed
+	@echo "API on http://127.0.0.1:$(TAXI_API_PORT) (docs: /schema); API keys from TAXI_API_KEYS"
+	$(BIN)/uvicorn --factory taxi_serving.app:app_from_env --host 127.0.0.1 --port $(TAXI_API_PORT) \
+		--workers $(TAXI_API_WORKERS) --no-access-log
 
 bench-features: check-java $(BIN)/.installed
 	$(BIN)/python scripts/bench_features.py $(if $(TAXI_TRIPS_DIR),$(TAXI_TRIPS_DIR),../shared/data/tlc)

@@ -51,8 +51,8 @@ reference_job = dg.define_asset_job(
 )
 train_job = dg.define_asset_job(
     "train_job",
-    selection=dg.AssetSelection.assets(training_set, challenger_model, promotion_decision),
-    description="One service: split the training window, train and register a challenger, decide on promotion.",
+    selection=dg.AssetSelection.assets(training_set, reference_profile, challenger_model, promotion_decision),
+    description="One service: split the window, fit its profile, train and register a challenger, decide on it.",
 )
 
 

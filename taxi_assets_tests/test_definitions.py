@@ -29,7 +29,7 @@ def test_asset_keys_groups_and_lineage(tmp_path: Path) -> None:
     assert parents["trip_features"] == {"raw_trips", "taxi_zones"}
     assert parents["training_set"] == {"trip_features"}
     assert parents["reference_profile"] == {"training_set"}
-    assert parents["challenger_model"] == {"training_set"}
+    assert parents["challenger_model"] == {"training_set", "reference_profile"}
     assert parents["promotion_decision"] == {"challenger_model"}
     checks = {key.name for key in graph.asset_check_keys}
     assert checks == {"serving_artifact_parity", "fare_behaviour"}

@@ -13,7 +13,10 @@ from pydantic import Field
 from taxi_assets import constants
 from taxi_assets.assets.common import failing_clearly, read_manifest
 from taxi_assets.assets.features import training_set
+from taxi_assets.assets.monitoring import reference_profile
+from taxi_assets.drift.profile import PROFILE_FILE, ReferenceProfile
 from taxi_assets.lifecycle.registry import CHALLENGER, experiment_name, model_name
+from taxi_assets.modeling.errors import MissingInputError
 from taxi_assets.modeling.evaluation import regression_metrics, rmse_by_segment
 from taxi_assets.modeling.export import export_pipeline
 from taxi_assets.modeling.feature_schema import read_feature_table
@@ -84,7 +87,7 @@ def code_version() -> str:
 
 @dg.asset(
     partitions_def=service_partitions,
-    deps=[training_set],
+    deps=[training_set, reference_profile],
     group_name=constants.TRAINING_GROUP,
     kinds={"spark", "mlflow", "onnx"},
     code_version=CODE_VERSION,
@@ -122,6 +125,13 @@ def challenger_model(
     spark = pyspark.spark_session
     with failing_clearly():
         manifest = read_manifest(folder, f"training_set {service}")
+        profile_path = lake.profile_dir(service) / PROFILE_FILE
+        if not profile_path.is_file():
+            raise MissingInputError(f"reference_profile {service} is not materialized; materialize it first")
+        if ReferenceProfile.from_json(profile_path.read_text()).training_set_hash != manifest["train_hash"]:
+            raise MissingInputError(
+                f"reference_profile {service} was fitted on another training set; materialize it again"
+            )
     train = spark.read.parquet(str(folder / f"{SPLIT}={TRAIN}"))
     test_path = folder / f"{SPLIT}={TEST}"
 
@@ -173,7 +183,7 @@ def challenger_model(
             }
         )
         registry.log_dict({"manifest": manifest, "probe_predictions": probe.predictions}, "lineage.json")
-        model_uri = registry.log_fare_model(work / "serving", work / "spark_model", serving_example(test))
+        model_uri = registry.log_fare_model(work / "serving", work / "spark_model", serving_example(test), profile_path)
         version = registry.register(model_uri, name, run_id, tags=lineage)
     registry.tag_version(
         name,

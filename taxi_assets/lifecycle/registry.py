@@ -18,7 +18,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from taxi_assets.modeling.pyfunc import ONNX_ARTIFACT, SPEC_ARTIFACT, FarePyfunc
+from taxi_assets.modeling.pyfunc import ONNX_ARTIFACT, PROFILE_ARTIFACT, SPEC_ARTIFACT, FarePyfunc
 from taxi_assets.modeling.serving_model import FareModel
 
 CHAMPION: Final = "champion"
@@ -76,16 +76,24 @@ class ModelRegistry:
         """Log a JSON document as an artifact of the active run."""
         mlflow.log_dict(dict(content), artifact_file)
 
-    def log_fare_model(self, serving_dir: Path, spark_model_dir: Path, example: pd.DataFrame) -> str:
-        """Log the Spark model (artifact) and the ONNX pyfunc to the active run; return the pyfunc's URI."""
+    def log_fare_model(
+        self, serving_dir: Path, spark_model_dir: Path, example: pd.DataFrame, profile_path: Path | None = None
+    ) -> str:
+        """Log the Spark model and the ONNX pyfunc to the active run; return the pyfunc's URI.
+
+        The pyfunc carries the reference profile of its training set, whose ranges the API validates against.
+        """
         mlflow.log_artifacts(str(spark_model_dir), artifact_path=SPARK_MODEL_PATH)
+        artifacts = {
+            ONNX_ARTIFACT: str(serving_dir / "model.onnx"),
+            SPEC_ARTIFACT: str(serving_dir / "feature_spec.json"),
+        }
+        if profile_path is not None:
+            artifacts[PROFILE_ARTIFACT] = str(profile_path)
         info = mlflow.pyfunc.log_model(
             name=PYFUNC_PATH,
             python_model=FarePyfunc(),
-            artifacts={
-                ONNX_ARTIFACT: str(serving_dir / "model.onnx"),
-                SPEC_ARTIFACT: str(serving_dir / "feature_spec.json"),
-            },
+            artifacts=artifacts,
             input_example=example,
             pip_requirements=list(PYFUNC_REQUIREMENTS),
         )
@@ -126,11 +134,17 @@ class ModelRegistry:
         """All tags of a model version."""
         return dict(self.client.get_model_version(name, version).tags)
 
-    def load_fare_model(self, name: str, version: str) -> FareModel:
-        """Load a registered version through MLflow's pyfunc loader and return its ONNX fare model."""
+    def load_pyfunc(self, name: str, version: str) -> FarePyfunc:
+        """Load a registered version through MLflow's pyfunc loader: the ONNX model and its reference profile."""
         mlflow.set_registry_uri(self.tracking_uri)
         mlflow.set_tracking_uri(self.tracking_uri)
         wrapper = mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
         if not isinstance(wrapper, FarePyfunc) or wrapper.model is None:
             raise TypeError(f"models:/{name}/{version} is not a fare model logged by this project")
-        return wrapper.model
+        return wrapper
+
+    def load_fare_model(self, name: str, version: str) -> FareModel:
+        """Load a registered version's ONNX fare model."""
+        model = self.load_pyfunc(name, version).model
+        assert model is not None  # load_pyfunc checked it
+        return model

@@ -9,28 +9,36 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
+from taxi_assets.drift.profile import ReferenceProfile
 from taxi_assets.modeling.export import FeatureSpec
 from taxi_assets.modeling.features import FEATURES
 from taxi_assets.modeling.serving_model import FareModel
 
 ONNX_ARTIFACT: Final = "onnx_model"
 SPEC_ARTIFACT: Final = "feature_spec"
+PROFILE_ARTIFACT: Final = "reference_profile"
 
 
 class FarePyfunc(PythonModel):
-    """Loads ``model.onnx`` and ``feature_spec.json`` from the logged artifacts; predicts fares for a DataFrame."""
+    """The logged ONNX model as an MLflow pyfunc: predicts fares for a DataFrame of the 12 features.
 
-    def __init__(self) -> None:
-        self.model: FareModel | None = None
+    Loads ``model.onnx``, ``feature_spec.json`` and the reference profile of its training set from the artifacts.
+    """
+
+    # class-level defaults also cover versions pickled before the profile was logged with the model
+    model: FareModel | None = None
+    profile: ReferenceProfile | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the onnxruntime session (it is rebuilt from the artifacts on load)."""
-        return {**self.__dict__, "model": None}
+        return {**self.__dict__, "model": None, "profile": None}
 
     def load_context(self, context: Any) -> None:
         """Build the onnxruntime session once, when MLflow loads the model."""
         spec = FeatureSpec.from_json(Path(context.artifacts[SPEC_ARTIFACT]).read_text())
         self.model = FareModel(Path(context.artifacts[ONNX_ARTIFACT]).read_bytes(), spec)
+        if PROFILE_ARTIFACT in context.artifacts:
+            self.profile = ReferenceProfile.from_json(Path(context.artifacts[PROFILE_ARTIFACT]).read_text())
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
         """Predicted fare per row of the 12 feature columns."""

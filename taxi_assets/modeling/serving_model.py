@@ -28,12 +28,19 @@ class FareModel:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+        self.onnx_bytes = onnx_bytes
         self.spec = spec
         self._index = {
             column: {label: float(position) for position, label in enumerate(labels)}
             for column, labels in spec.categories.items()
         }
         self._positions = [(position, column) for position, column in enumerate(spec.columns)]
+
+    def save(self, folder: Path) -> None:
+        """Write ``model.onnx`` and ``feature_spec.json`` (the layout ``load`` reads)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "model.onnx").write_bytes(self.onnx_bytes)
+        (folder / "feature_spec.json").write_text(self.spec.to_json())
 
     @classmethod
     def load(cls, folder: Path) -> FareModel:

@@ -88,7 +88,7 @@ class Lifecycle(Chain):
             }
         }
         return dg.materialize(
-            [training_set, challenger_model, promotion_decision],
+            [training_set, reference_profile, challenger_model, promotion_decision],
             resources=build_resources(self.env),
             partition_key="green",
             instance=self.instance,

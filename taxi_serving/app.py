@@ -1,0 +1,106 @@
+"""The Litestar app: ``create_app(settings)``; ``app_from_env`` is the uvicorn factory ``make serve`` uses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+
+import anyio
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+from taxi_serving.auth import ApiKeys
+from taxi_serving.controllers import FeedbackController, HealthController, ModelController, PredictionController
+from taxi_serving.errors import ApiError, api_error_handler, http_exception_handler, internal_error_handler
+from taxi_serving.logging_sink import PredictionLogSink
+from taxi_serving.metrics import ApiMetrics
+from taxi_serving.model_store import ModelStore
+from taxi_serving.service import Serving
+from taxi_serving.settings import Settings, settings_from_env
+
+log = logging.getLogger("taxi_serving")
+
+
+def create_app(settings: Settings) -> Litestar:
+    """Build the API for ``settings``; nothing connects until the app starts."""
+    metrics = ApiMetrics()
+    store = ModelStore(
+        settings.tracking_uri,
+        settings.model_name,
+        settings.cache_dir,
+        with_challenger=settings.challenger_share > 0 or settings.shadow,
+    )
+    sink = PredictionLogSink(
+        settings.database_url,
+        settings.spill_dir,
+        batch_size=settings.log_batch_size,
+        flush_seconds=settings.log_flush_seconds,
+        queue_max=settings.log_queue_max,
+        replay_seconds=settings.replay_seconds,
+    )
+    serving = Serving(settings, store, sink, metrics)
+    metrics.bind(
+        queue_depth=lambda: sink.depth,
+        counters=lambda: {
+            "written": sink.counters.written,
+            "spilled": sink.counters.spilled,
+            "overflowed": sink.counters.overflowed,
+            "database_ok": float(sink.counters.database_ok),
+        },
+        reloads=lambda: store.reloads,
+        registry_up=lambda: float(store.registry_reachable),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        sink.start()
+        await anyio.to_thread.run_sync(store.start)
+        poller = asyncio.create_task(_poll(store, settings.poll_interval_seconds))
+        try:
+            yield
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            await anyio.to_thread.run_sync(sink.stop)
+
+    if not settings.api_keys and settings.api_keys_file is None:
+        log.error("no API keys configured (TAXI_API_KEYS): every protected endpoint will answer 401")
+    return Litestar(
+        route_handlers=[PredictionController, FeedbackController, ModelController, HealthController],
+        lifespan=[lifespan],
+        state=State({"serving": serving, "api_keys": ApiKeys(settings.api_keys, settings.api_keys_file)}),
+        exception_handlers={
+            ApiError: api_error_handler,
+            HTTPException: http_exception_handler,
+            Exception: internal_error_handler,
+        },
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Taxi fare API",
+            version="1.0.0",
+            description="Prices NYC taxi trips with the champion model of the taxi fare platform.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        debug=False,
+    )
+
+
+async def _poll(store: ModelStore, interval: float) -> None:
+    """Re-resolve the aliases every ``interval`` seconds; loads happen in a worker thread."""
+    while True:
+        await asyncio.sleep(interval)
+        await anyio.to_thread.run_sync(store.refresh)
+
+
+def app_from_env() -> Litestar:
+    """The uvicorn factory: ``uvicorn --factory taxi_serving.app:app_from_env``."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return create_app(settings_from_env(os.environ))

@@ -1,0 +1,64 @@
+"""API keys: several at once, compared in constant time, re-read from a file when it changes (rotation)."""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from taxi_serving.errors import UnauthorizedError
+
+HEADER = "x-api-key"
+
+
+class ApiKeys:
+    """The accepted keys: from configuration plus an optional file (one per line), reloaded on change."""
+
+    def __init__(self, keys: tuple[str, ...], path: Path | None) -> None:
+        self._static = tuple(k.encode() for k in keys)
+        self._path = path
+        self._file_keys: tuple[bytes, ...] = ()
+        self._mtime: float | None = None
+
+    def current(self) -> tuple[bytes, ...]:
+        """Keys valid now."""
+        if self._path is not None:
+            try:
+                mtime = self._path.stat().st_mtime
+            except OSError:
+                mtime = None
+            if mtime != self._mtime:
+                self._mtime = mtime
+                text = self._path.read_text() if mtime is not None else ""
+                self._file_keys = tuple(line.strip().encode() for line in text.splitlines() if line.strip())
+        return self._static + self._file_keys
+
+    def accepts(self, presented: str | None) -> bool:
+        """Constant-time comparison against every key (no early exit on the first match)."""
+        if not presented:
+            return False
+        candidate = presented.encode()
+        matched = False
+        for key in self.current():
+            matched |= hmac.compare_digest(candidate, key)
+        return matched
+
+
+def presented_key(connection: ASGIConnection) -> str | None:
+    """``X-API-Key: <key>`` or ``Authorization: Bearer <key>``."""
+    key = connection.headers.get(HEADER)
+    if key:
+        return key
+    authorization = connection.headers.get("authorization", "")
+    if authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return None
+
+
+def require_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Guard for the predict, feedback and model endpoints."""
+    keys: ApiKeys = connection.app.state.api_keys
+    if not keys.accepts(presented_key(connection)):
+        raise UnauthorizedError("a valid API key is required in the X-API-Key header")

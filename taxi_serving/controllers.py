@@ -1,0 +1,308 @@
+"""One controller per resource. Bodies are read raw and validated field by field (see validation.py).
+
+A single-row prediction takes about 10 microseconds, less than handing it to a thread would, so it runs on the
+event loop; batches and database calls run in worker threads.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+import pandas as pd
+from litestar import Controller, Request, Response, get, post
+from litestar.di import Provide
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from taxi_assets.modeling.features import FEATURES
+from taxi_serving.auth import require_api_key
+from taxi_serving.errors import ConflictError, InvalidRequestError, MalformedBodyError, NotFoundError
+from taxi_serving.openapi import request_body_operation
+from taxi_serving.schemas import (
+    BatchRequest,
+    BatchResponse,
+    FeedbackRequest,
+    FeedbackResponse,
+    FieldError,
+    Health,
+    ModelDescription,
+    ModelInfo,
+    Prediction,
+    PredictRequest,
+    Readiness,
+)
+from taxi_serving.service import SHADOW_ARM, Serving, log_row, new_request_id, now_iso
+
+CLIENT_ID = "client_id"
+
+
+def provide_serving(request: Request) -> Serving:
+    """The process's serving state."""
+    serving: Serving = request.app.state.serving
+    return serving
+
+
+class PredictionController(Controller):
+    """Fare predictions for one trip or a batch."""
+
+    path = "/predict"
+    guards = [require_api_key]
+    dependencies = {"serving": Provide(provide_serving, sync_to_thread=False)}
+
+    @post("", operation_id="predict", operation_class=request_body_operation(PredictRequest), status_code=200)
+    async def predict(self, request: Request, serving: Serving) -> Prediction:
+        """Price one trip with the champion (or the challenger, for the A/B share)."""
+        started = time.perf_counter()
+        request_id = new_request_id()
+        body = await _body(request, serving, "/predict", request_id, started)
+        champion = serving.champion()
+        errors = champion.validator.errors(body, extra=frozenset({CLIENT_ID}))
+        client_id = body.get(CLIENT_ID) if isinstance(body, dict) else None
+        if client_id is not None and not isinstance(client_id, str):
+            errors.append(FieldError(field=CLIENT_ID, value=None, constraint="a string"))
+        if errors:
+            raise serving.reject("/predict", request_id, body, errors, started)
+        routed = serving.route(client_id, request_id)
+        fare = routed.model.model.predict_row(body)
+        latency_ms = (time.perf_counter() - started) * 1000
+        version = routed.model.version
+        serving.sink.submit(
+            log_row(
+                request_id=request_id,
+                endpoint="/predict",
+                status="ok",
+                status_code=200,
+                features=body,
+                client_id=client_id,
+                arm=routed.arm,
+                model_version=version,
+                prediction=fare,
+                latency_ms=latency_ms,
+            )
+        )
+        shadow = serving.shadow_model()
+        if shadow is not None:
+            serving.sink.submit(
+                log_row(
+                    request_id=f"{request_id}-shadow",
+                    endpoint="/predict",
+                    status="ok",
+                    status_code=200,
+                    features=body,
+                    client_id=client_id,
+                    arm=SHADOW_ARM,
+                    model_version=shadow.version,
+                    prediction=shadow.model.predict_row(body),
+                )
+            )
+        serving.metrics.predictions.labels(arm=routed.arm, model_version=version).inc()
+        serving.metrics.latency.labels(endpoint="/predict", model_version=version).observe(latency_ms / 1000)
+        return Prediction(request_id=request_id, fare=fare, model_version=version, arm=routed.arm, served_at=now_iso())
+
+    @post("/batch", operation_id="predict_batch", operation_class=request_body_operation(BatchRequest), status_code=200)
+    async def predict_batch(self, request: Request, serving: Serving) -> BatchResponse:
+        """Price up to the configured number of trips; the whole batch is rejected if any trip is invalid."""
+        started = time.perf_counter()
+        batch_id = new_request_id()
+        body = await _body(request, serving, "/predict/batch", batch_id, started)
+        champion = serving.champion()
+        errors = _batch_errors(body, serving, champion.validator)
+        if errors:
+            raise serving.reject("/predict/batch", batch_id, {}, errors, started)
+        trips: list[dict[str, Any]] = body["trips"]
+        client_id = body.get(CLIENT_ID)
+        routed = serving.route(client_id, batch_id)
+        frame = pd.DataFrame(trips, columns=list(FEATURES))
+        fares = await anyio.to_thread.run_sync(routed.model.model.predict, frame)
+        served_at, version = now_iso(), routed.model.version
+        latency_ms = (time.perf_counter() - started) * 1000
+        predictions = []
+        for index, (trip, fare) in enumerate(zip(trips, fares.tolist(), strict=True)):
+            request_id = f"{batch_id}-{index}"
+            predictions.append(
+                Prediction(request_id=request_id, fare=fare, model_version=version, arm=routed.arm, served_at=served_at)
+            )
+            serving.sink.submit(
+                log_row(
+                    request_id=request_id,
+                    endpoint="/predict/batch",
+                    status="ok",
+                    status_code=200,
+                    features=trip,
+                    client_id=client_id,
+                    arm=routed.arm,
+                    model_version=version,
+                    prediction=fare,
+                    latency_ms=latency_ms,
+                )
+            )
+        serving.metrics.predictions.labels(arm=routed.arm, model_version=version).inc(len(trips))
+        serving.metrics.latency.labels(endpoint="/predict/batch", model_version=version).observe(latency_ms / 1000)
+        return BatchResponse(predictions=predictions)
+
+
+class FeedbackController(Controller):
+    """Ground truth for earlier predictions."""
+
+    path = "/feedback"
+    guards = [require_api_key]
+    dependencies = {"serving": Provide(provide_serving, sync_to_thread=False)}
+
+    @post("", operation_id="feedback", operation_class=request_body_operation(FeedbackRequest), status_code=200)
+    async def feedback(self, request: Request, serving: Serving) -> FeedbackResponse:
+        """Join the fare actually charged to the logged prediction (404 unknown id, 409 already joined)."""
+        started = time.perf_counter()
+        body = await _body(request, serving, "/feedback", new_request_id(), started, log=False)
+        errors = _feedback_errors(body)
+        if errors:
+            raise InvalidRequestError(f"{len(errors)} field(s) failed validation", errors)
+        request_id, actual = str(body["request_id"]), float(body["actual_fare"])
+        outcome, prediction = await anyio.to_thread.run_sync(_join, serving, request_id, actual)
+        if outcome == "missing":
+            raise NotFoundError(f"no logged prediction has request_id {request_id!r}")
+        if outcome == "conflict":
+            raise ConflictError(f"feedback for request_id {request_id!r} was already recorded")
+        assert prediction is not None  # "ok" always carries the prediction
+        serving.metrics.latency.labels(endpoint="/feedback", model_version="").observe(time.perf_counter() - started)
+        return FeedbackResponse(
+            request_id=request_id, prediction=prediction, actual_fare=actual, error=prediction - actual
+        )
+
+
+class ModelController(Controller):
+    """The models serving traffic."""
+
+    path = "/model"
+    guards = [require_api_key]
+    dependencies = {"serving": Provide(provide_serving, sync_to_thread=False)}
+
+    @get("", operation_id="model_info")
+    async def model_info(self, serving: Serving) -> ModelInfo:
+        """Champion and challenger versions, their metrics, and the traffic split."""
+
+        def describe(loaded: Any) -> ModelDescription | None:
+            if loaded is None:
+                return None
+            return ModelDescription(
+                alias=loaded.alias,
+                version=loaded.version,
+                loaded_at=loaded.loaded_at.isoformat(),
+                source=loaded.source,
+                metrics=loaded.metrics,
+            )
+
+        return ModelInfo(
+            model_name=serving.settings.model_name,
+            champion=describe(serving.store.champion),
+            challenger=describe(serving.store.challenger),
+            challenger_share=serving.settings.challenger_share,
+            shadow=serving.settings.shadow,
+        )
+
+
+class HealthController(Controller):
+    """Liveness, readiness and metrics (no API key needed)."""
+
+    path = ""
+    dependencies = {"serving": Provide(provide_serving, sync_to_thread=False)}
+
+    @get("/healthz", operation_id="healthz")
+    async def healthz(self) -> Health:
+        """The process is alive."""
+        return Health(status="ok")
+
+    @get("/readyz", operation_id="readyz")
+    async def readyz(self, serving: Serving) -> Response[Readiness]:
+        """200 when a champion is loaded and its files are in place, 503 otherwise; says which and from where."""
+        champion = serving.store.champion
+        files_ok = champion is not None and (champion.cache_path / "model.onnx").exists()
+        if champion is None:
+            detail = "no champion loaded" + (f" ({serving.store.last_error})" if serving.store.last_error else "")
+        elif not files_ok:
+            detail = f"the champion's model file is missing from {champion.cache_path}"
+        elif not serving.store.registry_reachable:
+            detail = "serving the last loaded champion; the model registry is unreachable"
+        else:
+            detail = "ready"
+        readiness = Readiness(
+            ready=files_ok,
+            model_name=serving.settings.model_name,
+            champion_version=champion.version if champion else None,
+            loaded_at=champion.loaded_at.isoformat() if champion else None,
+            source=champion.source if champion else None,
+            registry_reachable=serving.store.registry_reachable,
+            log_store_reachable=serving.sink.counters.database_ok,
+            detail=detail,
+        )
+        return Response(readiness, status_code=200 if files_ok else 503)
+
+    @get("/metrics", operation_id="metrics", media_type=CONTENT_TYPE_LATEST)
+    async def metrics(self, serving: Serving) -> Response[bytes]:
+        """Prometheus text format."""
+        return Response(generate_latest(serving.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _body(
+    request: Request,
+    serving: Serving,
+    endpoint: str,
+    request_id: str,
+    started: float,
+    log: bool = True,
+) -> Any:
+    try:
+        return serving.decode(await request.body())
+    except MalformedBodyError:
+        if log:
+            serving.log_malformed(endpoint, request_id, started)
+        raise
+
+
+def _batch_errors(body: Any, serving: Serving, validator: Any) -> list[FieldError]:
+    limit = serving.settings.batch_limit
+    if not isinstance(body, dict):
+        return [FieldError(field="body", value=None, constraint='an object {"trips": [...]}')]
+    errors = [
+        FieldError(field=key, value=None, constraint="not an accepted field")
+        for key in body
+        if key not in {"trips", CLIENT_ID}
+    ]
+    trips = body.get("trips")
+    if not isinstance(trips, list) or not 1 <= len(trips) <= limit:
+        size = len(trips) if isinstance(trips, list) else None
+        errors.append(FieldError(field="trips", value=size, constraint=f"a list of 1 to {limit} trips"))
+        return errors
+    for index, trip in enumerate(trips):
+        errors += validator.errors(trip, prefix=f"trips[{index}].")
+        if len(errors) >= 100:
+            break
+    return errors
+
+
+def _feedback_errors(body: Any) -> list[FieldError]:
+    if not isinstance(body, dict):
+        return [FieldError(field="body", value=None, constraint='an object {"request_id": ..., "actual_fare": ...}')]
+    errors = [
+        FieldError(field=key, value=None, constraint="not an accepted field")
+        for key in body
+        if key not in {"request_id", "actual_fare"}
+    ]
+    request_id = body.get("request_id")
+    if not isinstance(request_id, str) or not 1 <= len(request_id) <= 64:
+        errors.append(FieldError(field="request_id", value=None, constraint="a string of 1 to 64 characters"))
+    fare = body.get("actual_fare")
+    if isinstance(fare, bool) or not isinstance(fare, int | float) or not 0 <= fare <= 10_000:
+        shown = fare if isinstance(fare, int | float) and not isinstance(fare, bool) else None
+        errors.append(FieldError(field="actual_fare", value=shown, constraint="a number in [0, 10000]"))
+    return errors
+
+
+def _join(serving: Serving, request_id: str, actual: float) -> tuple[str, float | None]:
+    outcome = serving.sink.record_feedback(request_id, actual)
+    if outcome[0] == "missing":
+        # the prediction may still be queued in this process (or another worker's): let the writers catch up
+        serving.sink.flush(timeout=2 * serving.settings.log_flush_seconds + 1)
+        time.sleep(serving.settings.log_flush_seconds)
+        outcome = serving.sink.record_feedback(request_id, actual)
+    return outcome

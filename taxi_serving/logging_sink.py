@@ -1,0 +1,272 @@
+"""The prediction log: a batching writer that never blocks a response and never drops a row silently.
+
+Handlers call ``submit`` (a non-blocking queue put). A background thread writes batches (bounded by size and
+time) to ``prediction_log``. If the database fails, the batch is appended to a local spill file (JSON lines)
+and replayed when the database answers again; replay is idempotent (``request_id`` is unique). If the queue
+is full, the row goes straight to the spill file and the overflow is counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from taxi_assets.modeling.features import FEATURES
+
+log = logging.getLogger("taxi_serving.logging_sink")
+METADATA: Final = sa.MetaData()
+PREDICTION_LOG: Final = sa.Table(
+    "prediction_log",
+    METADATA,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("logged_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("endpoint", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("reason", sa.String(64)),
+    sa.Column("field", sa.Text),
+    sa.Column("client_id", sa.String(128)),
+    sa.Column("arm", sa.String(16)),
+    sa.Column("model_version", sa.String(16)),
+    *(sa.Column(name, sa.String(32) if name.endswith("borough") else sa.Float) for name in FEATURES),
+    sa.Column("prediction", sa.Float),
+    sa.Column("latency_ms", sa.Float),
+    sa.Column("actual_fare", sa.Float),
+    sa.Column("feedback_at", sa.DateTime(timezone=True)),
+)
+SPILL_SUFFIX: Final = ".jsonl"
+
+
+@dataclass
+class SinkCounters:
+    """What the writer did; exported as metrics."""
+
+    written: int = 0
+    spilled: int = 0
+    overflowed: int = 0
+    replayed: int = 0
+    write_failures: int = 0
+    database_ok: bool = True
+
+
+class PredictionLogSink:
+    """Background batching writer with spill-to-file and replay."""
+
+    def __init__(
+        self,
+        url: str,
+        spill_dir: Path,
+        batch_size: int = 500,
+        flush_seconds: float = 0.5,
+        queue_max: int = 100_000,
+        replay_seconds: float = 5.0,
+    ) -> None:
+        self.url = url
+        self.engine = sa.create_engine(url, future=True, pool_pre_ping=True, **_engine_options(url))
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_wal)
+        self.spill_dir = spill_dir
+        self.spill_path = spill_dir / f"prediction_log-{os.getpid()}{SPILL_SUFFIX}"
+        self.batch_size = batch_size
+        self.flush_seconds = flush_seconds
+        self.replay_seconds = replay_seconds
+        self.queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=queue_max)
+        self.counters = SinkCounters()
+        self._spill_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="prediction-log-writer", daemon=True)
+        self._encoder = msgspec.json.Encoder()
+
+    def start(self) -> None:
+        """Create the table if needed and start the writer."""
+        self.spill_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            METADATA.create_all(self.engine)
+        except sa.exc.SQLAlchemyError as exc:
+            self.counters.database_ok = False
+            log.error("prediction log database unavailable at start-up, rows will spill: %s", type(exc).__name__)
+        self._thread.start()
+
+    def submit(self, row: dict[str, Any]) -> None:
+        """Queue a row without blocking; a full queue sends the row to the spill file (counted)."""
+        try:
+            self.queue.put_nowait(row)
+        except queue.Full:
+            self.counters.overflowed += 1
+            self._spill([row])
+
+    @property
+    def depth(self) -> int:
+        """Rows waiting to be written."""
+        return self.queue.qsize()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued row has been written or spilled; True if that happened in time."""
+        deadline = time.monotonic() + timeout
+        while self.queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return self.queue.unfinished_tasks == 0
+
+    def stop(self) -> None:
+        """Flush the queue, try one last replay, stop the writer."""
+        self.flush()
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.replay()
+        self.engine.dispose()
+
+    def _run(self) -> None:
+        last_replay = time.monotonic()
+        while not self._stop.is_set() or not self.queue.empty():
+            batch = self._next_batch()
+            if batch:
+                self._write(batch)
+            if time.monotonic() - last_replay >= self.replay_seconds:
+                last_replay = time.monotonic()
+                self.replay()
+
+    def _next_batch(self) -> list[dict[str, Any]]:
+        batch: list[dict[str, Any]] = []
+        deadline = time.monotonic() + self.flush_seconds
+        while len(batch) < self.batch_size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(self.queue.get(timeout=remaining))
+            except queue.Empty:
+                break
+        return batch
+
+    def _write(self, batch: list[dict[str, Any]]) -> None:
+        try:
+            self._insert(batch)
+            self.counters.written += len(batch)
+            self.counters.database_ok = True
+        except sa.exc.SQLAlchemyError as exc:
+            self.counters.write_failures += 1
+            self.counters.database_ok = False
+            log.warning("prediction log write failed (%s); %d rows spilled", type(exc).__name__, len(batch))
+            self._spill(batch)
+        finally:
+            for _ in batch:
+                self.queue.task_done()
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
+        statement = _insert_ignoring_duplicates(self.engine.dialect.name)
+        with self.engine.begin() as connection:
+            connection.execute(statement, rows)
+
+    def _spill(self, rows: list[dict[str, Any]]) -> None:
+        with self._spill_lock:
+            self.spill_dir.mkdir(parents=True, exist_ok=True)
+            with self.spill_path.open("ab") as handle:
+                for row in rows:
+                    handle.write(self._encoder.encode(row) + b"\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            self.counters.spilled += len(rows)
+
+    def replay(self) -> int:
+        """Insert spilled rows (of any process) if the database answers; return how many were replayed."""
+        replayed = 0
+        for path in sorted(self.spill_dir.glob(f"*{SPILL_SUFFIX}")):
+            with self._spill_lock:
+                if not path.exists() or path.stat().st_size == 0:
+                    continue
+                claimed = path.with_suffix(f".replaying-{os.getpid()}")
+                path.rename(claimed)
+            rows = [_decode_row(line) for line in claimed.read_bytes().splitlines() if line.strip()]
+            try:
+                for start in range(0, len(rows), self.batch_size):
+                    self._insert(rows[start : start + self.batch_size])
+            except sa.exc.SQLAlchemyError:
+                # still down: give the rows back to the spill file
+                with self._spill_lock, path.open("ab") as handle:
+                    handle.write(claimed.read_bytes())
+                claimed.unlink()
+                self.counters.database_ok = False
+                return replayed
+            claimed.unlink()
+            replayed += len(rows)
+        if replayed:
+            self.counters.replayed += replayed
+            self.counters.written += replayed
+            self.counters.database_ok = True
+            log.info("replayed %d spilled prediction log rows", replayed)
+        return replayed
+
+    def pending_spill_rows(self) -> int:
+        """Rows in spill files, waiting for the database."""
+        return sum(len(p.read_bytes().splitlines()) for p in self.spill_dir.glob(f"*{SPILL_SUFFIX}") if p.exists())
+
+    def record_feedback(self, request_id: str, actual_fare: float) -> tuple[str, float | None]:
+        """Join a ground-truth fare to its logged prediction: ("ok" | "missing" | "conflict", prediction)."""
+        table = PREDICTION_LOG
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                sa.select(table.c.prediction, table.c.actual_fare).where(table.c.request_id == request_id)
+            ).first()
+            if row is None or row.prediction is None:
+                return "missing", None
+            if row.actual_fare is not None:
+                return "conflict", float(row.prediction)
+            updated = connection.execute(
+                table.update()
+                .where(table.c.request_id == request_id, table.c.actual_fare.is_(None))
+                .values(actual_fare=actual_fare, feedback_at=datetime.now(UTC))
+            )
+            if updated.rowcount == 0:
+                return "conflict", float(row.prediction)
+            return "ok", float(row.prediction)
+
+    def database_reachable(self) -> bool:
+        """One cheap query."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(sa.text("select 1"))
+        except sa.exc.SQLAlchemyError:
+            return False
+        return True
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_size": 2, "max_overflow": 2, "connect_args": {"connect_timeout": 3}}
+
+
+def _insert_ignoring_duplicates(dialect: str) -> Any:
+    if dialect == "sqlite":
+        return sqlite.insert(PREDICTION_LOG).on_conflict_do_nothing(index_elements=["request_id"])
+    if dialect == "postgresql":
+        return postgresql.insert(PREDICTION_LOG).on_conflict_do_nothing(index_elements=["request_id"])
+    return PREDICTION_LOG.insert()
+
+
+def _decode_row(line: bytes) -> dict[str, Any]:
+    row: dict[str, Any] = msgspec.json.decode(line)
+    for key in ("logged_at", "feedback_at"):
+        if isinstance(row.get(key), str):
+            row[key] = datetime.fromisoformat(row[key])
+    return row
+
+
+def _sqlite_wal(dbapi_connection: Any, connection_record: Any) -> None:
+    """SQLite in WAL mode: readers never block the writer, and several workers can share the file."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

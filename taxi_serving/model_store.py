@@ -1,0 +1,168 @@
+"""Loads the champion (and challenger) through their MLflow aliases, polls them, and hot-swaps.
+
+A swap replaces one reference: a request reads ``store.champion`` once and uses that object to the end, so no
+request fails or waits while a new version loads in the background. When the registry cannot be reached, the
+last loaded models keep serving; at start-up the last champion can be loaded from the local cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+import requests
+import sqlalchemy.exc
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+
+from taxi_assets.drift.profile import PROFILE_FILE, ReferenceProfile
+from taxi_assets.lifecycle.registry import CHALLENGER, CHAMPION, ModelRegistry
+from taxi_assets.modeling.serving_model import FareModel
+from taxi_serving.validation import TripValidator
+
+log = logging.getLogger("taxi_serving.model_store")
+VERSION_FILE: Final = "version.txt"
+REGISTRY_ERRORS: Final = (MlflowException, OSError, requests.RequestException, sqlalchemy.exc.SQLAlchemyError)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One model version ready to score: the model, its validator, and where it came from."""
+
+    alias: str
+    version: str
+    model: FareModel
+    validator: TripValidator
+    metrics: dict[str, float]
+    loaded_at: datetime
+    source: str
+    cache_path: Path
+
+
+class ModelStore:
+    """The served models. ``refresh`` is blocking (run it in a thread); reads are plain attribute reads."""
+
+    def __init__(self, tracking_uri: str, model_name: str, cache_dir: Path, with_challenger: bool) -> None:
+        self.tracking_uri = tracking_uri
+        self.model_name = model_name
+        self.cache_dir = cache_dir / model_name
+        self.with_challenger = with_challenger
+        self.champion: LoadedModel | None = None
+        self.challenger: LoadedModel | None = None
+        self.registry_reachable = False
+        self.last_error: str | None = None
+        self.reloads = 0
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """First load: from the registry, or from the local cache when the registry cannot be reached."""
+        self.refresh()
+        if self.champion is None and not self.registry_reachable:
+            self.champion = self._from_cache(CHAMPION)
+
+    def refresh(self) -> None:
+        """Resolve the aliases; load and swap in any version that changed. Never raises for registry outages."""
+        with self._lock:
+            try:
+                registry = ModelRegistry(self.tracking_uri)
+                champion = self._resolve(registry, CHAMPION)
+                challenger = self._resolve(registry, CHALLENGER) if self.with_challenger else None
+                self.champion = self._updated(registry, CHAMPION, champion, self.champion)
+                self.challenger = self._updated(registry, CHALLENGER, challenger, self.challenger)
+                self.registry_reachable, self.last_error = True, None
+            except REGISTRY_ERRORS as exc:
+                # keep serving what is loaded; /readyz and the metrics report the outage
+                self.registry_reachable = False
+                self.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+                log.warning("model registry unreachable, serving the last loaded models: %s", self.last_error)
+
+    def _resolve(self, registry: ModelRegistry, alias: str) -> str | None:
+        try:
+            return str(registry.client.get_model_version_by_alias(self.model_name, alias).version)
+        except MlflowException as exc:
+            if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST) or "not found" in str(exc).lower():
+                return None
+            raise
+
+    def _updated(
+        self, registry: ModelRegistry, alias: str, version: str | None, current: LoadedModel | None
+    ) -> LoadedModel | None:
+        if version is None:
+            return None
+        if current is not None and current.version == version and (current.cache_path / "model.onnx").exists():
+            return current
+        wrapper = registry.load_pyfunc(self.model_name, version)
+        assert wrapper.model is not None  # load_pyfunc checked it
+        tags = registry.version_tags(self.model_name, version)
+        metrics = _metrics_from_tags(tags)
+        path = self._write_cache(alias, version, wrapper.model, wrapper.profile, metrics)
+        loaded = LoadedModel(
+            alias=alias,
+            version=version,
+            model=wrapper.model,
+            validator=TripValidator(wrapper.profile),
+            metrics=metrics,
+            loaded_at=datetime.now(UTC),
+            source=f"models:/{self.model_name}/{version}",
+            cache_path=path,
+        )
+        self.reloads += 1
+        log.info("loaded %s v%s (%s)", self.model_name, version, alias)
+        return loaded
+
+    def _write_cache(
+        self, alias: str, version: str, model: FareModel, profile: ReferenceProfile | None, metrics: dict[str, float]
+    ) -> Path:
+        target = self.cache_dir / alias
+        temp = self.cache_dir / f".{alias}.{uuid.uuid4().hex}"
+        model.save(temp)
+        if profile is not None:
+            (temp / PROFILE_FILE).write_text(profile.to_json())
+        (temp / VERSION_FILE).write_text(version)
+        (temp / "metrics.json").write_text(_json(metrics))
+        old = self.cache_dir / f".{alias}.old.{uuid.uuid4().hex}"
+        if target.exists():
+            target.rename(old)
+        temp.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+        return target
+
+    def _from_cache(self, alias: str) -> LoadedModel | None:
+        folder = self.cache_dir / alias
+        if not (folder / "model.onnx").exists():
+            return None
+        profile_path = folder / PROFILE_FILE
+        profile = ReferenceProfile.from_json(profile_path.read_text()) if profile_path.exists() else None
+        log.warning("registry unreachable: serving the cached %s from %s", alias, folder)
+        return LoadedModel(
+            alias=alias,
+            version=(folder / VERSION_FILE).read_text().strip(),
+            model=FareModel.load(folder),
+            validator=TripValidator(profile),
+            metrics={},
+            loaded_at=datetime.now(UTC),
+            source=f"cache:{folder}",
+            cache_path=folder,
+        )
+
+
+def _metrics_from_tags(tags: dict[str, str]) -> dict[str, float]:
+    import json
+
+    try:
+        values = json.loads(tags.get("metrics", "{}"))
+    except ValueError:
+        return {}
+    return {key: float(value) for key, value in values.items() if isinstance(value, int | float)}
+
+
+def _json(content: dict[str, float]) -> str:
+    import json
+
+    return json.dumps(content, sort_keys=True)

@@ -1,0 +1,160 @@
+"""What the handlers share: the model store, A/B routing, the prediction log, metrics, and request decoding."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import msgspec
+
+from taxi_assets.modeling.features import FEATURES
+from taxi_serving.errors import InvalidRequestError, MalformedBodyError, NoModelError
+from taxi_serving.logging_sink import PredictionLogSink
+from taxi_serving.metrics import ApiMetrics
+from taxi_serving.model_store import LoadedModel, ModelStore
+from taxi_serving.schemas import FieldError
+from taxi_serving.settings import Settings
+
+CHAMPION_ARM: Final = "champion"
+CHALLENGER_ARM: Final = "challenger"
+SHADOW_ARM: Final = "shadow"
+_BUCKETS: Final = 10_000
+_decoder = msgspec.json.Decoder()
+
+
+@dataclass(frozen=True)
+class Routed:
+    """The model that answers a request, and its arm."""
+
+    arm: str
+    model: LoadedModel
+
+
+class Serving:
+    """One API process's state."""
+
+    def __init__(self, settings: Settings, store: ModelStore, sink: PredictionLogSink, metrics: ApiMetrics) -> None:
+        self.settings = settings
+        self.store = store
+        self.sink = sink
+        self.metrics = metrics
+
+    def champion(self) -> LoadedModel:
+        """The loaded champion, or 503."""
+        champion = self.store.champion
+        if champion is None:
+            raise NoModelError(f"no champion of {self.settings.model_name} is loaded yet")
+        return champion
+
+    def route(self, client_id: str | None, request_id: str) -> Routed:
+        """Champion or challenger: a stable hash of the client id (or the request id) picks the arm."""
+        champion = self.champion()
+        challenger = self.store.challenger
+        share = self.settings.challenger_share
+        if challenger is None or share <= 0 or self.settings.shadow:
+            return Routed(CHAMPION_ARM, champion)
+        digest = hashlib.blake2b((client_id or request_id).encode(), digest_size=8).digest()
+        bucket = int.from_bytes(digest, "big") % _BUCKETS
+        return Routed(CHALLENGER_ARM, challenger) if bucket < share * _BUCKETS else Routed(CHAMPION_ARM, champion)
+
+    def shadow_model(self) -> LoadedModel | None:
+        """The challenger, when shadow mode scores it on every request."""
+        return self.store.challenger if self.settings.shadow else None
+
+    @staticmethod
+    def decode(body: bytes) -> Any:
+        """JSON bytes -> Python values, or 400."""
+        try:
+            return _decoder.decode(body)
+        except msgspec.DecodeError as exc:
+            raise MalformedBodyError("the request body is not valid JSON") from exc
+
+    def reject(
+        self, endpoint: str, request_id: str, body: Any, errors: list[FieldError], started: float
+    ) -> InvalidRequestError:
+        """Count and log a rejected request; return the 422 to raise."""
+        for error in errors:
+            self.metrics.validation_failures.labels(field=error.field.rsplit(".", 1)[-1]).inc()
+        features = body if isinstance(body, dict) else {}
+        self.sink.submit(
+            log_row(
+                request_id=request_id,
+                endpoint=endpoint,
+                status="rejected",
+                status_code=422,
+                reason="validation_failed",
+                field=",".join(error.field for error in errors[:20]),
+                features=features,
+                latency_ms=(time.perf_counter() - started) * 1000,
+            )
+        )
+        return InvalidRequestError(f"{len(errors)} field(s) failed validation", errors)
+
+    def log_malformed(self, endpoint: str, request_id: str, started: float) -> None:
+        """Rejected because the body was not JSON: logged too, it is a client-side signal."""
+        self.sink.submit(
+            log_row(
+                request_id=request_id,
+                endpoint=endpoint,
+                status="rejected",
+                status_code=400,
+                reason="malformed_json",
+                latency_ms=(time.perf_counter() - started) * 1000,
+            )
+        )
+
+
+def new_request_id() -> str:
+    """A fresh request id."""
+    return uuid.uuid4().hex
+
+
+def now_iso() -> str:
+    """UTC now, ISO 8601."""
+    return datetime.now(UTC).isoformat()
+
+
+def log_row(
+    *,
+    request_id: str,
+    endpoint: str,
+    status: str,
+    status_code: int,
+    features: dict[str, Any] | None = None,
+    reason: str | None = None,
+    field: str | None = None,
+    client_id: str | None = None,
+    arm: str | None = None,
+    model_version: str | None = None,
+    prediction: float | None = None,
+    latency_ms: float | None = None,
+) -> dict[str, Any]:
+    """One prediction_log row; features that are not plain scalars are stored as null."""
+    features = features or {}
+    row: dict[str, Any] = {
+        "request_id": request_id,
+        "logged_at": datetime.now(UTC),
+        "endpoint": endpoint,
+        "status": status,
+        "status_code": status_code,
+        "reason": reason,
+        "field": field,
+        "client_id": client_id if isinstance(client_id, str) else None,
+        "arm": arm,
+        "model_version": model_version,
+        "prediction": prediction,
+        "latency_ms": latency_ms,
+        "actual_fare": None,
+        "feedback_at": None,
+    }
+    for name in FEATURES:
+        value = features.get(name)
+        if name.endswith("borough"):
+            row[name] = value[:32] if isinstance(value, str) else None
+        else:
+            row[name] = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return row

@@ -1,0 +1,65 @@
+"""API settings: a frozen dataclass built by ``settings_from_env``, never at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the API needs to know; tests build their own."""
+
+    tracking_uri: str
+    service: str
+    database_url: str
+    cache_dir: Path
+    spill_dir: Path
+    api_keys: tuple[str, ...] = ()
+    api_keys_file: Path | None = None
+    poll_interval_seconds: float = 10.0
+    challenger_share: float = 0.0
+    shadow: bool = False
+    batch_limit: int = 1_000
+    max_body_bytes: int = 1_048_576
+    log_batch_size: int = 500
+    log_flush_seconds: float = 0.5
+    log_queue_max: int = 100_000
+    replay_seconds: float = 5.0
+
+    @property
+    def model_name(self) -> str:
+        """The registered model served."""
+        return f"taxi-fare-{self.service}"
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def settings_from_env(env: Mapping[str, str]) -> Settings:
+    """Settings from environment variables (the Makefile's ``make serve`` sets the defaults it documents).
+
+    ``TAXI_HOME`` (data home, default ``.taxi``), ``MLFLOW_TRACKING_URI``, ``TAXI_DATABASE_URL``,
+    ``TAXI_SERVICE`` (green), ``TAXI_API_KEYS`` (comma-separated), ``TAXI_API_KEYS_FILE`` (one key per line,
+    re-read when it changes), ``TAXI_MODEL_POLL_SECONDS``, ``TAXI_CHALLENGER_SHARE`` (0..1),
+    ``TAXI_SHADOW`` (1 to score the challenger on every request), ``TAXI_BATCH_LIMIT``, ``TAXI_MAX_BODY_BYTES``.
+    """
+    home = Path(env.get("TAXI_HOME") or ".taxi").absolute()
+    keys = tuple(key.strip() for key in (env.get("TAXI_API_KEYS") or "").split(",") if key.strip())
+    keys_file = env.get("TAXI_API_KEYS_FILE")
+    return Settings(
+        tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow' / 'mlflow.db'}",
+        service=env.get("TAXI_SERVICE") or "green",
+        database_url=env.get("TAXI_DATABASE_URL") or f"sqlite:///{home / 'platform.db'}",
+        cache_dir=home / "serving" / "model_cache",
+        spill_dir=home / "serving" / "spill",
+        api_keys=keys,
+        api_keys_file=Path(keys_file) if keys_file else None,
+        poll_interval_seconds=float(env.get("TAXI_MODEL_POLL_SECONDS") or 10.0),
+        challenger_share=float(env.get("TAXI_CHALLENGER_SHARE") or 0.0),
+        shadow=_flag(env.get("TAXI_SHADOW")),
+        batch_limit=int(env.get("TAXI_BATCH_LIMIT") or 1_000),
+        max_body_bytes=int(env.get("TAXI_MAX_BODY_BYTES") or 1_048_576),
+    )

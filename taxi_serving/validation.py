@@ -1,0 +1,145 @@
+"""Request validation that reports every failing field at once.
+
+msgspec stops at the first error, so bodies are decoded to plain JSON values and checked here field by field:
+types, the static bounds of ``schemas.TripFeatures``, the ranges the champion was trained on (its reference
+profile), and the consistency of the derived flags. Only a body that passes becomes a Struct.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, get_args
+
+import msgspec
+
+from taxi_assets.drift.profile import ReferenceProfile
+from taxi_assets.modeling.features import FEATURES, WEEKEND_DAYS, is_rush_hour
+from taxi_serving.schemas import Borough, FieldError, PaymentType, RatecodeId, TripFeatures
+
+# Features whose valid range comes from the reference profile (what the model has seen).
+PROFILED: Final = ("trip_distance", "trip_duration_minutes", "passenger_count")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one feature is checked: its JSON type and either an inclusive range or an allowed set."""
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    allowed: tuple[object, ...] = ()
+
+    def describe(self) -> str:
+        """The constraint as the 422 body states it."""
+        if self.allowed:
+            return f"one of {list(self.allowed)}"
+        noun = "an integer" if self.kind is int else "a number"
+        return f"{noun} in [{self.low:g}, {self.high:g}]"
+
+
+def static_rules() -> dict[str, Rule]:
+    """Rules from the schema's static bounds."""
+    return {
+        "trip_distance": Rule(float, 0, 1_000),
+        "passenger_count": Rule(int, 0, 9),
+        "pickup_hour": Rule(int, 0, 23),
+        "pickup_day_of_week": Rule(int, 0, 6),
+        "pickup_month": Rule(int, 1, 12),
+        "trip_duration_minutes": Rule(float, 0, 1_440),
+        "is_weekend": Rule(int, 0, 1),
+        "is_rush_hour": Rule(int, 0, 1),
+        "RatecodeID": Rule(int, allowed=get_args(RatecodeId)),
+        "payment_type": Rule(int, allowed=get_args(PaymentType)),
+        "pickup_borough": Rule(str, allowed=get_args(Borough)),
+        "dropoff_borough": Rule(str, allowed=get_args(Borough)),
+    }
+
+
+class TripValidator:
+    """Checks trip features against static bounds narrowed by a champion's reference profile."""
+
+    def __init__(self, profile: ReferenceProfile | None) -> None:
+        rules = static_rules()
+        if profile is not None:
+            for name in PROFILED:
+                numeric = profile.numeric[name]
+                rule = rules[name]
+                low = max(float(rule.low or 0), numeric.minimum)
+                high = min(float(rule.high or 0), numeric.maximum)
+                rules[name] = Rule(rule.kind, low, high)
+        self.rules = rules
+
+    def errors(self, value: Any, prefix: str = "", extra: frozenset[str] = frozenset()) -> list[FieldError]:
+        """Every problem with one trip object; ``extra`` names keys allowed besides the features."""
+        if not isinstance(value, dict):
+            return [
+                FieldError(field=prefix or "body", value=_shown(value), constraint="a JSON object of trip features")
+            ]
+        problems = [
+            FieldError(field=f"{prefix}{key}", value=_shown(value[key]), constraint="not an accepted field")
+            for key in value
+            if key not in self.rules and key not in extra
+        ]
+        for name, rule in self.rules.items():
+            if name not in value:
+                problems.append(
+                    FieldError(field=f"{prefix}{name}", value=None, constraint=f"required: {rule.describe()}")
+                )
+                continue
+            if not _fits(value[name], rule):
+                problems.append(
+                    FieldError(field=f"{prefix}{name}", value=_shown(value[name]), constraint=rule.describe())
+                )
+        if not problems:
+            problems += _consistency(value, prefix)
+        return problems
+
+    def trip(self, value: dict[str, Any]) -> TripFeatures:
+        """A validated trip as a Struct (only call after ``errors`` returned nothing)."""
+        return msgspec.convert({name: value[name] for name in FEATURES}, TripFeatures)
+
+
+def _fits(value: Any, rule: Rule) -> bool:
+    if rule.kind is str:
+        return isinstance(value, str) and value in rule.allowed
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if rule.kind is int and not float(value).is_integer():
+        return False
+    if rule.allowed:
+        return value in rule.allowed
+    return rule.low is not None and rule.high is not None and rule.low <= value <= rule.high
+
+
+def _consistency(value: dict[str, Any], prefix: str) -> list[FieldError]:
+    """The two flags are functions of day and hour; a body that contradicts them is not a real trip."""
+    problems = []
+    weekend = int(value["pickup_day_of_week"] in WEEKEND_DAYS)
+    if value["is_weekend"] != weekend:
+        problems.append(
+            FieldError(
+                field=f"{prefix}is_weekend",
+                value=value["is_weekend"],
+                constraint=f"{weekend} for pickup_day_of_week {value['pickup_day_of_week']} (Saturday=5, Sunday=6)",
+            )
+        )
+    rush = int(is_rush_hour(int(value["pickup_hour"]), int(value["pickup_day_of_week"])))
+    if value["is_rush_hour"] != rush:
+        problems.append(
+            FieldError(
+                field=f"{prefix}is_rush_hour",
+                value=value["is_rush_hour"],
+                constraint=f"{rush} for pickup_hour {value['pickup_hour']} on day {value['pickup_day_of_week']} "
+                "(weekdays 07:00-09:59 and 16:00-19:59)",
+            )
+        )
+    return problems
+
+
+def _shown(value: Any) -> object:
+    """The received value as echoed back: scalars as they are, anything else as a short type description."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return value[:64]
+    return f"<{type(value).__name__}>"
