@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import pandas as pd
 from litestar import Controller, Request, Response, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from taxi_assets.modeling.features import FEATURES
@@ -51,7 +51,7 @@ class PredictionController(Controller):
     dependencies = {"serving": Provide(provide_serving, sync_to_thread=False)}
 
     @post("", operation_id="predict", operation_class=request_body_operation(PredictRequest), status_code=200)
-    async def predict(self, request: Request, serving: Serving) -> Prediction:
+    async def predict(self, request: Request, serving: NamedDependency[Serving]) -> Prediction:
         """Price one trip with the champion (or the challenger, for the A/B share)."""
         started = time.perf_counter()
         request_id = new_request_id()
@@ -101,7 +101,7 @@ class PredictionController(Controller):
         return Prediction(request_id=request_id, fare=fare, model_version=version, arm=routed.arm, served_at=now_iso())
 
     @post("/batch", operation_id="predict_batch", operation_class=request_body_operation(BatchRequest), status_code=200)
-    async def predict_batch(self, request: Request, serving: Serving) -> BatchResponse:
+    async def predict_batch(self, request: Request, serving: NamedDependency[Serving]) -> BatchResponse:
         """Price up to the configured number of trips; the whole batch is rejected if any trip is invalid."""
         started = time.perf_counter()
         batch_id = new_request_id()
@@ -150,7 +150,7 @@ class FeedbackController(Controller):
     dependencies = {"serving": Provide(provide_serving, sync_to_thread=False)}
 
     @post("", operation_id="feedback", operation_class=request_body_operation(FeedbackRequest), status_code=200)
-    async def feedback(self, request: Request, serving: Serving) -> FeedbackResponse:
+    async def feedback(self, request: Request, serving: NamedDependency[Serving]) -> FeedbackResponse:
         """Join the fare actually charged to the logged prediction (404 unknown id, 409 already joined)."""
         started = time.perf_counter()
         body = await _body(request, serving, "/feedback", new_request_id(), started, log=False)
@@ -178,7 +178,7 @@ class ModelController(Controller):
     dependencies = {"serving": Provide(provide_serving, sync_to_thread=False)}
 
     @get("", operation_id="model_info")
-    async def model_info(self, serving: Serving) -> ModelInfo:
+    async def model_info(self, serving: NamedDependency[Serving]) -> ModelInfo:
         """Champion and challenger versions, their metrics, and the traffic split."""
 
         def describe(loaded: Any) -> ModelDescription | None:
@@ -213,7 +213,7 @@ class HealthController(Controller):
         return Health(status="ok")
 
     @get("/readyz", operation_id="readyz")
-    async def readyz(self, serving: Serving) -> Response[Readiness]:
+    async def readyz(self, serving: NamedDependency[Serving]) -> Response[Readiness]:
         """200 when a champion is loaded and its files are in place, 503 otherwise; says which and from where."""
         champion = serving.store.champion
         files_ok = champion is not None and (champion.cache_path / "model.onnx").exists()
@@ -238,7 +238,7 @@ class HealthController(Controller):
         return Response(readiness, status_code=200 if files_ok else 503)
 
     @get("/metrics", operation_id="metrics", media_type=CONTENT_TYPE_LATEST)
-    async def metrics(self, serving: Serving) -> Response[bytes]:
+    async def metrics(self, serving: NamedDependency[Serving]) -> Response[bytes]:
         """Prometheus text format."""
         return Response(generate_latest(serving.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

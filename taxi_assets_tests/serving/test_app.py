@@ -1,0 +1,264 @@
+"""The API through Litestar's test client, on a real champion registered in MLflow."""
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from litestar.testing import TestClient
+from pyspark.sql import SparkSession
+
+from taxi_assets.lifecycle.registry import CHALLENGER, CHAMPION, ModelRegistry
+from taxi_assets_tests.serving.conftest import (
+    HEADERS,
+    Served,
+    Trained,
+    make_settings,
+    register,
+    spark_predictions,
+    trip,
+)
+from taxi_serving.app import create_app
+from taxi_serving.logging_sink import PREDICTION_LOG
+
+TRACE_MARKERS = ("Traceback", 'File "', "Error:", "Exception")
+
+
+def log_rows(served: Served) -> list[dict[str, object]]:
+    served.app.state.serving.sink.flush()
+    engine = sa.create_engine(f"sqlite:///{served.home / 'platform.db'}")
+    with engine.connect() as connection:
+        rows = [dict(row) for row in connection.execute(sa.select(PREDICTION_LOG)).mappings()]
+    engine.dispose()
+    return rows
+
+
+def assert_no_trace(body: str) -> None:
+    for marker in TRACE_MARKERS:
+        assert marker not in body
+
+
+def test_predict_returns_the_champion_and_matches_spark(served: Served, trained: Trained, spark: SparkSession) -> None:
+    rows = trained.holdout.head(40)
+    expected = spark_predictions(spark, trained, "a", rows)
+    for index in range(len(rows)):
+        response = served.client.post("/predict", json=trip(rows, index), headers=HEADERS)
+        assert response.status_code == 200
+        body = response.json()
+        assert body["model_version"] == served.champion_version
+        assert body["arm"] == "champion"
+        assert abs(body["fare"] - expected[index]) <= 1e-6
+    logged = [row for row in log_rows(served) if row["status"] == "ok"]
+    assert len(logged) == len(rows)
+    assert logged[0]["trip_distance"] == rows.iloc[0]["trip_distance"]
+
+
+def test_batch_matches_single_predictions(served: Served, trained: Trained) -> None:
+    trips = [trip(trained.holdout, index) for index in range(25)]
+    response = served.client.post("/predict/batch", json={"trips": trips}, headers=HEADERS)
+    assert response.status_code == 200
+    fares = [item["fare"] for item in response.json()["predictions"]]
+    singles = [served.client.post("/predict", json=t, headers=HEADERS).json()["fare"] for t in trips]
+    assert fares == pytest.approx(singles, abs=1e-9)
+    assert len({item["request_id"] for item in response.json()["predictions"]}) == 25
+
+
+def test_422_names_every_failing_field_with_value_and_range(served: Served, trained: Trained) -> None:
+    body = trip(trained.holdout) | {
+        "trip_distance": 250.0,
+        "pickup_hour": 24,
+        "pickup_borough": "Atlantis",
+        "RatecodeID": 7,
+        "surcharge": 1,
+    }
+    del body["payment_type"]
+    response = served.client.post("/predict", json=body, headers=HEADERS)
+    assert response.status_code == 422
+    payload = response.json()
+    assert payload["error"] == "validation_failed"
+    fields = {item["field"]: item for item in payload["fields"]}
+    assert set(fields) == {"trip_distance", "pickup_hour", "pickup_borough", "RatecodeID", "surcharge", "payment_type"}
+    assert fields["trip_distance"]["value"] == 250.0
+    # the upper bound is the largest distance the model was trained on, not the static 1,000 miles
+    profile = json.loads(trained.profile_path.read_text())
+    assert f"{profile['numeric']['trip_distance']['maximum']:g}]" in fields["trip_distance"]["constraint"]
+    assert fields["pickup_hour"]["constraint"] == "an integer in [0, 23]"
+    assert "Manhattan" in fields["pickup_borough"]["constraint"]
+    assert fields["payment_type"]["constraint"].startswith("required")
+    assert fields["surcharge"]["constraint"] == "not an accepted field"
+    assert_no_trace(response.text)
+    rejected = [row for row in log_rows(served) if row["status"] == "rejected"]
+    assert len(rejected) == 1
+    assert "trip_distance" in str(rejected[0]["field"])
+    metrics = served.client.get("/metrics").text
+    assert 'taxi_api_validation_failures_total{field="pickup_hour"} 1.0' in metrics
+
+
+def test_inconsistent_flags_and_wrong_types_are_named(served: Served, trained: Trained) -> None:
+    body = trip(trained.holdout) | {"pickup_day_of_week": 6, "is_weekend": 0, "pickup_hour": 8}
+    response = served.client.post("/predict", json=body, headers=HEADERS)
+    assert response.status_code == 422
+    assert [item["field"] for item in response.json()["fields"]] == ["is_weekend"]
+    typed = trip(trained.holdout) | {"passenger_count": "two", "pickup_month": 2.5, "is_rush_hour": True}
+    fields = {
+        item["field"]: item for item in served.client.post("/predict", json=typed, headers=HEADERS).json()["fields"]
+    }
+    assert set(fields) == {"passenger_count", "pickup_month", "is_rush_hour"}
+    assert fields["passenger_count"]["value"] == "two"
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "error"),
+    [
+        (b"{not json", HEADERS, 400, "malformed_json"),
+        (b"[1, 2]", HEADERS, 422, "validation_failed"),
+        (b"{}", {}, 401, "unauthorized"),
+        (b"{}", {"X-API-Key": "wrong"}, 401, "unauthorized"),
+        (b"x" * 2_000_000, HEADERS, 413, "request_entity_too_large"),
+    ],
+)
+def test_error_shapes(served: Served, body: bytes, headers: dict[str, str], status: int, error: str) -> None:
+    response = served.client.post("/predict", content=body, headers={"content-type": "application/json", **headers})
+    assert response.status_code == status
+    payload = response.json()
+    assert payload["status"] == status
+    assert payload["error"] == error
+    assert isinstance(payload["detail"], str)
+    assert_no_trace(response.text)
+
+
+def test_bearer_tokens_and_a_second_key_are_accepted(served: Served, trained: Trained) -> None:
+    body = trip(trained.holdout)
+    assert served.client.post("/predict", json=body, headers={"Authorization": "Bearer test-key-2"}).status_code == 200
+    assert served.client.get("/model").status_code == 401
+    assert served.client.get("/healthz").status_code == 200
+
+
+def test_batch_limit_and_invalid_items(served: Served, trained: Trained) -> None:
+    too_many = {"trips": [trip(trained.holdout)] * 1_001}
+    response = served.client.post("/predict/batch", json=too_many, headers=HEADERS)
+    assert response.status_code == 422
+    assert response.json()["fields"][0]["constraint"] == "a list of 1 to 1000 trips"
+    mixed = {"trips": [trip(trained.holdout), trip(trained.holdout) | {"pickup_hour": -1}]}
+    fields = served.client.post("/predict/batch", json=mixed, headers=HEADERS).json()["fields"]
+    assert [item["field"] for item in fields] == ["trips[1].pickup_hour"]
+
+
+def test_feedback_joins_once(served: Served, trained: Trained) -> None:
+    prediction = served.client.post("/predict", json=trip(trained.holdout), headers=HEADERS).json()
+    # no flush first: the prediction may still be queued when the feedback arrives
+    joined = served.client.post(
+        "/feedback", json={"request_id": prediction["request_id"], "actual_fare": 12.5}, headers=HEADERS
+    )
+    assert joined.status_code == 200
+    assert joined.json()["error"] == pytest.approx(prediction["fare"] - 12.5)
+    again = served.client.post(
+        "/feedback", json={"request_id": prediction["request_id"], "actual_fare": 12.5}, headers=HEADERS
+    )
+    assert again.status_code == 409
+    missing = served.client.post("/feedback", json={"request_id": "nope", "actual_fare": 1.0}, headers=HEADERS)
+    assert missing.status_code == 404
+    invalid = served.client.post("/feedback", json={"request_id": "", "actual_fare": -3}, headers=HEADERS)
+    assert {item["field"] for item in invalid.json()["fields"]} == {"request_id", "actual_fare"}
+    row = next(r for r in log_rows(served) if r["request_id"] == prediction["request_id"])
+    assert row["actual_fare"] == 12.5
+
+
+def test_model_and_metrics_describe_what_serves(served: Served, trained: Trained) -> None:
+    served.client.post("/predict", json=trip(trained.holdout), headers=HEADERS)
+    info = served.client.get("/model", headers=HEADERS).json()
+    assert info["champion"]["version"] == served.champion_version
+    assert info["champion"]["metrics"]["rmse"] == 4.0
+    assert info["challenger"] is None
+    metrics = served.client.get("/metrics").text
+    assert f'taxi_api_predictions_total{{arm="champion",model_version="{served.champion_version}"}} 1.0' in metrics
+    assert "taxi_api_request_seconds_bucket" in metrics
+    assert "taxi_api_log_queue_depth" in metrics
+    assert "taxi_api_model_reloads 1.0" in metrics
+    served.client.post("/predict", json={}, headers={"X-API-Key": "bad"})
+    assert 'taxi_api_errors_total{reason="unauthorized",status="401"} 1.0' in served.client.get("/metrics").text
+
+
+def test_readyz_without_a_model_then_after_a_champion_appears(trained: Trained, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    registry = ModelRegistry(settings.tracking_uri, (tmp_path / "artifacts").as_uri())
+    app = create_app(settings)
+    with TestClient(app) as client:
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["ready"] is False
+        assert client.post("/predict", json=trip(trained.holdout), headers=HEADERS).status_code == 503
+        version = register(registry, trained, "a")
+        app.state.serving.store.refresh()
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["champion_version"] == version
+        (app.state.serving.store.champion.cache_path / "model.onnx").unlink()
+        gone = client.get("/readyz")
+        assert gone.status_code == 503
+        assert "model file is missing" in gone.json()["detail"]
+        app.state.serving.store.refresh()  # the next poll restores the files
+        assert client.get("/readyz").status_code == 200
+
+
+def test_ab_split_is_within_tolerance_and_sticky(trained: Trained, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, challenger_share=0.3)
+    registry = ModelRegistry(settings.tracking_uri, (tmp_path / "artifacts").as_uri())
+    register(registry, trained, "a", CHAMPION)
+    challenger_version = register(registry, trained, "b", CHALLENGER)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        body = trip(trained.holdout)
+        arms = [
+            client.post("/predict", json=body | {"client_id": f"c{i}"}, headers=HEADERS).json() for i in range(10_000)
+        ]
+        share = sum(a["arm"] == "challenger" for a in arms) / len(arms)
+        assert share == pytest.approx(0.3, abs=0.02)
+        assert {a["model_version"] for a in arms if a["arm"] == "challenger"} == {challenger_version}
+        sticky = {
+            client.post("/predict", json=body | {"client_id": "c7"}, headers=HEADERS).json()["arm"] for _ in range(20)
+        }
+        assert sticky == {arms[7]["arm"]}
+
+
+def test_shadow_scores_the_challenger_without_returning_it(trained: Trained, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, shadow=True)
+    registry = ModelRegistry(settings.tracking_uri, (tmp_path / "artifacts").as_uri())
+    register(registry, trained, "a", CHAMPION)
+    challenger_version = register(registry, trained, "b", CHALLENGER)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        response = client.post("/predict", json=trip(trained.holdout), headers=HEADERS).json()
+        assert response["arm"] == "champion"
+        app.state.serving.sink.flush()
+    engine = sa.create_engine(settings.database_url)
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(PREDICTION_LOG.c.arm, PREDICTION_LOG.c.model_version)).all()
+    engine.dispose()
+    assert sorted(rows) == sorted([("champion", response["model_version"]), ("shadow", challenger_version)])
+
+
+def test_api_keys_rotate_from_a_file_without_restart(trained: Trained, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text("first\n")
+    settings = make_settings(tmp_path, api_keys=(), api_keys_file=keys)
+    register(ModelRegistry(settings.tracking_uri, (tmp_path / "artifacts").as_uri()), trained, "a")
+    with TestClient(create_app(settings)) as client:
+        body = trip(trained.holdout)
+        assert client.post("/predict", json=body, headers={"X-API-Key": "first"}).status_code == 200
+        time.sleep(0.01)
+        keys.write_text("second\n")
+        import os
+
+        os.utime(keys, (time.time() + 5, time.time() + 5))
+        assert client.post("/predict", json=body, headers={"X-API-Key": "first"}).status_code == 401
+        assert client.post("/predict", json=body, headers={"X-API-Key": "second"}).status_code == 200
+
+
+def test_the_schema_documents_the_request_bodies(served: Served) -> None:
+    schema = served.client.get("/schema/openapi.json").json()
+    body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["pickup_hour"]["maximum"] == 23
+    assert "trip_distance" in body["required"]
+    assert "/predict/batch" in schema["paths"]
