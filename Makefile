@@ -44,11 +44,12 @@ $(BIN)/.installed: requirements.lock pyproject.toml | check-java
 	@touch $@
 
 # Optional: SERVICE=green|yellow, MONTHS=2022-01,2022-02 (training window), HOLDOUT_MONTHS=2023-01, REFRESH=1.
+# SERVE=sample ends the demo after the sample request instead of keeping the API up; SERVE=no skips the API.
 CLI_ARGS = $(if $(SERVICE),--service $(SERVICE)) $(if $(MONTHS),--months $(MONTHS)) \
 	$(if $(HOLDOUT_MONTHS),--holdout-months $(HOLDOUT_MONTHS)) $(if $(REFRESH),--refresh)
 
 demo: check-java $(BIN)/.installed
-	$(BIN)/python -m taxi_assets.cli demo $(CLI_ARGS)
+	$(BIN)/python -m taxi_assets.cli demo $(CLI_ARGS) $(if $(SERVE),--serve $(SERVE))
 
 train: check-java $(BIN)/.installed
 	$(BIN)/python -m taxi_assets.cli train $(CLI_ARGS)

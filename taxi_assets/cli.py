@@ -5,8 +5,12 @@ project root, whose dagster.yaml keeps runs under the data home), so every run s
 """
 
 import argparse
+import json
 import os
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -133,12 +137,67 @@ def command_demo(runner: Runner, args: argparse.Namespace) -> None:
     outcome = runner.train(service, months, args.holdout_months or [])
     decision = outcome["promotion_decision"]
     print(
-        f"\nDone. {service}: champion is version {decision['champion_version_after']} "
+        f"\n{service}: champion is version {decision['champion_version_after']} "
         f"(this run's challenger v{decision['challenger_version']}: {decision['decision']}; "
         f"RMSE {decision['challenger_rmse']:.3f} on {decision['holdout_rows']:,} holdout rows)."
         f"\nData home: {data_home(runner.env)}. Browse the asset graph, runs, checks and metadata with:"
         "\n    make dev      # then open http://127.0.0.1:3000"
     )
+    if args.serve != "no":
+        serve_and_show(runner.env, service, keep_serving=args.serve == "forever")
+
+
+SAMPLE_TRIP = {
+    "trip_distance": 2.4,
+    "passenger_count": 1,
+    "pickup_hour": 18,
+    "pickup_day_of_week": 2,
+    "pickup_month": 3,
+    "trip_duration_minutes": 14.5,
+    "is_weekend": 0,
+    "is_rush_hour": 1,
+    "RatecodeID": 1,
+    "payment_type": 1,
+    "pickup_borough": "Manhattan",
+    "dropoff_borough": "Manhattan",
+}
+
+
+def serve_and_show(env: Mapping[str, str], service: str, keep_serving: bool) -> None:
+    """Start the API on the champion, show one request with curl and its answer, then serve until Ctrl-C."""
+    port = env.get("TAXI_API_PORT") or "8000"
+    key = (env.get("TAXI_API_KEYS") or "local-dev-key").split(",")[0]
+    server_env = {**env, "TAXI_SERVICE": service, "TAXI_API_KEYS": env.get("TAXI_API_KEYS") or key}
+    command = [sys.executable, "-m", "uvicorn", "--factory", "taxi_serving.app:app_from_env"]
+    command += ["--host", "127.0.0.1", "--port", port, "--no-access-log", "--log-level", "warning"]
+    print(f"\n== starting the API on http://127.0.0.1:{port} (docs: /schema)", flush=True)
+    process = subprocess.Popen(command, env=server_env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None:
+                raise CommandFailedError("the API did not start (is the port taken? set TAXI_API_PORT)")
+            time.sleep(0.3)
+        body = json.dumps(SAMPLE_TRIP)
+        print(f"\n$ curl -s -X POST {base}/predict -H 'X-API-Key: {key}' -H 'Content-Type: application/json' \\")
+        print(f"    -d '{body}'")
+        answer = requests.post(f"{base}/predict", data=body, headers={"X-API-Key": key}, timeout=5)
+        print(answer.text)
+        if keep_serving:
+            print("\nThe API keeps serving the champion (and swaps in a new one when promoted). Ctrl-C to stop.")
+            process.wait()
+    except KeyboardInterrupt:
+        print("\nstopping the API")
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
 
 
 def command_train(runner: Runner, args: argparse.Namespace) -> None:
@@ -175,6 +234,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--months", type=months, help="training months, e.g. 2022-01,2022-02")
     parser.add_argument("--holdout-months", type=months, help="score champion and challenger on these months")
     parser.add_argument("--refresh", action="store_true", help="re-ingest months already in the lake")
+    parser.add_argument(
+        "--serve",
+        choices=["forever", "sample", "no"],
+        default="forever",
+        help="demo: start the API and keep it up (forever), stop after the sample request (sample), or skip it",
+    )
     return parser.parse_args(argv)
 
 

@@ -20,7 +20,7 @@ def test_without_network_and_without_a_local_folder_the_demo_fails_fast_naming_t
 ) -> None:
     started = time.monotonic()
     completed = subprocess.run(
-        [sys.executable, "-m", "taxi_assets.cli", "demo"],
+        [sys.executable, "-m", "taxi_assets.cli", "demo", "--serve", "no"],
         cwd=PROJECT_ROOT,
         env={
             "PATH": "/usr/bin:/bin",
