@@ -27,6 +27,7 @@ help:
 	@echo "make dev             the Dagster UI (dagster dev) on http://127.0.0.1:3000"
 	@echo "make bench-features  raw -> features throughput on the local green months"
 	@echo "make bench-model     training time and memory, scoring latency ONNX vs Spark"
+	@echo "make bench-serve     API load benchmark under wrk (after make demo)"
 	@echo "make lock            re-resolve pyproject.toml into requirements.lock"
 
 check-java:
@@ -87,6 +88,10 @@ bench-features: check-java $(BIN)/.installed
 
 bench-model: check-java $(BIN)/.installed
 	$(BIN)/python scripts/bench_model.py $(if $(TAXI_TRIPS_DIR),$(TAXI_TRIPS_DIR),../shared/data/tlc)
+
+bench-serve: check-java $(BIN)/.installed
+	@command -v wrk >/dev/null 2>&1 || { echo "error: wrk is needed: sudo apt-get install -y wrk"; exit 1; }
+	$(BIN)/python scripts/bench_serve.py
 
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv

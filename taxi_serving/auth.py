@@ -57,8 +57,17 @@ def presented_key(connection: ASGIConnection) -> str | None:
     return None
 
 
-def require_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """Guard for the predict, feedback and model endpoints."""
+def authorize(connection: ASGIConnection) -> None:
+    """Raise 401 unless the request carries an accepted key.
+
+    The prediction handlers call this first thing rather than declaring a guard: Litestar's guard machinery
+    costs about 10 microseconds a request, as much as validating and scoring the trip.
+    """
     keys: ApiKeys = connection.app.state.api_keys
     if not keys.accepts(presented_key(connection)):
         raise UnauthorizedError("a valid API key is required in the X-API-Key header")
+
+
+async def require_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Guard for endpoints off the hot path (async: a sync guard would run in a thread)."""
+    authorize(connection)

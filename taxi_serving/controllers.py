@@ -12,11 +12,10 @@ from typing import Any
 import anyio
 import pandas as pd
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency, Provide
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from taxi_assets.modeling.features import FEATURES
-from taxi_serving.auth import require_api_key
+from taxi_serving.auth import authorize, require_api_key
 from taxi_serving.errors import ConflictError, InvalidRequestError, MalformedBodyError, NotFoundError
 from taxi_serving.openapi import request_body_operation
 from taxi_serving.schemas import (
@@ -37,8 +36,8 @@ from taxi_serving.service import SHADOW_ARM, Serving, log_row, new_request_id, n
 CLIENT_ID = "client_id"
 
 
-def provide_serving(request: Request) -> Serving:
-    """The process's serving state."""
+def serving_of(request: Request) -> Serving:
+    """The process's serving state (read from app state: cheaper per request than a DI provider)."""
     serving: Serving = request.app.state.serving
     return serving
 
@@ -47,12 +46,12 @@ class PredictionController(Controller):
     """Fare predictions for one trip or a batch."""
 
     path = "/predict"
-    guards = [require_api_key]
-    dependencies = {"serving": Provide(provide_serving, sync_to_thread=False)}
 
     @post("", operation_id="predict", operation_class=request_body_operation(PredictRequest), status_code=200)
-    async def predict(self, request: Request, serving: NamedDependency[Serving]) -> Prediction:
+    async def predict(self, request: Request) -> Prediction:
         """Price one trip with the champion (or the challenger, for the A/B share)."""
+        authorize(request)
+        serving = serving_of(request)
         started = time.perf_counter()
         request_id = new_request_id()
         body = await _body(request, serving, "/predict", request_id, started)
@@ -96,13 +95,14 @@ class PredictionController(Controller):
                     prediction=shadow.model.predict_row(body),
                 )
             )
-        serving.metrics.predictions.labels(arm=routed.arm, model_version=version).inc()
-        serving.metrics.latency.labels(endpoint="/predict", model_version=version).observe(latency_ms / 1000)
+        serving.metrics.count_predictions(routed.arm, version, "/predict", latency_ms / 1000)
         return Prediction(request_id=request_id, fare=fare, model_version=version, arm=routed.arm, served_at=now_iso())
 
     @post("/batch", operation_id="predict_batch", operation_class=request_body_operation(BatchRequest), status_code=200)
-    async def predict_batch(self, request: Request, serving: NamedDependency[Serving]) -> BatchResponse:
+    async def predict_batch(self, request: Request) -> BatchResponse:
         """Price up to the configured number of trips; the whole batch is rejected if any trip is invalid."""
+        authorize(request)
+        serving = serving_of(request)
         started = time.perf_counter()
         batch_id = new_request_id()
         body = await _body(request, serving, "/predict/batch", batch_id, started)
@@ -137,8 +137,7 @@ class PredictionController(Controller):
                     latency_ms=latency_ms,
                 )
             )
-        serving.metrics.predictions.labels(arm=routed.arm, model_version=version).inc(len(trips))
-        serving.metrics.latency.labels(endpoint="/predict/batch", model_version=version).observe(latency_ms / 1000)
+        serving.metrics.count_predictions(routed.arm, version, "/predict/batch", latency_ms / 1000, len(trips))
         return BatchResponse(predictions=predictions)
 
 
@@ -146,12 +145,12 @@ class FeedbackController(Controller):
     """Ground truth for earlier predictions."""
 
     path = "/feedback"
-    guards = [require_api_key]
-    dependencies = {"serving": Provide(provide_serving, sync_to_thread=False)}
 
     @post("", operation_id="feedback", operation_class=request_body_operation(FeedbackRequest), status_code=200)
-    async def feedback(self, request: Request, serving: NamedDependency[Serving]) -> FeedbackResponse:
+    async def feedback(self, request: Request) -> FeedbackResponse:
         """Join the fare actually charged to the logged prediction (404 unknown id, 409 already joined)."""
+        authorize(request)
+        serving = serving_of(request)
         started = time.perf_counter()
         body = await _body(request, serving, "/feedback", new_request_id(), started, log=False)
         errors = _feedback_errors(body)
@@ -175,11 +174,11 @@ class ModelController(Controller):
 
     path = "/model"
     guards = [require_api_key]
-    dependencies = {"serving": Provide(provide_serving, sync_to_thread=False)}
 
     @get("", operation_id="model_info")
-    async def model_info(self, serving: NamedDependency[Serving]) -> ModelInfo:
+    async def model_info(self, request: Request) -> ModelInfo:
         """Champion and challenger versions, their metrics, and the traffic split."""
+        serving = serving_of(request)
 
         def describe(loaded: Any) -> ModelDescription | None:
             if loaded is None:
@@ -205,7 +204,6 @@ class HealthController(Controller):
     """Liveness, readiness and metrics (no API key needed)."""
 
     path = ""
-    dependencies = {"serving": Provide(provide_serving, sync_to_thread=False)}
 
     @get("/healthz", operation_id="healthz")
     async def healthz(self) -> Health:
@@ -213,8 +211,9 @@ class HealthController(Controller):
         return Health(status="ok")
 
     @get("/readyz", operation_id="readyz")
-    async def readyz(self, serving: NamedDependency[Serving]) -> Response[Readiness]:
+    async def readyz(self, request: Request) -> Response[Readiness]:
         """200 when a champion is loaded and its files are in place, 503 otherwise; says which and from where."""
+        serving = serving_of(request)
         champion = serving.store.champion
         files_ok = champion is not None and (champion.cache_path / "model.onnx").exists()
         if champion is None:
@@ -238,8 +237,9 @@ class HealthController(Controller):
         return Response(readiness, status_code=200 if files_ok else 503)
 
     @get("/metrics", operation_id="metrics", media_type=CONTENT_TYPE_LATEST)
-    async def metrics(self, serving: NamedDependency[Serving]) -> Response[bytes]:
+    async def metrics(self, request: Request) -> Response[bytes]:
         """Prometheus text format."""
+        serving = serving_of(request)
         return Response(generate_latest(serving.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

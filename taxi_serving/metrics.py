@@ -34,6 +34,20 @@ class ApiMetrics:
         self.log_spilled = Gauge("taxi_api_log_rows_spilled", "Rows spilled to the local file.", registry=r)
         self.log_overflowed = Gauge("taxi_api_log_rows_overflowed", "Rows that found the queue full.", registry=r)
         self.log_db_up = Gauge("taxi_api_log_store_reachable", "1 if the last log write succeeded.", registry=r)
+        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+
+    def count_predictions(self, arm: str, model_version: str, endpoint: str, seconds: float, rows: int = 1) -> None:
+        """Count served predictions and their latency (label children cached: this runs on every request)."""
+        key = (arm, model_version, endpoint)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.predictions.labels(arm=arm, model_version=model_version),
+                self.latency.labels(endpoint=endpoint, model_version=model_version),
+            )
+            self._children[key] = children
+        children[0].inc(rows)
+        children[1].observe(seconds)
 
     def bind(
         self,

@@ -1,0 +1,283 @@
+"""Load benchmark of the API: real servers on 127.0.0.1 under wrk, bounded runs.
+
+Usage: python scripts/bench_serve.py   (``make bench-serve``; needs a champion: run ``make demo`` first, and wrk)
+
+Rows, each a fresh server (uvicorn, ``BENCH_WORKERS`` workers, default 2) under ``wrk`` (2 threads, 32
+connections, ``BENCH_SECONDS`` seconds, default 10):
+
+  (a) a Litestar hello-world endpoint (GET /ping), the ceiling;
+  (b) POST /predict with the prediction log in SQLite;  (c) the same with the log in PostgreSQL;
+  (d) POST /predict/batch with 100 trips (SQLite);
+  (e) MLflow's scoring server (``mlflow models serve``, 1 worker) on the same champion;
+  (f) /predict (SQLite) paced at half of (b)'s rate, for the p99 at moderate load.
+
+After each API run the server is stopped (its log queue flushes) and the logged rows are counted. wrk cuts
+the requests in flight when its time is up, which the server may still answer and log, so an exact check
+follows: 2,000 requests from a Python client against a fresh server, 200 responses == rows logged.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from taxi_assets.lifecycle.registry import CHAMPION, ModelRegistry, model_name
+from taxi_serving.logging_sink import PREDICTION_LOG
+
+ROOT = Path(__file__).resolve().parents[1]
+HOME = Path(os.environ.get("TAXI_HOME") or ROOT / ".taxi").absolute()
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+CONNECTIONS = 32
+KEY = "bench-key"
+TRIP = {
+    "trip_distance": 2.4,
+    "passenger_count": 1,
+    "pickup_hour": 18,
+    "pickup_day_of_week": 2,
+    "pickup_month": 3,
+    "trip_duration_minutes": 14.5,
+    "is_weekend": 0,
+    "is_rush_hour": 1,
+    "RatecodeID": 1,
+    "payment_type": 1,
+    "pickup_borough": "Manhattan",
+    "dropoff_borough": "Manhattan",
+}
+HELLO_APP = """
+from litestar import Litestar, get
+
+@get("/ping")
+async def ping() -> dict[str, str]:
+    return {"status": "ok"}
+
+app = Litestar([ping])
+"""
+WRK_SCRIPT = """
+wrk.method = "{method}"
+wrk.body = [[{body}]]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-API-Key"] = "{key}"
+{delay}
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d %f %f %f\\n", summary.requests, summary.duration,
+    e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    """What wrk measured."""
+
+    requests: int
+    seconds: float
+    non_2xx: int
+    socket_errors: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+    @property
+    def rate(self) -> float:
+        """Completed requests per second."""
+        return self.requests / self.seconds
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early: {url}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"server not ready: {url}")
+
+
+@contextmanager
+def api_server(database_url: str, workdir: Path) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "TAXI_HOME": str(HOME),
+        "TAXI_DATABASE_URL": database_url,
+        "TAXI_API_KEYS": KEY,
+        "TAXI_MODEL_POLL_SECONDS": "30",
+    }
+    command = [sys.executable, "-m", "uvicorn", "--factory", "taxi_serving.app:app_from_env", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", str(WORKERS), "--no-access-log", "--log-level", "warning"]
+    with server(command, env, f"http://127.0.0.1:{port}/readyz", workdir) as url:
+        yield url.removesuffix("/readyz")
+
+
+@contextmanager
+def server(command: list[str], env: dict[str, str], ready_url: str, cwd: Path) -> Iterator[str]:
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_ready(ready_url, process)
+        yield ready_url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wrk(url: str, method: str, body: object, workdir: Path, delay_ms: float | None = None) -> WrkResult:
+    script = workdir / f"wrk-{time.monotonic_ns()}.lua"
+    delay = f"function delay() return {delay_ms:.3f} end" if delay_ms else ""
+    payload = json.dumps(body) if body is not None else ""
+    script.write_text(WRK_SCRIPT.format(method=method, body=payload, key=KEY, delay=delay))
+    completed = subprocess.run(
+        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--timeout", "5s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    match = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+)", completed.stdout)
+    if match is None:
+        raise RuntimeError(f"unexpected wrk output: {completed.stdout}")
+    requests, micros, non_2xx, errors = (int(match.group(i)) for i in range(1, 5))
+    p50, p95, p99 = (float(match.group(i)) / 1000 for i in range(5, 8))
+    return WrkResult(requests, micros / 1e6, non_2xx, errors, p50, p95, p99)
+
+
+def logged_ok_rows(url: str) -> int:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            query = sa.select(sa.func.count()).select_from(PREDICTION_LOG).where(PREDICTION_LOG.c.status == "ok")
+            return int(connection.execute(query).scalar_one())
+    except sa.exc.ProgrammingError:
+        return 0
+    except sa.exc.OperationalError:
+        return 0
+    finally:
+        engine.dispose()
+
+
+def exact_check(database_url: str, workdir: Path) -> tuple[int, int]:
+    """2,000 requests from 4 Python threads: (200 responses, rows logged)."""
+    before = logged_ok_rows(database_url)
+    ok = 0
+    lock = threading.Lock()
+
+    def send(base: str) -> None:
+        nonlocal ok
+        with httpx.Client(base_url=base, headers={"X-API-Key": KEY}) as client:
+            for _ in range(500):
+                if client.post("/predict", json=TRIP).status_code == 200:
+                    with lock:
+                        ok += 1
+
+    with api_server(database_url, workdir) as base:
+        threads = [threading.Thread(target=send, args=(base,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return ok, logged_ok_rows(database_url) - before
+
+
+def row(label: str, result: WrkResult, logged: str = "") -> str:
+    return (
+        f"{label:<46}{result.rate:>10,.0f}{result.p50_ms:>8.2f}{result.p95_ms:>8.2f}{result.p99_ms:>8.2f}"
+        f"{result.non_2xx + result.socket_errors:>7}{logged:>22}"
+    )
+
+
+def main() -> int:
+    registry = ModelRegistry(f"sqlite:///{HOME / 'mlflow' / 'mlflow.db'}")
+    champion = registry.alias(model_name("green"), CHAMPION)
+    if champion is None:
+        print(f"no champion of {model_name('green')} under {HOME}: run `make demo` first", file=sys.stderr)
+        return 1
+    print(
+        f"champion: {model_name('green')} v{champion}; {WORKERS} uvicorn workers; wrk -t2 -c{CONNECTIONS} -d{SECONDS}s"
+    )
+    print(f"machine: {os.cpu_count()} cores (server, wrk and the database share them)\n")
+    header = f"{'run':<46}{'req/s':>10}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'errors':>7}{'logged rows / 200s':>22}"
+    print(header)
+    results: dict[str, WrkResult] = {}
+    with tempfile.TemporaryDirectory() as temp:
+        work = Path(temp)
+        (work / "bench_hello.py").write_text(HELLO_APP)
+        port = free_port()
+        hello = [sys.executable, "-m", "uvicorn", "bench_hello:app", "--host", "127.0.0.1", "--port", str(port)]
+        hello += ["--workers", str(WORKERS), "--no-access-log", "--log-level", "warning"]
+        with server(hello, dict(os.environ), f"http://127.0.0.1:{port}/ping", work) as url:
+            results["hello"] = wrk(url, "GET", None, work)
+        print(row("(a) Litestar hello world, GET /ping", results["hello"]), flush=True)
+
+        sqlite_url = f"sqlite:///{work / 'bench-log.db'}"
+        for key, label, url_db, path, body in (
+            ("sqlite", "(b) POST /predict, log in SQLite", sqlite_url, "/predict", TRIP),
+            ("postgres", "(c) POST /predict, log in PostgreSQL", POSTGRES_URL, "/predict", TRIP),
+            ("batch", "(d) POST /predict/batch of 100, SQLite", sqlite_url, "/predict/batch", {"trips": [TRIP] * 100}),
+        ):
+            before = logged_ok_rows(url_db)
+            with api_server(url_db, work) as base:
+                results[key] = wrk(base + path, "POST", body, work)
+            logged = logged_ok_rows(url_db) - before
+            per_request = 100 if key == "batch" else 1
+            ok = (results[key].requests - results[key].non_2xx) * per_request
+            print(row(label, results[key], f"{logged:,} / {ok:,}"), flush=True)
+
+        half = results["sqlite"].rate / 2
+        delay_ms = max(CONNECTIONS * 1000 / half - results["sqlite"].p50_ms, 0.0)
+        with api_server(sqlite_url, work) as base:
+            results["paced"] = wrk(base + "/predict", "POST", TRIP, work, delay_ms=delay_ms)
+        print(row(f"(f) POST /predict paced to ~{half:,.0f} req/s, SQLite", results["paced"]), flush=True)
+
+        port = free_port()
+        mlflow_env = {
+            **os.environ,
+            "MLFLOW_TRACKING_URI": f"sqlite:///{HOME / 'mlflow' / 'mlflow.db'}",
+            # the scoring server starts `uvicorn` by name: the one of this environment
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        }
+        command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{model_name('green')}@champion"]
+        command += ["--env-manager", "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+        with server(command, mlflow_env, f"http://127.0.0.1:{port}/ping", work) as url:
+            results["mlflow"] = wrk(url.replace("/ping", "/invocations"), "POST", {"dataframe_records": [TRIP]}, work)
+        print(row("(e) mlflow models serve (1 worker), /invocations", results["mlflow"]), flush=True)
+
+        ok, logged = exact_check(sqlite_url, work)
+    print(f"\nexact check: {ok:,} responses 200, {logged:,} rows logged -> {'equal' if ok == logged else 'DIFFERENT'}")
+    predict = results["sqlite"].rate
+    print(f"/predict (SQLite log) vs hello world: {predict / results['hello'].rate:.0%} (target >= 50%)")
+    print(f"/predict (SQLite log) vs MLflow scoring server: {predict / results['mlflow'].rate:.1f}x (target >= 10x)")
+    paced = results["paced"]
+    print(f"p99 at ~half the peak rate: {paced.p99_ms:.2f} ms at {paced.rate:,.0f} req/s (target < 10 ms)")
+    return 0 if ok == logged else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
