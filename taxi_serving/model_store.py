@@ -94,6 +94,10 @@ class ModelStore:
         self, registry: ModelRegistry, alias: str, version: str | None, current: LoadedModel | None
     ) -> LoadedModel | None:
         if version is None:
+            if current is not None and alias == CHAMPION:
+                # an alias that vanished is an operator's mistake more often than an order to stop serving
+                log.warning("the %s alias of %s is gone; still serving v%s", alias, self.model_name, current.version)
+                return current
             return None
         if current is not None and current.version == version and (current.cache_path / "model.onnx").exists():
             return current

@@ -1,6 +1,7 @@
 """The API through Litestar's test client, on a real champion registered in MLflow."""
 
 import json
+import socket
 import time
 from pathlib import Path
 
@@ -262,3 +263,34 @@ def test_the_schema_documents_the_request_bodies(served: Served) -> None:
     assert body["properties"]["pickup_hour"]["maximum"] == 23
     assert "trip_distance" in body["required"]
     assert "/predict/batch" in schema["paths"]
+
+
+def test_an_unreachable_registry_keeps_the_cached_champion_serving(
+    served: Served, trained: Trained, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    # same data home and model cache as the running app, but a registry address where nothing listens
+    settings = make_settings(served.home, tracking_uri=f"http://127.0.0.1:{closed_port}")
+    app = create_app(settings)
+    with TestClient(app) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["registry_reachable"] is False
+        assert ready.json()["source"].startswith("cache:")
+        assert ready.json()["champion_version"] == served.champion_version
+        response = client.post("/predict", json=trip(trained.holdout), headers=HEADERS)
+        assert response.status_code == 200
+        assert response.json()["model_version"] == served.champion_version
+        assert "taxi_api_registry_reachable 0.0" in client.get("/metrics").text
+
+
+def test_no_model_is_a_503_in_the_error_shape(trained: Trained, tmp_path: Path) -> None:
+    with TestClient(create_app(make_settings(tmp_path))) as client:
+        response = client.post("/predict", json=trip(trained.holdout), headers=HEADERS)
+        assert response.status_code == 503
+        assert response.json()["error"] == "no_model"
+        assert_no_trace(response.text)
