@@ -13,7 +13,7 @@ import msgspec
 
 from taxi_assets.modeling.features import FEATURES
 from taxi_serving.errors import InvalidRequestError, MalformedBodyError, NoModelError
-from taxi_serving.logging_sink import PredictionLogSink
+from taxi_serving.logging_sink import LogRow, PredictionLogSink
 from taxi_serving.metrics import ApiMetrics
 from taxi_serving.model_store import LoadedModel, ModelStore
 from taxi_serving.schemas import FieldError
@@ -118,6 +118,11 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def log_time() -> str:
+    """Now in UTC as the log stores it: SQLite's text form, with an offset PostgreSQL reads as UTC."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+
+
 def log_row(
     *,
     request_id: str,
@@ -132,29 +137,29 @@ def log_row(
     model_version: str | None = None,
     prediction: float | None = None,
     latency_ms: float | None = None,
-) -> dict[str, Any]:
-    """One prediction_log row; features that are not plain scalars are stored as null."""
+) -> LogRow:
+    """One prediction_log row as a tuple in ``LOG_COLUMNS`` order; the writer hands it to the driver as is.
+
+    Features that are not plain scalars are stored as null.
+    """
     features = features or {}
-    row: dict[str, Any] = {
-        "request_id": request_id,
-        "logged_at": datetime.now(UTC),
-        "endpoint": endpoint,
-        "status": status,
-        "status_code": status_code,
-        "reason": reason,
-        "field": field,
-        "client_id": client_id if isinstance(client_id, str) else None,
-        "arm": arm,
-        "model_version": model_version,
-        "prediction": prediction,
-        "latency_ms": latency_ms,
-        "actual_fare": None,
-        "feedback_at": None,
-    }
+    values: list[Any] = [
+        request_id,
+        log_time(),
+        endpoint,
+        status,
+        status_code,
+        reason,
+        field,
+        client_id if isinstance(client_id, str) else None,
+        arm,
+        model_version,
+    ]
     for name in FEATURES:
         value = features.get(name)
         if name.endswith("borough"):
-            row[name] = value[:32] if isinstance(value, str) else None
+            values.append(value[:32] if isinstance(value, str) else None)
         else:
-            row[name] = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-    return row
+            values.append(float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None)
+    values += [prediction, latency_ms, None, None]
+    return tuple(values)

@@ -194,3 +194,27 @@ def test_shutdown_flushes_the_queue(tmp_path: Path) -> None:
         sink.submit(row)
     sink.stop()
     assert len(logged_ids(url, "shutdown")) == 250
+
+
+def test_a_log_row_lines_up_with_the_table_columns(tmp_path: Path) -> None:
+    from taxi_serving.logging_sink import LOG_COLUMNS
+
+    (row,) = rows(1, "columns")
+    assert len(row) == len(LOG_COLUMNS)
+    named = dict(zip(LOG_COLUMNS, row, strict=True))
+    assert named["request_id"] == "columns-0"
+    assert named["trip_distance"] == 1.0
+    assert named["pickup_borough"] == "Queens"
+    assert named["prediction"] == 10.0
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    sink = PredictionLogSink(url, tmp_path / "spill")
+    sink.start()
+    sink.submit(row)
+    sink.stop()
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        stored = connection.execute(sa.select(PREDICTION_LOG)).mappings().one()
+    engine.dispose()
+    assert stored["logged_at"].year >= 2026
+    assert stored["trip_distance"] == 1.0
+    assert stored["status_code"] == 200
