@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+from benchutil import cpu_model
 
 from taxi_assets.assets.features import trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
@@ -23,16 +24,6 @@ from taxi_assets.partitions import month_service_key
 
 YELLOW_MONTH_ROWS = 3_000_000
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-
-
-def cpu_model() -> str:
-    """The CPU's model name (Linux), else the architecture."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.machine()
 
 
 def main(folder: Path) -> int:

@@ -22,11 +22,13 @@ import dagster as dg
 import mlflow
 import numpy as np
 import pandas as pd
+from benchutil import cpu_model
 from pyspark.sql import SparkSession
 
 from taxi_assets import constants
 from taxi_assets.assets.features import trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
+from taxi_assets.assets.training import ChallengerConfig
 from taxi_assets.definitions import build_resources
 from taxi_assets.lifecycle.registry import ModelRegistry
 from taxi_assets.modeling.export import export_pipeline
@@ -34,30 +36,12 @@ from taxi_assets.modeling.feature_schema import read_feature_table
 from taxi_assets.modeling.features import FEATURES
 from taxi_assets.modeling.pyfunc import serving_example
 from taxi_assets.modeling.serving_model import FareModel
-from taxi_assets.modeling.training import GbtParams, fit_pipeline
+from taxi_assets.modeling.training import fit_pipeline
 from taxi_assets.partitions import month_service_key
 
 YELLOW_MONTH_ROWS = 3_000_000
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-DEFAULT_PARAMS = GbtParams(
-    max_iter=constants.GBT_MAX_ITER,
-    max_depth=constants.GBT_MAX_DEPTH,
-    step_size=constants.GBT_STEP_SIZE,
-    subsampling_rate=constants.GBT_SUBSAMPLING_RATE,
-    max_bins=constants.GBT_MAX_BINS,
-    min_instances_per_node=constants.GBT_MIN_INSTANCES_PER_NODE,
-    seed=constants.GBT_SEED,
-)
-
-
-def cpu_model() -> str:
-    """The CPU's model name (Linux), else the architecture."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.machine()
+DEFAULT_PARAMS = ChallengerConfig().params()  # what challenger_model trains with
 
 
 def jvm_peak_rss_mb() -> float:

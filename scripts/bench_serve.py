@@ -34,6 +34,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
+from taxi_assets.cli import SAMPLE_TRIP
 from taxi_assets.lifecycle.registry import CHAMPION, ModelRegistry, model_name
 from taxi_serving.logging_sink import PREDICTION_LOG
 
@@ -44,20 +45,7 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = 32
 KEY = "bench-key"
-TRIP = {
-    "trip_distance": 2.4,
-    "passenger_count": 1,
-    "pickup_hour": 18,
-    "pickup_day_of_week": 2,
-    "pickup_month": 3,
-    "trip_duration_minutes": 14.5,
-    "is_weekend": 0,
-    "is_rush_hour": 1,
-    "RatecodeID": 1,
-    "payment_type": 1,
-    "pickup_borough": "Manhattan",
-    "dropoff_borough": "Manhattan",
-}
+TRIP = SAMPLE_TRIP
 HELLO_APP = """
 from litestar import Litestar, Request, get, post
 

@@ -85,9 +85,8 @@ def write_trip_file(
 
 def featurize_month(spark: SparkSession, month: str, folder: Path) -> Path:
     """Features of a real green month computed with the pipeline's own functions (no Dagster), as parquet."""
-    from taxi_assets import constants
+    from taxi_assets.assets.features import TripFeaturesConfig
     from taxi_assets.assets.ingestion import read_zone_lookup
-    from taxi_assets.modeling.features import OutlierBounds
     from taxi_assets.modeling.raw_schema import read_trip_file
     from taxi_assets.modeling.raw_validation import validate_raw_trips
     from taxi_assets.modeling.spark_features import kept_feature_rows, label_outliers, with_features
@@ -96,18 +95,7 @@ def featurize_month(spark: SparkSession, month: str, folder: Path) -> Path:
     valid = validate_raw_trips(table, month, pd.Timestamp(f"{month}-01").date(), 1, 0.1).valid
     raw = spark.createDataFrame(valid.to_pandas())
     zones = spark.createDataFrame(read_zone_lookup(TLC_DIR / "taxi_zone_lookup.csv"))
-    bounds = OutlierBounds(
-        constants.MIN_TRIP_DISTANCE_MILES,
-        constants.MAX_TRIP_DISTANCE_MILES,
-        constants.MIN_TRIP_DURATION_MINUTES,
-        constants.MAX_TRIP_DURATION_MINUTES,
-        constants.MIN_SPEED_MPH,
-        constants.MAX_SPEED_MPH,
-        constants.MIN_FARE_USD,
-        constants.MAX_FARE_USD,
-        constants.MIN_PASSENGER_COUNT,
-        constants.MAX_PASSENGER_COUNT,
-    )
+    bounds = TripFeaturesConfig().bounds()
     target = folder / f"features-{month}"
     kept_feature_rows(label_outliers(with_features(raw, zones, "green", month), bounds)).write.parquet(str(target))
     return target

@@ -4,9 +4,9 @@ import pyarrow as pa
 import pytest
 from pyspark.sql import SparkSession
 
-from taxi_assets import constants
+from taxi_assets.assets.features import TripFeaturesConfig
 from taxi_assets.assets.ingestion import read_zone_lookup
-from taxi_assets.modeling.features import FEATURE_TABLE_COLUMNS, OutlierBounds, time_features
+from taxi_assets.modeling.features import FEATURE_TABLE_COLUMNS, time_features
 from taxi_assets.modeling.raw_schema import normalize_trip_table
 from taxi_assets.modeling.spark_features import (
     OUTLIER_RULE,
@@ -17,18 +17,8 @@ from taxi_assets.modeling.spark_features import (
 )
 from taxi_assets_tests.conftest import TLC_DIR
 
-BOUNDS = OutlierBounds(
-    min_distance_miles=constants.MIN_TRIP_DISTANCE_MILES,
-    max_distance_miles=constants.MAX_TRIP_DISTANCE_MILES,
-    min_duration_minutes=constants.MIN_TRIP_DURATION_MINUTES,
-    max_duration_minutes=constants.MAX_TRIP_DURATION_MINUTES,
-    min_speed_mph=constants.MIN_SPEED_MPH,
-    max_speed_mph=constants.MAX_SPEED_MPH,
-    min_fare_usd=constants.MIN_FARE_USD,
-    max_fare_usd=constants.MAX_FARE_USD,
-    min_passengers=constants.MIN_PASSENGER_COUNT,
-    max_passengers=constants.MAX_PASSENGER_COUNT,
-)
+# the defaults the trip_features asset runs with
+BOUNDS = TripFeaturesConfig().bounds()
 
 # Each trip: pickup, dropoff, PU and DO LocationID, distance, fare, passengers, ratecode, payment type.
 TRIPS = [
