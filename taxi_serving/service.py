@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -109,13 +109,18 @@ class Serving:
 
 
 def new_request_id() -> str:
-    """A fresh request id."""
-    return uuid.uuid4().hex
+    """A fresh random request id (128 bits, hex)."""
+    return os.urandom(16).hex()
 
 
 def now_iso() -> str:
-    """UTC now, ISO 8601."""
-    return datetime.now(UTC).isoformat()
+    """UTC now, ISO 8601 with microseconds (``served_at``; ``as_log_time`` turns it into the log's form)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def as_log_time(iso: str) -> str:
+    """An ``now_iso`` string in the log's text form (same instant, one clock read per request)."""
+    return iso.replace("T", " ", 1)
 
 
 def log_time() -> str:
@@ -137,6 +142,7 @@ def log_row(
     model_version: str | None = None,
     prediction: float | None = None,
     latency_ms: float | None = None,
+    logged_at: str | None = None,
 ) -> LogRow:
     """One prediction_log row as a tuple in ``LOG_COLUMNS`` order; the writer hands it to the driver as is.
 
@@ -145,7 +151,7 @@ def log_row(
     features = features or {}
     values: list[Any] = [
         request_id,
-        log_time(),
+        logged_at or log_time(),
         endpoint,
         status,
         status_code,
