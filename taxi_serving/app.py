@@ -16,11 +16,19 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from taxi_serving.auth import ApiKeys
-from taxi_serving.controllers import FeedbackController, HealthController, ModelController, PredictionController
+from taxi_serving.controllers import (
+    FeedbackController,
+    HealthController,
+    ModelController,
+    PredictionController,
+    predict_route,
+)
 from taxi_serving.errors import ApiError, api_error_handler, http_exception_handler, internal_error_handler
 from taxi_serving.logging_sink import PredictionLogSink
 from taxi_serving.metrics import ApiMetrics
 from taxi_serving.model_store import ModelStore
+from taxi_serving.openapi import document_post
+from taxi_serving.schemas import ErrorBody, Prediction, PredictRequest
 from taxi_serving.service import Serving
 from taxi_serving.settings import Settings, settings_from_env
 
@@ -72,8 +80,8 @@ def create_app(settings: Settings) -> Litestar:
 
     if not settings.api_keys and settings.api_keys_file is None:
         log.error("no API keys configured (TAXI_API_KEYS): every protected endpoint will answer 401")
-    return Litestar(
-        route_handlers=[PredictionController, FeedbackController, ModelController, HealthController],
+    app = Litestar(
+        route_handlers=[predict_route, PredictionController, FeedbackController, ModelController, HealthController],
         lifespan=[lifespan],
         state=State({"serving": serving, "api_keys": ApiKeys(settings.api_keys, settings.api_keys_file)}),
         exception_handlers={
@@ -91,6 +99,16 @@ def create_app(settings: Settings) -> Litestar:
         ),
         debug=False,
     )
+    document_post(
+        app,
+        "/predict",
+        "predict",
+        "Price one trip with the champion (or the challenger, for the A/B share)",
+        request=PredictRequest,
+        response=Prediction,
+        error=ErrorBody,
+    )
+    return app
 
 
 async def _poll(store: ModelStore, interval: float) -> None:

@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar import Litestar
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    PathItem,
+    RequestBody,
+    Schema,
+)
 
 _TYPES = {
     "object": OpenAPIType.OBJECT,
@@ -47,8 +56,7 @@ def _schema(node: dict[str, Any], defs: dict[str, Any]) -> Schema:
 
 def request_body_operation(struct: type[msgspec.Struct]) -> type[Operation]:
     """An Operation class whose request body is ``struct``'s JSON schema."""
-    (root,), components = msgspec.json.schema_components([struct])
-    body = RequestBody(required=True, content={"application/json": OpenAPIMediaType(schema=_schema(root, components))})
+    body = RequestBody(required=True, content={"application/json": OpenAPIMediaType(schema=struct_schema(struct))})
 
     @dataclass
     class BodyOperation(Operation):
@@ -57,3 +65,43 @@ def request_body_operation(struct: type[msgspec.Struct]) -> type[Operation]:
 
     BodyOperation.__name__ = f"{struct.__name__}Operation"
     return BodyOperation
+
+
+def struct_schema(struct: type[msgspec.Struct]) -> Schema:
+    """A msgspec Struct's JSON schema as Litestar's OpenAPI Schema."""
+    (root,), components = msgspec.json.schema_components([struct])
+    return _schema(root, components)
+
+
+def document_post(
+    app: Litestar,
+    path: str,
+    operation_id: str,
+    summary: str,
+    request: type[msgspec.Struct],
+    response: type[msgspec.Struct],
+    error: type[msgspec.Struct],
+) -> None:
+    """Add a POST route that Litestar cannot see (a plain ASGI handler) to the app's OpenAPI document."""
+    json = "application/json"
+    errors = {
+        str(status): OpenAPIResponse(description=text, content={json: OpenAPIMediaType(schema=struct_schema(error))})
+        for status, text in (
+            (400, "The body is not JSON."),
+            (401, "No API key, or a wrong one."),
+            (413, "The body is larger than the limit."),
+            (422, "Fields failed validation; each is named with its value and the valid range."),
+            (503, "No champion is loaded."),
+        )
+    }
+    operation = Operation(
+        operation_id=operation_id,
+        summary=summary,
+        request_body=RequestBody(required=True, content={json: OpenAPIMediaType(schema=struct_schema(request))}),
+        responses={
+            "200": OpenAPIResponse(description="OK", content={json: OpenAPIMediaType(schema=struct_schema(response))}),
+            **errors,
+        },
+    )
+    openapi = app.openapi_schema  # built once by Litestar and cached; served as is from /schema
+    openapi.paths = {**(openapi.paths or {}), path: PathItem(post=operation)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
@@ -79,7 +79,7 @@ class FieldError(msgspec.Struct, kw_only=True):
     """One failing field: where, what was received, what is allowed."""
 
     field: str
-    value: object
+    value: Any
     constraint: str
 
 

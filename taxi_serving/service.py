@@ -16,9 +16,10 @@ from taxi_serving.errors import InvalidRequestError, MalformedBodyError, NoModel
 from taxi_serving.logging_sink import LogRow, PredictionLogSink
 from taxi_serving.metrics import ApiMetrics
 from taxi_serving.model_store import LoadedModel, ModelStore
-from taxi_serving.schemas import FieldError
+from taxi_serving.schemas import FieldError, Prediction
 from taxi_serving.settings import Settings
 
+CLIENT_ID: Final = "client_id"
 CHAMPION_ARM: Final = "champion"
 CHALLENGER_ARM: Final = "challenger"
 SHADOW_ARM: Final = "shadow"
@@ -60,6 +61,59 @@ class Serving:
         digest = hashlib.blake2b((client_id or request_id).encode(), digest_size=8).digest()
         bucket = int.from_bytes(digest, "big") % _BUCKETS
         return Routed(CHALLENGER_ARM, challenger) if bucket < share * _BUCKETS else Routed(CHAMPION_ARM, champion)
+
+    def predict_one(self, raw: bytes) -> Prediction:
+        """Decode, validate, route, score and log one trip; raise the domain error that answers otherwise."""
+        started = time.perf_counter()
+        request_id = new_request_id()
+        try:
+            body = self.decode(raw)
+        except MalformedBodyError:
+            self.log_malformed("/predict", request_id, started)
+            raise
+        champion = self.champion()
+        errors = champion.validator.errors(body, extra=frozenset({CLIENT_ID}))
+        client_id = body.get(CLIENT_ID) if isinstance(body, dict) else None
+        if client_id is not None and not isinstance(client_id, str):
+            errors.append(FieldError(field=CLIENT_ID, value=None, constraint="a string"))
+        if errors:
+            raise self.reject("/predict", request_id, body, errors, started)
+        routed = self.route(client_id, request_id)
+        fare = routed.model.model.predict_row(body)
+        latency_ms = (time.perf_counter() - started) * 1000
+        version, served_at = routed.model.version, now_iso()
+        self.sink.submit(
+            log_row(
+                request_id=request_id,
+                endpoint="/predict",
+                status="ok",
+                status_code=200,
+                features=body,
+                client_id=client_id,
+                arm=routed.arm,
+                model_version=version,
+                prediction=fare,
+                latency_ms=latency_ms,
+                logged_at=as_log_time(served_at),
+            )
+        )
+        shadow = self.shadow_model()
+        if shadow is not None:
+            self.sink.submit(
+                log_row(
+                    request_id=f"{request_id}-shadow",
+                    endpoint="/predict",
+                    status="ok",
+                    status_code=200,
+                    features=body,
+                    client_id=client_id,
+                    arm=SHADOW_ARM,
+                    model_version=shadow.version,
+                    prediction=shadow.model.predict_row(body),
+                )
+            )
+        self.metrics.count_predictions(routed.arm, version, "/predict", latency_ms / 1000)
+        return Prediction(request_id=request_id, fare=fare, model_version=version, arm=routed.arm, served_at=served_at)
 
     def shadow_model(self) -> LoadedModel | None:
         """The challenger, when shadow mode scores it on every request."""
