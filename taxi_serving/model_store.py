@@ -7,6 +7,7 @@ last loaded models keep serving; at start-up the last champion can be loaded fro
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import threading
@@ -157,8 +158,6 @@ class ModelStore:
 
 
 def _metrics_from_tags(tags: dict[str, str]) -> dict[str, float]:
-    import json
-
     try:
         values = json.loads(tags.get("metrics", "{}"))
     except ValueError:
@@ -167,6 +166,4 @@ def _metrics_from_tags(tags: dict[str, str]) -> dict[str, float]:
 
 
 def _json(content: dict[str, float]) -> str:
-    import json
-
     return json.dumps(content, sort_keys=True)
