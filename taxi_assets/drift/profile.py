@@ -9,7 +9,7 @@ come from the same rows. Drift statistics compare each monitoring window against
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,8 @@ from taxi_assets.modeling.features import (
 )
 
 PROFILE_FILE = "reference_profile.json"
+# Numeric features with few distinct values, compared value by value rather than on quantile bins.
+DISCRETE_FEATURES = ("passenger_count", "pickup_hour", "pickup_day_of_week", "pickup_month")
 SAMPLE_FILE = "reference.csv"
 # Robust bounds for the API: the 0.1 % and 99.9 % quantiles.
 ROBUST_QUANTILES = (0.001, 0.999)
@@ -67,6 +69,8 @@ class ReferenceProfile:
     numeric: dict[str, NumericProfile]
     categorical: dict[str, CategoricalProfile]
     target: NumericProfile
+    # discrete numeric features by value: quantile edges collapse on them and would hide real shifts
+    discrete: dict[str, CategoricalProfile] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """Serialise to JSON (the format written beside reference.csv)."""
@@ -79,6 +83,7 @@ class ReferenceProfile:
         data["numeric"] = {name: NumericProfile(**value) for name, value in data["numeric"].items()}
         data["categorical"] = {name: CategoricalProfile(**value) for name, value in data["categorical"].items()}
         data["target"] = NumericProfile(**data["target"])
+        data["discrete"] = {name: CategoricalProfile(**value) for name, value in data.get("discrete", {}).items()}
         return cls(**data)
 
 
@@ -139,6 +144,7 @@ def fit_reference_profile(
         numeric={name: numeric_profile(train[name].to_numpy(), bins) for name in NUMERIC_FEATURES},
         categorical={name: categorical_profile(train[name]) for name in BINARY_FEATURES + CATEGORICAL_FEATURES},
         target=numeric_profile(train[TARGET].to_numpy(), bins),
+        discrete={name: categorical_profile(train[name]) for name in DISCRETE_FEATURES},
     )
 
 

@@ -65,6 +65,13 @@ class OutlierBounds:
     max_passengers: int
 
 
+def category_key(value: object) -> str:
+    """The string Spark's StringIndexer saw for a value: whole numbers without a decimal point."""
+    if isinstance(value, float) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def is_rush_hour(hour: int, day_of_week: int) -> bool:
     """Weekday (Monday=0 .. Friday=4) pickup within one of ``RUSH_HOURS``."""
     return day_of_week not in WEEKEND_DAYS and any(start <= hour < end for start, end in RUSH_HOURS)

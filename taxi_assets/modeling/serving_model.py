@@ -10,13 +10,7 @@ import onnxruntime as ort
 import pandas as pd
 
 from taxi_assets.modeling.export import ONNX_INPUT, FeatureSpec
-
-
-def category_key(value: object) -> str:
-    """The string Spark's StringIndexer saw for a value: whole numbers without a decimal point."""
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
+from taxi_assets.modeling.features import category_key
 
 
 class FareModel:

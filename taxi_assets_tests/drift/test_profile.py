@@ -74,6 +74,9 @@ def test_fitted_profile_has_twenty_bins_per_continuous_feature_and_shares_summin
     assert profile.numeric["passenger_count"].shares[-1] == 0.0
     assert profile.categorical["RatecodeID"].shares["99"] == pytest.approx(0.2, abs=0.01)
     assert set(profile.categorical["is_weekend"].shares) == {"0", "1"}
+    # discrete features are also profiled value by value
+    assert set(profile.discrete["passenger_count"].shares) == {"1", "2", "5"}
+    assert len(profile.discrete["pickup_hour"].shares) == 24
     distance = profile.numeric["trip_distance"]
     assert distance.minimum <= distance.robust_low < distance.robust_high <= distance.maximum
     assert profile.target.mean == pytest.approx(train[TARGET].mean())

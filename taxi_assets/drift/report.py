@@ -1,0 +1,215 @@
+"""One monitoring window against the reference profile, in one frozen result.
+
+Every drift statistic, prediction drift, the validation-failure rate and accuracy on matured labels.
+
+Pure: takes a DataFrame of logged rows (the 12 features, ``prediction``, ``actual_fare`` where the ground
+truth has arrived) and the counts of rejected requests; the asset reads those from the prediction log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from taxi_assets.drift.chi_square import CHI2_P_THRESHOLD, ChiSquareResult, chi_square_test
+from taxi_assets.drift.jensen_shannon import JS_THRESHOLD, DivergenceResult, categorical_divergence
+from taxi_assets.drift.ks import KS_P_THRESHOLD, KsResult, ks_test
+from taxi_assets.drift.profile import DISCRETE_FEATURES, NumericProfile, ReferenceProfile
+from taxi_assets.drift.psi import PSI_THRESHOLD, PsiResult, binned_counts, category_psi, numeric_psi
+from taxi_assets.modeling.evaluation import regression_metrics
+from taxi_assets.modeling.features import (
+    BINARY_FEATURES,
+    CATEGORICAL_FEATURES,
+    NUMERIC_FEATURES,
+    category_key,
+)
+
+PREDICTION: Final = "prediction"
+ACTUAL: Final = "actual_fare"
+CONTINUOUS_FEATURES: Final = tuple(name for name in NUMERIC_FEATURES if name not in DISCRETE_FEATURES)
+# Calendar features drift by construction against a reference of other months: reported, not counted.
+NOT_COUNTED_BY_DEFAULT: Final = ("pickup_month",)
+ACCURACY_SEGMENTS: Final = ("pickup_borough", "payment_type")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The thresholds a report applies (each result carries the one used)."""
+
+    psi: float = PSI_THRESHOLD
+    js: float = JS_THRESHOLD
+    ks_p: float = KS_P_THRESHOLD
+    chi2_p: float = CHI2_P_THRESHOLD
+    prediction_psi: float = PSI_THRESHOLD
+
+
+@dataclass(frozen=True)
+class SegmentAccuracy:
+    """Accuracy of one segment value on matured labels."""
+
+    rows: int
+    rmse: float
+    mae: float
+    bias: float
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Everything measured on one window."""
+
+    rows: int
+    rejected: int
+    psi: dict[str, PsiResult]
+    divergence: dict[str, DivergenceResult]
+    ks: dict[str, KsResult]
+    chi_square: dict[str, ChiSquareResult]
+    prediction: PsiResult | None
+    labelled_rows: int
+    accuracy: SegmentAccuracy
+    accuracy_by_segment: dict[str, dict[str, SegmentAccuracy]]
+    counted_features: tuple[str, ...]
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    @property
+    def validation_failure_rate(self) -> float:
+        """Rejected requests as a share of all requests in the window (NaN with none)."""
+        total = self.rows + self.rejected
+        return self.rejected / total if total else float("nan")
+
+    def drifted_features(self) -> list[str]:
+        """Counted features over their threshold: PSI for every feature, JS too for categoricals."""
+        drifted = []
+        for name in self.counted_features:
+            over_psi = name in self.psi and self.psi[name].drifted
+            over_js = name in self.divergence and self.divergence[name].drifted
+            if over_psi or over_js:
+                drifted.append(name)
+        return drifted
+
+    def largest_psi(self) -> tuple[str, float]:
+        """The feature with the largest PSI (NaNs ignored) and its value."""
+        judged = {name: result.value for name, result in self.psi.items() if result.judged}
+        if not judged:
+            return "", float("nan")
+        name = max(judged, key=judged.__getitem__)
+        return name, judged[name]
+
+    def to_markdown(self) -> str:
+        """A table a person reads at a glance in the Dagster UI."""
+        lines = ["| feature | PSI | JS | KS p | chi2 p | drifted |", "|---|---:|---:|---:|---:|:---:|"]
+        drifted = set(self.drifted_features())
+        for name in (*NUMERIC_FEATURES, *BINARY_FEATURES, *CATEGORICAL_FEATURES):
+            psi = self.psi.get(name)
+            js = self.divergence.get(name)
+            ks = self.ks.get(name)
+            chi = self.chi_square.get(name)
+            mark = "yes" if name in drifted else ("(not counted)" if name not in self.counted_features else "")
+            lines.append(
+                f"| {name} | {_fmt(psi.value if psi else None)} | {_fmt(js.js if js else None)} | "
+                f"{_fmt(ks.p_value if ks else None)} | {_fmt(chi.p_value if chi else None)} | {mark} |"
+            )
+        if self.prediction is not None:
+            lines.append(f"| **prediction** | {_fmt(self.prediction.value)} | | | | |")
+        lines.append("")
+        lines.append(
+            f"Rows {self.rows:,}, rejected {self.rejected:,} ({_fmt(self.validation_failure_rate)}), labelled "
+            f"{self.labelled_rows:,}: RMSE {_fmt(self.accuracy.rmse)}, MAE {_fmt(self.accuracy.mae)}, "
+            f"bias {_fmt(self.accuracy.bias)}"
+        )
+        return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return ""
+    return "n/a" if np.isnan(value) else f"{value:.4f}"
+
+
+def _counts(values: pd.Series) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value, count in values.dropna().value_counts().items():
+        key = category_key(value)
+        counts[key] = counts.get(key, 0) + int(count)
+    return counts
+
+
+def _accuracy(actual: np.ndarray, predicted: np.ndarray) -> SegmentAccuracy:
+    metrics = regression_metrics(actual, predicted)
+    return SegmentAccuracy(rows=metrics.rows, rmse=metrics.rmse, mae=metrics.mae, bias=metrics.bias)
+
+
+def compute_drift_report(
+    profile: ReferenceProfile,
+    window: pd.DataFrame,
+    rejected: int,
+    reference_sample: pd.DataFrame | None = None,
+    prediction_reference: NumericProfile | None = None,
+    thresholds: Thresholds | None = None,
+    not_counted: tuple[str, ...] = NOT_COUNTED_BY_DEFAULT,
+) -> DriftReport:
+    """Compare one window of logged rows with the reference profile."""
+    limits = thresholds or Thresholds()
+    psi: dict[str, PsiResult] = {}
+    divergence: dict[str, DivergenceResult] = {}
+    ks: dict[str, KsResult] = {}
+    chi: dict[str, ChiSquareResult] = {}
+    for name in CONTINUOUS_FEATURES:
+        values = window[name].dropna().to_numpy(dtype=np.float64)
+        reference = profile.numeric[name]
+        psi[name] = numeric_psi(
+            name, reference.edges, reference.shares, binned_counts(values, np.asarray(reference.edges)), limits.psi
+        )
+    for name in DISCRETE_FEATURES:
+        shares = profile.discrete[name].shares if name in profile.discrete else {}
+        psi[name] = category_psi(name, shares, _counts(window[name]), limits.psi)
+    for name in NUMERIC_FEATURES:
+        if reference_sample is not None:
+            ks[name] = ks_test(name, reference_sample[name].to_numpy(), window[name].dropna().to_numpy(), limits.ks_p)
+    for name in (*BINARY_FEATURES, *CATEGORICAL_FEATURES):
+        shares = profile.categorical[name].shares
+        counts = _counts(window[name])
+        psi[name] = category_psi(name, shares, counts, limits.psi)
+        divergence[name] = categorical_divergence(name, shares, counts, limits.js)
+        reference_counts = {key: round(share * profile.rows) for key, share in shares.items()}
+        chi[name] = chi_square_test(name, reference_counts, counts, limits.chi2_p)
+
+    prediction = None
+    if prediction_reference is not None and PREDICTION in window:
+        predicted = window[PREDICTION].dropna().to_numpy(dtype=np.float64)
+        prediction = numeric_psi(
+            PREDICTION,
+            prediction_reference.edges,
+            prediction_reference.shares,
+            binned_counts(predicted, np.asarray(prediction_reference.edges)),
+            limits.prediction_psi,
+        )
+
+    labelled = window[window[ACTUAL].notna()] if ACTUAL in window else window.iloc[:0]
+    by_segment = {
+        segment: {
+            category_key(value): _accuracy(group[ACTUAL].to_numpy(), group[PREDICTION].to_numpy())
+            for value, group in labelled.groupby(segment)
+        }
+        for segment in ACCURACY_SEGMENTS
+        if segment in labelled
+    }
+    return DriftReport(
+        rows=len(window),
+        rejected=rejected,
+        psi=psi,
+        divergence=divergence,
+        ks=ks,
+        chi_square=chi,
+        prediction=prediction,
+        labelled_rows=len(labelled),
+        accuracy=_accuracy(
+            labelled[ACTUAL].to_numpy() if len(labelled) else np.array([]),
+            labelled[PREDICTION].to_numpy() if len(labelled) else np.array([]),
+        ),
+        accuracy_by_segment=by_segment,
+        counted_features=tuple(name for name in psi if name not in not_counted),
+        thresholds=limits,
+    )
