@@ -1,7 +1,9 @@
 """Training: the Spark GBT challenger, tracked and registered in MLflow, exported to ONNX and checked."""
 
+import json
 import subprocess
 import time
+from dataclasses import asdict
 from importlib.metadata import version as package_version
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from taxi_assets import constants
 from taxi_assets.assets.common import failing_clearly, read_manifest
 from taxi_assets.assets.features import training_set
 from taxi_assets.assets.monitoring import reference_profile
-from taxi_assets.drift.profile import PROFILE_FILE, ReferenceProfile
+from taxi_assets.drift.profile import PROFILE_FILE, ReferenceProfile, numeric_profile
 from taxi_assets.lifecycle.registry import CHALLENGER, experiment_name, model_name
 from taxi_assets.modeling.errors import MissingInputError
 from taxi_assets.modeling.evaluation import regression_metrics, rmse_by_segment
@@ -22,7 +24,7 @@ from taxi_assets.modeling.export import export_pipeline
 from taxi_assets.modeling.feature_schema import read_feature_table
 from taxi_assets.modeling.features import TARGET, TRIP_ID
 from taxi_assets.modeling.probes import behaviour
-from taxi_assets.modeling.pyfunc import serving_example
+from taxi_assets.modeling.pyfunc import PREDICTION_PROFILE_FILE, serving_example
 from taxi_assets.modeling.serving_model import FareModel
 from taxi_assets.modeling.split import SPLIT, TEST, TRAIN
 from taxi_assets.modeling.training import PREDICTION, GbtParams, fit_pipeline
@@ -153,6 +155,10 @@ def challenger_model(
     parity_diff = float(np.max(np.abs(onnx_pred - spark_pred))) if len(test) else float("nan")
     parity_ok = bool(
         parity_diff <= config.parity_tolerance_usd and np.isfinite(onnx_pred).all() and (onnx_pred >= 0).all()
+    )
+    # the reference for prediction drift: this model's predictions on its own holdout, in quantile bins
+    (work / "serving" / PREDICTION_PROFILE_FILE).write_text(
+        json.dumps(asdict(numeric_profile(onnx_pred, constants.REFERENCE_BINS)))
     )
     probe = behaviour(artifact)
     behaviour_ok = probe.passed(config.monotonic_tolerance_usd)

@@ -18,7 +18,14 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from taxi_assets.modeling.pyfunc import ONNX_ARTIFACT, PROFILE_ARTIFACT, SPEC_ARTIFACT, FarePyfunc
+from taxi_assets.modeling.pyfunc import (
+    ONNX_ARTIFACT,
+    PREDICTION_PROFILE_ARTIFACT,
+    PREDICTION_PROFILE_FILE,
+    PROFILE_ARTIFACT,
+    SPEC_ARTIFACT,
+    FarePyfunc,
+)
 from taxi_assets.modeling.serving_model import FareModel
 
 CHAMPION: Final = "champion"
@@ -90,6 +97,8 @@ class ModelRegistry:
         }
         if profile_path is not None:
             artifacts[PROFILE_ARTIFACT] = str(profile_path)
+        if (serving_dir / PREDICTION_PROFILE_FILE).is_file():
+            artifacts[PREDICTION_PROFILE_ARTIFACT] = str(serving_dir / PREDICTION_PROFILE_FILE)
         info = mlflow.pyfunc.log_model(
             name=PYFUNC_PATH,
             python_model=FarePyfunc(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Final
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from taxi_assets.drift.profile import ReferenceProfile
+from taxi_assets.drift.profile import NumericProfile, ReferenceProfile
 from taxi_assets.modeling.export import FeatureSpec
 from taxi_assets.modeling.features import FEATURES
 from taxi_assets.modeling.serving_model import FareModel
@@ -17,6 +18,8 @@ from taxi_assets.modeling.serving_model import FareModel
 ONNX_ARTIFACT: Final = "onnx_model"
 SPEC_ARTIFACT: Final = "feature_spec"
 PROFILE_ARTIFACT: Final = "reference_profile"
+PREDICTION_PROFILE_ARTIFACT: Final = "prediction_profile"
+PREDICTION_PROFILE_FILE: Final = "prediction_profile.json"
 
 
 class FarePyfunc(PythonModel):
@@ -28,10 +31,12 @@ class FarePyfunc(PythonModel):
     # class-level defaults also cover versions pickled before the profile was logged with the model
     model: FareModel | None = None
     profile: ReferenceProfile | None = None
+    # quantile bins of the model's own predictions on its holdout: the reference for prediction drift
+    prediction_profile: NumericProfile | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the onnxruntime session (it is rebuilt from the artifacts on load)."""
-        return {**self.__dict__, "model": None, "profile": None}
+        return {**self.__dict__, "model": None, "profile": None, "prediction_profile": None}
 
     def load_context(self, context: Any) -> None:
         """Build the onnxruntime session once, when MLflow loads the model."""
@@ -39,6 +44,9 @@ class FarePyfunc(PythonModel):
         self.model = FareModel(Path(context.artifacts[ONNX_ARTIFACT]).read_bytes(), spec)
         if PROFILE_ARTIFACT in context.artifacts:
             self.profile = ReferenceProfile.from_json(Path(context.artifacts[PROFILE_ARTIFACT]).read_text())
+        if PREDICTION_PROFILE_ARTIFACT in context.artifacts:
+            text = Path(context.artifacts[PREDICTION_PROFILE_ARTIFACT]).read_text()
+            self.prediction_profile = NumericProfile(**json.loads(text))
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
         """Predicted fare per row of the 12 feature columns."""

@@ -6,6 +6,7 @@ import sys
 
 import mlflow
 import numpy as np
+import pytest
 
 from taxi_assets.assets.training import BEHAVIOUR_CHECK, PARITY_CHECK
 from taxi_assets.modeling.feature_schema import read_feature_table
@@ -60,6 +61,13 @@ def test_the_mlflow_run_records_params_metrics_lineage_and_artifacts(lifecycle: 
     assert tags["dagster_run_id"] == dagster_run_id
     assert len(tags["train_hash"]) == 64
     assert str(lifecycle.home) in registry.client.get_experiment(run.info.experiment_id).artifact_location
+    wrapper = registry.load_pyfunc("taxi-fare-green", "1")
+    assert wrapper.profile is not None
+    assert wrapper.profile.training_set_hash == tags["train_hash"]
+    assert wrapper.prediction_profile is not None
+    # a tree ensemble predicts a finite set of values, so duplicate quantile edges merge: at most 20 bins
+    assert 10 <= len(wrapper.prediction_profile.shares) <= 20
+    assert sum(wrapper.prediction_profile.shares) == pytest.approx(1.0)
 
 
 SCORE_WITHOUT_SPARK = """
