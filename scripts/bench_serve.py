@@ -35,8 +35,8 @@ import httpx
 import sqlalchemy as sa
 
 from taxi_assets.cli import SAMPLE_TRIP
+from taxi_assets.lifecycle.prediction_log import PREDICTION_LOG
 from taxi_assets.lifecycle.registry import CHAMPION, ModelRegistry, model_name
-from taxi_serving.logging_sink import PREDICTION_LOG
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = Path(os.environ.get("TAXI_HOME") or ROOT / ".taxi").absolute()

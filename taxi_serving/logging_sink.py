@@ -25,34 +25,10 @@ import psycopg2
 import sqlalchemy as sa
 from psycopg2.extras import execute_values
 
-from taxi_assets.modeling.features import FEATURES
+from taxi_assets.lifecycle.prediction_log import LOG_COLUMNS, METADATA, PREDICTION_LOG, LogRow
 
 log = logging.getLogger("taxi_serving.logging_sink")
-METADATA: Final = sa.MetaData()
-PREDICTION_LOG: Final = sa.Table(
-    "prediction_log",
-    METADATA,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
-    sa.Column("request_id", sa.String(64), nullable=False, unique=True),
-    sa.Column("logged_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("endpoint", sa.String(32), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("status_code", sa.Integer, nullable=False),
-    sa.Column("reason", sa.String(64)),
-    sa.Column("field", sa.Text),
-    sa.Column("client_id", sa.String(128)),
-    sa.Column("arm", sa.String(16)),
-    sa.Column("model_version", sa.String(16)),
-    *(sa.Column(name, sa.String(32) if name.endswith("borough") else sa.Float) for name in FEATURES),
-    sa.Column("prediction", sa.Float),
-    sa.Column("latency_ms", sa.Float),
-    sa.Column("actual_fare", sa.Float),
-    sa.Column("feedback_at", sa.DateTime(timezone=True)),
-)
 SPILL_SUFFIX: Final = ".jsonl"
-LOG_COLUMNS: Final = tuple(column.name for column in PREDICTION_LOG.columns if column.name != "id")
-# One row in LOG_COLUMNS order; datetimes as text ("YYYY-MM-DD HH:MM:SS.ffffff+00:00"), read by both databases.
-LogRow = tuple[Any, ...]
 
 
 @dataclass

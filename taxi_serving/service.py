@@ -11,9 +11,10 @@ from typing import Any, Final
 
 import msgspec
 
+from taxi_assets.lifecycle.prediction_log import SHADOW_ARM, LogRow
 from taxi_assets.modeling.features import FEATURES
 from taxi_serving.errors import InvalidRequestError, MalformedBodyError, NoModelError
-from taxi_serving.logging_sink import LogRow, PredictionLogSink
+from taxi_serving.logging_sink import PredictionLogSink
 from taxi_serving.metrics import ApiMetrics
 from taxi_serving.model_store import LoadedModel, ModelStore
 from taxi_serving.schemas import FieldError, Prediction
@@ -22,7 +23,6 @@ from taxi_serving.settings import Settings
 CLIENT_ID: Final = "client_id"
 CHAMPION_ARM: Final = "champion"
 CHALLENGER_ARM: Final = "challenger"
-SHADOW_ARM: Final = "shadow"
 _BUCKETS: Final = 10_000
 _decoder = msgspec.json.Decoder()
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from litestar.testing import TestClient
 from pyspark.sql import SparkSession
 
+from taxi_assets.lifecycle.prediction_log import PREDICTION_LOG
 from taxi_assets.lifecycle.registry import CHALLENGER, CHAMPION, ModelRegistry
 from taxi_assets_tests.serving.conftest import (
     HEADERS,
@@ -21,7 +22,6 @@ from taxi_assets_tests.serving.conftest import (
     trip,
 )
 from taxi_serving.app import create_app
-from taxi_serving.logging_sink import PREDICTION_LOG
 
 TRACE_MARKERS = ("Traceback", 'File "', "Error:", "Exception")
 

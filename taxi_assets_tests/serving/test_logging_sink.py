@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from taxi_serving.logging_sink import PREDICTION_LOG, PredictionLogSink
+from taxi_assets.lifecycle.prediction_log import PREDICTION_LOG
+from taxi_serving.logging_sink import PredictionLogSink
 from taxi_serving.service import log_row
 
 POSTGRES = ("127.0.0.1", 5432)
@@ -197,7 +198,7 @@ def test_shutdown_flushes_the_queue(tmp_path: Path) -> None:
 
 
 def test_a_log_row_lines_up_with_the_table_columns(tmp_path: Path) -> None:
-    from taxi_serving.logging_sink import LOG_COLUMNS
+    from taxi_assets.lifecycle.prediction_log import LOG_COLUMNS
 
     (row,) = rows(1, "columns")
     assert len(row) == len(LOG_COLUMNS)

@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
+from taxi_assets.lifecycle.prediction_log import PREDICTION_LOG
 from taxi_assets.lifecycle.registry import ModelRegistry
 from taxi_assets_tests.conftest import PROJECT_ROOT
 from taxi_assets_tests.serving.conftest import HEADERS, Trained, register, trip
-from taxi_serving.logging_sink import PREDICTION_LOG
 
 
 def free_port() -> int:
