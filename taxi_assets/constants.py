@@ -88,3 +88,12 @@ SPARK_CONFIG: Final[dict[str, str]] = {
     "spark.driver.bindAddress": "127.0.0.1",
     "spark.driver.host": "127.0.0.1",
 }
+
+# Monitoring: daily windows of the prediction log, and the thresholds of the checks on drift_report.
+MONITORING_START: Final = "2026-01-01"
+FEATURE_DRIFT_ERROR_COUNT: Final = 3
+VALIDATION_FAILURE_RATE_MAX: Final = 0.05
+MIN_WINDOW_ROWS: Final = 200
+MIN_LABELLED_ROWS: Final = 500
+ACCURACY_RATIO_MARGIN: Final = 0.2
+ACCURACY_ABSOLUTE_MARGIN: Final = 0.5

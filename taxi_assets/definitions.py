@@ -20,6 +20,7 @@ import dagster as dg
 from dagster_pyspark import LazyPySparkResource
 
 from taxi_assets import constants
+from taxi_assets.assets.drift import drift_report
 from taxi_assets.assets.features import training_set, trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.assets.monitoring import reference_profile
@@ -48,6 +49,11 @@ reference_job = dg.define_asset_job(
     "reference_job",
     selection=dg.AssetSelection.assets(training_set, reference_profile),
     description="One service: training window -> train/test split -> reference profile.",
+)
+monitor_job = dg.define_asset_job(
+    "monitor_job",
+    selection=dg.AssetSelection.assets(drift_report),
+    description="One day of the prediction log against the champion's reference, and its checks.",
 )
 train_job = dg.define_asset_job(
     "train_job",
@@ -108,8 +114,9 @@ def build_defs(env: Mapping[str, str]) -> dg.Definitions:
             reference_profile,
             challenger_model,
             promotion_decision,
+            drift_report,
         ],
-        jobs=[ingest_job, zones_job, reference_job, train_job, rollback_job],
+        jobs=[ingest_job, zones_job, reference_job, train_job, monitor_job, rollback_job],
         resources=build_resources(env),
     )
 

@@ -17,6 +17,7 @@ EXPECTED_GROUPS = {
     "reference_profile": "monitoring",
     "challenger_model": "training",
     "promotion_decision": "promotion",
+    "drift_report": "monitoring",
 }
 
 
@@ -32,7 +33,14 @@ def test_asset_keys_groups_and_lineage(tmp_path: Path) -> None:
     assert parents["challenger_model"] == {"training_set", "reference_profile"}
     assert parents["promotion_decision"] == {"challenger_model"}
     checks = {key.name for key in graph.asset_check_keys}
-    assert checks == {"serving_artifact_parity", "fare_behaviour"}
+    assert checks == {
+        "serving_artifact_parity",
+        "fare_behaviour",
+        "feature_drift",
+        "prediction_drift",
+        "validation_failure_rate",
+        "accuracy",
+    }
 
 
 def test_partitions_month_by_service_and_per_service(tmp_path: Path) -> None:
@@ -59,7 +67,7 @@ def test_training_set_of_a_service_depends_on_every_month_of_that_service_only(t
 def test_jobs_and_resources_follow_the_environment(tmp_path: Path) -> None:
     local = build_defs({"TAXI_HOME": str(tmp_path), "TAXI_TRIPS_DIR": str(TLC_DIR)})
     jobs = {job.name for job in local.resolve_all_job_defs()}
-    assert jobs >= {"ingest_job", "zones_job", "reference_job", "train_job", "rollback_job"}
+    assert jobs >= {"ingest_job", "zones_job", "reference_job", "train_job", "monitor_job", "rollback_job"}
     assert isinstance(local.resources["trip_source"], LocalTripSource)
     assert local.resources["lake"].root == str(tmp_path / "lake")
     remote = build_defs({"TAXI_HOME": str(tmp_path)})

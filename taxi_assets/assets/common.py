@@ -70,3 +70,11 @@ def read_manifest(folder: Path, what: str) -> dict[str, Any]:
         raise MissingInputError(f"{what} is not materialized: {folder} has no {MANIFEST}; materialize it first")
     manifest: dict[str, Any] = json.loads(path.read_text())
     return manifest
+
+
+def write_json_atomic(path: Path, content: dict[str, Any]) -> None:
+    """Write a JSON document through a temporary name (NaN written as NaN, as Python's json does)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+    temp.write_text(json.dumps(content, indent=2, sort_keys=True, default=str))
+    temp.replace(path)

@@ -1,0 +1,121 @@
+"""The drift_report asset and its checks, on traffic logged the way the API logs it, for a real champion."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from taxi_assets.assets.drift import ACCURACY, FEATURE_DRIFT, PREDICTION_DRIFT, VALIDATION_FAILURES, drift_report
+from taxi_assets.definitions import build_resources
+from taxi_assets.lifecycle.registry import ModelRegistry, model_name
+from taxi_assets.modeling.evaluation import regression_metrics
+from taxi_assets.modeling.features import FEATURES
+from taxi_assets.modeling.serving_model import FareModel
+from taxi_assets_tests.serving.conftest import Trained, register
+from taxi_serving.logging_sink import PredictionLogSink
+from taxi_serving.service import log_row
+
+SMALL_WINDOW = {"min_rows": 100, "min_labelled_rows": 100}
+
+
+def champion(home: Path, trained: Trained) -> tuple[str, np.ndarray]:
+    registry = ModelRegistry(f"sqlite:///{home / 'mlflow' / 'mlflow.db'}", (home / "mlflow" / "artifacts").as_uri())
+    version = register(registry, trained, "a")
+    predictions = FareModel.load(trained.serving_dirs["a"]).predict(trained.holdout)
+    rmse = regression_metrics(trained.holdout["fare_amount"].to_numpy(), predictions).rmse
+    registry.tag_version(model_name("green"), version, {"metrics": {"rmse": rmse}})
+    return version, predictions
+
+
+def log_traffic(
+    home: Path, rows: pd.DataFrame, predictions: np.ndarray, version: str, actual: np.ndarray, rejected: int
+) -> None:
+    sink = PredictionLogSink(f"sqlite:///{home / 'platform.db'}", home / "spill", flush_seconds=0.05)
+    sink.start()
+    tag = datetime.now(UTC).strftime("%H%M%S%f")
+    for index, (record, prediction) in enumerate(
+        zip(rows[list(FEATURES)].to_dict("records"), predictions, strict=True)
+    ):
+        sink.submit(
+            log_row(
+                request_id=f"{tag}-{index}",
+                endpoint="/predict",
+                status="ok",
+                status_code=200,
+                features={str(k): v for k, v in record.items()},
+                arm="champion",
+                model_version=version,
+                prediction=float(prediction),
+            )
+        )
+    for index in range(rejected):
+        sink.submit(
+            log_row(request_id=f"{tag}-rejected-{index}", endpoint="/predict", status="rejected", status_code=422)
+        )
+    assert sink.flush()
+    for index, fare in enumerate(actual):
+        assert sink.record_feedback(f"{tag}-{index}", float(fare))[0] == "ok"
+    sink.stop()
+
+
+def judge(home: Path, **config: object) -> tuple[dict[str, dg.AssetCheckEvaluation], dict[str, object]]:
+    result = dg.materialize(
+        [drift_report],
+        resources=build_resources({"TAXI_HOME": str(home)}),
+        partition_key=datetime.now(UTC).strftime("%Y-%m-%d"),
+        run_config={"ops": {"drift_report": {"config": {**SMALL_WINDOW, **config}}}},
+    )
+    checks = {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
+    (event,) = result.get_asset_materialization_events()
+    metadata = {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
+    return checks, metadata
+
+
+def test_traffic_like_the_training_data_raises_no_alarm(trained: Trained, tmp_path: Path) -> None:
+    version, predictions = champion(tmp_path, trained)
+    log_traffic(tmp_path, trained.holdout, predictions, version, trained.holdout["fare_amount"].to_numpy(), rejected=0)
+    checks, metadata = judge(tmp_path)
+    assert {name: check.passed for name, check in checks.items()} == {
+        FEATURE_DRIFT: True,
+        PREDICTION_DRIFT: True,
+        VALIDATION_FAILURES: True,
+        ACCURACY: True,
+    }
+    assert metadata["rows"] == len(trained.holdout)
+    assert metadata["labelled_rows"] == len(trained.holdout)
+    assert metadata["champion_version"] == version
+    assert "| trip_distance |" in str(metadata["report"])
+    assert checks[ACCURACY].metadata["threshold"].value > checks[ACCURACY].metadata["rmse"].value
+
+
+def test_higher_fares_fail_accuracy_but_not_feature_drift(trained: Trained, tmp_path: Path) -> None:
+    version, predictions = champion(tmp_path, trained)
+    # the same trips, charged 35 % more (the fare increase): inputs unchanged, labels moved
+    higher = trained.holdout["fare_amount"].to_numpy() * 1.35
+    log_traffic(tmp_path, trained.holdout, predictions, version, higher, rejected=0)
+    checks, metadata = judge(tmp_path)
+    assert not checks[ACCURACY].passed
+    assert checks[ACCURACY].severity == dg.AssetCheckSeverity.ERROR
+    assert checks[FEATURE_DRIFT].passed
+    assert float(metadata["bias"]) < -1.0  # the model under-predicts the new fares
+
+
+def test_many_rejected_requests_fail_the_validation_check(trained: Trained, tmp_path: Path) -> None:
+    version, predictions = champion(tmp_path, trained)
+    log_traffic(tmp_path, trained.holdout, predictions, version, trained.holdout["fare_amount"].to_numpy(), rejected=60)
+    checks, metadata = judge(tmp_path)
+    assert not checks[VALIDATION_FAILURES].passed
+    assert checks[VALIDATION_FAILURES].metadata["rate"].value == 60 / (60 + len(trained.holdout))
+    assert metadata["rejected"] == 60
+
+
+def test_a_window_too_small_to_judge_says_so(trained: Trained, tmp_path: Path) -> None:
+    version, predictions = champion(tmp_path, trained)
+    rows = trained.holdout.head(20)
+    log_traffic(tmp_path, rows, predictions[:20], version, rows["fare_amount"].to_numpy() * 2, rejected=0)
+    checks, _ = judge(tmp_path)
+    assert all(check.passed for check in checks.values())
+    assert "not enough data" in checks[ACCURACY].metadata["note"].value
+    assert "not enough data" in checks[FEATURE_DRIFT].metadata["note"].value
