@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
@@ -212,6 +213,13 @@ def command_train(runner: Runner, args: argparse.Namespace) -> None:
     )
 
 
+def command_monitor(runner: Runner, args: argparse.Namespace) -> None:
+    """Materialize today's drift report (the prediction log since midnight UTC) and run its checks."""
+    service = args.service or default_service(runner.env)
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    runner.run("monitor_job", day, {"drift_report": {"config": {"service": service}}})
+
+
 def command_rollback(runner: Runner, args: argparse.Namespace) -> None:
     """Move the champion back to the previous champion."""
     service = args.service or default_service(runner.env)
@@ -227,7 +235,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         return [month.strip() for month in text.split(",") if month.strip()]
 
     parser = argparse.ArgumentParser(prog="python -m taxi_assets.cli", description=__doc__)
-    parser.add_argument("command", choices=["demo", "train", "rollback"])
+    parser.add_argument("command", choices=["demo", "train", "monitor", "rollback"])
     parser.add_argument(
         "--service", choices=constants.SERVICES, help="TLC service (default: green offline, yellow online)"
     )
@@ -243,7 +251,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-COMMANDS = {"demo": command_demo, "train": command_train, "rollback": command_rollback}
+COMMANDS = {"demo": command_demo, "train": command_train, "monitor": command_monitor, "rollback": command_rollback}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -251,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     env = os.environ
     source = trip_source_from_env(env)
-    if args.command != "rollback" and isinstance(source, HttpTripSource) and not tlc_reachable(source):
+    if args.command in ("demo", "train") and isinstance(source, HttpTripSource) and not tlc_reachable(source):
         print(f"error: {OFFLINE_HINT}", file=sys.stderr)
         return 2
     instance = dg.DagsterInstance.get() if env.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
