@@ -97,3 +97,7 @@ MIN_WINDOW_ROWS: Final = 200
 MIN_LABELLED_ROWS: Final = 500
 ACCURACY_RATIO_MARGIN: Final = 0.2
 ACCURACY_ABSOLUTE_MARGIN: Final = 0.5
+
+# Retraining sensor: at most one retraining run per cooldown, on these months per service.
+RETRAIN_COOLDOWN_SECONDS: Final = 6 * 3600
+RETRAIN_MONTHS: Final[dict[str, tuple[str, ...]]] = {"green": ("2023-01",), "yellow": ("2023-01",)}

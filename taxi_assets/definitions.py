@@ -34,6 +34,7 @@ from taxi_assets.resources import (
     PlatformDatabase,
     TripSource,
 )
+from taxi_assets.sensors import retrain_on_failed_checks
 
 DEFAULT_HOME = ".taxi"
 
@@ -117,6 +118,7 @@ def build_defs(env: Mapping[str, str]) -> dg.Definitions:
             drift_report,
         ],
         jobs=[ingest_job, zones_job, reference_job, train_job, monitor_job, rollback_job],
+        sensors=[retrain_on_failed_checks],
         resources=build_resources(env),
     )
 

@@ -66,6 +66,9 @@ def test_training_set_of_a_service_depends_on_every_month_of_that_service_only(t
 
 def test_jobs_and_resources_follow_the_environment(tmp_path: Path) -> None:
     local = build_defs({"TAXI_HOME": str(tmp_path), "TAXI_TRIPS_DIR": str(TLC_DIR)})
+    sensor = local.resolve_sensor_def("retrain_on_failed_checks")
+    assert sensor.job_name == "train_job"
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     jobs = {job.name for job in local.resolve_all_job_defs()}
     assert jobs >= {"ingest_job", "zones_job", "reference_job", "train_job", "monitor_job", "rollback_job"}
     assert isinstance(local.resources["trip_source"], LocalTripSource)

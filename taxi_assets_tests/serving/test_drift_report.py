@@ -13,6 +13,7 @@ from taxi_assets.lifecycle.registry import ModelRegistry, model_name
 from taxi_assets.modeling.evaluation import regression_metrics
 from taxi_assets.modeling.features import FEATURES
 from taxi_assets.modeling.serving_model import FareModel
+from taxi_assets.sensors import new_error_failures, retrain_on_failed_checks
 from taxi_assets_tests.serving.conftest import Trained, register
 from taxi_serving.logging_sink import PredictionLogSink
 from taxi_serving.service import log_row
@@ -60,9 +61,12 @@ def log_traffic(
     sink.stop()
 
 
-def judge(home: Path, **config: object) -> tuple[dict[str, dg.AssetCheckEvaluation], dict[str, object]]:
+def judge(
+    home: Path, instance: dg.DagsterInstance | None = None, **config: object
+) -> tuple[dict[str, dg.AssetCheckEvaluation], dict[str, object]]:
     result = dg.materialize(
         [drift_report],
+        instance=instance,
         resources=build_resources({"TAXI_HOME": str(home)}),
         partition_key=datetime.now(UTC).strftime("%Y-%m-%d"),
         run_config={"ops": {"drift_report": {"config": {**SMALL_WINDOW, **config}}}},
@@ -119,3 +123,37 @@ def test_a_window_too_small_to_judge_says_so(trained: Trained, tmp_path: Path) -
     assert all(check.passed for check in checks.values())
     assert "not enough data" in checks[ACCURACY].metadata["note"].value
     assert "not enough data" in checks[FEATURE_DRIFT].metadata["note"].value
+
+
+def test_the_sensor_retrains_once_per_failure_and_respects_the_cooldown(trained: Trained, tmp_path: Path) -> None:
+    version, predictions = champion(tmp_path, trained)
+    higher = trained.holdout["fare_amount"].to_numpy() * 1.35
+    log_traffic(tmp_path, trained.holdout, predictions, version, higher, rejected=0)
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance)
+        assert isinstance(retrain_on_failed_checks(context), dg.SkipReason)  # nothing evaluated yet
+
+        checks, _ = judge(tmp_path, instance)
+        assert not checks[ACCURACY].passed
+        result = retrain_on_failed_checks(dg.build_sensor_context(instance=instance))
+        assert isinstance(result, dg.SensorResult)
+        (request,) = result.run_requests or []
+        assert request.partition_key == "green"
+        assert request.tags["taxi/trigger"] == "accuracy"
+        assert request.run_config["ops"]["training_set"]["config"]["months"] == ["2023-01"]
+
+        # the same evaluation is never acted on twice
+        again = retrain_on_failed_checks(dg.build_sensor_context(instance=instance, cursor=result.cursor))
+        assert isinstance(again, dg.SkipReason)
+        assert "no new ERROR failure" in str(again.skip_message)
+
+        # drift persists: a new failing evaluation inside the cooldown is acknowledged, not retrained
+        judge(tmp_path, instance)
+        persisting = retrain_on_failed_checks(dg.build_sensor_context(instance=instance, cursor=result.cursor))
+        assert isinstance(persisting, dg.SensorResult)
+        assert not persisting.run_requests
+        assert persisting.skip_reason is not None
+        assert "cooldown ends" in str(persisting.skip_reason.skip_message)
+
+        # WARN-level failures (one or two drifted features) never retrain
+        assert all(name != "feature_drift" for name, _ in new_error_failures(instance, 0))
