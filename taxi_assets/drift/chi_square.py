@@ -9,29 +9,18 @@ Categories absent from both rows are dropped (they carry no information); an emp
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 from scipy import stats
 
+from taxi_assets.drift.results import PValueTestResult
+
 CHI2_P_THRESHOLD: Final = 0.01
 
 
-@dataclass(frozen=True)
-class ChiSquareResult:
-    """Chi-square statistic and p-value of one categorical feature, with the p-value threshold applied."""
-
-    feature: str
-    statistic: float
-    p_value: float
-    threshold: float
-    rows: int
-
-    @property
-    def drifted(self) -> bool:
-        """True when the p-value is below the threshold."""
-        return bool(self.p_value < self.threshold)
+# the shared shape, under the name callers of this module use
+ChiSquareResult = PValueTestResult
 
 
 def chi_square_test(

@@ -9,29 +9,18 @@ count PSI and report KS beside it. An empty window gives NaN.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 from scipy import stats
 
+from taxi_assets.drift.results import PValueTestResult
+
 KS_P_THRESHOLD: Final = 0.01
 
 
-@dataclass(frozen=True)
-class KsResult:
-    """KS statistic and p-value of one feature, with the p-value threshold applied."""
-
-    feature: str
-    statistic: float
-    p_value: float
-    threshold: float
-    rows: int
-
-    @property
-    def drifted(self) -> bool:
-        """True when the p-value is below the threshold."""
-        return bool(self.p_value < self.threshold)
+# the shared shape, under the name callers of this module use
+KsResult = PValueTestResult
 
 
 def ks_test(feature: str, reference: np.ndarray, window: np.ndarray, threshold: float = KS_P_THRESHOLD) -> KsResult:
