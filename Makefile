@@ -15,13 +15,14 @@ export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYTHONHASHSEED := 0
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: help demo train monitor rollback serve bench-serve test lint typecheck dev bench-features bench-model lock check-java clean
+.PHONY: help demo train retrain monitor rollback serve bench-serve test lint typecheck dev bench-features bench-model lock check-java clean
 
 help:
 	@echo "make demo            run the pipeline (raw -> features -> training set -> reference profile)"
 	@echo "                     offline: make demo TAXI_TRIPS_DIR=../shared/data/tlc"
 	@echo "make test            lint, typecheck and the whole test suite"
 	@echo "make train           train a challenger and decide on promotion (MONTHS=2023-01 HOLDOUT_MONTHS=...)"
+	@echo "make retrain         what the sensor launches on a failed check: train on RETRAIN_MONTHS and decide"
 	@echo "make monitor         today's drift report from the prediction log, and its checks"
 	@echo "make rollback        move the champion back to the previous champion"
 	@echo "make serve           the prediction API on the champion (TAXI_API_PORT, TAXI_API_KEYS, TAXI_API_WORKERS)"
@@ -55,6 +56,9 @@ demo: check-java $(BIN)/.installed
 
 train: check-java $(BIN)/.installed
 	$(BIN)/python -m taxi_assets.cli train $(CLI_ARGS)
+
+retrain: check-java $(BIN)/.installed
+	$(BIN)/python -m taxi_assets.cli retrain $(CLI_ARGS)
 
 monitor: check-java $(BIN)/.installed
 	$(BIN)/python -m taxi_assets.cli monitor $(if $(SERVICE),--service $(SERVICE))

@@ -213,6 +213,13 @@ def command_train(runner: Runner, args: argparse.Namespace) -> None:
     )
 
 
+def command_retrain(runner: Runner, args: argparse.Namespace) -> None:
+    """What the sensor does on a failed check, by hand: train on the retraining months and decide."""
+    service = args.service or default_service(runner.env)
+    args.months = args.months or list(constants.RETRAIN_MONTHS[service])
+    command_train(runner, args)
+
+
 def command_monitor(runner: Runner, args: argparse.Namespace) -> None:
     """Materialize today's drift report (the prediction log since midnight UTC) and run its checks."""
     service = args.service or default_service(runner.env)
@@ -235,7 +242,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         return [month.strip() for month in text.split(",") if month.strip()]
 
     parser = argparse.ArgumentParser(prog="python -m taxi_assets.cli", description=__doc__)
-    parser.add_argument("command", choices=["demo", "train", "monitor", "rollback"])
+    parser.add_argument("command", choices=["demo", "train", "retrain", "monitor", "rollback"])
     parser.add_argument(
         "--service", choices=constants.SERVICES, help="TLC service (default: green offline, yellow online)"
     )
@@ -251,7 +258,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-COMMANDS = {"demo": command_demo, "train": command_train, "monitor": command_monitor, "rollback": command_rollback}
+COMMANDS = {
+    "demo": command_demo,
+    "train": command_train,
+    "retrain": command_retrain,
+    "monitor": command_monitor,
+    "rollback": command_rollback,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -259,7 +272,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     env = os.environ
     source = trip_source_from_env(env)
-    if args.command in ("demo", "train") and isinstance(source, HttpTripSource) and not tlc_reachable(source):
+    if (
+        args.command in ("demo", "train", "retrain")
+        and isinstance(source, HttpTripSource)
+        and not tlc_reachable(source)
+    ):
         print(f"error: {OFFLINE_HINT}", file=sys.stderr)
         return 2
     instance = dg.DagsterInstance.get() if env.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
