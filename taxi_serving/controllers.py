@@ -33,7 +33,7 @@ from taxi_serving.schemas import (
     Prediction,
     Readiness,
 )
-from taxi_serving.service import CLIENT_ID, Serving, log_row, new_request_id, now_iso
+from taxi_serving.service import CLIENT_ID, Serving, as_log_time, log_row, new_request_id, now_iso
 
 _encoder = msgspec.json.Encoder()
 
@@ -117,7 +117,7 @@ class PredictionController(Controller):
         fares = await anyio.to_thread.run_sync(routed.model.model.predict, frame)
         served_at, version = now_iso(), routed.model.version
         latency_ms = (time.perf_counter() - started) * 1000
-        predictions = []
+        predictions, logged_at = [], as_log_time(served_at)  # one instant for the whole batch
         for index, (trip, fare) in enumerate(zip(trips, fares.tolist(), strict=True)):
             request_id = f"{batch_id}-{index}"
             predictions.append(
@@ -135,6 +135,7 @@ class PredictionController(Controller):
                     model_version=version,
                     prediction=fare,
                     latency_ms=latency_ms,
+                    logged_at=logged_at,
                 )
             )
         serving.metrics.count_predictions(routed.arm, version, "/predict/batch", latency_ms / 1000, len(trips))

@@ -242,15 +242,6 @@ class PredictionLogSink:
                 return "conflict", float(row.prediction)
             return "ok", float(row.prediction)
 
-    def database_reachable(self) -> bool:
-        """One cheap query."""
-        try:
-            with self.engine.connect() as connection:
-                connection.execute(sa.text("select 1"))
-        except sa.exc.SQLAlchemyError:
-            return False
-        return True
-
 
 def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):

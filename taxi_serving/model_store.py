@@ -130,7 +130,7 @@ class ModelStore:
         if profile is not None:
             (temp / PROFILE_FILE).write_text(profile.to_json())
         (temp / VERSION_FILE).write_text(version)
-        (temp / "metrics.json").write_text(_json(metrics))
+        (temp / "metrics.json").write_text(json.dumps(metrics, sort_keys=True))
         old = self.cache_dir / f".{alias}.old.{uuid.uuid4().hex}"
         if target.exists():
             target.rename(old)
@@ -163,7 +163,3 @@ def _metrics_from_tags(tags: dict[str, str]) -> dict[str, float]:
     except ValueError:
         return {}
     return {key: float(value) for key, value in values.items() if isinstance(value, int | float)}
-
-
-def _json(content: dict[str, float]) -> str:
-    return json.dumps(content, sort_keys=True)

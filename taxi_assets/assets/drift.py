@@ -4,7 +4,6 @@ import json
 from dataclasses import asdict
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 from pydantic import Field
 
@@ -105,15 +104,15 @@ def drift_report(
             "champion_version": version,
             "rows": report.rows,
             "rejected": report.rejected,
-            "validation_failure_rate": _float(report.validation_failure_rate),
-            "largest_psi": _float(largest),
+            "validation_failure_rate": float(report.validation_failure_rate),
+            "largest_psi": float(largest),
             "largest_psi_feature": largest_name,
             "drifted_features": dg.MetadataValue.json(report.drifted_features()),
-            "prediction_psi": _float(report.prediction.value if report.prediction else float("nan")),
+            "prediction_psi": float(report.prediction.value if report.prediction else float("nan")),
             "labelled_rows": report.labelled_rows,
-            "rmse": _float(report.accuracy.rmse),
-            "bias": _float(report.accuracy.bias),
-            "champion_holdout_rmse": _float(champion_rmse),
+            "rmse": float(report.accuracy.rmse),
+            "bias": float(report.accuracy.bias),
+            "champion_holdout_rmse": float(champion_rmse),
             "path": dg.MetadataValue.path(str(path)),
         },
         check_results=judge(report, config, champion_rmse),
@@ -147,7 +146,7 @@ def judge(report: DriftReport, config: DriftReportConfig, champion_rmse: float) 
             passed=too_small or not prediction_psi > config.prediction_psi_threshold,
             severity=error,
             metadata={
-                "psi": _float(prediction_psi),
+                "psi": float(prediction_psi),
                 "threshold": config.prediction_psi_threshold,
                 "note": note if too_small else "",
             },
@@ -160,7 +159,7 @@ def judge(report: DriftReport, config: DriftReportConfig, champion_rmse: float) 
             check_name=VALIDATION_FAILURES,
             passed=total < config.min_rows or not rate > config.max_validation_failure_rate,
             severity=error,
-            metadata={"rate": _float(rate), "threshold": config.max_validation_failure_rate, "requests": total},
+            metadata={"rate": float(rate), "threshold": config.max_validation_failure_rate, "requests": total},
         )
     )
     allowed = max(champion_rmse * (1 + config.accuracy_ratio_margin), champion_rmse + config.accuracy_absolute_margin)
@@ -171,11 +170,11 @@ def judge(report: DriftReport, config: DriftReportConfig, champion_rmse: float) 
             passed=few_labels or not report.accuracy.rmse > allowed,
             severity=error,
             metadata={
-                "rmse": _float(report.accuracy.rmse),
-                "threshold": _float(allowed),
-                "champion_holdout_rmse": _float(champion_rmse),
+                "rmse": float(report.accuracy.rmse),
+                "threshold": float(allowed),
+                "champion_holdout_rmse": float(champion_rmse),
                 "labelled_rows": report.labelled_rows,
-                "bias": _float(report.accuracy.bias),
+                "bias": float(report.accuracy.bias),
                 "note": f"not enough data: {report.labelled_rows} labels < {config.min_labelled_rows}"
                 if few_labels
                 else "",
@@ -192,11 +191,6 @@ def _lake_profile(lake: DataLake, service: str) -> ReferenceProfile:
     return ReferenceProfile.from_json(path.read_text())
 
 
-def _float(value: float) -> float:
-    """Metadata floats: NaN is kept (Dagster shows it), numpy scalars become Python floats."""
-    return float(value) if value is not None else float("nan")
-
-
 def _summary(report: DriftReport) -> dict[str, object]:
     return {
         "rows": report.rows,
@@ -210,5 +204,4 @@ def _summary(report: DriftReport) -> dict[str, object]:
         "accuracy": asdict(report.accuracy),
         "accuracy_by_segment": {s: {k: asdict(v) for k, v in g.items()} for s, g in report.accuracy_by_segment.items()},
         "thresholds": asdict(report.thresholds),
-        "nan_fields": int(np.isnan([r.value for r in report.psi.values()]).sum()),
     }
