@@ -75,9 +75,14 @@ class Runner:
         self.defs = build_defs(env)
         self.instance = instance
         self.lake = DataLake(root=str(data_home(env) / "lake"))
+        self.checks: dict[str, dg.AssetCheckEvaluation] = {}
 
     def run(
-        self, job: str, partition: str | None = None, ops: dict[str, Any] | None = None
+        self,
+        job: str,
+        partition: str | None = None,
+        ops: dict[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> dict[str, dict[str, Any]]:
         """Run a job; return each materialized asset's metadata. Raises CommandFailedError on a failed step."""
         print(f"\n== {job}{f' [{partition}]' if partition else ''}", flush=True)
@@ -85,6 +90,7 @@ class Runner:
             instance=self.instance,
             partition_key=partition,
             run_config={**QUIET_CONSOLE, **({"ops": ops} if ops else {})},
+            tags=dict(tags or {}),
             raise_on_error=False,
         )
         if not result.success:
@@ -101,8 +107,11 @@ class Runner:
             for key in SHOWN_METADATA:
                 if key in metadata:
                     print(f"    {key}: {metadata[key]}")
+        self.checks = {}
         for evaluation in result.get_asset_check_evaluations():
-            print(f"  check {evaluation.check_name}: {'passed' if evaluation.passed else 'FAILED'}")
+            self.checks[evaluation.check_name] = evaluation
+            outcome = "passed" if evaluation.passed else f"FAILED ({evaluation.severity.value})"
+            print(f"  check {evaluation.check_name}: {outcome}{check_numbers(evaluation)}")
         return materialized
 
     def ingest(self, service: str, months: Sequence[str], refresh: bool) -> None:
@@ -122,6 +131,20 @@ class Runner:
             "promotion_decision": {"config": {"holdout_months": list(holdout_months)}},
         }
         return self.run("train_job", service, ops)
+
+
+def check_numbers(evaluation: dg.AssetCheckEvaluation) -> str:
+    """The value and threshold a check saw, when it has them (drift_report's checks)."""
+    metadata = {key: value.value for key, value in evaluation.metadata.items()}
+    shown = []
+    for key in ("rmse", "psi", "rate", "count"):
+        if key in metadata and "threshold" in metadata:
+            shown.append(f"{key} {float(metadata[key]):.3f} vs threshold {float(metadata['threshold']):.3f}")
+    if metadata.get("drifted_features"):
+        shown.append(f"drifted: {', '.join(metadata['drifted_features'])}")
+    if metadata.get("note"):
+        shown.append(str(metadata["note"]))
+    return f" - {'; '.join(shown)}" if shown else ""
 
 
 def default_service(env: Mapping[str, str]) -> str:

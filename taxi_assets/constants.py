@@ -100,4 +100,9 @@ ACCURACY_ABSOLUTE_MARGIN: Final = 0.5
 
 # Retraining sensor: at most one retraining run per cooldown, on these months per service.
 RETRAIN_COOLDOWN_SECONDS: Final = 6 * 3600
-RETRAIN_MONTHS: Final[dict[str, tuple[str, ...]]] = {"green": ("2023-01",), "yellow": ("2023-01",)}
+# Retraining data: the labelled traffic of the last RETRAIN_LOOKBACK_DAYS (its most recent share held out to score
+# champion and challenger on) plus the latest TLC months. The demo replays green 2023-01 as traffic, so the green
+# retraining month is 2023-02: the newest in the offline folder and never the replayed month (no holdout leak).
+RETRAIN_LOOKBACK_DAYS: Final = 7.0
+TRAFFIC_HOLDOUT_FRACTION: Final = 0.3
+RETRAIN_MONTHS: Final[dict[str, tuple[str, ...]]] = {"green": ("2023-02",), "yellow": ("2023-01",)}

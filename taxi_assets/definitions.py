@@ -7,7 +7,11 @@ loads, never at import. Environment variables:
 * ``TAXI_TRIPS_DIR``: a local folder of TLC files; when unset, files are downloaded from the TLC.
 * ``TAXI_TLC_URL``: the host to download from (default the TLC's own; a mirror with the same layout works).
 * ``MLFLOW_TRACKING_URI``: an MLflow server; when unset, a SQLite file and artifact folder under the data home.
-* ``TAXI_DATABASE_URL``: the platform database (promotion decisions); default SQLite under the data home.
+* ``TAXI_DATABASE_URL``: the platform database (prediction log, promotion decisions, alert history); default
+  SQLite under the data home.
+* ``TAXI_ALERT_WEBHOOK_URL``: a Slack-compatible webhook for alerts (unset: log and history table only).
+* ``TAXI_ALERT_SMTP_HOST``, ``TAXI_ALERT_SMTP_PORT``, ``TAXI_ALERT_SMTP_USER``, ``TAXI_ALERT_SMTP_PASSWORD``,
+  ``TAXI_ALERT_SMTP_STARTTLS``, ``TAXI_ALERT_EMAIL_FROM``, ``TAXI_ALERT_EMAIL_TO`` (comma-separated): email alerts.
 """
 
 from __future__ import annotations
@@ -25,8 +29,11 @@ from taxi_assets.assets.features import training_set, trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.assets.monitoring import reference_profile
 from taxi_assets.assets.promotion import promotion_decision, rollback_job
+from taxi_assets.assets.traffic import labelled_traffic
 from taxi_assets.assets.training import challenger_model
+from taxi_assets.jobs import ingest_job, monitor_job, reference_job, retrain_job, train_job, zones_job
 from taxi_assets.resources import (
+    AlertsResource,
     DataLake,
     HttpTripSource,
     LocalTripSource,
@@ -37,30 +44,6 @@ from taxi_assets.resources import (
 from taxi_assets.sensors import retrain_on_failed_checks
 
 DEFAULT_HOME = ".taxi"
-
-ingest_job = dg.define_asset_job(
-    "ingest_job",
-    selection=dg.AssetSelection.assets(raw_trips, trip_features),
-    description="One month of one service: TLC file -> canonical raw trips -> model features.",
-)
-zones_job = dg.define_asset_job(
-    "zones_job", selection=dg.AssetSelection.assets(taxi_zones), description="Refresh the zone lookup."
-)
-reference_job = dg.define_asset_job(
-    "reference_job",
-    selection=dg.AssetSelection.assets(training_set, reference_profile),
-    description="One service: training window -> train/test split -> reference profile.",
-)
-monitor_job = dg.define_asset_job(
-    "monitor_job",
-    selection=dg.AssetSelection.assets(drift_report),
-    description="One day of the prediction log against the champion's reference, and its checks.",
-)
-train_job = dg.define_asset_job(
-    "train_job",
-    selection=dg.AssetSelection.assets(training_set, reference_profile, challenger_model, promotion_decision),
-    description="One service: split the window, fit its profile, train and register a challenger, decide on it.",
-)
 
 
 def data_home(env: Mapping[str, str]) -> Path:
@@ -93,6 +76,22 @@ def platform_db_from_env(env: Mapping[str, str]) -> PlatformDatabase:
     return PlatformDatabase(url=env.get("TAXI_DATABASE_URL") or f"sqlite:///{data_home(env) / 'platform.db'}")
 
 
+def alerts_from_env(env: Mapping[str, str]) -> AlertsResource:
+    """Alert sinks: the webhook and SMTP variables; the history goes to the platform database."""
+    recipients = [address.strip() for address in (env.get("TAXI_ALERT_EMAIL_TO") or "").split(",") if address.strip()]
+    return AlertsResource(
+        database_url=platform_db_from_env(env).url,
+        webhook_url=env.get("TAXI_ALERT_WEBHOOK_URL") or None,
+        smtp_host=env.get("TAXI_ALERT_SMTP_HOST") or None,
+        smtp_port=int(env.get("TAXI_ALERT_SMTP_PORT") or 25),
+        smtp_user=env.get("TAXI_ALERT_SMTP_USER") or None,
+        smtp_password=env.get("TAXI_ALERT_SMTP_PASSWORD") or None,
+        smtp_starttls=(env.get("TAXI_ALERT_SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"),
+        email_from=env.get("TAXI_ALERT_EMAIL_FROM") or "taxi-fare-platform@localhost",
+        email_to=recipients,
+    )
+
+
 def build_resources(env: Mapping[str, str]) -> dict[str, object]:
     """The resources for an environment (tests pass their own mapping)."""
     return {
@@ -101,6 +100,7 @@ def build_resources(env: Mapping[str, str]) -> dict[str, object]:
         "pyspark": LazyPySparkResource(spark_config=dict(constants.SPARK_CONFIG)),
         "mlflow": mlflow_from_env(env),
         "platform_db": platform_db_from_env(env),
+        "alerts": alerts_from_env(env),
     }
 
 
@@ -111,13 +111,14 @@ def build_defs(env: Mapping[str, str]) -> dg.Definitions:
             raw_trips,
             taxi_zones,
             trip_features,
+            labelled_traffic,
             training_set,
             reference_profile,
             challenger_model,
             promotion_decision,
             drift_report,
         ],
-        jobs=[ingest_job, zones_job, reference_job, train_job, monitor_job, rollback_job],
+        jobs=[ingest_job, zones_job, reference_job, train_job, retrain_job, monitor_job, rollback_job],
         sensors=[retrain_on_failed_checks],
         resources=build_resources(env),
     )

@@ -14,6 +14,7 @@ EXPECTED_GROUPS = {
     "taxi_zones": "ingestion",
     "trip_features": "features",
     "training_set": "features",
+    "labelled_traffic": "features",
     "reference_profile": "monitoring",
     "challenger_model": "training",
     "promotion_decision": "promotion",
@@ -28,7 +29,8 @@ def test_asset_keys_groups_and_lineage(tmp_path: Path) -> None:
         assert graph.get(dg.AssetKey(name)).group_name == group
     parents = {name: {p.to_user_string() for p in graph.get(dg.AssetKey(name)).parent_keys} for name in EXPECTED_GROUPS}
     assert parents["trip_features"] == {"raw_trips", "taxi_zones"}
-    assert parents["training_set"] == {"trip_features"}
+    assert parents["training_set"] == {"trip_features", "labelled_traffic"}
+    assert parents["labelled_traffic"] == set()
     assert parents["reference_profile"] == {"training_set"}
     assert parents["challenger_model"] == {"training_set", "reference_profile"}
     assert parents["promotion_decision"] == {"challenger_model"}
@@ -67,10 +69,18 @@ def test_training_set_of_a_service_depends_on_every_month_of_that_service_only(t
 def test_jobs_and_resources_follow_the_environment(tmp_path: Path) -> None:
     local = build_defs({"TAXI_HOME": str(tmp_path), "TAXI_TRIPS_DIR": str(TLC_DIR)})
     sensor = local.resolve_sensor_def("retrain_on_failed_checks")
-    assert sensor.job_name == "train_job"
+    assert {job.name for job in sensor.jobs} == {"retrain_job", "ingest_job"}
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     jobs = {job.name for job in local.resolve_all_job_defs()}
-    assert jobs >= {"ingest_job", "zones_job", "reference_job", "train_job", "monitor_job", "rollback_job"}
+    assert jobs >= {
+        "ingest_job",
+        "zones_job",
+        "reference_job",
+        "train_job",
+        "retrain_job",
+        "monitor_job",
+        "rollback_job",
+    }
     assert isinstance(local.resources["trip_source"], LocalTripSource)
     assert local.resources["lake"].root == str(tmp_path / "lake")
     remote = build_defs({"TAXI_HOME": str(tmp_path)})

@@ -12,10 +12,11 @@ from taxi_assets.assets.common import failing_clearly, write_json_atomic
 from taxi_assets.drift.profile import PROFILE_FILE, SAMPLE_FILE, ReferenceProfile
 from taxi_assets.drift.psi import PSI_THRESHOLD
 from taxi_assets.drift.report import DriftReport, Thresholds, compute_drift_report
+from taxi_assets.lifecycle.alerts import Kind, Severity
 from taxi_assets.lifecycle.prediction_log import read_window
 from taxi_assets.lifecycle.registry import CHAMPION, model_name
 from taxi_assets.modeling.errors import MissingInputError
-from taxi_assets.resources import DataLake, MlflowResource, PlatformDatabase
+from taxi_assets.resources import AlertsResource, DataLake, MlflowResource, PlatformDatabase
 
 FEATURE_DRIFT = "feature_drift"
 PREDICTION_DRIFT = "prediction_drift"
@@ -73,6 +74,7 @@ def drift_report(
     lake: DataLake,
     mlflow: MlflowResource,
     platform_db: PlatformDatabase,
+    alerts: AlertsResource,
 ) -> dg.MaterializeResult:
     """The prediction log of one day against the champion's reference.
 
@@ -98,6 +100,10 @@ def drift_report(
     path = lake.path / "drift" / config.service / f"{context.partition_key}.json"
     write_json_atomic(path, {"window": [str(window.start), str(window.end)], "champion": version, **_summary(report)})
     largest_name, largest = report.largest_psi()
+    results = judge(report, config, champion_rmse)
+    for result in results:
+        if not result.passed:
+            alerts.send(*failure_alert(result, config.service, name, version, context.partition_key))
     return dg.MaterializeResult(
         metadata={
             "report": dg.MetadataValue.md(report.to_markdown()),
@@ -115,7 +121,7 @@ def drift_report(
             "champion_holdout_rmse": float(champion_rmse),
             "path": dg.MetadataValue.path(str(path)),
         },
-        check_results=judge(report, config, champion_rmse),
+        check_results=results,
     )
 
 
@@ -181,7 +187,19 @@ def judge(report: DriftReport, config: DriftReportConfig, champion_rmse: float) 
             },
         )
     )
-    return results
+    # the sensor reads which service's model to retrain from the evaluation
+    service = dg.MetadataValue.text(config.service)
+    return [result._replace(metadata={**result.metadata, "service": service}) for result in results]
+
+
+def failure_alert(
+    result: dg.AssetCheckResult, service: str, name: str, version: str, window: str
+) -> tuple[Severity, Kind, str, str, dict[str, object]]:
+    """The alert for one failed check: CRITICAL for ERROR checks (they retrain), WARNING for WARN."""
+    severity = Severity.CRITICAL if result.severity == dg.AssetCheckSeverity.ERROR else Severity.WARNING
+    details: dict[str, object] = {"window": window, "champion_version": version}
+    details |= {key: value.value for key, value in result.metadata.items() if key not in ("service", "note")}
+    return severity, Kind.CHECK_FAILED, service, f"{name}: drift_report check {result.check_name} failed", details
 
 
 def _lake_profile(lake: DataLake, service: str) -> ReferenceProfile:

@@ -5,6 +5,7 @@ from dataclasses import asdict
 import dagster as dg
 from dagster_pyspark import LazyPySparkResource
 from pydantic import Field
+from pyspark.sql import functions as F
 
 from taxi_assets import constants
 from taxi_assets.assets.common import failing_clearly, read_manifest, staged_folder, write_manifest
@@ -112,11 +113,16 @@ class TrainingSetConfig(dg.Config):
     )
     test_fraction: float = Field(default=constants.TEST_FRACTION, description="Share of trips held out.")
     seed: int = Field(default=constants.SPLIT_SEED, description="Seed of the trip-id hash that draws the split.")
+    include_traffic: bool = Field(
+        default=False,
+        description="Retraining: add labelled_traffic's train rows to every row of the months, and hold out "
+        "labelled_traffic's most recent rows (the test split is then production traffic, not a hash split).",
+    )
 
 
 @dg.asset(
     partitions_def=service_partitions,
-    deps=[dg.AssetDep(trip_features, partition_mapping=service_to_months)],
+    deps=[dg.AssetDep(trip_features, partition_mapping=service_to_months), dg.AssetDep("labelled_traffic")],
     group_name=constants.FEATURES_GROUP,
     kinds={"spark", "parquet"},
     code_version="1",
@@ -134,17 +140,26 @@ def training_set(
             month: read_manifest(lake.features(service, month), f"trip_features {service} {month}") for month in months
         }
         features = spark.read.parquet(*(str(lake.features(service, month)) for month in months))
-        split = assign_split(features, config.test_fraction, config.seed)
+        if config.include_traffic:
+            traffic = read_manifest(lake.traffic(service), f"labelled_traffic {service}")
+            input_traffic = {"labelled_traffic": traffic["train_hash"] + traffic["test_hash"]}
+            split = features.withColumn(SPLIT, F.lit(TRAIN)).unionByName(
+                spark.read.parquet(str(lake.traffic(service))).select(*features.columns, SPLIT)
+            )
+        else:
+            input_traffic = {}
+            split = assign_split(features, config.test_fraction, config.seed)
         with staged_folder(target) as folder:
             split.repartition(1, SPLIT).sortWithinPartitions(TRIP_ID).write.partitionBy(SPLIT).parquet(str(folder))
             train = summarize_feature_table(read_feature_table(folder / f"{SPLIT}={TRAIN}"))
             test = summarize_feature_table(read_feature_table(folder / f"{SPLIT}={TEST}"))
-            input_hashes = {month: manifest["content_hash"] for month, manifest in inputs.items()}
+            input_hashes = {month: manifest["content_hash"] for month, manifest in inputs.items()} | input_traffic
             write_manifest(
                 folder,
                 {
                     "service": service,
                     "months": months,
+                    "holdout": "labelled_traffic" if config.include_traffic else "hash split",
                     "test_fraction": config.test_fraction,
                     "seed": config.seed,
                     "input_hashes": input_hashes,
@@ -157,6 +172,7 @@ def training_set(
     return dg.MaterializeResult(
         metadata={
             "months": dg.MetadataValue.json(months),
+            "holdout": "most recent labelled traffic" if config.include_traffic else "hash split of the months",
             "rows_train": train.rows,
             "rows_test": test.rows,
             "test_fraction": config.test_fraction,

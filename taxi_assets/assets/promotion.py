@@ -9,6 +9,7 @@ from pydantic import Field
 from taxi_assets import constants
 from taxi_assets.assets.common import failing_clearly, read_manifest
 from taxi_assets.assets.training import BEHAVIOUR_CHECK, PARITY_CHECK, challenger_model
+from taxi_assets.lifecycle.alerts import Kind, Severity
 from taxi_assets.lifecycle.decisions import DecisionRecord
 from taxi_assets.lifecycle.promotion import PROMOTE, ROLLBACK, Evidence, PromotionRules, decide
 from taxi_assets.lifecycle.registry import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, ModelRegistry, model_name
@@ -19,7 +20,7 @@ from taxi_assets.modeling.features import TARGET
 from taxi_assets.modeling.probes import single_row_latency
 from taxi_assets.modeling.split import SPLIT, TEST
 from taxi_assets.partitions import service_partitions
-from taxi_assets.resources import DataLake, MlflowResource, PlatformDatabase
+from taxi_assets.resources import AlertsResource, DataLake, MlflowResource, PlatformDatabase
 
 CHECKS = (PARITY_CHECK, BEHAVIOUR_CHECK)
 
@@ -87,6 +88,7 @@ def promotion_decision(
     lake: DataLake,
     mlflow: MlflowResource,
     platform_db: PlatformDatabase,
+    alerts: AlertsResource,
 ) -> dg.MaterializeResult:
     """Champion vs challenger on the same holdout, and the recorded decision.
 
@@ -160,6 +162,22 @@ def promotion_decision(
         },
     )
     context.log.info(f"{name}: {decision.action} v{challenger_version} — {decision.reason}")
+    promoted = decision.action == PROMOTE
+    alerts.send(
+        Severity.INFO if promoted else Severity.WARNING,
+        Kind.PROMOTED if promoted else Kind.REJECTED,
+        service,
+        f"{name}: challenger v{challenger_version} {'promoted' if promoted else 'rejected'}",
+        {
+            "reason": decision.reason,
+            "champion_before": champion_version or "none",
+            "champion_after": record.new_champion_version or "none",
+            "challenger_rmse": round(challenger.metrics["rmse"], 4),
+            "champion_rmse": round(champion.metrics["rmse"], 4) if champion else None,
+            "holdout": f"{holdout_label} ({len(holdout)} rows)",
+            "dagster_run_id": context.run.run_id,
+        },
+    )
     return dg.MaterializeResult(
         metadata={
             "decision": decision.action,
@@ -187,7 +205,11 @@ class RollbackConfig(dg.Config):
 
 @dg.op
 def rollback_champion(
-    context: dg.OpExecutionContext, config: RollbackConfig, mlflow: MlflowResource, platform_db: PlatformDatabase
+    context: dg.OpExecutionContext,
+    config: RollbackConfig,
+    mlflow: MlflowResource,
+    platform_db: PlatformDatabase,
+    alerts: AlertsResource,
 ) -> dg.Output[str]:
     """Move ``champion`` back to ``previous_champion`` and record the rollback."""
     name = model_name(config.service)
@@ -216,6 +238,7 @@ def rollback_champion(
         name, current, {"rolled_back_at": datetime.now(UTC).isoformat(), "decision.id": str(decision_id)}
     )
     context.log.info(reason)
+    alerts.send(Severity.WARNING, Kind.ROLLED_BACK, config.service, f"{name}: {reason}", {"decision_id": decision_id})
     return dg.Output(
         previous, metadata={"champion_before": current, "champion_after": previous, "decision_id": decision_id}
     )

@@ -68,3 +68,32 @@ def read_window(url: str, start: datetime, end: datetime) -> LogWindow:
     finally:
         engine.dispose()
     return LogWindow(served=served, rejected=int(rejected))
+
+
+LABELLED_AT: Final = "logged_at"
+
+
+def read_labelled(url: str, since: datetime, until: datetime | None = None) -> pd.DataFrame:
+    """Served (non-shadow) rows logged in ``[since, until)`` whose true fare has arrived, oldest first.
+
+    Columns: ``request_id``, ``logged_at`` (UTC, naive), the features, ``prediction`` and ``actual_fare``.
+    """
+    table = PREDICTION_LOG
+    columns = [table.c.request_id, table.c.logged_at, *(table.c[n] for n in FEATURES)]
+    columns += [table.c.prediction, table.c.actual_fare]
+    conditions = [table.c.logged_at >= since, table.c.status == "ok", table.c.arm != SHADOW_ARM]
+    conditions.append(table.c.actual_fare.is_not(None))
+    if until is not None:
+        conditions.append(table.c.logged_at < until)
+    engine = sa.create_engine(url)
+    try:
+        METADATA.create_all(engine)
+        with engine.connect() as connection:
+            frame = pd.read_sql(
+                sa.select(*columns).where(*conditions).order_by(table.c.logged_at, table.c.id), connection
+            )
+    finally:
+        engine.dispose()
+    logged = pd.to_datetime(frame[LABELLED_AT], utc=True, format="ISO8601")
+    frame[LABELLED_AT] = logged.dt.tz_convert(None).astype("datetime64[us]")
+    return frame

@@ -37,3 +37,7 @@ class SourceUnavailableError(TaxiDataError):
 
 class MissingInputError(TaxiDataError):
     """An upstream partition the step needs has not been materialized."""
+
+
+class InvalidConfigError(TaxiDataError):
+    """A run's configuration is outside the values the step can work with."""

@@ -1,5 +1,6 @@
 """The drift_report asset and its checks, on traffic logged the way the API logs it, for a real champion."""
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -8,12 +9,17 @@ import numpy as np
 import pandas as pd
 
 from taxi_assets.assets.drift import ACCURACY, FEATURE_DRIFT, PREDICTION_DRIFT, VALIDATION_FAILURES, drift_report
-from taxi_assets.definitions import build_resources
+from taxi_assets.assets.features import trip_features
+from taxi_assets.assets.ingestion import raw_trips, taxi_zones
+from taxi_assets.definitions import alerts_from_env, build_resources
 from taxi_assets.lifecycle.registry import ModelRegistry, model_name
 from taxi_assets.modeling.evaluation import regression_metrics
 from taxi_assets.modeling.features import FEATURES
 from taxi_assets.modeling.serving_model import FareModel
+from taxi_assets.partitions import month_service_key
+from taxi_assets.resources import DataLake
 from taxi_assets.sensors import new_error_failures, retrain_on_failed_checks
+from taxi_assets_tests.conftest import TLC_DIR
 from taxi_assets_tests.serving.conftest import Trained, register
 from taxi_serving.logging_sink import PredictionLogSink
 from taxi_serving.service import log_row
@@ -125,35 +131,61 @@ def test_a_window_too_small_to_judge_says_so(trained: Trained, tmp_path: Path) -
     assert "not enough data" in checks[FEATURE_DRIFT].metadata["note"].value
 
 
+def ingest(home: Path, month: str) -> None:
+    """Really ingest one green month into the lake under ``home`` (what the sensor's ingest run does)."""
+    resources = build_resources({"TAXI_HOME": str(home), "TAXI_TRIPS_DIR": str(TLC_DIR)})
+    assert dg.materialize([taxi_zones], resources=resources).success
+    partition = str(month_service_key(month, "green"))
+    assert dg.materialize([raw_trips, trip_features], resources=resources, partition_key=partition).success
+
+
 def test_the_sensor_retrains_once_per_failure_and_respects_the_cooldown(trained: Trained, tmp_path: Path) -> None:
     version, predictions = champion(tmp_path, trained)
     higher = trained.holdout["fare_amount"].to_numpy() * 1.35
     log_traffic(tmp_path, trained.holdout, predictions, version, higher, rejected=0)
+    lake = DataLake(root=str(tmp_path / "lake"))
+
+    def tick(instance: dg.DagsterInstance, cursor: str | None = None) -> dg.SensorResult | dg.SkipReason:
+        context = dg.build_sensor_context(
+            instance=instance,
+            cursor=cursor,
+            resources={"lake": lake, "alerts": alerts_from_env({"TAXI_HOME": str(tmp_path)})},
+        )
+        return retrain_on_failed_checks(context)
+
     with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(instance=instance)
-        assert isinstance(retrain_on_failed_checks(context), dg.SkipReason)  # nothing evaluated yet
+        assert isinstance(tick(instance), dg.SkipReason)  # nothing evaluated yet
 
         checks, _ = judge(tmp_path, instance)
         assert not checks[ACCURACY].passed
-        result = retrain_on_failed_checks(dg.build_sensor_context(instance=instance))
+        # the retraining month is not in the lake: its ingestion first, the failure stays unhandled
+        waiting = tick(instance)
+        assert isinstance(waiting, dg.SensorResult)
+        (ingest_request,) = waiting.run_requests or []
+        assert (ingest_request.job_name, ingest_request.partition_key) == ("ingest_job", "2023-02|green")
+        assert waiting.cursor is None
+        ingest(tmp_path, "2023-02")
+
+        result = tick(instance)
         assert isinstance(result, dg.SensorResult)
         (request,) = result.run_requests or []
-        assert request.partition_key == "green"
+        assert (request.job_name, request.partition_key) == ("retrain_job", "green")
         assert request.tags["taxi/trigger"] == "accuracy"
-        assert request.run_config["ops"]["training_set"]["config"]["months"] == ["2023-01"]
+        assert request.run_config["ops"]["training_set"]["config"] == {"months": ["2023-02"], "include_traffic": True}
+        assert request.run_key == f"retrain-green-{json.loads(result.cursor or '{}')['last_id']}"
 
         # the same evaluation is never acted on twice
-        again = retrain_on_failed_checks(dg.build_sensor_context(instance=instance, cursor=result.cursor))
+        again = tick(instance, result.cursor)
         assert isinstance(again, dg.SkipReason)
         assert "no new ERROR failure" in str(again.skip_message)
 
         # drift persists: a new failing evaluation inside the cooldown is acknowledged, not retrained
         judge(tmp_path, instance)
-        persisting = retrain_on_failed_checks(dg.build_sensor_context(instance=instance, cursor=result.cursor))
+        persisting = tick(instance, result.cursor)
         assert isinstance(persisting, dg.SensorResult)
         assert not persisting.run_requests
         assert persisting.skip_reason is not None
         assert "cooldown ends" in str(persisting.skip_reason.skip_message)
 
         # WARN-level failures (one or two drifted features) never retrain
-        assert all(name != "feature_drift" for name, _ in new_error_failures(instance, 0))
+        assert all(failure.check != "feature_drift" for failure in new_error_failures(instance, 0))

@@ -1,0 +1,141 @@
+"""Retraining data from production: the labelled traffic of the prediction log as a feature table.
+
+Each served request whose true fare arrived through ``/feedback`` becomes one feature row (the request id is
+its trip id, the time it was served its pickup time). The rows go through the same outlier rules and feature
+schema as the TLC months; the most recent share of them is the holdout a retrained challenger and the champion
+are both scored on, so promotion is judged on the traffic the model will serve next.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import pandas as pd
+from dagster_pyspark import LazyPySparkResource
+from pydantic import Field
+
+from taxi_assets import constants
+from taxi_assets.assets.common import failing_clearly, staged_folder, write_manifest
+from taxi_assets.assets.features import TripFeaturesConfig
+from taxi_assets.lifecycle.prediction_log import LABELLED_AT, read_labelled
+from taxi_assets.modeling.errors import InvalidConfigError, MissingInputError
+from taxi_assets.modeling.feature_schema import read_feature_table, summarize_feature_table, validate_features
+from taxi_assets.modeling.features import FEATURE_TABLE_COLUMNS, PICKUP_DATETIME, TARGET, TRIP_ID
+from taxi_assets.modeling.spark_features import feature_counts, kept_feature_rows, label_outliers
+from taxi_assets.modeling.split import SPLIT, TEST, TRAIN
+from taxi_assets.partitions import service_partitions
+from taxi_assets.resources import DataLake, PlatformDatabase
+
+INTEGER_FEATURES = (
+    "passenger_count",
+    "pickup_hour",
+    "pickup_day_of_week",
+    "pickup_month",
+    "is_weekend",
+    "is_rush_hour",
+    "RatecodeID",
+    "payment_type",
+)
+
+
+class LabelledTrafficConfig(TripFeaturesConfig):
+    """How much of the log is taken, how much of it is held out, and the outlier bounds of the feature code."""
+
+    lookback_days: float = Field(
+        default=constants.RETRAIN_LOOKBACK_DAYS, description="Labelled rows logged in this many days back are used."
+    )
+    holdout_fraction: float = Field(
+        default=constants.TRAFFIC_HOLDOUT_FRACTION,
+        description="The most recent share of labelled rows, held out for scoring champion and challenger.",
+    )
+    min_rows: int = Field(
+        default=constants.MIN_LABELLED_ROWS, description="Fewest labelled rows (after outlier rules) to go on."
+    )
+
+
+def traffic_features(log: pd.DataFrame) -> pd.DataFrame:
+    """Labelled log rows in the feature table's columns (before the outlier rules)."""
+    frame = log.rename(columns={"request_id": TRIP_ID, LABELLED_AT: PICKUP_DATETIME, "actual_fare": TARGET})
+    frame[TRIP_ID] = "traffic-" + frame[TRIP_ID].astype(str)
+    for name in INTEGER_FEATURES:
+        frame[name] = frame[name].astype("int32")
+    return frame[list(FEATURE_TABLE_COLUMNS)]
+
+
+@dg.asset(
+    partitions_def=service_partitions,
+    group_name=constants.FEATURES_GROUP,
+    kinds={"sql", "spark", "parquet"},
+    code_version="1",
+)
+def labelled_traffic(
+    context: dg.AssetExecutionContext,
+    config: LabelledTrafficConfig,
+    pyspark: LazyPySparkResource,
+    lake: DataLake,
+    platform_db: PlatformDatabase,
+) -> dg.MaterializeResult:
+    """Served requests with their true fares, as train rows and a most-recent holdout, in the feature schema."""
+    service = context.partition_key
+    bounds = config.bounds()
+    since = datetime.now(UTC) - timedelta(days=config.lookback_days)
+    target = lake.traffic(service)
+    spark = pyspark.spark_session
+    with failing_clearly():
+        if not 0.0 < config.holdout_fraction < 1.0:
+            raise InvalidConfigError(f"holdout_fraction must be between 0 and 1, got {config.holdout_fraction}")
+        log = read_labelled(platform_db.url, since)
+        if len(log) < config.min_rows:
+            raise MissingInputError(
+                f"labelled_traffic {service}: {len(log)} served rows with a true fare since {since:%Y-%m-%d %H:%M} "
+                f"UTC in the prediction log; at least {config.min_rows} are needed"
+            )
+        labelled = label_outliers(spark.createDataFrame(traffic_features(log)), bounds).cache()
+        try:
+            counts = feature_counts(labelled, bounds)
+            kept = kept_feature_rows(labelled).toPandas()
+        finally:
+            labelled.unpersist()
+        if len(kept) < config.min_rows:
+            raise MissingInputError(
+                f"labelled_traffic {service}: {len(kept)} labelled rows since {since:%Y-%m-%d %H:%M} UTC after the "
+                f"outlier rules (of {len(log)} logged with a true fare); at least {config.min_rows} are needed"
+            )
+        kept = kept.sort_values([PICKUP_DATETIME, TRIP_ID], kind="stable").reset_index(drop=True)
+        kept[PICKUP_DATETIME] = kept[PICKUP_DATETIME].astype("datetime64[us]")
+        first_holdout = len(kept) - max(1, round(len(kept) * config.holdout_fraction))
+        with staged_folder(target) as folder:
+            summaries = {}
+            for side, rows in ((TRAIN, kept.iloc[:first_holdout]), (TEST, kept.iloc[first_holdout:])):
+                part = folder / f"{SPLIT}={side}"
+                part.mkdir(parents=True)
+                rows.to_parquet(part / "part-0.parquet", index=False)
+                validate_features(read_feature_table(part), bounds, source=f"labelled_traffic {service} ({side})")
+                summaries[side] = summarize_feature_table(read_feature_table(part))
+            write_manifest(
+                folder,
+                {
+                    "service": service,
+                    "since": since.isoformat(),
+                    "rows_logged": len(log),
+                    **counts,
+                    "rows_train": summaries[TRAIN].rows,
+                    "rows_test": summaries[TEST].rows,
+                    "train_hash": summaries[TRAIN].content_hash,
+                    "test_hash": summaries[TEST].content_hash,
+                    "holdout_from": str(kept[PICKUP_DATETIME].iloc[first_holdout]),
+                },
+            )
+    outliers = {key.removeprefix("outlier_"): value for key, value in counts.items() if key.startswith("outlier_")}
+    return dg.MaterializeResult(
+        metadata={
+            "rows_logged": len(log),
+            "rows_dropped_as_outliers": sum(outliers.values()),
+            "outliers_by_rule": dg.MetadataValue.json(outliers),
+            "rows_train": summaries[TRAIN].rows,
+            "rows_test": summaries[TEST].rows,
+            "holdout_from": str(kept[PICKUP_DATETIME].iloc[first_holdout]),
+            "mean_fare": summaries[TRAIN].mean_fare,
+            "path": dg.MetadataValue.path(str(target)),
+        },
+        data_version=dg.DataVersion(summaries[TRAIN].content_hash[:16]),
+    )

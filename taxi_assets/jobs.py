@@ -1,0 +1,44 @@
+"""The jobs of the code location: asset selections the CLI, the sensor and the UI launch."""
+
+import dagster as dg
+
+from taxi_assets.assets.drift import drift_report
+from taxi_assets.assets.features import training_set, trip_features
+from taxi_assets.assets.ingestion import raw_trips, taxi_zones
+from taxi_assets.assets.monitoring import reference_profile
+from taxi_assets.assets.promotion import promotion_decision
+from taxi_assets.assets.traffic import labelled_traffic
+from taxi_assets.assets.training import challenger_model
+
+ingest_job = dg.define_asset_job(
+    "ingest_job",
+    selection=dg.AssetSelection.assets(raw_trips, trip_features),
+    description="One month of one service: TLC file -> canonical raw trips -> model features.",
+)
+zones_job = dg.define_asset_job(
+    "zones_job", selection=dg.AssetSelection.assets(taxi_zones), description="Refresh the zone lookup."
+)
+reference_job = dg.define_asset_job(
+    "reference_job",
+    selection=dg.AssetSelection.assets(training_set, reference_profile),
+    description="One service: training window -> train/test split -> reference profile.",
+)
+monitor_job = dg.define_asset_job(
+    "monitor_job",
+    selection=dg.AssetSelection.assets(drift_report),
+    description="One day of the prediction log against the champion's reference, and its checks.",
+)
+train_job = dg.define_asset_job(
+    "train_job",
+    selection=dg.AssetSelection.assets(training_set, reference_profile, challenger_model, promotion_decision),
+    description="One service: split the window, fit its profile, train and register a challenger, decide on it.",
+)
+
+retrain_job = dg.define_asset_job(
+    "retrain_job",
+    selection=dg.AssetSelection.assets(
+        labelled_traffic, training_set, reference_profile, challenger_model, promotion_decision
+    ),
+    description="One service, what the retraining sensor launches: labelled traffic + the latest months -> "
+    "challenger -> promotion decision on the most recent labelled traffic.",
+)
