@@ -15,14 +15,16 @@ export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYTHONHASHSEED := 0
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: help demo train retrain monitor rollback serve bench-serve test lint typecheck dev bench-features bench-model lock check-java clean
+.PHONY: help demo train retrain seed-traffic monitor rollback serve bench-serve test lint typecheck dev bench-features bench-model lock check-java clean
 
 help:
-	@echo "make demo            run the pipeline (raw -> features -> training set -> reference profile)"
-	@echo "                     offline: make demo TAXI_TRIPS_DIR=../shared/data/tlc"
+	@echo "make demo            the whole loop: train on 2022, serve, replay 2022-03 (calm) and 2023-01 (fare"
+	@echo "                     increase) with delayed fares, accuracy fails, the sensor retrains, promotion, swap"
+	@echo "                     offline: make demo TAXI_TRIPS_DIR=../shared/data/tlc  (SERVE=sample: exit at the end)"
 	@echo "make test            lint, typecheck and the whole test suite"
 	@echo "make train           train a challenger and decide on promotion (MONTHS=2023-01 HOLDOUT_MONTHS=...)"
 	@echo "make retrain         what the sensor launches on a failed check: train on RETRAIN_MONTHS and decide"
+	@echo "make seed-traffic    replay a TLC month through the running API (MONTH, ROWS, RATE, SCENARIO, ...)"
 	@echo "make monitor         today's drift report from the prediction log, and its checks"
 	@echo "make rollback        move the champion back to the previous champion"
 	@echo "make serve           the prediction API on the champion (TAXI_API_PORT, TAXI_API_KEYS, TAXI_API_WORKERS)"
@@ -59,6 +61,14 @@ train: check-java $(BIN)/.installed
 
 retrain: check-java $(BIN)/.installed
 	$(BIN)/python -m taxi_assets.cli retrain $(CLI_ARGS)
+
+# Replay a month through the running API (make serve in another terminal): MONTH=2023-01 ROWS=5000 RATE=1000
+# COMPRESSION=600 SCENARIO=none|gradual|sudden|concept|seasonal|new_categories|bad_requests STRENGTH=...
+seed-traffic: check-java $(BIN)/.installed
+	$(BIN)/python -m taxi_assets.cli seed-traffic $(if $(SERVICE),--service $(SERVICE)) $(if $(MONTH),--month $(MONTH)) \
+	  $(if $(ROWS),--rows $(ROWS)) $(if $(RATE),--rate $(RATE)) $(if $(COMPRESSION),--compression $(COMPRESSION)) \
+	  $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(STRENGTH),--strength $(STRENGTH)) \
+	  $(if $(FEEDBACK_DELAY),--feedback-delay $(FEEDBACK_DELAY))
 
 monitor: check-java $(BIN)/.installed
 	$(BIN)/python -m taxi_assets.cli monitor $(if $(SERVICE),--service $(SERVICE))

@@ -1,61 +1,32 @@
-"""The Makefile's commands: ``python -m taxi_assets.cli demo|train|rollback``.
+"""The Makefile's commands: ``python -m taxi_assets.cli demo|train|retrain|monitor|rollback|seed-traffic``.
 
 Each runs Dagster jobs in-process against the instance in ``DAGSTER_HOME`` (the Makefile points it at the
 project root, whose dagster.yaml keeps runs under the data home), so every run shows up in ``dagster dev``.
 """
 
 import argparse
-import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import dagster as dg
 import requests
 
 from taxi_assets import constants
-from taxi_assets.definitions import build_defs, data_home, mlflow_from_env, trip_source_from_env
+from taxi_assets.definitions import data_home, mlflow_from_env, trip_source_from_env
 from taxi_assets.lifecycle.registry import CHAMPION, model_name
-from taxi_assets.partitions import month_service_key
-from taxi_assets.resources import DataLake, HttpTripSource
+from taxi_assets.modeling.feature_schema import read_feature_table
+from taxi_assets.replay.client import ReplayConfig, replay_trips, run_replay
+from taxi_assets.replay.scenarios import SCENARIOS, apply
+from taxi_assets.resources import HttpTripSource
+from taxi_assets.runner import CommandFailedError, Runner
+from taxi_assets.story import StoryOptions, run_story
 
-SHOWN_METADATA = (
-    "rows_in",
-    "rows_valid",
-    "rows_quarantined",
-    "quarantine_by_rule",
-    "rows_out",
-    "outliers_by_rule",
-    "rows_train",
-    "rows_test",
-    "bins_per_feature",
-    "model_version",
-    "rmse",
-    "mae",
-    "r2",
-    "mape",
-    "parity_max_abs_diff",
-    "decision",
-    "reason",
-    "champion_version_after",
-    "path",
-    "profile_path",
-)
-# Dagster's step-by-step log stays in the run's record (dagster dev); the console shows warnings and errors.
-QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 OFFLINE_HINT = (
     "The TLC download site is not reachable. To run offline, point the trip source at a local folder of TLC "
     "files:\n    make demo TAXI_TRIPS_DIR=../shared/data/tlc"
 )
-
-
-class CommandFailedError(Exception):
-    """A job failed; its step errors were printed."""
 
 
 def tlc_reachable(source: HttpTripSource, timeout_seconds: float = 8.0) -> bool:
@@ -67,161 +38,45 @@ def tlc_reachable(source: HttpTripSource, timeout_seconds: float = 8.0) -> bool:
     return True
 
 
-class Runner:
-    """Runs the code location's jobs in-process and prints what they materialized."""
-
-    def __init__(self, env: Mapping[str, str], instance: dg.DagsterInstance) -> None:
-        self.env = env
-        self.defs = build_defs(env)
-        self.instance = instance
-        self.lake = DataLake(root=str(data_home(env) / "lake"))
-        self.checks: dict[str, dg.AssetCheckEvaluation] = {}
-
-    def run(
-        self,
-        job: str,
-        partition: str | None = None,
-        ops: dict[str, Any] | None = None,
-        tags: Mapping[str, str] | None = None,
-    ) -> dict[str, dict[str, Any]]:
-        """Run a job; return each materialized asset's metadata. Raises CommandFailedError on a failed step."""
-        print(f"\n== {job}{f' [{partition}]' if partition else ''}", flush=True)
-        result = self.defs.resolve_job_def(job).execute_in_process(
-            instance=self.instance,
-            partition_key=partition,
-            run_config={**QUIET_CONSOLE, **({"ops": ops} if ops else {})},
-            tags=dict(tags or {}),
-            raise_on_error=False,
-        )
-        if not result.success:
-            for event in result.get_step_failure_events():
-                error = event.step_failure_data.error
-                print(f"error in {event.step_key}: {error.message.strip() if error else 'failed'}", file=sys.stderr)
-            raise CommandFailedError(job)
-        materialized: dict[str, dict[str, Any]] = {}
-        for event in result.get_asset_materialization_events():
-            materialization = event.step_materialization_data.materialization
-            metadata = {key: value.value for key, value in materialization.metadata.items()}
-            materialized[materialization.asset_key.to_user_string()] = metadata
-            print(f"  {materialization.asset_key.to_user_string()}")
-            for key in SHOWN_METADATA:
-                if key in metadata:
-                    print(f"    {key}: {metadata[key]}")
-        self.checks = {}
-        for evaluation in result.get_asset_check_evaluations():
-            self.checks[evaluation.check_name] = evaluation
-            outcome = "passed" if evaluation.passed else f"FAILED ({evaluation.severity.value})"
-            print(f"  check {evaluation.check_name}: {outcome}{check_numbers(evaluation)}")
-        return materialized
-
-    def ingest(self, service: str, months: Sequence[str], refresh: bool) -> None:
-        """Zones once, then raw -> features for each month not yet in the lake (or every month with refresh)."""
-        if refresh or not self.lake.zones().exists():
-            self.run("zones_job")
-        for month in months:
-            if refresh or not (self.lake.features(service, month) / "_manifest.json").exists():
-                self.run("ingest_job", str(month_service_key(month, service)))
-            else:
-                print(f"\n== ingest_job [{month}|{service}]: already in the lake (--refresh to redo)")
-
-    def train(self, service: str, months: Sequence[str], holdout_months: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Split the window, train and register a challenger, decide on promotion."""
-        ops = {
-            "training_set": {"config": {"months": list(months)}},
-            "promotion_decision": {"config": {"holdout_months": list(holdout_months)}},
-        }
-        return self.run("train_job", service, ops)
-
-
-def check_numbers(evaluation: dg.AssetCheckEvaluation) -> str:
-    """The value and threshold a check saw, when it has them (drift_report's checks)."""
-    metadata = {key: value.value for key, value in evaluation.metadata.items()}
-    shown = []
-    for key in ("rmse", "psi", "rate", "count"):
-        if key in metadata and "threshold" in metadata:
-            shown.append(f"{key} {float(metadata[key]):.3f} vs threshold {float(metadata['threshold']):.3f}")
-    if metadata.get("drifted_features"):
-        shown.append(f"drifted: {', '.join(metadata['drifted_features'])}")
-    if metadata.get("note"):
-        shown.append(str(metadata["note"]))
-    return f" - {'; '.join(shown)}" if shown else ""
-
-
 def default_service(env: Mapping[str, str]) -> str:
     """Green from the local folder (the offline files), yellow from the TLC download."""
     return "yellow" if isinstance(trip_source_from_env(env), HttpTripSource) else constants.DEFAULT_DEMO_SERVICE
 
 
 def command_demo(runner: Runner, args: argparse.Namespace) -> None:
-    """Ingest the training window, fit the reference profile, train and promote the first champion."""
+    """The whole loop (train, serve, calm replay, drift replay, alarm, retraining, promotion, swap).
+
+    With ``--serve no``: only ingest, train and promote the first champion.
+    """
     service = args.service or default_service(runner.env)
     months = args.months or list(constants.DEFAULT_TRAINING_MONTHS[service])
-    runner.ingest(service, months, refresh=args.refresh)
-    runner.run("reference_job", service, {"training_set": {"config": {"months": months}}})
-    outcome = runner.train(service, months, args.holdout_months or [])
-    decision = outcome["promotion_decision"]
+    if args.serve == "no":
+        runner.ingest(service, months, refresh=args.refresh)
+        runner.run("reference_job", service, {"training_set": {"config": {"months": months}}})
+        decision = runner.train(service, months, args.holdout_months or [])["promotion_decision"]
+        print(
+            f"\n{service}: champion is version {decision['champion_version_after']} "
+            f"(this run's challenger v{decision['challenger_version']}: {decision['decision']}; "
+            f"RMSE {decision['challenger_rmse']:.3f} on {decision['holdout_rows']:,} holdout rows)."
+        )
+    else:
+        if args.refresh:
+            runner.ingest(service, months, refresh=True)
+        options = StoryOptions(
+            service=service,
+            training_months=tuple(months),
+            calm_month=args.calm_month or constants.STORY_CALM_MONTH[service],
+            drift_month=args.drift_month or constants.STORY_DRIFT_MONTH[service],
+            calm_rows=args.rows or constants.STORY_CALM_ROWS,
+            drift_rows=args.rows or constants.STORY_DRIFT_ROWS,
+            rate=args.rate,
+            compression=args.compression,
+        )
+        run_story(runner, options, keep_serving=args.serve == "forever")
     print(
-        f"\n{service}: champion is version {decision['champion_version_after']} "
-        f"(this run's challenger v{decision['challenger_version']}: {decision['decision']}; "
-        f"RMSE {decision['challenger_rmse']:.3f} on {decision['holdout_rows']:,} holdout rows)."
         f"\nData home: {data_home(runner.env)}. Browse the asset graph, runs, checks and metadata with:"
         "\n    make dev      # then open http://127.0.0.1:3000"
     )
-    if args.serve != "no":
-        serve_and_show(runner.env, service, keep_serving=args.serve == "forever")
-
-
-SAMPLE_TRIP = {
-    "trip_distance": 2.4,
-    "passenger_count": 1,
-    "pickup_hour": 18,
-    "pickup_day_of_week": 2,
-    "pickup_month": 3,
-    "trip_duration_minutes": 14.5,
-    "is_weekend": 0,
-    "is_rush_hour": 1,
-    "RatecodeID": 1,
-    "payment_type": 1,
-    "pickup_borough": "Manhattan",
-    "dropoff_borough": "Manhattan",
-}
-
-
-def serve_and_show(env: Mapping[str, str], service: str, keep_serving: bool) -> None:
-    """Start the API on the champion, show one request with curl and its answer, then serve until Ctrl-C."""
-    port = env.get("TAXI_API_PORT") or "8000"
-    key = (env.get("TAXI_API_KEYS") or "local-dev-key").split(",")[0]
-    server_env = {**env, "TAXI_SERVICE": service, "TAXI_API_KEYS": env.get("TAXI_API_KEYS") or key}
-    command = [sys.executable, "-m", "uvicorn", "--factory", "taxi_serving.app:app_from_env"]
-    command += ["--host", "127.0.0.1", "--port", port, "--no-access-log", "--log-level", "warning"]
-    print(f"\n== starting the API on http://127.0.0.1:{port} (docs: /schema)", flush=True)
-    process = subprocess.Popen(command, env=server_env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None:
-                raise CommandFailedError("the API did not start (is the port taken? set TAXI_API_PORT)")
-            time.sleep(0.3)
-        body = json.dumps(SAMPLE_TRIP)
-        print(f"\n$ curl -s -X POST {base}/predict -H 'X-API-Key: {key}' -H 'Content-Type: application/json' \\")
-        print(f"    -d '{body}'")
-        answer = requests.post(f"{base}/predict", data=body, headers={"X-API-Key": key}, timeout=5)
-        print(answer.text)
-        if keep_serving:
-            print("\nThe API keeps serving the champion (and swaps in a new one when promoted). Ctrl-C to stop.")
-            process.wait()
-    except KeyboardInterrupt:
-        print("\nstopping the API")
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
 
 
 def command_train(runner: Runner, args: argparse.Namespace) -> None:
@@ -241,6 +96,28 @@ def command_retrain(runner: Runner, args: argparse.Namespace) -> None:
     service = args.service or default_service(runner.env)
     args.months = args.months or list(constants.RETRAIN_MONTHS[service])
     command_train(runner, args)
+
+
+def command_seed_traffic(runner: Runner, args: argparse.Namespace) -> None:
+    """Replay a TLC month through the running API (``make serve``), with a drift scenario and delayed fares."""
+    service = args.service or default_service(runner.env)
+    month = args.month or constants.STORY_DRIFT_MONTH[service]
+    runner.ingest(service, [month], refresh=args.refresh)
+    base_url = runner.env.get("TAXI_API_URL") or f"http://127.0.0.1:{runner.env.get('TAXI_API_PORT') or '8000'}"
+    key = (runner.env.get("TAXI_API_KEYS") or "local-dev-key").split(",")[0]
+    try:
+        requests.get(f"{base_url}/healthz", timeout=3)
+    except requests.ConnectionError as exc:
+        raise CommandFailedError(f"no API answers at {base_url}: start it with 'make serve' first") from exc
+    trips = replay_trips(read_feature_table(runner.lake.features(service, month)), args.rows, args.seed)
+    trips = apply(args.scenario, trips, args.strength, args.seed)
+    print(f"\n== replaying {len(trips):,} trips of {service} {month} (scenario {args.scenario}) to {base_url}")
+    config = ReplayConfig(
+        base_url, key, rate=args.rate, compression=args.compression, feedback_delay_minutes=args.feedback_delay
+    )
+    for line in run_replay(trips, config).lines():
+        print(f"  {line}")
+    print("\nJudge the traffic with: make monitor")
 
 
 def command_monitor(runner: Runner, args: argparse.Namespace) -> None:
@@ -265,7 +142,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         return [month.strip() for month in text.split(",") if month.strip()]
 
     parser = argparse.ArgumentParser(prog="python -m taxi_assets.cli", description=__doc__)
-    parser.add_argument("command", choices=["demo", "train", "retrain", "monitor", "rollback"])
+    parser.add_argument("command", choices=["demo", "train", "retrain", "monitor", "rollback", "seed-traffic"])
     parser.add_argument(
         "--service", choices=constants.SERVICES, help="TLC service (default: green offline, yellow online)"
     )
@@ -278,6 +155,23 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default="forever",
         help="demo: start the API and keep it up (forever), stop after the sample request (sample), or skip it",
     )
+    parser.add_argument("--calm-month", help="demo: the unseen month of the same fare regime to replay first")
+    parser.add_argument("--drift-month", help="demo: the month after the fare increase to replay next")
+    parser.add_argument("--month", help="seed-traffic: the month to replay (default: the drift month)")
+    parser.add_argument("--rows", type=int, help="trips to replay (a seeded sample of the month)")
+    parser.add_argument("--rate", type=float, default=constants.REPLAY_RATE, help="requests per second")
+    parser.add_argument(
+        "--compression",
+        type=float,
+        default=constants.REPLAY_COMPRESSION,
+        help="trip seconds per wall-clock second (true fares arrive when trips complete)",
+    )
+    parser.add_argument(
+        "--feedback-delay", type=float, default=2.0, help="minutes (trip time) after completion a fare arrives"
+    )
+    parser.add_argument("--scenario", choices=list(SCENARIOS), default="none", help="drift applied to the trips")
+    parser.add_argument("--strength", type=float, help="scenario strength (default: the scenario's own)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sample and the scenario")
     return parser.parse_args(argv)
 
 
@@ -286,6 +180,7 @@ COMMANDS = {
     "train": command_train,
     "retrain": command_retrain,
     "monitor": command_monitor,
+    "seed-traffic": command_seed_traffic,
     "rollback": command_rollback,
 }
 
@@ -306,7 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with instance:
         try:
             COMMANDS[args.command](Runner(env, instance), args)
-        except CommandFailedError:
+        except CommandFailedError as exc:
+            if str(exc) and " " in str(exc):
+                print(f"error: {exc}", file=sys.stderr)
             return 1
     return 0
 

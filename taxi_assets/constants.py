@@ -24,12 +24,20 @@ HTTP_TIMEOUT_SECONDS: Final = 30.0
 HTTP_RETRIES: Final = 4
 HTTP_BACKOFF_SECONDS: Final = 1.0
 
-# Training windows per service: three months before the fare increase of 2022-12-19.
+# Training windows per service: months before the fare increase of 2022-12-19. The month after the window is
+# the demo's "calm" replay (same fares, unseen trips); the drift month is after the increase.
 # Yellow is downloaded from the TLC; green is what the offline folder holds.
 DEFAULT_TRAINING_MONTHS: Final[dict[str, tuple[str, ...]]] = {
-    "green": ("2022-01", "2022-02", "2022-03"),
-    "yellow": ("2022-09", "2022-10", "2022-11"),
+    "green": ("2022-01", "2022-02"),
+    "yellow": ("2022-09", "2022-10"),
 }
+STORY_CALM_MONTH: Final = {"green": "2022-03", "yellow": "2022-11"}
+STORY_DRIFT_MONTH: Final = {"green": "2023-01", "yellow": "2023-01"}
+STORY_CALM_ROWS: Final = 3_000
+STORY_DRIFT_ROWS: Final = 5_000
+REPLAY_RATE: Final = 1_000.0
+# One wall-clock second stands for this many seconds of trip time (a 15-minute trip's fare arrives in 1.5 s).
+REPLAY_COMPRESSION: Final = 600.0
 DEFAULT_DEMO_SERVICE: Final = "green"
 
 # Raw validation: a run fails when more than this share of a file's rows is quarantined.
@@ -103,6 +111,7 @@ RETRAIN_COOLDOWN_SECONDS: Final = 6 * 3600
 # Retraining data: the labelled traffic of the last RETRAIN_LOOKBACK_DAYS (its most recent share held out to score
 # champion and challenger on) plus the latest TLC months. The demo replays green 2023-01 as traffic, so the green
 # retraining month is 2023-02: the newest in the offline folder and never the replayed month (no holdout leak).
+# Yellow follows the same pattern with the TLC's 2023-02 file.
 RETRAIN_LOOKBACK_DAYS: Final = 7.0
 TRAFFIC_HOLDOUT_FRACTION: Final = 0.3
-RETRAIN_MONTHS: Final[dict[str, tuple[str, ...]]] = {"green": ("2023-02",), "yellow": ("2023-01",)}
+RETRAIN_MONTHS: Final[dict[str, tuple[str, ...]]] = {"green": ("2023-02",), "yellow": ("2023-02",)}

@@ -1,6 +1,6 @@
 """Features: the 12 model features per month (PySpark), and the train/test split over a window of months."""
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 
 import dagster as dg
 from dagster_pyspark import LazyPySparkResource
@@ -40,7 +40,7 @@ class TripFeaturesConfig(dg.Config):
 
     def bounds(self) -> OutlierBounds:
         """The bounds as the pure feature code takes them."""
-        return OutlierBounds(**self.model_dump())
+        return OutlierBounds(**{field.name: getattr(self, field.name) for field in fields(OutlierBounds)})
 
 
 @dg.asset(

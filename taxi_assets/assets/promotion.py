@@ -49,9 +49,11 @@ def load_holdout(lake: DataLake, service: str, months: list[str]) -> tuple[pd.Da
     if not months:
         folder = lake.training_set(service)
         manifest = read_manifest(folder, f"training_set {service}")
-        return read_feature_table(
-            folder / f"{SPLIT}={TEST}"
-        ), f"training_set test split ({','.join(manifest['months'])})"
+        if manifest.get("holdout") == "labelled_traffic":
+            label = "the most recent labelled traffic (labelled_traffic holdout)"
+        else:
+            label = f"training_set test split ({','.join(manifest['months'])})"
+        return read_feature_table(folder / f"{SPLIT}={TEST}"), label
     frames = []
     for month in months:
         read_manifest(lake.features(service, month), f"trip_features {service} {month}")

@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 from dagster_pyspark import LazyPySparkResource
 from pydantic import Field
+from pyspark.sql import functions as F
 
 from taxi_assets import constants
 from taxi_assets.assets.common import failing_clearly, staged_folder, write_manifest
@@ -25,6 +26,7 @@ from taxi_assets.modeling.split import SPLIT, TEST, TRAIN
 from taxi_assets.partitions import service_partitions
 from taxi_assets.resources import DataLake, PlatformDatabase
 
+NULL_FLAGS = ("_passenger_count_imputed", "_ratecode_unknown", "_payment_type_unknown")
 INTEGER_FEATURES = (
     "passenger_count",
     "pickup_hour",
@@ -89,7 +91,9 @@ def labelled_traffic(
                 f"labelled_traffic {service}: {len(log)} served rows with a true fare since {since:%Y-%m-%d %H:%M} "
                 f"UTC in the prediction log; at least {config.min_rows} are needed"
             )
-        labelled = label_outliers(spark.createDataFrame(traffic_features(log)), bounds).cache()
+        # served requests had no nulls to impute (the API rejects them): the feature code's flags are all false
+        rows = spark.createDataFrame(traffic_features(log)).withColumns({flag: F.lit(False) for flag in NULL_FLAGS})
+        labelled = label_outliers(rows, bounds).cache()
         try:
             counts = feature_counts(labelled, bounds)
             kept = kept_feature_rows(labelled).toPandas()
