@@ -92,10 +92,16 @@ def command_train(runner: Runner, args: argparse.Namespace) -> None:
 
 
 def command_retrain(runner: Runner, args: argparse.Namespace) -> None:
-    """What the sensor does on a failed check, by hand: train on the retraining months and decide."""
+    """What the sensor launches on a failed check, by hand: labelled traffic + the retraining months, and decide."""
     service = args.service or default_service(runner.env)
-    args.months = args.months or list(constants.RETRAIN_MONTHS[service])
-    command_train(runner, args)
+    months = args.months or list(constants.RETRAIN_MONTHS[service])
+    runner.ingest(service, months, refresh=args.refresh)
+    ops = {"training_set": {"config": {"months": months, "include_traffic": True}}}
+    decision = runner.run("retrain_job", service, ops, {"taxi/trigger": "manual"})["promotion_decision"]
+    print(
+        f"\n{service}: {decision['decision']} v{decision['challenger_version']}; "
+        f"champion is v{decision['champion_version_after']} ({decision['reason']})"
+    )
 
 
 def command_seed_traffic(runner: Runner, args: argparse.Namespace) -> None:

@@ -74,6 +74,10 @@ class Runner:
             for event in result.get_step_failure_events():
                 error = event.step_failure_data.error
                 print(f"error in {event.step_key}: {error.message.strip() if error else 'failed'}", file=sys.stderr)
+            for evaluation in result.get_asset_check_evaluations():
+                if not evaluation.passed:
+                    values = {key: value.value for key, value in evaluation.metadata.items()}
+                    print(f"  check {evaluation.check_name} FAILED: {values}", file=sys.stderr)
             raise CommandFailedError(job)
         materialized: dict[str, dict[str, Any]] = {}
         for event in result.get_asset_materialization_events():

@@ -20,7 +20,7 @@ from taxi_assets.assets.features import TripFeaturesConfig
 from taxi_assets.lifecycle.prediction_log import LABELLED_AT, read_labelled
 from taxi_assets.modeling.errors import InvalidConfigError, MissingInputError
 from taxi_assets.modeling.feature_schema import read_feature_table, summarize_feature_table, validate_features
-from taxi_assets.modeling.features import FEATURE_TABLE_COLUMNS, PICKUP_DATETIME, TARGET, TRIP_ID
+from taxi_assets.modeling.features import FEATURE_TABLE_COLUMNS, FEATURES, PICKUP_DATETIME, TARGET, TRIP_ID
 from taxi_assets.modeling.spark_features import feature_counts, kept_feature_rows, label_outliers
 from taxi_assets.modeling.split import SPLIT, TEST, TRAIN
 from taxi_assets.partitions import service_partitions
@@ -55,11 +55,15 @@ class LabelledTrafficConfig(TripFeaturesConfig):
 
 
 def traffic_features(log: pd.DataFrame) -> pd.DataFrame:
-    """Labelled log rows in the feature table's columns (before the outlier rules)."""
-    frame = log.rename(columns={"request_id": TRIP_ID, LABELLED_AT: PICKUP_DATETIME, "actual_fare": TARGET})
-    frame[TRIP_ID] = "traffic-" + frame[TRIP_ID].astype(str)
+    """Labelled log rows in the feature table's columns (before the outlier rules), oldest first."""
+    frame = log.rename(columns={LABELLED_AT: PICKUP_DATETIME, "actual_fare": TARGET})
     for name in INTEGER_FEATURES:
         frame[name] = frame[name].astype("int32")
+    # the trip id comes from the trip's content (features and fare), not the random request id, so the same
+    # labelled trips give the same training set, row order and model; repeats of a trip are numbered
+    content = pd.util.hash_pandas_object(frame[[*FEATURES, TARGET]], index=False).map("{:016x}".format)
+    repeat = content.groupby(content).cumcount().astype(str)
+    frame[TRIP_ID] = "traffic-" + content + "-" + repeat
     return frame[list(FEATURE_TABLE_COLUMNS)]
 
 

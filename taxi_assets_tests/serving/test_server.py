@@ -27,7 +27,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(home: Path, poll_seconds: float = 0.3) -> Iterator[str]:
+def server(home: Path, poll_seconds: float = 0.3, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     port = free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -35,6 +35,7 @@ def server(home: Path, poll_seconds: float = 0.3) -> Iterator[str]:
         "TAXI_API_KEYS": HEADERS["X-API-Key"],
         "TAXI_MODEL_POLL_SECONDS": str(poll_seconds),
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        **(extra_env or {}),
     }
     command = [sys.executable, "-m", "uvicorn", "--factory", "taxi_serving.app:app_from_env"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
