@@ -15,7 +15,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYTHONHASHSEED := 0
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: help demo train retrain seed-traffic monitor rollback serve bench-serve test lint typecheck dev bench-features bench-model lock check-java clean
+.PHONY: help demo train retrain seed-traffic monitor bench-drift rollback serve bench-serve test lint typecheck dev bench-features bench-model lock check-java clean
 
 help:
 	@echo "make demo            the whole loop: train on 2022, serve, replay 2022-03 (calm) and 2023-01 (fare"
@@ -31,6 +31,7 @@ help:
 	@echo "make dev             the Dagster UI (dagster dev) on http://127.0.0.1:3000"
 	@echo "make bench-features  raw -> features throughput on the local green months"
 	@echo "make bench-model     training time and memory, scoring latency ONNX vs Spark"
+	@echo "make bench-drift     drift report at 10k/100k/1M rows beside Evidently 0.7 on the same frames"
 	@echo "make bench-serve     API load benchmark under wrk (after make demo)"
 	@echo "make lock            re-resolve pyproject.toml into requirements.lock"
 
@@ -106,6 +107,17 @@ bench-features: check-java $(BIN)/.installed
 
 bench-model: check-java $(BIN)/.installed
 	$(BIN)/python scripts/bench_model.py $(if $(TAXI_TRIPS_DIR),$(TAXI_TRIPS_DIR),../shared/data/tlc)
+
+# Evidently 0.7 needs pandas < 2.3: it gets its own environment, pinned in scripts/bench-evidently.lock.
+BENCH_VENV ?= .venv-bench
+$(BENCH_VENV)/.installed: scripts/bench-evidently.lock
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r scripts/bench-evidently.lock
+	@touch $@
+
+bench-drift: check-java $(BIN)/.installed $(BENCH_VENV)/.installed
+	$(BIN)/python scripts/bench_drift.py $(if $(TAXI_TRIPS_DIR),$(TAXI_TRIPS_DIR),../shared/data/tlc) \
+	  --evidently-python $(BENCH_VENV)/bin/python
 
 bench-serve: check-java $(BIN)/.installed
 	@command -v wrk >/dev/null 2>&1 || { echo "error: wrk is needed: sudo apt-get install -y wrk"; exit 1; }

@@ -16,7 +16,7 @@ import pandas as pd
 
 from taxi_assets.drift.chi_square import CHI2_P_THRESHOLD, ChiSquareResult, chi_square_test
 from taxi_assets.drift.jensen_shannon import JS_THRESHOLD, DivergenceResult, categorical_divergence
-from taxi_assets.drift.ks import KS_P_THRESHOLD, KsResult, ks_test
+from taxi_assets.drift.ks import KS_P_THRESHOLD, KsResult, ks_from_counts, value_counts
 from taxi_assets.drift.profile import DISCRETE_FEATURES, NumericProfile, ReferenceProfile
 from taxi_assets.drift.psi import PSI_THRESHOLD, PsiResult, binned_counts, category_psi, numeric_psi
 from taxi_assets.modeling.evaluation import regression_metrics
@@ -129,11 +129,37 @@ def _fmt(value: float | None) -> str:
 
 
 def _counts(values: pd.Series) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value, count in values.dropna().value_counts().items():
+    counted = values.value_counts(sort=False, dropna=True)
+    return _keyed(counted.index.to_numpy(), counted.to_numpy())
+
+
+def _keyed(values: np.ndarray, counts: np.ndarray) -> dict[str, int]:
+    """Counts per category key (1.0 and 1 are the same category "1")."""
+    keyed: dict[str, int] = {}
+    for value, count in zip(values.tolist(), counts.tolist(), strict=True):
         key = category_key(value)
-        counts[key] = counts.get(key, 0) + int(count)
-    return counts
+        keyed[key] = keyed.get(key, 0) + int(count)
+    return keyed
+
+
+def _segment_accuracy(segments: np.ndarray, actual: np.ndarray, predicted: np.ndarray) -> dict[str, SegmentAccuracy]:
+    """RMSE, MAE and bias per segment value from sums per group (no per-group frames)."""
+    codes, uniques = pd.factorize(segments)
+    error = predicted - actual
+    rows = np.bincount(codes, minlength=len(uniques))
+    squared = np.bincount(codes, weights=error**2, minlength=len(uniques))
+    absolute = np.bincount(codes, weights=np.abs(error), minlength=len(uniques))
+    signed = np.bincount(codes, weights=error, minlength=len(uniques))
+    keyed: dict[str, SegmentAccuracy] = {}
+    for index, value in enumerate(uniques.tolist()):
+        n = int(rows[index])
+        keyed[category_key(value)] = SegmentAccuracy(
+            rows=n,
+            rmse=float(np.sqrt(squared[index] / n)),
+            mae=float(absolute[index] / n),
+            bias=float(signed[index] / n),
+        )
+    return dict(sorted(keyed.items()))
 
 
 def _accuracy(actual: np.ndarray, predicted: np.ndarray) -> SegmentAccuracy:
@@ -156,18 +182,20 @@ def compute_drift_report(
     divergence: dict[str, DivergenceResult] = {}
     ks: dict[str, KsResult] = {}
     chi: dict[str, ChiSquareResult] = {}
+    # one hash count per numeric feature; bins, discrete shares and KS all come from these counts
+    window_counts = {name: value_counts(window[name].to_numpy()) for name in NUMERIC_FEATURES}
     for name in CONTINUOUS_FEATURES:
-        values = window[name].dropna().to_numpy(dtype=np.float64)
+        distinct, occurrences = window_counts[name]
         reference = profile.numeric[name]
-        psi[name] = numeric_psi(
-            name, reference.edges, reference.shares, binned_counts(values, np.asarray(reference.edges)), limits.psi
-        )
+        binned = binned_counts(distinct, np.asarray(reference.edges), occurrences)
+        psi[name] = numeric_psi(name, reference.edges, reference.shares, binned, limits.psi)
     for name in DISCRETE_FEATURES:
         shares = profile.discrete[name].shares if name in profile.discrete else {}
-        psi[name] = category_psi(name, shares, _counts(window[name]), limits.psi)
-    for name in NUMERIC_FEATURES:
-        if reference_sample is not None:
-            ks[name] = ks_test(name, reference_sample[name].to_numpy(), window[name].dropna().to_numpy(), limits.ks_p)
+        psi[name] = category_psi(name, shares, _keyed(*window_counts[name]), limits.psi)
+    if reference_sample is not None:
+        for name in NUMERIC_FEATURES:
+            sample_counts = value_counts(reference_sample[name].to_numpy())
+            ks[name] = ks_from_counts(name, sample_counts, window_counts[name], limits.ks_p)
     for name in (*BINARY_FEATURES, *CATEGORICAL_FEATURES):
         shares = profile.categorical[name].shares
         counts = _counts(window[name])
@@ -187,14 +215,14 @@ def compute_drift_report(
             limits.prediction_psi,
         )
 
-    labelled = window[window[ACTUAL].notna()] if ACTUAL in window else window.iloc[:0]
+    actual = window[ACTUAL].to_numpy(dtype=np.float64) if ACTUAL in window else np.array([])
+    labelled = ~np.isnan(actual)
+    actual = actual[labelled]
+    predicted = window[PREDICTION].to_numpy(dtype=np.float64)[labelled] if len(actual) else np.array([])
     by_segment = {
-        segment: {
-            category_key(value): _accuracy(group[ACTUAL].to_numpy(), group[PREDICTION].to_numpy())
-            for value, group in labelled.groupby(segment)
-        }
+        segment: _segment_accuracy(window[segment].to_numpy()[labelled], actual, predicted)
         for segment in ACCURACY_SEGMENTS
-        if segment in labelled
+        if segment in window
     }
     return DriftReport(
         rows=len(window),
@@ -204,11 +232,8 @@ def compute_drift_report(
         ks=ks,
         chi_square=chi,
         prediction=prediction,
-        labelled_rows=len(labelled),
-        accuracy=_accuracy(
-            labelled[ACTUAL].to_numpy() if len(labelled) else np.array([]),
-            labelled[PREDICTION].to_numpy() if len(labelled) else np.array([]),
-        ),
+        labelled_rows=len(actual),
+        accuracy=_accuracy(actual, predicted),
         accuracy_by_segment=by_segment,
         counted_features=tuple(name for name in psi if name not in not_counted),
         thresholds=limits,

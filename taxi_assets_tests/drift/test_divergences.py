@@ -5,7 +5,7 @@ from scipy.spatial.distance import jensenshannon
 
 from taxi_assets.drift.chi_square import chi_square_test
 from taxi_assets.drift.jensen_shannon import categorical_divergence, js_divergence, kl_divergence
-from taxi_assets.drift.ks import ks_test
+from taxi_assets.drift.ks import COUNTS_ABOVE, ks_test
 
 REFERENCE = {"Manhattan": 0.6, "Queens": 0.25, "Brooklyn": 0.15}
 
@@ -67,3 +67,20 @@ def test_chi_square_matches_scipy_and_passes_identical_counts() -> None:
     same = chi_square_test("payment_type", reference, dict(reference))
     assert same.statistic == pytest.approx(0.0, abs=1e-12)
     assert same.p_value == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("discrete", [False, True])
+def test_ks_on_large_windows_comes_from_counts_and_agrees_with_scipy(discrete: bool) -> None:
+    rng = np.random.default_rng(4)
+    reference = rng.gamma(2.0, 1.5, 50_000)
+    window = rng.gamma(2.0, 1.6, 200_000)
+    if discrete:  # many ties, as for hour of day or passenger count
+        reference, window = np.floor(reference), np.floor(window)
+    ours = ks_test("x", reference, window)
+    theirs = stats.ks_2samp(reference, window, method="asymp")
+    assert window.size > COUNTS_ABOVE
+    assert ours.statistic == pytest.approx(theirs.statistic, abs=1e-12)
+    assert ours.p_value == pytest.approx(theirs.pvalue, abs=1e-3)
+    same_law = rng.gamma(2.0, 1.5, 200_000)
+    close = ks_test("x", reference, np.floor(same_law) if discrete else same_law)
+    assert close.p_value > 1e-3 > ours.p_value
