@@ -89,8 +89,11 @@ def drift_report(
             raise MissingInputError(f"{name} has no champion to monitor; train and promote one first")
         served_model = registry.load_pyfunc(name, version)
         profile = served_model.profile or _lake_profile(lake, config.service)
+    # the champion's own reference sample; versions logged before it was carried fall back to the lake's
+    sample = served_model.reference_sample
     sample_path = lake.profile_dir(config.service) / SAMPLE_FILE
-    sample = pd.read_csv(sample_path) if sample_path.is_file() else None
+    if sample is None and sample_path.is_file():
+        sample = pd.read_csv(sample_path)
     log = read_window(platform_db.url, window.start, window.end)
     thresholds = Thresholds(psi=config.psi_threshold, prediction_psi=config.prediction_psi_threshold)
     report = compute_drift_report(

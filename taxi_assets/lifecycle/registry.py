@@ -18,11 +18,13 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from taxi_assets.drift.profile import SAMPLE_FILE
 from taxi_assets.modeling.pyfunc import (
     ONNX_ARTIFACT,
     PREDICTION_PROFILE_ARTIFACT,
     PREDICTION_PROFILE_FILE,
     PROFILE_ARTIFACT,
+    REFERENCE_SAMPLE_ARTIFACT,
     SPEC_ARTIFACT,
     FarePyfunc,
 )
@@ -97,6 +99,8 @@ class ModelRegistry:
         }
         if profile_path is not None:
             artifacts[PROFILE_ARTIFACT] = str(profile_path)
+            if (profile_path.parent / SAMPLE_FILE).is_file():
+                artifacts[REFERENCE_SAMPLE_ARTIFACT] = str(profile_path.parent / SAMPLE_FILE)
         if (serving_dir / PREDICTION_PROFILE_FILE).is_file():
             artifacts[PREDICTION_PROFILE_ARTIFACT] = str(serving_dir / PREDICTION_PROFILE_FILE)
         info = mlflow.pyfunc.log_model(

@@ -20,6 +20,7 @@ SPEC_ARTIFACT: Final = "feature_spec"
 PROFILE_ARTIFACT: Final = "reference_profile"
 PREDICTION_PROFILE_ARTIFACT: Final = "prediction_profile"
 PREDICTION_PROFILE_FILE: Final = "prediction_profile.json"
+REFERENCE_SAMPLE_ARTIFACT: Final = "reference_sample"
 
 
 class FarePyfunc(PythonModel):
@@ -33,10 +34,18 @@ class FarePyfunc(PythonModel):
     profile: ReferenceProfile | None = None
     # quantile bins of the model's own predictions on its holdout: the reference for prediction drift
     prediction_profile: NumericProfile | None = None
+    # seeded rows of its training split: the sample KS and chi-square compare windows with
+    reference_sample: pd.DataFrame | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the onnxruntime session (it is rebuilt from the artifacts on load)."""
-        return {**self.__dict__, "model": None, "profile": None, "prediction_profile": None}
+        return {
+            **self.__dict__,
+            "model": None,
+            "profile": None,
+            "prediction_profile": None,
+            "reference_sample": None,
+        }
 
     def load_context(self, context: Any) -> None:
         """Build the onnxruntime session once, when MLflow loads the model."""
@@ -47,6 +56,8 @@ class FarePyfunc(PythonModel):
         if PREDICTION_PROFILE_ARTIFACT in context.artifacts:
             text = Path(context.artifacts[PREDICTION_PROFILE_ARTIFACT]).read_text()
             self.prediction_profile = NumericProfile(**json.loads(text))
+        if REFERENCE_SAMPLE_ARTIFACT in context.artifacts:
+            self.reference_sample = pd.read_csv(context.artifacts[REFERENCE_SAMPLE_ARTIFACT])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
         """Predicted fare per row of the 12 feature columns."""

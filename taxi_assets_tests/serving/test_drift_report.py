@@ -189,3 +189,14 @@ def test_the_sensor_retrains_once_per_failure_and_respects_the_cooldown(trained:
 
         # WARN-level failures (one or two drifted features) never retrain
         assert all(failure.check != "feature_drift" for failure in new_error_failures(instance, 0))
+
+
+def test_each_version_carries_its_reference_for_monitoring(trained: Trained, tmp_path: Path) -> None:
+    version, _ = champion(tmp_path, trained)
+    registry = ModelRegistry(f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}", (tmp_path / "mlflow").as_uri())
+    served = registry.load_pyfunc(model_name("green"), version)
+    assert served.profile is not None
+    assert served.profile.months == ["2022-01"]
+    assert served.reference_sample is not None
+    assert list(served.reference_sample.columns) == list(pd.read_csv(trained.profile_path.parent / "reference.csv"))
+    assert len(served.reference_sample) == 100
