@@ -160,7 +160,8 @@ def challenger_model(
     (work / "serving" / PREDICTION_PROFILE_FILE).write_text(
         json.dumps(asdict(numeric_profile(onnx_pred, constants.REFERENCE_BINS)))
     )
-    probe = behaviour(artifact)
+    # probes in the newest TLC month of the window: a month the model has plenty of rows for
+    probe = behaviour(artifact, max(manifest["months"]))
     behaviour_ok = probe.passed(config.monotonic_tolerance_usd)
 
     registry = mlflow.registry()

@@ -16,12 +16,23 @@ PROBE_DISTANCES_MILES: Final = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.
 PROBE_SPEED_MPH: Final = 12.0
 
 
-def distance_probes() -> pd.DataFrame:
+DEFAULT_PROBE_MONTH: Final = "2022-03"
+
+
+def probe_pickup(month: str) -> pd.Timestamp:
+    """14:00 on the second Wednesday of ``month`` (YYYY-MM): a weekday afternoon outside rush hours."""
+    eighth = pd.Timestamp(f"{month}-08 14:00")
+    return eighth + pd.Timedelta(days=(2 - eighth.weekday()) % 7)
+
+
+def distance_probes(month: str = DEFAULT_PROBE_MONTH) -> pd.DataFrame:
     """Standard-rate Manhattan -> Manhattan probe trips that differ only in distance.
 
-    Credit card, one passenger, a weekday afternoon, a steady 12 mph (so the duration follows the distance).
+    Credit card, one passenger, a weekday afternoon of ``month``, a steady 12 mph (so the duration follows the
+    distance). The month should be one the model was trained on: ``pickup_month`` is a feature, and a month
+    it never saw (or saw only in a few rows) says little about the model.
     """
-    pickup = pd.Timestamp("2022-03-09 14:00")  # a Wednesday, outside rush hours
+    pickup = probe_pickup(month)
     rows = []
     for miles in PROBE_DISTANCES_MILES:
         dropoff = pickup + pd.Timedelta(hours=miles / PROBE_SPEED_MPH)
@@ -52,9 +63,9 @@ class BehaviourResult:
         return self.deterministic and self.largest_drop_usd <= tolerance_usd
 
 
-def behaviour(model: FareModel) -> BehaviourResult:
-    """Score the distance probes twice."""
-    probes = distance_probes()
+def behaviour(model: FareModel, month: str = DEFAULT_PROBE_MONTH) -> BehaviourResult:
+    """Score the distance probes (pickups in ``month``) twice."""
+    probes = distance_probes(month)
     first, second = model.predict(probes), model.predict(probes)
     drops = first[:-1] - first[1:]
     return BehaviourResult(
