@@ -4,6 +4,10 @@ Dagster has no built-in trigger on failed asset checks, so the sensor reads the 
 from the instance. Its cursor remembers the newest evaluation it has handled and when it last launched a run:
 a failure is acted on once (the run key is derived from the evaluation), and while drift persists at most one
 run starts per cooldown; failures inside the cooldown are acknowledged and say so in the skip reason.
+
+The instance is the record too: a failure whose evaluation already has a retrain_job run (tag
+``taxi/evaluation_id``) is never retrained again, and the cooldown counts from the newest retrain_job run,
+whether this sensor, ``make retrain`` or the demo started it.
 """
 
 import json
@@ -56,8 +60,21 @@ def retrain_request(service: str, checks: list[str], evaluation_id: int) -> dg.R
         job_name="retrain_job",
         partition_key=service,
         run_config={"ops": {"training_set": {"config": {"months": months, "include_traffic": True}}}},
-        tags={"taxi/trigger": ",".join(checks), "taxi/evaluation_id": str(evaluation_id)},
+        tags={"taxi/trigger": ",".join(checks), EVALUATION_TAG: str(evaluation_id)},
     )
+
+
+EVALUATION_TAG = "taxi/evaluation_id"
+
+
+def retrain_runs(instance: dg.DagsterInstance, tags: dict[str, str] | None = None) -> list[dg.RunRecord]:
+    """The newest retrain_job run (with ``tags``), whoever launched it; empty when there is none."""
+    return list(instance.get_run_records(filters=dg.RunsFilter(job_name="retrain_job", tags=tags or {}), limit=1))
+
+
+def started_at(record: dg.RunRecord) -> float:
+    """When the run was created, in epoch seconds."""
+    return record.create_timestamp.timestamp()
 
 
 def ingest_requests(lake: DataLake, service: str, evaluation_id: int) -> list[dg.RunRequest]:
@@ -68,7 +85,7 @@ def ingest_requests(lake: DataLake, service: str, evaluation_id: int) -> list[dg
             run_key=f"retrain-ingest-{service}-{month}-{evaluation_id}",
             job_name="ingest_job",
             partition_key=str(month_service_key(month, service)),
-            tags={"taxi/evaluation_id": str(evaluation_id)},
+            tags={EVALUATION_TAG: str(evaluation_id)},
         )
         for month in missing
     ]
@@ -95,6 +112,18 @@ def retrain_on_failed_checks(
         return dg.SkipReason(f"no new ERROR failure of {', '.join(DRIFT_CHECKS)} after evaluation {last_id}")
     newest, service = failures[-1].evaluation_id, failures[-1].service
     checks = sorted({failure.check for failure in failures})
+    handled = retrain_runs(context.instance, tags={EVALUATION_TAG: str(newest)})
+    if handled:
+        return dg.SensorResult(
+            skip_reason=dg.SkipReason(
+                f"{', '.join(checks)} failed (evaluation {newest}), already handled by retrain_job run "
+                f"{handled[0].dagster_run.run_id}"
+            ),
+            cursor=json.dumps({"last_id": newest, "last_launch": max(last_launch, started_at(handled[0]))}),
+        )
+    # the cooldown counts every retraining in the instance: this sensor's, a manual one, the demo's
+    latest = retrain_runs(context.instance)
+    last_launch = max(last_launch, started_at(latest[0])) if latest else last_launch
     now = time.time()
     if now - last_launch < constants.RETRAIN_COOLDOWN_SECONDS:
         wait = constants.RETRAIN_COOLDOWN_SECONDS - (now - last_launch)

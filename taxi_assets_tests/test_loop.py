@@ -19,7 +19,7 @@ from taxi_assets.lifecycle.alerts import Alerter
 from taxi_assets.lifecycle.decisions import DECISIONS
 from taxi_assets.lifecycle.registry import CHAMPION, PREVIOUS_CHAMPION, model_name
 from taxi_assets.runner import Runner
-from taxi_assets.story import StoryOptions, run_story
+from taxi_assets.story import StoryOptions, run_story, sensor_tick, skip_text
 from taxi_assets_tests.conftest import TLC_DIR
 
 
@@ -48,8 +48,11 @@ def test_fare_increase_is_caught_by_accuracy_retrained_promoted_and_served(tmp_p
         compression=6_000.0,
     )
     with dg.instance_for_test() as instance:
-        story = run_story(Runner(env, instance), options)
+        runner = Runner(env, instance)
+        story = run_story(runner, options)
         retrain_runs = instance.get_runs(filters=dg.RunsFilter(job_name="retrain_job"))
+        # the daemon's copy of the sensor starts with no cursor: the instance still tells it the failure is handled
+        fresh = sensor_tick(runner, None)
 
     # 2022-03: same fare regime, no false alarm, nothing to retrain
     calm = story.checks["2022-03"]
@@ -73,6 +76,9 @@ def test_fare_increase_is_caught_by_accuracy_retrained_promoted_and_served(tmp_p
     assert retrain_runs[0].status == dg.DagsterRunStatus.SUCCESS
     assert retrain_runs[0].tags["taxi/trigger"] == ACCURACY
     assert "no new ERROR failure" in story.sensor_after
+    assert isinstance(fresh, dg.SensorResult)
+    assert not fresh.run_requests
+    assert "already handled by retrain_job run" in skip_text(fresh)
 
     # promoted on the most recent labelled traffic, and served by the running API
     decision = story.decision
