@@ -37,9 +37,16 @@ def champion(home: Path, trained: Trained) -> tuple[str, np.ndarray]:
 
 
 def log_traffic(
-    home: Path, rows: pd.DataFrame, predictions: np.ndarray, version: str, actual: np.ndarray, rejected: int
+    home: Path,
+    rows: pd.DataFrame,
+    predictions: np.ndarray,
+    version: str,
+    actual: np.ndarray,
+    rejected: int,
+    database_url: str | None = None,
 ) -> None:
-    sink = PredictionLogSink(f"sqlite:///{home / 'platform.db'}", home / "spill", flush_seconds=0.05)
+    url = database_url or f"sqlite:///{home / 'platform.db'}"
+    sink = PredictionLogSink(url, home / "spill", flush_seconds=0.05)
     sink.start()
     tag = datetime.now(UTC).strftime("%H%M%S%f")
     for index, (record, prediction) in enumerate(
