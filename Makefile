@@ -15,7 +15,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYTHONHASHSEED := 0
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: help demo train retrain seed-traffic monitor bench-drift rollback serve bench-serve test lint typecheck dev bench-features bench-model lock check-java clean
+.PHONY: help demo train retrain seed-traffic monitor bench-drift up rollback serve bench-serve test lint typecheck dev bench-features bench-model lock check-java clean
 
 help:
 	@echo "make demo            the whole loop: train on 2022, serve, replay 2022-03 (calm) and 2023-01 (fare"
@@ -33,6 +33,7 @@ help:
 	@echo "make bench-model     training time and memory, scoring latency ONNX vs Spark"
 	@echo "make bench-drift     drift report at 10k/100k/1M rows beside Evidently 0.7 on the same frames"
 	@echo "make bench-serve     API load benchmark under wrk (after make demo)"
+	@echo "make up              the compose deployment (copy docker/.env.example to docker/.env first)"
 	@echo "make lock            re-resolve pyproject.toml into requirements.lock"
 
 check-java:
@@ -130,6 +131,12 @@ lock:
 	{ echo "# Exact versions of everything installed, resolved from pyproject.toml by 'make lock'."; \
 	  .lockenv/bin/python -m pip freeze --exclude taxi-fare-platform; } > requirements.lock
 	rm -rf .lockenv
+
+# The compose deployment: Docker's compose plugin, or the standalone docker-compose.
+COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+up:
+	@test -f docker/.env || { echo "error: copy docker/.env.example to docker/.env and set its secrets"; exit 1; }
+	$(COMPOSE) --env-file docker/.env -f docker/compose.yaml up --build
 
 clean:
 	rm -rf $(TAXI_HOME) .tmp_dagster_home_*

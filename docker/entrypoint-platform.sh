@@ -1,0 +1,22 @@
+#!/bin/sh
+# One image, several roles: the compose services pick theirs by the first argument.
+set -eu
+role="${1:-webserver}"
+[ "$#" -gt 0 ] && shift
+case "$role" in
+  code)
+    exec dagster api grpc --host 0.0.0.0 --port 4000 --module-name taxi_assets.definitions --attribute defs "$@" ;;
+  webserver)
+    exec dagster-webserver --host 0.0.0.0 --port 3000 --workspace /opt/dagster/home/workspace.yaml "$@" ;;
+  daemon)
+    exec dagster-daemon run --workspace /opt/dagster/home/workspace.yaml "$@" ;;
+  mlflow)
+    exec mlflow server --host 0.0.0.0 --port 5000 \
+      --backend-store-uri "$MLFLOW_BACKEND_STORE_URI" \
+      --serve-artifacts --artifacts-destination /data/mlflow-artifacts "$@" ;;
+  first-training)
+    # the first champion, through the same runs `make demo SERVE=no` makes, recorded in the Postgres instance
+    exec python -m taxi_assets.cli demo --serve no "$@" ;;
+  *)
+    exec "$role" "$@" ;;
+esac

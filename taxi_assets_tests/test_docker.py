@@ -1,0 +1,118 @@
+"""docker/: the compose file validates, its variables and Dagster's agree, and what the images run exists."""
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import psycopg2
+import pytest
+import yaml
+
+from taxi_assets_tests.conftest import PROJECT_ROOT
+from taxi_assets_tests.serving.test_logging_sink import postgres_reachable
+
+DOCKER = PROJECT_ROOT / "docker"
+COMPOSE = DOCKER / "compose.yaml"
+ENV_EXAMPLE = DOCKER / ".env.example"
+PLATFORM_SERVICES = ("mlflow", "code", "webserver", "daemon", "trainer")
+
+
+def env_example() -> dict[str, str]:
+    pairs = [line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines() if line and not line.startswith("#")]
+    return {key: value for key, value in pairs}
+
+
+def compose() -> dict[str, dict[str, dict[str, object]]]:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_the_compose_file_validates() -> None:
+    if shutil.which("docker-compose") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but docker-compose is not installed (.ci/run installs it)")
+        pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
+    result = subprocess.run(
+        ["docker-compose", "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE), "config"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)
+    assert set(resolved["services"]) == {"postgres", "mlflow", "code", "webserver", "daemon", "trainer", "api"}
+    assert resolved["services"]["postgres"]["healthcheck"]["test"]
+    assert resolved["services"]["webserver"]["depends_on"]["code"]["condition"] == "service_healthy"
+
+
+def test_every_variable_of_env_example_is_used_and_none_is_missing() -> None:
+    text = COMPOSE.read_text()
+    used = set(re.findall(r"(?<!\$)\$\{([A-Z_]+)", text))
+    assert used == set(env_example())
+
+
+def test_dagster_yaml_reads_what_compose_sets() -> None:
+    needed = set(re.findall(r"\{env: ([A-Z_]+)\}", (DOCKER / "dagster.yaml").read_text()))
+    assert needed
+    services = compose()["services"]
+    for name in PLATFORM_SERVICES:
+        environment = services[name]["environment"]
+        assert isinstance(environment, dict)
+        assert needed <= set(environment), name
+
+
+def test_what_the_images_run_exists() -> None:
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    for source in re.findall(r"^COPY (?!--from)(.+) \S+$", dockerfile, flags=re.MULTILINE):
+        for path in source.split():
+            assert (PROJECT_ROOT / path).exists(), path
+    entrypoint = DOCKER / "entrypoint-platform.sh"
+    assert entrypoint.stat().st_mode & stat.S_IXUSR
+    script = entrypoint.read_text()
+    for name in PLATFORM_SERVICES:
+        (role,) = compose()["services"][name]["command"]  # type: ignore[misc]
+        assert f"  {role})" in script, role
+    assert "taxi_serving.app:app_from_env" in dockerfile
+    from taxi_assets.definitions import defs
+    from taxi_serving.app import app_from_env
+
+    assert callable(defs)
+    assert callable(app_from_env)
+
+
+def test_the_deployment_instance_config_runs_on_postgres(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not postgres_reachable():
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but no PostgreSQL server answers on 127.0.0.1:5432")
+        pytest.skip("no PostgreSQL server reachable at 127.0.0.1:5432")
+    database = f"taxi_docker_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect("postgresql://postgres@127.0.0.1:5432/test")
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{database}"')
+    config = (DOCKER / "dagster.yaml").read_text().replace("/data/dagster", str(tmp_path / "dagster"))
+    (tmp_path / "dagster.yaml").write_text(config)
+    for key, value in {
+        "DAGSTER_PG_USERNAME": "postgres",
+        "DAGSTER_PG_PASSWORD": "",
+        "DAGSTER_PG_HOST": "127.0.0.1",
+        "DAGSTER_PG_PORT": "5432",
+        "DAGSTER_PG_DB": database,
+    }.items():
+        monkeypatch.setenv(key, value)
+
+    @dg.asset
+    def probe() -> int:
+        return 1
+
+    try:
+        with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+            assert dg.materialize([probe], instance=instance).success
+            assert instance.get_latest_materialization_event(dg.AssetKey("probe")) is not None
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.close()
