@@ -9,12 +9,12 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
-import psycopg2
 import pytest
 import yaml
 
 from taxi_assets_tests.conftest import PROJECT_ROOT
 from taxi_assets_tests.serving.test_logging_sink import postgres_reachable
+from taxi_assets_tests.serving.test_postgres_stack import create_database, drop_database
 
 DOCKER = PROJECT_ROOT / "docker"
 COMPOSE = DOCKER / "compose.yaml"
@@ -90,9 +90,7 @@ def test_the_deployment_instance_config_runs_on_postgres(tmp_path: Path, monkeyp
             pytest.fail("CI is set but no PostgreSQL server answers on 127.0.0.1:5432")
         pytest.skip("no PostgreSQL server reachable at 127.0.0.1:5432")
     database = f"taxi_docker_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect("postgresql://postgres@127.0.0.1:5432/test")
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{database}"')
+    create_database(database)
     config = (DOCKER / "dagster.yaml").read_text().replace("/data/dagster", str(tmp_path / "dagster"))
     (tmp_path / "dagster.yaml").write_text(config)
     for key, value in {
@@ -114,5 +112,4 @@ def test_the_deployment_instance_config_runs_on_postgres(tmp_path: Path, monkeyp
             assert dg.materialize([probe], instance=instance).success
             assert instance.get_latest_materialization_event(dg.AssetKey("probe")) is not None
     finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.close()
+        drop_database(database)

@@ -19,7 +19,7 @@ from taxi_assets.assets.drift import ACCURACY, drift_report
 from taxi_assets.definitions import alerts_from_env, build_resources
 from taxi_assets.lifecycle.alerts import Alerter
 from taxi_assets.lifecycle.registry import CHAMPION, ModelRegistry, model_name
-from taxi_assets.resources import DataLake
+from taxi_assets.resources import DataLake, MlflowResource
 from taxi_assets.sensors import retrain_on_failed_checks
 from taxi_assets_tests.serving.conftest import Trained, register
 from taxi_assets_tests.serving.test_drift_report import log_traffic
@@ -28,20 +28,21 @@ from taxi_assets_tests.serving.test_logging_sink import postgres_reachable
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 
 
-def create_database(name: str) -> None:
+def admin(statement: str) -> None:
+    """Run one statement outside a transaction (CREATE / DROP DATABASE) on the server's ``test`` database."""
     connection = psycopg2.connect(f"{SERVER}/test")
     connection.autocommit = True
     with connection.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
+        cursor.execute(statement)
     connection.close()
+
+
+def create_database(name: str) -> None:
+    admin(f'CREATE DATABASE "{name}"')
 
 
 def drop_database(name: str) -> None:
-    connection = psycopg2.connect(f"{SERVER}/test")
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    connection.close()
+    admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -92,7 +93,10 @@ def test_a_failed_check_on_a_postgres_instance_is_read_by_the_sensor(
         "TAXI_DATABASE_URL": databases["platform"].replace("postgresql://", "postgresql+psycopg2://"),
     }
     resources = build_resources(env)
-    registry = resources["mlflow"].registry()  # type: ignore[attr-defined]
+    # a database tracking URI (not a server) needs an artifact root, or MLflow writes ./mlruns
+    mlflow = MlflowResource(tracking_uri=env["MLFLOW_TRACKING_URI"], artifact_root=(tmp_path / "artifacts").as_uri())
+    resources["mlflow"] = mlflow
+    registry = mlflow.registry()
     version = register(registry, trained, "a")
     registry.tag_version(model_name("green"), version, {"metrics": {"rmse": 3.0}})
     predictions = registry.load_fare_model(model_name("green"), version).predict(trained.holdout)
