@@ -117,8 +117,9 @@ def labelled_traffic(
                 part = folder / f"{SPLIT}={side}"
                 part.mkdir(parents=True)
                 rows.to_parquet(part / "part-0.parquet", index=False)
-                validate_features(read_feature_table(part), bounds, source=f"labelled_traffic {service} ({side})")
-                summaries[side] = summarize_feature_table(read_feature_table(part))
+                written = read_feature_table(part)
+                validate_features(written, bounds, source=f"labelled_traffic {service} ({side})")
+                summaries[side] = summarize_feature_table(written)
             write_manifest(
                 folder,
                 {

@@ -11,6 +11,7 @@ import pandas as pd
 from taxi_assets.assets.drift import ACCURACY, FEATURE_DRIFT, PREDICTION_DRIFT, VALIDATION_FAILURES, drift_report
 from taxi_assets.assets.features import trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
+from taxi_assets.assets.traffic import labelled_traffic
 from taxi_assets.definitions import alerts_from_env, build_resources
 from taxi_assets.lifecycle.registry import ModelRegistry, model_name
 from taxi_assets.modeling.evaluation import regression_metrics
@@ -207,3 +208,23 @@ def test_each_version_carries_its_reference_for_monitoring(trained: Trained, tmp
     assert served.reference_sample is not None
     assert list(served.reference_sample.columns) == list(pd.read_csv(trained.profile_path.parent / "reference.csv"))
     assert len(served.reference_sample) == 100
+
+
+def test_retraining_without_enough_labelled_traffic_fails_saying_how_much_there_is(
+    trained: Trained, tmp_path: Path
+) -> None:
+    version, predictions = champion(tmp_path, trained)
+    rows = trained.holdout.head(40)
+    log_traffic(tmp_path, rows, predictions[:40], version, rows["fare_amount"].to_numpy(), rejected=0)
+    result = dg.materialize(
+        [labelled_traffic],
+        resources=build_resources({"TAXI_HOME": str(tmp_path)}),
+        partition_key="green",
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    message = failure.step_failure_data.error.message if failure.step_failure_data.error else ""
+    assert "40 served rows with a true fare" in message
+    assert "at least 500 are needed" in message
+    assert not (tmp_path / "lake" / "traffic" / "green").exists()
