@@ -208,8 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             COMMANDS[args.command](Runner(env, instance), args)
         except CommandFailedError as exc:
-            if str(exc) and " " in str(exc):
-                print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {exc}", file=sys.stderr)
             return 1
     return 0
 

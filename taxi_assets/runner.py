@@ -41,7 +41,7 @@ QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 class CommandFailedError(Exception):
-    """A job failed; its step errors were printed."""
+    """A command could not finish; the message says what failed (a job's step errors are printed before)."""
 
 
 class Runner:
@@ -78,7 +78,7 @@ class Runner:
                 if not evaluation.passed:
                     values = {key: value.value for key, value in evaluation.metadata.items()}
                     print(f"  check {evaluation.check_name} FAILED: {values}", file=sys.stderr)
-            raise CommandFailedError(job)
+            raise CommandFailedError(f"{job}{f' [{partition}]' if partition else ''} failed (its errors are above)")
         materialized: dict[str, dict[str, Any]] = {}
         for event in result.get_asset_materialization_events():
             materialization = event.step_materialization_data.materialization
