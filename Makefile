@@ -15,7 +15,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYTHONHASHSEED := 0
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: help demo train retrain seed-traffic monitor bench-drift up rollback serve bench-serve test lint typecheck dev bench-features bench-model lock check-java clean
+.PHONY: migrate help demo train retrain seed-traffic monitor bench-drift up rollback serve bench-serve test lint typecheck dev bench-features bench-model lock check-java clean
 
 help:
 	@echo "make demo            the whole loop: train on 2022, serve, replay 2022-03 (calm) and 2023-01 (fare"
@@ -34,6 +34,7 @@ help:
 	@echo "make bench-drift     drift report at 10k/100k/1M rows beside Evidently 0.7 on the same frames"
 	@echo "make bench-serve     API load benchmark under wrk (after make demo)"
 	@echo "make up              the compose deployment (copy docker/.env.example to docker/.env first)"
+	@echo "make migrate         bring the platform database (TAXI_DATABASE_URL) to the newest schema revision"
 	@echo "make lock            re-resolve pyproject.toml into requirements.lock"
 
 check-java:
@@ -77,6 +78,9 @@ monitor: check-java $(BIN)/.installed
 
 rollback: check-java $(BIN)/.installed
 	$(BIN)/python -m taxi_assets.cli rollback $(if $(SERVICE),--service $(SERVICE))
+
+migrate: $(BIN)/.installed
+	$(BIN)/python -m taxi_assets.cli migrate
 
 test: check-java $(BIN)/.installed lint typecheck
 	$(BIN)/python -m pytest

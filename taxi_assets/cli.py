@@ -1,4 +1,4 @@
-"""The Makefile's commands: ``python -m taxi_assets.cli demo|train|retrain|monitor|rollback|seed-traffic``.
+"""The Makefile's commands: ``python -m taxi_assets.cli demo|train|retrain|monitor|rollback|seed-traffic|migrate``.
 
 Each runs Dagster jobs in-process against the instance in ``DAGSTER_HOME`` (the Makefile points it at the
 project root, whose dagster.yaml keeps runs under the data home), so every run shows up in ``dagster dev``.
@@ -7,15 +7,17 @@ project root, whose dagster.yaml keeps runs under the data home), so every run s
 import argparse
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import dagster as dg
 import requests
+import sqlalchemy as sa
 
 from taxi_assets import constants
-from taxi_assets.definitions import data_home, mlflow_from_env, trip_source_from_env
+from taxi_assets.definitions import data_home, mlflow_from_env, platform_db_from_env, trip_source_from_env
 from taxi_assets.lifecycle.registry import CHAMPION, model_name
+from taxi_assets.lifecycle.schema import current_revision, ensure_schema
 from taxi_assets.modeling.feature_schema import read_feature_table
 from taxi_assets.replay.client import ReplayConfig, replay_trips, run_replay
 from taxi_assets.replay.scenarios import SCENARIOS, apply
@@ -141,6 +143,30 @@ def command_rollback(runner: Runner, args: argparse.Namespace) -> None:
     print(f"\n{model_name(service)}: champion is now v{registry.alias(model_name(service), CHAMPION)}")
 
 
+def command_migrate(runner: Runner, args: argparse.Namespace) -> None:
+    """Bring the platform database to the newest schema revision (every process also does so on first use)."""
+    engine = sa.create_engine(platform_db_from_env(runner.env).url)
+    try:
+        before = current_revision(engine)
+        ensure_schema(engine)
+        after = current_revision(engine)
+    finally:
+        engine.dispose()
+    where = engine.url.render_as_string(hide_password=True)
+    print(f"{where}: schema revision {before or 'none'} -> {after}" if before != after else f"{where}: at {after}")
+
+
+COMMANDS: dict[str, Callable[[Runner, argparse.Namespace], None]] = {
+    "demo": command_demo,
+    "train": command_train,
+    "retrain": command_retrain,
+    "monitor": command_monitor,
+    "seed-traffic": command_seed_traffic,
+    "rollback": command_rollback,
+    "migrate": command_migrate,
+}
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """Command-line arguments; months as YYYY-MM, comma-separated."""
 
@@ -148,7 +174,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         return [month.strip() for month in text.split(",") if month.strip()]
 
     parser = argparse.ArgumentParser(prog="python -m taxi_assets.cli", description=__doc__)
-    parser.add_argument("command", choices=["demo", "train", "retrain", "monitor", "rollback", "seed-traffic"])
+    parser.add_argument("command", choices=list(COMMANDS))
     parser.add_argument(
         "--service", choices=constants.SERVICES, help="TLC service (default: green offline, yellow online)"
     )
@@ -179,16 +205,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--strength", type=float, help="scenario strength (default: the scenario's own)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample and the scenario")
     return parser.parse_args(argv)
-
-
-COMMANDS = {
-    "demo": command_demo,
-    "train": command_train,
-    "retrain": command_retrain,
-    "monitor": command_monitor,
-    "seed-traffic": command_seed_traffic,
-    "rollback": command_rollback,
-}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,8 +13,7 @@ import pytest
 import yaml
 
 from taxi_assets_tests.conftest import PROJECT_ROOT
-from taxi_assets_tests.serving.test_logging_sink import postgres_reachable
-from taxi_assets_tests.serving.test_postgres_stack import create_database, drop_database
+from taxi_assets_tests.postgres import create_database, drop_database, require_postgres
 
 DOCKER = PROJECT_ROOT / "docker"
 COMPOSE = DOCKER / "compose.yaml"
@@ -85,10 +84,7 @@ def test_what_the_images_run_exists() -> None:
 
 
 def test_the_deployment_instance_config_runs_on_postgres(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not postgres_reachable():
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but no PostgreSQL server answers on 127.0.0.1:5432")
-        pytest.skip("no PostgreSQL server reachable at 127.0.0.1:5432")
+    require_postgres()
     database = f"taxi_docker_{uuid.uuid4().hex[:10]}"
     create_database(database)
     config = (DOCKER / "dagster.yaml").read_text().replace("/data/dagster", str(tmp_path / "dagster"))

@@ -25,7 +25,8 @@ import psycopg2
 import sqlalchemy as sa
 from psycopg2.extras import execute_values
 
-from taxi_assets.lifecycle.prediction_log import LOG_COLUMNS, METADATA, PREDICTION_LOG, LogRow
+from taxi_assets.lifecycle.prediction_log import LOG_COLUMNS, PREDICTION_LOG, LogRow
+from taxi_assets.lifecycle.schema import ensure_schema
 
 log = logging.getLogger("taxi_serving.logging_sink")
 SPILL_SUFFIX: Final = ".jsonl"
@@ -75,16 +76,27 @@ class PredictionLogSink:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prediction-log-writer", daemon=True)
         self._encoder = msgspec.json.Encoder()
+        self._schema_ready = False
 
     def start(self) -> None:
-        """Create the table if needed and start the writer."""
+        """Migrate the platform database if needed and start the writer."""
         self.spill_dir.mkdir(parents=True, exist_ok=True)
         try:
-            METADATA.create_all(self.engine)
-        except sa.exc.SQLAlchemyError as exc:
+            self._ensure_schema()
+        except LogStoreError as exc:
             self.counters.database_ok = False
-            log.error("prediction log database unavailable at start-up, rows will spill: %s", type(exc).__name__)
+            log.error("prediction log database unavailable at start-up, rows will spill: %s", exc)
         self._thread.start()
+
+    def _ensure_schema(self) -> None:
+        """Run the migrations once per process; until they have run, every insert tries again."""
+        if self._schema_ready:
+            return
+        try:
+            ensure_schema(self.engine)
+        except (sa.exc.SQLAlchemyError, *DRIVER_ERRORS) as exc:
+            raise LogStoreError(type(exc).__name__) from exc
+        self._schema_ready = True
 
     def submit(self, row: LogRow) -> None:
         """Buffer a row without blocking; past ``queue_max`` rows it goes to the spill file (counted)."""
@@ -155,6 +167,7 @@ class PredictionLogSink:
 
         SQLAlchemy's per-row parameter processing would cost the API process more CPU than a request does.
         """
+        self._ensure_schema()
         dialect = self.engine.dialect.name
         if dialect not in ("sqlite", "postgresql"):
             with self.engine.begin() as connection:

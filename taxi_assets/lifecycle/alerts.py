@@ -19,11 +19,12 @@ from typing import Any, Final
 import requests
 import sqlalchemy as sa
 
+from taxi_assets.lifecycle.schema import METADATA, ensure_schema
+
 LOGGER: Final = logging.getLogger("taxi.alerts")
 WEBHOOK_TIMEOUT_SECONDS: Final = 5.0
 SMTP_TIMEOUT_SECONDS: Final = 10.0
 
-METADATA: Final = sa.MetaData()
 ALERT_HISTORY: Final = sa.Table(
     "alert_history",
     METADATA,
@@ -35,6 +36,7 @@ ALERT_HISTORY: Final = sa.Table(
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("details", sa.Text, nullable=False),
     sa.Column("delivery", sa.Text, nullable=False),
+    sa.Index("ix_alert_history_service_raised_at", "service", "raised_at"),
 )
 
 
@@ -121,7 +123,7 @@ class Alerter:
         """Alerts recorded so far, oldest first (optionally for one service)."""
         engine = sa.create_engine(self.database_url)
         try:
-            METADATA.create_all(engine)
+            ensure_schema(engine)
             query = sa.select(ALERT_HISTORY).order_by(ALERT_HISTORY.c.id)
             if service is not None:
                 query = query.where(ALERT_HISTORY.c.service == service)
@@ -176,7 +178,7 @@ class Alerter:
     def _record(self, alert: Alert, delivery: dict[str, str]) -> None:
         engine = sa.create_engine(self.database_url)
         try:
-            METADATA.create_all(engine)
+            ensure_schema(engine)
             with engine.begin() as connection:
                 connection.execute(
                     ALERT_HISTORY.insert().values(

@@ -12,7 +12,8 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
-METADATA: Final = sa.MetaData()
+from taxi_assets.lifecycle.schema import METADATA, ensure_schema
+
 DECISIONS: Final = sa.Table(
     "promotion_decisions",
     METADATA,
@@ -29,6 +30,7 @@ DECISIONS: Final = sa.Table(
     sa.Column("challenger_metrics", sa.Text, nullable=False),
     sa.Column("champion_metrics", sa.Text, nullable=False),
     sa.Column("dagster_run_id", sa.String(64)),
+    sa.Index("ix_promotion_decisions_service_decided_at", "service", "decided_at"),
 )
 
 
@@ -51,11 +53,11 @@ class DecisionRecord:
 
 
 class DecisionStore:
-    """Appends and reads decision records; creates the table on first use."""
+    """Appends and reads decision records; migrates the platform database on first use."""
 
     def __init__(self, url: str) -> None:
         self.engine = sa.create_engine(url, future=True)
-        METADATA.create_all(self.engine)
+        ensure_schema(self.engine)
 
     def record(self, decision: DecisionRecord) -> int:
         """Append a decision; return its id."""

@@ -12,9 +12,9 @@ from typing import Any, Final
 import pandas as pd
 import sqlalchemy as sa
 
+from taxi_assets.lifecycle.schema import METADATA, ensure_schema
 from taxi_assets.modeling.features import FEATURES
 
-METADATA: Final = sa.MetaData()
 PREDICTION_LOG: Final = sa.Table(
     "prediction_log",
     METADATA,
@@ -34,6 +34,14 @@ PREDICTION_LOG: Final = sa.Table(
     sa.Column("latency_ms", sa.Float),
     sa.Column("actual_fare", sa.Float),
     sa.Column("feedback_at", sa.DateTime(timezone=True)),
+    # the monitoring queries (migration 0002): a window by status, and the labelled rows since a time
+    sa.Index("ix_prediction_log_status_logged_at", "status", "logged_at"),
+    sa.Index(
+        "ix_prediction_log_labelled_logged_at",
+        "logged_at",
+        postgresql_where=sa.text("actual_fare IS NOT NULL"),
+        sqlite_where=sa.text("actual_fare IS NOT NULL"),
+    ),
 )
 LOG_COLUMNS: Final = tuple(column.name for column in PREDICTION_LOG.columns if column.name != "id")
 # One row in LOG_COLUMNS order; datetimes as text ("YYYY-MM-DD HH:MM:SS.ffffff+00:00"), read by both databases.
@@ -49,22 +57,31 @@ class LogWindow:
     rejected: int
 
 
-def read_window(url: str, start: datetime, end: datetime) -> LogWindow:
-    """Rows logged in ``[start, end)``: served predictions (features, prediction, actual fare) and rejections."""
+def served_query(start: datetime, end: datetime) -> sa.Select[Any]:
+    """Served (non-shadow) predictions logged in ``[start, end)``: features, prediction, actual fare."""
     table = PREDICTION_LOG
     columns = [table.c.request_id, table.c.model_version, table.c.arm, *(table.c[n] for n in FEATURES)]
     columns += [table.c.prediction, table.c.actual_fare]
-    in_window = sa.and_(table.c.logged_at >= start, table.c.logged_at < end)
+    return sa.select(*columns).where(
+        table.c.status == "ok", table.c.logged_at >= start, table.c.logged_at < end, table.c.arm != SHADOW_ARM
+    )
+
+
+def rejected_count_query(start: datetime, end: datetime) -> sa.Select[Any]:
+    """How many requests were rejected in ``[start, end)``."""
+    table = PREDICTION_LOG
+    in_window = sa.and_(table.c.status == "rejected", table.c.logged_at >= start, table.c.logged_at < end)
+    return sa.select(sa.func.count()).select_from(table).where(in_window)
+
+
+def read_window(url: str, start: datetime, end: datetime) -> LogWindow:
+    """Rows logged in ``[start, end)``: served predictions (features, prediction, actual fare) and rejections."""
     engine = sa.create_engine(url)
     try:
-        METADATA.create_all(engine)
+        ensure_schema(engine)
         with engine.connect() as connection:
-            served = pd.read_sql(
-                sa.select(*columns).where(in_window, table.c.status == "ok", table.c.arm != SHADOW_ARM), connection
-            )
-            rejected = connection.execute(
-                sa.select(sa.func.count()).select_from(table).where(in_window, table.c.status == "rejected")
-            ).scalar_one()
+            served = pd.read_sql(served_query(start, end), connection)
+            rejected = connection.execute(rejected_count_query(start, end)).scalar_one()
     finally:
         engine.dispose()
     return LogWindow(served=served, rejected=int(rejected))
@@ -78,22 +95,26 @@ def read_labelled(url: str, since: datetime, until: datetime | None = None) -> p
 
     Columns: ``request_id``, ``logged_at`` (UTC, naive), the features, ``prediction`` and ``actual_fare``.
     """
-    table = PREDICTION_LOG
-    columns = [table.c.request_id, table.c.logged_at, *(table.c[n] for n in FEATURES)]
-    columns += [table.c.prediction, table.c.actual_fare]
-    conditions = [table.c.logged_at >= since, table.c.status == "ok", table.c.arm != SHADOW_ARM]
-    conditions.append(table.c.actual_fare.is_not(None))
-    if until is not None:
-        conditions.append(table.c.logged_at < until)
     engine = sa.create_engine(url)
     try:
-        METADATA.create_all(engine)
+        ensure_schema(engine)
         with engine.connect() as connection:
-            frame = pd.read_sql(
-                sa.select(*columns).where(*conditions).order_by(table.c.logged_at, table.c.id), connection
-            )
+            frame = pd.read_sql(labelled_query(since, until), connection)
     finally:
         engine.dispose()
     logged = pd.to_datetime(frame[LABELLED_AT], utc=True, format="ISO8601")
     frame[LABELLED_AT] = logged.dt.tz_convert(None).astype("datetime64[us]")
     return frame
+
+
+def labelled_query(since: datetime, until: datetime | None = None) -> sa.Select[Any]:
+    """Served (non-shadow) rows logged in ``[since, until)`` whose true fare has arrived, oldest first."""
+    table = PREDICTION_LOG
+    columns = [table.c.request_id, table.c.logged_at, *(table.c[n] for n in FEATURES)]
+    columns += [table.c.prediction, table.c.actual_fare]
+    # "actual_fare IS NOT NULL" spelled as the partial index's predicate, so the planner can use that index
+    conditions = [table.c.actual_fare.is_not(None), table.c.logged_at >= since]
+    conditions += [table.c.status == "ok", table.c.arm != SHADOW_ARM]
+    if until is not None:
+        conditions.append(table.c.logged_at < until)
+    return sa.select(*columns).where(*conditions).order_by(table.c.logged_at, table.c.id)

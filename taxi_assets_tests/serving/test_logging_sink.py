@@ -1,7 +1,6 @@
 """The prediction log writer against real databases: batching, overflow, and spill-and-replay through outages."""
 
 import contextlib
-import os
 import socket
 import threading
 import time
@@ -13,10 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from taxi_assets.lifecycle.prediction_log import PREDICTION_LOG
+from taxi_assets_tests.postgres import POSTGRES, require_postgres
 from taxi_serving.logging_sink import PredictionLogSink
 from taxi_serving.service import log_row
-
-POSTGRES = ("127.0.0.1", 5432)
 
 
 def rows(count: int, tag: str) -> list[dict[str, object]]:
@@ -109,20 +107,9 @@ class TcpProxy:
         self.listener.close()
 
 
-def postgres_reachable() -> bool:
-    try:
-        socket.create_connection(POSTGRES, timeout=2).close()
-    except OSError:
-        return False
-    return True
-
-
 @pytest.fixture
 def proxy() -> Iterator[TcpProxy]:
-    if not postgres_reachable():
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but no PostgreSQL server answers on 127.0.0.1:5432")
-        pytest.skip("no PostgreSQL server reachable at 127.0.0.1:5432")
+    require_postgres()
     tcp = TcpProxy(POSTGRES)
     yield tcp
     tcp.close()

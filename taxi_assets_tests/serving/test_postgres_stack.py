@@ -4,14 +4,12 @@ A Dagster instance on Postgres storage, MLflow on a Postgres backend, the platfo
 Each test gets databases of its own (created and dropped here), so runs never see each other's state.
 """
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-import psycopg2
 import pytest
 import yaml
 
@@ -21,37 +19,15 @@ from taxi_assets.lifecycle.alerts import Alerter
 from taxi_assets.lifecycle.registry import CHAMPION, ModelRegistry, model_name
 from taxi_assets.resources import DataLake, MlflowResource
 from taxi_assets.sensors import retrain_on_failed_checks
+from taxi_assets_tests.postgres import SERVER, create_database, drop_database, require_postgres
 from taxi_assets_tests.serving.conftest import Trained, register
 from taxi_assets_tests.serving.test_drift_report import log_traffic
-from taxi_assets_tests.serving.test_logging_sink import postgres_reachable
-
-SERVER = "postgresql://postgres@127.0.0.1:5432"
-
-
-def admin(statement: str) -> None:
-    """Run one statement outside a transaction (CREATE / DROP DATABASE) on the server's ``test`` database."""
-    connection = psycopg2.connect(f"{SERVER}/test")
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(statement)
-    connection.close()
-
-
-def create_database(name: str) -> None:
-    admin(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(name: str) -> None:
-    admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
 def databases() -> Iterator[dict[str, str]]:
     """Fresh Postgres databases for Dagster, MLflow and the platform; skipped only off CI with no server."""
-    if not postgres_reachable():
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but no PostgreSQL server answers on 127.0.0.1:5432")
-        pytest.skip("no PostgreSQL server reachable at 127.0.0.1:5432")
+    require_postgres()
     suffix = uuid.uuid4().hex[:10]
     names = {role: f"taxi_{role}_{suffix}" for role in ("dagster", "mlflow", "platform")}
     for name in names.values():
