@@ -14,6 +14,11 @@ case "$role" in
     exec mlflow server --host 0.0.0.0 --port 5000 \
       --backend-store-uri "$MLFLOW_BACKEND_STORE_URI" \
       --serve-artifacts --artifacts-destination /data/mlflow-artifacts "$@" ;;
+  spark-connect)
+    # a Spark Connect server (compose profile "spark"); the steps reach it through TAXI_SPARK_REMOTE
+    exec spark-submit --class org.apache.spark.sql.connect.service.SparkConnectServer \
+      --master "${SPARK_CONNECT_MASTER:-local[*]}" \
+      --conf spark.connect.grpc.binding.port=15002 "$@" ;;
   first-training)
     # the first champion, through the same runs `make demo SERVE=no` makes, recorded in the Postgres instance
     exec python -m taxi_assets.cli demo --serve no "$@" ;;

@@ -12,6 +12,10 @@ loads, never at import. Environment variables:
 * ``TAXI_ALERT_WEBHOOK_URL``: a Slack-compatible webhook for alerts (unset: log and history table only).
 * ``TAXI_ALERT_SMTP_HOST``, ``TAXI_ALERT_SMTP_PORT``, ``TAXI_ALERT_SMTP_USER``, ``TAXI_ALERT_SMTP_PASSWORD``,
   ``TAXI_ALERT_SMTP_STARTTLS``, ``TAXI_ALERT_EMAIL_FROM``, ``TAXI_ALERT_EMAIL_TO`` (comma-separated): email alerts.
+* ``TAXI_LAKE_ROOT``: the parquet lake, a folder or ``file://`` URL (default ``lake/`` under the data home).
+* ``TAXI_SPARK_MASTER``: where Spark runs (default ``local[2]``; ``spark://host:7077``, ``yarn``, ``k8s://...``).
+* ``TAXI_SPARK_REMOTE``: a Spark Connect server (``sc://host:15002``); takes precedence over the master.
+* ``TAXI_SPARK_CONF``: further Spark settings, ``spark.key=value`` pairs separated by ``;``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
-from dagster_pyspark import LazyPySparkResource
 
 from taxi_assets import constants
 from taxi_assets.assets.drift import drift_report
@@ -39,7 +42,10 @@ from taxi_assets.resources import (
     LocalTripSource,
     MlflowResource,
     PlatformDatabase,
+    SparkResource,
     TripSource,
+    parse_spark_conf,
+    spark_config,
 )
 from taxi_assets.sensors import retrain_on_failed_checks
 
@@ -92,12 +98,27 @@ def alerts_from_env(env: Mapping[str, str]) -> AlertsResource:
     )
 
 
+def lake_from_env(env: Mapping[str, str]) -> DataLake:
+    """``TAXI_LAKE_ROOT`` (a folder or file:// URL), else ``lake/`` under the data home."""
+    return DataLake(root=env.get("TAXI_LAKE_ROOT") or str(data_home(env) / "lake"))
+
+
+def spark_from_env(env: Mapping[str, str]) -> SparkResource:
+    """``TAXI_SPARK_REMOTE`` (Spark Connect), else ``TAXI_SPARK_MASTER`` (default local[2]); ``TAXI_SPARK_CONF``."""
+    config = spark_config(
+        master=env.get("TAXI_SPARK_MASTER") or None,
+        remote=env.get("TAXI_SPARK_REMOTE") or None,
+        extra=parse_spark_conf(env.get("TAXI_SPARK_CONF") or ""),
+    )
+    return SparkResource(spark_config=config)
+
+
 def build_resources(env: Mapping[str, str]) -> dict[str, object]:
     """The resources for an environment (tests pass their own mapping)."""
     return {
         "trip_source": trip_source_from_env(env),
-        "lake": DataLake(root=str(data_home(env) / "lake")),
-        "pyspark": LazyPySparkResource(spark_config=dict(constants.SPARK_CONFIG)),
+        "lake": lake_from_env(env),
+        "pyspark": spark_from_env(env),
         "mlflow": mlflow_from_env(env),
         "platform_db": platform_db_from_env(env),
         "alerts": alerts_from_env(env),

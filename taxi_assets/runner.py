@@ -10,9 +10,8 @@ from typing import Any
 
 import dagster as dg
 
-from taxi_assets.definitions import build_defs, data_home
+from taxi_assets.definitions import build_defs, lake_from_env
 from taxi_assets.partitions import month_service_key
-from taxi_assets.resources import DataLake
 
 SHOWN_METADATA = (
     "rows_in",
@@ -51,7 +50,7 @@ class Runner:
         self.env = env
         self.defs = build_defs(env)
         self.instance = instance
-        self.lake = DataLake(root=str(data_home(env) / "lake"))
+        self.lake = lake_from_env(env)
         self.checks: dict[str, dg.AssetCheckEvaluation] = {}
 
     def run(

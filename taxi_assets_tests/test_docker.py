@@ -18,7 +18,7 @@ from taxi_assets_tests.postgres import create_database, drop_database, require_p
 DOCKER = PROJECT_ROOT / "docker"
 COMPOSE = DOCKER / "compose.yaml"
 ENV_EXAMPLE = DOCKER / ".env.example"
-PLATFORM_SERVICES = ("mlflow", "code", "webserver", "daemon", "trainer")
+PLATFORM_SERVICES = ("mlflow", "code", "webserver", "daemon", "trainer", "spark-connect")
 
 
 def env_example() -> dict[str, str]:
@@ -43,9 +43,19 @@ def test_the_compose_file_validates() -> None:
     )
     assert result.returncode == 0, result.stderr
     resolved = yaml.safe_load(result.stdout)
-    assert set(resolved["services"]) == {"postgres", "mlflow", "code", "webserver", "daemon", "trainer", "api"}
+    assert set(resolved["services"]) == {
+        "postgres",
+        "mlflow",
+        "code",
+        "webserver",
+        "daemon",
+        "trainer",
+        "api",
+        "spark-connect",
+    }
     assert resolved["services"]["postgres"]["healthcheck"]["test"]
     assert resolved["services"]["webserver"]["depends_on"]["code"]["condition"] == "service_healthy"
+    assert resolved["services"]["spark-connect"]["profiles"] == ["spark"]  # only with --profile spark
 
 
 def test_every_variable_of_env_example_is_used_and_none_is_missing() -> None:

@@ -3,7 +3,6 @@
 from dataclasses import asdict, fields
 
 import dagster as dg
-from dagster_pyspark import LazyPySparkResource
 from pydantic import Field
 from pyspark.sql import functions as F
 
@@ -21,7 +20,7 @@ from taxi_assets.partitions import (
     service_to_months,
     split_month_service,
 )
-from taxi_assets.resources import DataLake
+from taxi_assets.resources import DataLake, SparkResource
 
 
 class TripFeaturesConfig(dg.Config):
@@ -53,7 +52,7 @@ class TripFeaturesConfig(dg.Config):
 def trip_features(
     context: dg.AssetExecutionContext,
     config: TripFeaturesConfig,
-    pyspark: LazyPySparkResource,
+    pyspark: SparkResource,
     lake: DataLake,
 ) -> dg.MaterializeResult:
     """The 12 model features, the target fare_amount, the pickup time and a deterministic trip id per trip.
@@ -128,7 +127,7 @@ class TrainingSetConfig(dg.Config):
     code_version="1",
 )
 def training_set(
-    context: dg.AssetExecutionContext, config: TrainingSetConfig, pyspark: LazyPySparkResource, lake: DataLake
+    context: dg.AssetExecutionContext, config: TrainingSetConfig, pyspark: SparkResource, lake: DataLake
 ) -> dg.MaterializeResult:
     """A deterministic train/test split (seeded hash of the trip id) over the configured window of months."""
     service = context.partition_key

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pandas as pd
-from dagster_pyspark import LazyPySparkResource
 from pydantic import Field
 from pyspark.sql import functions as F
 
@@ -24,7 +23,7 @@ from taxi_assets.modeling.features import FEATURE_TABLE_COLUMNS, FEATURES, PICKU
 from taxi_assets.modeling.spark_features import feature_counts, kept_feature_rows, label_outliers
 from taxi_assets.modeling.split import SPLIT, TEST, TRAIN
 from taxi_assets.partitions import service_partitions
-from taxi_assets.resources import DataLake, PlatformDatabase
+from taxi_assets.resources import DataLake, PlatformDatabase, SparkResource
 
 NULL_FLAGS = ("_passenger_count_imputed", "_ratecode_unknown", "_payment_type_unknown")
 INTEGER_FEATURES = (
@@ -76,7 +75,7 @@ def traffic_features(log: pd.DataFrame) -> pd.DataFrame:
 def labelled_traffic(
     context: dg.AssetExecutionContext,
     config: LabelledTrafficConfig,
-    pyspark: LazyPySparkResource,
+    pyspark: SparkResource,
     lake: DataLake,
     platform_db: PlatformDatabase,
 ) -> dg.MaterializeResult:

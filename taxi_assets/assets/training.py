@@ -9,7 +9,6 @@ from pathlib import Path
 
 import dagster as dg
 import numpy as np
-from dagster_pyspark import LazyPySparkResource
 from pydantic import Field
 
 from taxi_assets import constants
@@ -29,7 +28,7 @@ from taxi_assets.modeling.serving_model import FareModel
 from taxi_assets.modeling.split import SPLIT, TEST, TRAIN
 from taxi_assets.modeling.training import PREDICTION, GbtParams, fit_pipeline
 from taxi_assets.partitions import service_partitions
-from taxi_assets.resources import DataLake, MlflowResource
+from taxi_assets.resources import DataLake, MlflowResource, SparkResource
 
 PARITY_CHECK = "serving_artifact_parity"
 BEHAVIOUR_CHECK = "fare_behaviour"
@@ -111,7 +110,7 @@ def code_version() -> str:
 def challenger_model(
     context: dg.AssetExecutionContext,
     config: ChallengerConfig,
-    pyspark: LazyPySparkResource,
+    pyspark: SparkResource,
     lake: DataLake,
     mlflow: MlflowResource,
 ) -> dg.MaterializeResult:
