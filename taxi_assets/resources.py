@@ -273,6 +273,7 @@ class SparkResource(LazyPySparkResource):
 
 
 def _release_models_with_the_session() -> None:
+    # imported here: only a step that opens a Spark Connect session needs it (the API image has no pyspark)
     import pyspark.ml.util
 
     pyspark.ml.util.del_remote_cache = _keep_until_session_end
