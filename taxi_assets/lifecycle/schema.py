@@ -2,7 +2,7 @@
 
 Tables are declared beside the code that uses them (``prediction_log``, ``decisions``, ``alerts``) on the one
 ``METADATA`` below; the migrations in ``migrations/versions`` create them, and a test checks that the two agree.
-``ensure_schema(url)`` is what every user of the database calls first: one query when the schema is current,
+``ensure_schema(engine)`` is what every user of the database calls first: one query when the schema is current,
 an upgrade to the newest revision otherwise. Concurrent upgrades (several API replicas starting together) are
 serialised by a PostgreSQL advisory lock, or a file lock beside a SQLite database.
 
@@ -80,15 +80,6 @@ def ensure_schema(engine: sa.Engine) -> None:
     _prepare_sqlite_folder(engine)
     if current_revision(engine) != head_revision():
         upgrade(engine)
-
-
-def ensure_schema_at(url: str) -> None:
-    """``ensure_schema`` for a database given by its SQLAlchemy URL."""
-    engine = sa.create_engine(url)
-    try:
-        ensure_schema(engine)
-    finally:
-        engine.dispose()
 
 
 def _prepare_sqlite_folder(engine: sa.Engine) -> None:
