@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from taxi_assets.lifecycle.schema import METADATA, ensure_schema
 from taxi_assets.modeling.features import FEATURES
 
+# rows whose true fare has arrived: the partial index covers only these
+LABELLED_PREDICATE: Final = "actual_fare IS NOT NULL"
 PREDICTION_LOG: Final = sa.Table(
     "prediction_log",
     METADATA,
@@ -39,8 +41,8 @@ PREDICTION_LOG: Final = sa.Table(
     sa.Index(
         "ix_prediction_log_labelled_logged_at",
         "logged_at",
-        postgresql_where=sa.text("actual_fare IS NOT NULL"),
-        sqlite_where=sa.text("actual_fare IS NOT NULL"),
+        postgresql_where=sa.text(LABELLED_PREDICATE),
+        sqlite_where=sa.text(LABELLED_PREDICATE),
     ),
 )
 LOG_COLUMNS: Final = tuple(column.name for column in PREDICTION_LOG.columns if column.name != "id")
