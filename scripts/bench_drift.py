@@ -55,7 +55,7 @@ def month_features(folder: Path, home: Path, months: list[str]) -> dict[str, pd.
     for month in months:
         key = str(month_service_key(month, "green"))
         dg.materialize([raw_trips, trip_features], resources=resources, instance=instance, partition_key=key)
-        frames[month] = read_feature_table(lake.features("green", month))
+        frames[month] = read_feature_table(lake.committed_features("green", month))
     return frames
 
 

@@ -38,6 +38,7 @@ from taxi_assets.modeling.pyfunc import serving_example
 from taxi_assets.modeling.serving_model import FareModel
 from taxi_assets.modeling.training import fit_pipeline
 from taxi_assets.partitions import month_service_key
+from taxi_assets.resources import DataLake
 
 YELLOW_MONTH_ROWS = 3_000_000
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -87,13 +88,13 @@ def main(folder: Path) -> int:
     print(f"GBT: {DEFAULT_PARAMS}")
     with tempfile.TemporaryDirectory() as home:
         months = build_features(folder, home)
-        lake = Path(home) / "lake" / "features" / "green"
+        lake = DataLake(root=str(Path(home) / "lake"))
         spark = SparkSession.builder.getOrCreate()  # the session the assets started (constants.SPARK_CONFIG)
         windows = [[month] for month in months] + [[m for m in months if m.startswith("2022")]]
         print(f"\n{'training window':<26}{'rows':>9}{'fit s':>8}{'rows/s':>9}")
         rate = float("nan")
         for window in windows:
-            frame = spark.read.parquet(*(str(lake / f"{month}.parquet") for month in window)).cache()
+            frame = spark.read.parquet(*(lake.committed_features("green", month).spark_uri for month in window)).cache()
             rows = frame.count()
             started = time.perf_counter()
             model = fit_pipeline(frame, DEFAULT_PARAMS)
@@ -112,7 +113,7 @@ def main(folder: Path) -> int:
         model.write().overwrite().save(str(work / "spark"))
         export_pipeline(work / "spark", work / "serving")
         onnx_model = FareModel.load(work / "serving")
-        sample = read_feature_table(lake / f"{windows[-1][-1]}.parquet").head(1_000)
+        sample = read_feature_table(lake.committed_features("green", windows[-1][-1])).head(1_000)
         records = [{str(k): v for k, v in r.items()} for r in sample[list(FEATURES)].to_dict("records")]
 
         tracking = f"sqlite:///{Path(home) / 'mlflow.db'}"

@@ -117,7 +117,7 @@ def command_seed_traffic(runner: Runner, args: argparse.Namespace) -> None:
         requests.get(f"{base_url}/healthz", timeout=3)
     except requests.ConnectionError as exc:
         raise CommandFailedError(f"no API answers at {base_url}: start it with 'make serve' first") from exc
-    trips = replay_trips(read_feature_table(runner.lake.features(service, month)), args.rows, args.seed)
+    trips = replay_trips(read_feature_table(runner.lake.committed_features(service, month)), args.rows, args.seed)
     trips = apply(args.scenario, trips, args.strength, args.seed)
     print(f"\n== replaying {len(trips):,} trips of {service} {month} (scenario {args.scenario}) to {base_url}")
     config = ReplayConfig(

@@ -12,7 +12,8 @@ loads, never at import. Environment variables:
 * ``TAXI_ALERT_WEBHOOK_URL``: a Slack-compatible webhook for alerts (unset: log and history table only).
 * ``TAXI_ALERT_SMTP_HOST``, ``TAXI_ALERT_SMTP_PORT``, ``TAXI_ALERT_SMTP_USER``, ``TAXI_ALERT_SMTP_PASSWORD``,
   ``TAXI_ALERT_SMTP_STARTTLS``, ``TAXI_ALERT_EMAIL_FROM``, ``TAXI_ALERT_EMAIL_TO`` (comma-separated): email alerts.
-* ``TAXI_LAKE_ROOT``: the parquet lake, a folder or ``file://`` URL (default ``lake/`` under the data home).
+* ``TAXI_LAKE_ROOT``: the parquet lake, a folder, a ``file://`` URL or an object-store URL such as
+  ``s3://bucket/lake`` (default ``lake/`` under the data home; object stores take the usual ``AWS_*`` settings).
 * ``TAXI_SPARK_MASTER``: where Spark runs (default ``local[2]``; ``spark://host:7077``, ``yarn``, ``k8s://...``).
 * ``TAXI_SPARK_REMOTE``: a Spark Connect server (``sc://host:15002``); takes precedence over the master.
 * ``TAXI_SPARK_CONF``: further Spark settings, ``spark.key=value`` pairs separated by ``;``.
@@ -99,8 +100,12 @@ def alerts_from_env(env: Mapping[str, str]) -> AlertsResource:
 
 
 def lake_from_env(env: Mapping[str, str]) -> DataLake:
-    """``TAXI_LAKE_ROOT`` (a folder or file:// URL), else ``lake/`` under the data home."""
-    return DataLake(root=env.get("TAXI_LAKE_ROOT") or str(data_home(env) / "lake"))
+    """``TAXI_LAKE_ROOT`` (a folder, file:// or object-store URL), else ``lake/`` under the data home.
+
+    With an object-store root, downloads and the model export are staged in ``scratch/`` under the data home.
+    """
+    home = data_home(env)
+    return DataLake(root=env.get("TAXI_LAKE_ROOT") or str(home / "lake"), scratch=str(home / "scratch"))
 
 
 def spark_from_env(env: Mapping[str, str]) -> SparkResource:

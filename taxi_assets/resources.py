@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
-from urllib.request import url2pathname
 
 import dagster as dg
 import requests
@@ -20,6 +18,7 @@ from dagster_pyspark import LazyPySparkResource
 from pydantic import Field
 
 from taxi_assets import constants
+from taxi_assets.lakefs import LakeLocation, lake_root, read_committed
 from taxi_assets.lifecycle.alerts import Alert, Alerter, Kind, Severity, SmtpSettings
 from taxi_assets.lifecycle.decisions import DecisionStore
 from taxi_assets.lifecycle.registry import ModelRegistry
@@ -166,54 +165,75 @@ class HttpTripSource(TripSource):
 class DataLake(dg.ConfigurableResource):
     """The parquet lake: raw, quarantine, features, training sets, profiles, traffic, drift reports.
 
-    The root is a folder or a ``file://`` URL (a mounted shared volume, which Spark executors and the Dagster
-    steps all see under the same path). Object-store URLs (``s3://``, ``gs://``, ``abfs://``) are refused with
-    a clear error: the assets still swap folders into place by renaming, which an object store cannot do
-    atomically.
+    The root is a folder, a ``file://`` URL (a volume every Dagster step and Spark executor mounts under the same
+    path) or an object-store URL (``s3://bucket/prefix``, ``gs://``, ``hdfs://``; see :mod:`taxi_assets.lakefs`).
+    Folder outputs are committed by their manifests, never by renaming a folder, so all of them behave alike.
     """
 
-    root: str = Field(description="Folder or file:// URL of the data lake, normally <TAXI_HOME>/lake.")
+    root: str = Field(
+        description="Folder, file:// URL or object-store URL of the data lake, normally <TAXI_HOME>/lake."
+    )
+    scratch: str | None = Field(
+        default=None,
+        description="Local folder for downloads and model export when the root is an object store "
+        "(default: taxi-lake-scratch under the system's temporary folder).",
+    )
 
     @property
-    def path(self) -> Path:
-        """The lake root as a local Path."""
-        return lake_path(self.root)
+    def location(self) -> LakeLocation:
+        """The lake root."""
+        return lake_root(self.root)
+
+    def local_scratch(self) -> Path:
+        """A local folder for work that needs local files: inside the lake when it is local, else ``scratch``."""
+        local = self.location.local_path
+        folder = local if local is not None else Path(self.scratch or Path(tempfile.gettempdir()) / "taxi-lake-scratch")
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def downloads(self) -> Path:
-        """Cache of downloaded TLC files."""
-        return self.path / "downloads"
+        """Cache of downloaded TLC files (always local: the trip source writes them with plain file IO)."""
+        return self.local_scratch() / "downloads"
 
-    def raw(self, service: str, month: str) -> Path:
+    def raw(self, service: str, month: str) -> LakeLocation:
         """Canonical raw trips of one month."""
-        return self.path / "raw" / service / f"{month}.parquet"
+        return self.location / "raw" / service / f"{month}.parquet"
 
-    def quarantine(self, service: str, month: str) -> Path:
+    def quarantine(self, service: str, month: str) -> LakeLocation:
         """Rows of one month that broke a value rule, with the rules they broke."""
-        return self.path / "quarantine" / service / f"{month}.parquet"
+        return self.location / "quarantine" / service / f"{month}.parquet"
 
-    def zones(self) -> Path:
+    def zones(self) -> LakeLocation:
         """The normalised zone lookup."""
-        return self.path / "zones" / "taxi_zones.parquet"
+        return self.location / "zones" / "taxi_zones.parquet"
 
-    def features(self, service: str, month: str) -> Path:
-        """Model features of one month."""
-        return self.path / "features" / service / f"{month}.parquet"
+    def features(self, service: str, month: str) -> LakeLocation:
+        """Model features of one month (a folder output: read it through its manifest)."""
+        return self.location / "features" / service / f"{month}.parquet"
 
-    def training_set(self, service: str) -> Path:
-        """The train/test split of one service (``split=train`` / ``split=test``)."""
-        return self.path / "training" / service
+    def committed_features(self, service: str, month: str) -> LakeLocation:
+        """Where the committed feature table of one month is; fails clearly when it is not materialized."""
+        return read_committed(self.features(service, month), f"trip_features {service} {month}")[1]
 
-    def traffic(self, service: str) -> Path:
+    def training_set(self, service: str) -> LakeLocation:
+        """The train/test split of one service (``split=train`` / ``split=test`` in its committed generation)."""
+        return self.location / "training" / service
+
+    def traffic(self, service: str) -> LakeLocation:
         """Labelled production traffic as a feature table, split into train and most-recent holdout."""
-        return self.path / "traffic" / service
+        return self.location / "traffic" / service
 
-    def profile_dir(self, service: str) -> Path:
+    def profile_dir(self, service: str) -> LakeLocation:
         """The reference profile of one service (JSON plus reference.csv)."""
-        return self.path / "profiles" / service
+        return self.location / "profiles" / service
 
-    def model_dir(self, service: str, run_id: str) -> Path:
+    def drift_report(self, service: str, window: str) -> LakeLocation:
+        """The drift report of one service and window, as JSON."""
+        return self.location / "drift" / service / f"{window}.json"
+
+    def model_dir(self, service: str, run_id: str) -> LakeLocation:
         """Working copy of one training run: the saved Spark model, the ONNX export, test predictions."""
-        return self.path / "models" / service / run_id
+        return self.location / "models" / service / run_id
 
 
 # what only a driver inside this process can take: a Spark Connect client names its server and nothing more
@@ -294,21 +314,6 @@ def parse_spark_conf(text: str) -> dict[str, str]:
             raise ValueError(f"TAXI_SPARK_CONF: {item.strip()!r} is not a spark.<key>=<value> pair")
         pairs[key.strip()] = value.strip()
     return pairs
-
-
-def lake_path(root: str) -> Path:
-    """A lake root (folder or ``file://`` URL) as a local path; any other URL scheme is an error."""
-    parsed = urlparse(root)
-    if parsed.scheme == "":
-        return Path(root)
-    if parsed.scheme == "file":
-        if parsed.netloc not in ("", "localhost"):
-            raise ValueError(f"lake root {root!r}: a file:// URL names a local path (file:///abs/path)")
-        return Path(url2pathname(unquote(parsed.path)))
-    raise ValueError(
-        f"lake root {root!r}: {parsed.scheme}:// lake roots are not supported; use a folder or a file:// URL "
-        "on a volume every Dagster step and Spark executor mounts"
-    )
 
 
 class MlflowResource(dg.ConfigurableResource):

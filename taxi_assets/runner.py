@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 
 from taxi_assets.definitions import build_defs, lake_from_env
+from taxi_assets.lakefs import MANIFEST
 from taxi_assets.partitions import month_service_key
 
 SHOWN_METADATA = (
@@ -99,7 +100,7 @@ class Runner:
         if refresh or not self.lake.zones().exists():
             self.run("zones_job")
         for month in months:
-            if refresh or not (self.lake.features(service, month) / "_manifest.json").exists():
+            if refresh or not (self.lake.features(service, month) / MANIFEST).is_file():
                 self.run("ingest_job", str(month_service_key(month, service)))
             else:
                 print(f"\n== ingest_job [{month}|{service}]: already in the lake (--refresh to redo)")

@@ -17,9 +17,9 @@ from typing import NamedTuple
 import dagster as dg
 
 from taxi_assets import constants
-from taxi_assets.assets.common import MANIFEST
 from taxi_assets.assets.drift import DRIFT_CHECKS, drift_report
 from taxi_assets.jobs import ingest_job, retrain_job
+from taxi_assets.lakefs import MANIFEST
 from taxi_assets.lifecycle.alerts import Kind, Severity
 from taxi_assets.partitions import month_service_key
 from taxi_assets.resources import AlertsResource, DataLake

@@ -145,7 +145,7 @@ class StoryResult:
 
 def replay_month(runner: Runner, api: Api, options: StoryOptions, month: str, rows: int) -> ReplaySummary:
     """Replay a sample of one ingested month through the API, with true fares as the trips complete."""
-    features = read_feature_table(runner.lake.features(options.service, month))
+    features = read_feature_table(runner.lake.committed_features(options.service, month))
     trips = apply("none", replay_trips(features, rows, options.seed))
     print(f"\n== replaying {len(trips):,} trips of {options.service} {month} at {options.rate:,.0f}/s", flush=True)
     config = ReplayConfig(api.base_url, api.key, rate=options.rate, compression=options.compression)

@@ -24,9 +24,10 @@ from taxi_assets import constants
 from taxi_assets.assets.features import trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.definitions import build_resources, lake_from_env, mlflow_from_env, spark_from_env
+from taxi_assets.lakefs import lake_root
 from taxi_assets.lifecycle.registry import CHAMPION, model_name
 from taxi_assets.partitions import month_service_key
-from taxi_assets.resources import lake_path, parse_spark_conf, spark_config
+from taxi_assets.resources import parse_spark_conf, spark_config
 from taxi_assets_tests.conftest import PROJECT_ROOT, TLC_DIR
 
 JANUARY = str(month_service_key("2022-01", "green"))
@@ -63,14 +64,14 @@ def test_extra_settings_are_semicolon_separated_pairs_and_bad_ones_are_named() -
         parse_spark_conf("executor.memory")
 
 
-def test_a_file_url_lake_root_is_a_local_path_and_object_stores_are_refused(tmp_path: Path) -> None:
-    assert lake_path(f"file://{tmp_path}/lake%20a") == tmp_path / "lake a"
-    assert lake_from_env({"TAXI_LAKE_ROOT": tmp_path.as_uri()}).path == tmp_path
-    assert lake_from_env({"TAXI_HOME": str(tmp_path)}).path == tmp_path / "lake"
-    with pytest.raises(ValueError, match="s3:// lake roots are not supported"):
-        lake_path("s3://bucket/lake")
+def test_a_lake_root_is_a_folder_a_file_url_or_an_object_store(tmp_path: Path) -> None:
+    assert lake_root(f"file://{tmp_path}/lake%20a").local_path == tmp_path / "lake a"
+    assert lake_from_env({"TAXI_LAKE_ROOT": tmp_path.as_uri()}).location.local_path == tmp_path
+    assert lake_from_env({"TAXI_HOME": str(tmp_path)}).location.local_path == tmp_path / "lake"
+    with pytest.raises(ValueError, match=re.escape("http:// is not a filesystem")):
+        lake_root("http://host/lake")
     with pytest.raises(ValueError, match="names a local path"):
-        lake_path("file://otherhost/lake")
+        lake_root("file://otherhost/lake")
 
 
 def free_port() -> int:

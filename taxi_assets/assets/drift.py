@@ -1,5 +1,6 @@
 """Monitoring: the drift report of one window of the prediction log, and the checks that judge it."""
 
+import io
 import json
 from dataclasses import asdict
 
@@ -8,10 +9,11 @@ import pandas as pd
 from pydantic import Field
 
 from taxi_assets import constants
-from taxi_assets.assets.common import failing_clearly, write_json_atomic
+from taxi_assets.assets.common import failing_clearly
 from taxi_assets.drift.profile import PROFILE_FILE, SAMPLE_FILE, ReferenceProfile
 from taxi_assets.drift.psi import PSI_THRESHOLD
 from taxi_assets.drift.report import DriftReport, Thresholds, compute_drift_report
+from taxi_assets.lakefs import write_json_atomic
 from taxi_assets.lifecycle.alerts import Kind, Severity
 from taxi_assets.lifecycle.prediction_log import read_window
 from taxi_assets.lifecycle.registry import CHAMPION, model_name
@@ -93,14 +95,14 @@ def drift_report(
     sample = served_model.reference_sample
     sample_path = lake.profile_dir(config.service) / SAMPLE_FILE
     if sample is None and sample_path.is_file():
-        sample = pd.read_csv(sample_path)
+        sample = pd.read_csv(io.BytesIO(sample_path.read_bytes()))
     log = read_window(platform_db.url, window.start, window.end)
     thresholds = Thresholds(psi=config.psi_threshold, prediction_psi=config.prediction_psi_threshold)
     report = compute_drift_report(
         profile, log.served, log.rejected, sample, served_model.prediction_profile, thresholds
     )
     champion_rmse = json.loads(registry.version_tags(name, version).get("metrics", "{}")).get("rmse", float("nan"))
-    path = lake.path / "drift" / config.service / f"{context.partition_key}.json"
+    path = lake.drift_report(config.service, context.partition_key)
     write_json_atomic(path, {"window": [str(window.start), str(window.end)], "champion": version, **_summary(report)})
     largest_name, largest = report.largest_psi()
     results = judge(report, config, champion_rmse)

@@ -7,8 +7,9 @@ from pydantic import Field
 from pyspark.sql import functions as F
 
 from taxi_assets import constants
-from taxi_assets.assets.common import failing_clearly, read_manifest, staged_folder, write_manifest
+from taxi_assets.assets.common import failing_clearly
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
+from taxi_assets.lakefs import read_committed, staged_folder, write_manifest
 from taxi_assets.modeling.errors import MissingInputError
 from taxi_assets.modeling.feature_schema import read_feature_table, summarize_feature_table, validate_features
 from taxi_assets.modeling.features import TRIP_ID, OutlierBounds
@@ -68,14 +69,12 @@ def trip_features(
         for needed, what in ((raw_path, f"raw_trips {service} {month}"), (lake.zones(), "taxi_zones")):
             if not needed.exists():
                 raise MissingInputError(f"{what} is not materialized ({needed} is missing); materialize it first")
-        labelled = label_outliers(
-            with_features(spark.read.parquet(str(raw_path)), spark.read.parquet(str(lake.zones())), service, month),
-            bounds,
-        ).cache()
+        raw, zones = spark.read.parquet(raw_path.spark_uri), spark.read.parquet(lake.zones().spark_uri)
+        labelled = label_outliers(with_features(raw, zones, service, month), bounds).cache()
         try:
             counts = feature_counts(labelled, bounds)
             with staged_folder(target) as folder:
-                kept_feature_rows(labelled).coalesce(1).write.parquet(str(folder))
+                kept_feature_rows(labelled).coalesce(1).write.parquet(folder.spark_uri)
                 frame = read_feature_table(folder)
                 validate_features(frame, bounds, source=f"trip_features {service} {month}")
                 summary = summarize_feature_table(frame)
@@ -135,21 +134,22 @@ def training_set(
     target = lake.training_set(service)
     spark = pyspark.spark_session
     with failing_clearly():
-        inputs = {
-            month: read_manifest(lake.features(service, month), f"trip_features {service} {month}") for month in months
+        committed = {
+            month: read_committed(lake.features(service, month), f"trip_features {service} {month}") for month in months
         }
-        features = spark.read.parquet(*(str(lake.features(service, month)) for month in months))
+        inputs = {month: manifest for month, (manifest, _) in committed.items()}
+        features = spark.read.parquet(*(data.spark_uri for _, data in committed.values()))
         if config.include_traffic:
-            traffic = read_manifest(lake.traffic(service), f"labelled_traffic {service}")
+            traffic, traffic_data = read_committed(lake.traffic(service), f"labelled_traffic {service}")
             input_traffic = {"labelled_traffic": traffic["train_hash"] + traffic["test_hash"]}
             split = features.withColumn(SPLIT, F.lit(TRAIN)).unionByName(
-                spark.read.parquet(str(lake.traffic(service))).select(*features.columns, SPLIT)
+                spark.read.parquet(traffic_data.spark_uri).select(*features.columns, SPLIT)
             )
         else:
             input_traffic = {}
             split = assign_split(features, config.test_fraction, config.seed)
         with staged_folder(target) as folder:
-            split.repartition(1, SPLIT).sortWithinPartitions(TRIP_ID).write.partitionBy(SPLIT).parquet(str(folder))
+            split.repartition(1, SPLIT).sortWithinPartitions(TRIP_ID).write.partitionBy(SPLIT).parquet(folder.spark_uri)
             train = summarize_feature_table(read_feature_table(folder / f"{SPLIT}={TRAIN}"))
             test = summarize_feature_table(read_feature_table(folder / f"{SPLIT}={TEST}"))
             input_hashes = {month: manifest["content_hash"] for month, manifest in inputs.items()} | input_traffic

@@ -10,7 +10,8 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from taxi_assets import constants
-from taxi_assets.assets.common import failing_clearly, write_parquet_atomic
+from taxi_assets.assets.common import failing_clearly
+from taxi_assets.lakefs import write_parquet_atomic
 from taxi_assets.modeling.errors import NotTripDataError
 from taxi_assets.modeling.features import UNKNOWN_BOROUGH, UNKNOWN_LOCATION_IDS
 from taxi_assets.modeling.raw_schema import read_trip_file

@@ -4,9 +4,10 @@ import dagster as dg
 from pydantic import Field
 
 from taxi_assets import constants
-from taxi_assets.assets.common import failing_clearly, read_manifest
+from taxi_assets.assets.common import failing_clearly
 from taxi_assets.assets.features import training_set
 from taxi_assets.drift.profile import fit_reference_profile, reference_sample, write_profile
+from taxi_assets.lakefs import read_committed
 from taxi_assets.modeling.feature_schema import read_feature_table
 from taxi_assets.modeling.split import SPLIT, TRAIN
 from taxi_assets.partitions import service_partitions
@@ -39,10 +40,9 @@ def reference_profile(
     reference_profile.json plus reference.csv.
     """
     service = context.partition_key
-    folder = lake.training_set(service)
     with failing_clearly():
-        manifest = read_manifest(folder, f"training_set {service}")
-        train = read_feature_table(folder / f"{SPLIT}={TRAIN}")
+        manifest, data = read_committed(lake.training_set(service), f"training_set {service}")
+        train = read_feature_table(data / f"{SPLIT}={TRAIN}")
         profile = fit_reference_profile(
             train,
             service=service,

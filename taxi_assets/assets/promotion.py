@@ -7,8 +7,9 @@ import pandas as pd
 from pydantic import Field
 
 from taxi_assets import constants
-from taxi_assets.assets.common import failing_clearly, read_manifest
+from taxi_assets.assets.common import failing_clearly
 from taxi_assets.assets.training import BEHAVIOUR_CHECK, PARITY_CHECK, challenger_model
+from taxi_assets.lakefs import read_committed
 from taxi_assets.lifecycle.alerts import Kind, Severity
 from taxi_assets.lifecycle.decisions import DecisionRecord
 from taxi_assets.lifecycle.promotion import PROMOTE, ROLLBACK, Evidence, PromotionRules, decide
@@ -47,17 +48,13 @@ class PromotionConfig(dg.Config):
 def load_holdout(lake: DataLake, service: str, months: list[str]) -> tuple[pd.DataFrame, str]:
     """The rows both models are scored on, and a label saying where they came from."""
     if not months:
-        folder = lake.training_set(service)
-        manifest = read_manifest(folder, f"training_set {service}")
+        manifest, data = read_committed(lake.training_set(service), f"training_set {service}")
         if manifest.get("holdout") == "labelled_traffic":
             label = "the most recent labelled traffic (labelled_traffic holdout)"
         else:
             label = f"training_set test split ({','.join(manifest['months'])})"
-        return read_feature_table(folder / f"{SPLIT}={TEST}"), label
-    frames = []
-    for month in months:
-        read_manifest(lake.features(service, month), f"trip_features {service} {month}")
-        frames.append(read_feature_table(lake.features(service, month)))
+        return read_feature_table(data / f"{SPLIT}={TEST}"), label
+    frames = [read_feature_table(lake.committed_features(service, month)) for month in months]
     return pd.concat(frames, ignore_index=True), f"trip_features {','.join(months)}"
 
 

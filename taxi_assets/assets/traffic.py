@@ -10,12 +10,14 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
 from pydantic import Field
 from pyspark.sql import functions as F
 
 from taxi_assets import constants
-from taxi_assets.assets.common import failing_clearly, staged_folder, write_manifest
+from taxi_assets.assets.common import failing_clearly
 from taxi_assets.assets.features import TripFeaturesConfig
+from taxi_assets.lakefs import staged_folder, write_manifest, write_parquet_atomic
 from taxi_assets.lifecycle.prediction_log import LABELLED_AT, read_labelled
 from taxi_assets.modeling.errors import InvalidConfigError, MissingInputError
 from taxi_assets.modeling.feature_schema import read_feature_table, summarize_feature_table, validate_features
@@ -114,8 +116,7 @@ def labelled_traffic(
             summaries = {}
             for side, rows in ((TRAIN, kept.iloc[:first_holdout]), (TEST, kept.iloc[first_holdout:])):
                 part = folder / f"{SPLIT}={side}"
-                part.mkdir(parents=True)
-                rows.to_parquet(part / "part-0.parquet", index=False)
+                write_parquet_atomic(pa.Table.from_pandas(rows, preserve_index=False), part / "part-0.parquet")
                 written = read_feature_table(part)
                 validate_features(written, bounds, source=f"labelled_traffic {service} ({side})")
                 summaries[side] = summarize_feature_table(written)

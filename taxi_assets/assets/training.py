@@ -1,6 +1,7 @@
 """Training: the Spark GBT challenger, tracked and registered in MLflow, exported to ONNX and checked."""
 
 import json
+import shutil
 import subprocess
 import time
 from dataclasses import asdict
@@ -12,10 +13,11 @@ import numpy as np
 from pydantic import Field
 
 from taxi_assets import constants
-from taxi_assets.assets.common import failing_clearly, read_manifest
+from taxi_assets.assets.common import failing_clearly
 from taxi_assets.assets.features import training_set
 from taxi_assets.assets.monitoring import reference_profile
 from taxi_assets.drift.profile import PROFILE_FILE, ReferenceProfile, numeric_profile
+from taxi_assets.lakefs import read_committed
 from taxi_assets.lifecycle.registry import CHALLENGER, experiment_name, model_name
 from taxi_assets.modeling.errors import MissingInputError
 from taxi_assets.modeling.evaluation import regression_metrics, rmse_by_segment
@@ -120,12 +122,11 @@ def challenger_model(
     alias ``challenger``.
     """
     service = context.partition_key
-    folder = lake.training_set(service)
     dagster_run_id = context.run.run_id
     work = lake.model_dir(service, dagster_run_id)
     spark = pyspark.spark_session
     with failing_clearly():
-        manifest = read_manifest(folder, f"training_set {service}")
+        manifest, data = read_committed(lake.training_set(service), f"training_set {service}")
         profile_path = lake.profile_dir(service) / PROFILE_FILE
         if not profile_path.is_file():
             raise MissingInputError(f"reference_profile {service} is not materialized; materialize it first")
@@ -133,30 +134,37 @@ def challenger_model(
             raise MissingInputError(
                 f"reference_profile {service} was fitted on another training set; materialize it again"
             )
-    train = spark.read.parquet(str(folder / f"{SPLIT}={TRAIN}"))
-    test_path = folder / f"{SPLIT}={TEST}"
+        train = spark.read.parquet((data / f"{SPLIT}={TRAIN}").spark_uri)
+    test_path = data / f"{SPLIT}={TEST}"
 
     started = time.perf_counter()
     model = fit_pipeline(train, config.params())
     train_seconds = time.perf_counter() - started
-    model.write().overwrite().save(str(work / "spark_model"))
+    model.write().overwrite().save((work / "spark_model").spark_uri)
     spark_predictions = (
-        model.transform(spark.read.parquet(str(test_path))).select(TRIP_ID, PREDICTION).toPandas().set_index(TRIP_ID)
+        model.transform(spark.read.parquet(test_path.spark_uri))
+        .select(TRIP_ID, PREDICTION)
+        .toPandas()
+        .set_index(TRIP_ID)
     )
     test = read_feature_table(test_path)
     spark_pred = spark_predictions.loc[test[TRIP_ID], PREDICTION].to_numpy()
     metrics = regression_metrics(test[TARGET].to_numpy(), spark_pred)
     by_borough = rmse_by_segment(test[TARGET].to_numpy(), spark_pred, test["pickup_borough"])
 
-    export_pipeline(work / "spark_model", work / "serving")
-    artifact = FareModel.load(work / "serving")
+    # the export and MLflow's artifact logging read local files: on an object-store lake, a local scratch copy
+    local = work.local_path or lake.local_scratch() / "models" / service / dagster_run_id
+    spark_model = (work / "spark_model").as_local(local)
+    local_profile = lake.profile_dir(service).as_local(local) / PROFILE_FILE
+    export_pipeline(spark_model, local / "serving")
+    artifact = FareModel.load(local / "serving")
     onnx_pred = artifact.predict(test)
     parity_diff = float(np.max(np.abs(onnx_pred - spark_pred))) if len(test) else float("nan")
     parity_ok = bool(
         parity_diff <= config.parity_tolerance_usd and np.isfinite(onnx_pred).all() and (onnx_pred >= 0).all()
     )
     # the reference for prediction drift: this model's predictions on its own holdout, in quantile bins
-    (work / "serving" / PREDICTION_PROFILE_FILE).write_text(
+    (local / "serving" / PREDICTION_PROFILE_FILE).write_text(
         json.dumps(asdict(numeric_profile(onnx_pred, constants.REFERENCE_BINS)))
     )
     # probes in the newest TLC month of the window: a month the model has plenty of rows for
@@ -189,7 +197,7 @@ def challenger_model(
             }
         )
         registry.log_dict({"manifest": manifest, "probe_predictions": probe.predictions}, "lineage.json")
-        model_uri = registry.log_fare_model(work / "serving", work / "spark_model", serving_example(test), profile_path)
+        model_uri = registry.log_fare_model(local / "serving", spark_model, serving_example(test), local_profile)
         version = registry.register(model_uri, name, run_id, tags=lineage)
     registry.tag_version(
         name,
@@ -201,6 +209,8 @@ def challenger_model(
         },
     )
     registry.set_alias(name, CHALLENGER, version)
+    if work.local_path is None:
+        shutil.rmtree(local, ignore_errors=True)
     return dg.MaterializeResult(
         metadata={
             "model_name": name,

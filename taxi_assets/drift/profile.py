@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from taxi_assets.lakefs import LakeLocation
 from taxi_assets.modeling.features import (
     BINARY_FEATURES,
     CATEGORICAL_FEATURES,
@@ -156,13 +156,11 @@ def reference_sample(train: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
     return train.iloc[picked][[*FEATURES, TARGET]].reset_index(drop=True)
 
 
-def write_profile(profile: ReferenceProfile, sample: pd.DataFrame, folder: Path) -> tuple[Path, Path]:
-    """Write ``reference_profile.json`` and ``reference.csv``, each atomically (temp file then rename)."""
-    folder.mkdir(parents=True, exist_ok=True)
+def write_profile(
+    profile: ReferenceProfile, sample: pd.DataFrame, folder: LakeLocation
+) -> tuple[LakeLocation, LakeLocation]:
+    """Write ``reference.csv`` then ``reference_profile.json``, each atomically (temporary name, then moved)."""
     profile_path, sample_path = folder / PROFILE_FILE, folder / SAMPLE_FILE
-    temp_profile, temp_sample = folder / f".{PROFILE_FILE}.part", folder / f".{SAMPLE_FILE}.part"
-    temp_profile.write_text(profile.to_json())
-    sample.to_csv(temp_sample, index=False)
-    temp_sample.replace(sample_path)
-    temp_profile.replace(profile_path)
+    sample_path.write_text(sample.to_csv(index=False))
+    profile_path.write_text(profile.to_json())
     return profile_path, sample_path

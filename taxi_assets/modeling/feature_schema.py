@@ -11,6 +11,7 @@ import pandera.pandas as pa_schema
 import pyarrow.parquet as pq
 from pandera.errors import SchemaErrors
 
+from taxi_assets.lakefs import LakeLocation
 from taxi_assets.modeling.errors import TaxiDataError
 from taxi_assets.modeling.features import (
     FEATURE_TABLE_COLUMNS,
@@ -57,8 +58,13 @@ def feature_schema(bounds: OutlierBounds) -> pa_schema.DataFrameSchema:
     )
 
 
-def read_feature_table(path: Path) -> pd.DataFrame:
-    """Read a feature table (a parquet file or a folder of parts) into pandas, columns in canonical order."""
+def read_feature_table(path: Path | LakeLocation) -> pd.DataFrame:
+    """Read a feature table (a parquet file or a folder of parts) into pandas, columns in canonical order.
+
+    A folder output of the lake is read at its committed generation (:func:`taxi_assets.lakefs.read_committed`).
+    """
+    if isinstance(path, LakeLocation):
+        return pq.read_table(path.path, columns=list(FEATURE_TABLE_COLUMNS), filesystem=path.fs).to_pandas()
     return pq.read_table(path, columns=list(FEATURE_TABLE_COLUMNS)).to_pandas()
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from taxi_assets.assets.features import training_set, trip_features
 from taxi_assets.definitions import build_resources
+from taxi_assets.lakefs import DATA_KEY, GENERATION_PREFIX, MANIFEST, read_committed, read_manifest
 from taxi_assets.modeling.feature_schema import content_hash, read_feature_table
 from taxi_assets.modeling.features import FEATURE_TABLE_COLUMNS
 from taxi_assets_tests.assets.conftest import JANUARY, WINDOW_CONFIG, Chain, materialization_metadata
@@ -21,7 +22,7 @@ def test_trip_features_metadata_counts_outliers_per_rule(chain: Chain) -> None:
     assert isinstance(outliers, dict)
     assert set(outliers) == {"trip_distance", "trip_duration", "speed", "fare_amount", "passenger_count"}
     assert meta["rows_out"] == meta["rows_in"] - sum(outliers.values())
-    raw = pd.read_parquet(chain.lake.raw("green", "2022-01"))
+    raw = pd.read_parquet(str(chain.lake.raw("green", "2022-01")))
     short = int((raw["trip_distance"] < 0.1).sum())
     assert outliers["trip_distance"] >= short > 0  # zero-distance trips are the first rule's largest share
     nulls = int(raw["RatecodeID"].isna().sum())
@@ -30,7 +31,7 @@ def test_trip_features_metadata_counts_outliers_per_rule(chain: Chain) -> None:
 
 def test_trip_features_writes_the_feature_table_with_its_manifest(chain: Chain) -> None:
     folder = chain.lake.features("green", "2022-01")
-    frame = read_feature_table(folder)
+    frame = read_feature_table(chain.lake.committed_features("green", "2022-01"))
     assert tuple(frame.columns) == FEATURE_TABLE_COLUMNS
     assert frame["trip_id"].is_unique
     assert frame["trip_id"].str.startswith("green-2022-01-").all()
@@ -45,18 +46,24 @@ def test_materializing_trip_features_twice_gives_identical_content(chain: Chain)
     again = chain.materialize([trip_features], JANUARY)
     second = materialization_metadata(again, "trip_features")
     assert second["content_hash"] == first["content_hash"]
-    assert content_hash(read_feature_table(chain.lake.features("green", "2022-01"))) == first["content_hash"]
-    leftovers = [p.name for p in chain.lake.features("green", "2022-01").parent.iterdir() if p.name.startswith(".")]
-    assert leftovers == []
+    assert content_hash(read_feature_table(chain.lake.committed_features("green", "2022-01"))) == first["content_hash"]
+    folder = chain.lake.features("green", "2022-01")
+    current = read_manifest(folder, "trip_features")[DATA_KEY]
+    # the committed generation, the one before it for readers still on it, the manifest; no temporary files
+    kept = {child.name for child in folder.children()} - {MANIFEST}
+    assert current in kept
+    assert all(name.startswith(GENERATION_PREFIX) for name in kept)
+    assert len(kept) == 2
+    assert [p.name for p in folder.parent.children() if p.name.startswith(".")] == []
 
 
 def test_training_set_split_is_deterministic_and_disjoint(chain: Chain) -> None:
     meta = materialization_metadata(chain.reference, "training_set")
-    folder = chain.lake.training_set("green")
-    train = read_feature_table(folder / "split=train")
-    test = read_feature_table(folder / "split=test")
+    _, data = read_committed(chain.lake.training_set("green"), "training_set")
+    train = read_feature_table(data / "split=train")
+    test = read_feature_table(data / "split=test")
     assert set(train["trip_id"]).isdisjoint(test["trip_id"])
-    features = read_feature_table(chain.lake.features("green", "2022-01"))
+    features = read_feature_table(chain.lake.committed_features("green", "2022-01"))
     assert len(train) + len(test) == len(features)
     assert len(test) / len(features) == pytest.approx(0.2, abs=0.01)
     assert meta["train_hash"] == content_hash(train)

@@ -49,10 +49,10 @@ def test_raw_trips_of_a_real_month_records_counts_and_quarantine(tmp_path: Path)
     assert meta["rows_valid"] == len(source) - negative - early
     assert meta["source_sha256"] == "6a9efa68165ed2c52ec130cc9d8098b9e8a876f4316c17ddcbc170e46c45ad1d"
     lake = DataLake(root=str(tmp_path / "home" / "lake"))
-    written = pq.read_table(lake.raw("green", "2022-01"))
+    written = pq.read_table(str(lake.raw("green", "2022-01")))
     assert written.schema.equals(CANONICAL_SCHEMA)
     assert written.num_rows == meta["rows_valid"]
-    assert pq.read_table(lake.quarantine("green", "2022-01")).num_rows == meta["rows_quarantined"]
+    assert pq.read_table(str(lake.quarantine("green", "2022-01"))).num_rows == meta["rows_quarantined"]
 
 
 def test_a_csv_renamed_to_parquet_fails_clearly_and_writes_nothing(tmp_path: Path, trips_dir: Path) -> None:

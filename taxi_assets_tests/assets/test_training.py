@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from taxi_assets.assets.training import BEHAVIOUR_CHECK, PARITY_CHECK
+from taxi_assets.lakefs import read_committed
 from taxi_assets.modeling.feature_schema import read_feature_table
 from taxi_assets_tests.assets.conftest import Lifecycle, materialization_metadata
 
@@ -97,7 +98,8 @@ print(json.dumps({
 
 
 def test_the_champion_loads_by_alias_and_scores_without_a_jvm(lifecycle: Lifecycle, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    test = read_feature_table(lifecycle.lake.training_set("green") / "split=test").head(50)
+    _, data = read_committed(lifecycle.lake.training_set("green"), "training_set")
+    test = read_feature_table(data / "split=test").head(50)
     rows_path = tmp_path / "rows.parquet"
     test.to_parquet(rows_path)
     tracking_uri = lifecycle.registry().tracking_uri

@@ -11,7 +11,8 @@ from litestar.testing import TestClient
 from pyspark.ml import PipelineModel
 from pyspark.sql import SparkSession
 
-from taxi_assets.drift.profile import fit_reference_profile, write_profile
+from taxi_assets.drift.profile import PROFILE_FILE, fit_reference_profile, write_profile
+from taxi_assets.lakefs import lake_root
 from taxi_assets.lifecycle.registry import CHAMPION, ModelRegistry, experiment_name, model_name
 from taxi_assets.modeling.export import export_pipeline
 from taxi_assets.modeling.features import FEATURES
@@ -43,7 +44,8 @@ def trained(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Tr
     train, test = features.randomSplit([0.8, 0.2], seed=3)
     train_rows = train.toPandas()
     profile = fit_reference_profile(train_rows, "green", ["2022-01"], 20, 7, "test")
-    profile_path, _ = write_profile(profile, train_rows.head(100), folder / "profile")
+    profile_path = folder / "profile" / PROFILE_FILE
+    write_profile(profile, train_rows.head(100), lake_root(str(profile_path.parent)))
     spark_dirs, serving_dirs = {}, {}
     for name, seed in (("a", 1), ("b", 2)):
         model = fit_pipeline(train, GbtParams(8, 4, 0.3, 0.8, 32, 5, seed))
