@@ -221,34 +221,36 @@ def staged_folder(target: LakeLocation) -> Iterator[LakeLocation]:
 
     The block writes its data and then its manifest (:func:`write_manifest`) into the generation. The commit
     writes that manifest, naming the generation under ``data``, to ``target/_manifest.json``: one object written
-    last, so readers (which go through :func:`committed_data`) see the previous output or the new one, on a local
-    disk and on an object store alike. The previous generation is kept for readers that are still on it; older
-    ones, and anything else left in ``target``, are removed. If the block raises, its generation is removed and
-    ``target`` is left exactly as it was.
+    last, so readers (which go through :func:`read_committed`) see the previous output or the new one, on a local
+    disk and on an object store alike. If the block raises, its generation is removed and ``target`` is left
+    exactly as it was.
+
+    After a commit, the generations older than the previous one are removed. The previous one is kept for
+    readers still on it; newer ones may belong to a write still in progress. A crashed write's generation goes
+    two commits later. Data of a lake written before generations existed goes at the first commit.
     """
-    generation = target / f"{GENERATION_PREFIX}{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    generation = target / f"{GENERATION_PREFIX}{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
     try:
         yield generation
-        content = json.loads((generation / MANIFEST).read_text()) if (generation / MANIFEST).is_file() else None
-        if content is None:
+        if not (generation / MANIFEST).is_file():
             raise RuntimeError(f"{generation}: the block wrote no {MANIFEST}, so there is nothing to commit")
+        content = json.loads((generation / MANIFEST).read_text())
     except BaseException:
         generation.delete()
         raise
-    previous = _committed_name(target)
+    before = json.loads((target / MANIFEST).read_text()) if (target / MANIFEST).is_file() else None
     write_manifest(target, {**content, DATA_KEY: generation.name})
-    keep = {generation.name, previous, MANIFEST}
+    previous = before.get(DATA_KEY) if before else None
+    in_place = before is not None and previous is None  # the data sat in the folder itself
     for child in target.children():
-        if child.name not in keep:
+        if child.name not in (generation.name, MANIFEST) and _stale(child.name, previous, in_place):
             child.delete()
 
 
-def _committed_name(target: LakeLocation) -> str | None:
-    manifest = target / MANIFEST
-    if not manifest.is_file():
-        return None
-    name: str | None = json.loads(manifest.read_text()).get(DATA_KEY)
-    return name
+def _stale(name: str, previous: str | None, in_place: bool) -> bool:
+    if name.startswith(GENERATION_PREFIX):
+        return previous is not None and name < previous  # names sort by creation time
+    return in_place
 
 
 def write_manifest(folder: LakeLocation, content: dict[str, Any]) -> None:

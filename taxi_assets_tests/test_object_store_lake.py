@@ -176,6 +176,23 @@ def test_a_failed_write_leaves_the_committed_output_exactly_as_it_was(root: Lake
     assert list(committed_frame(target)["trip_id"]) == ["a", "b"]
 
 
+def test_two_writes_of_one_output_at_once_never_remove_each_others_data(root: LakeLocation) -> None:
+    target = root / "features" / "green" / "2022-02.parquet"
+    commit(target, pd.DataFrame({"trip_id": ["p"], "fare": [1.0]}))
+    first, second = staged_folder(target), staged_folder(target)
+    first_generation, second_generation = first.__enter__(), second.__enter__()
+    for generation, trip in ((first_generation, "a"), (second_generation, "b")):
+        write_parquet_atomic(pa.table({"trip_id": [trip], "fare": [2.0]}), generation / "part-0.parquet")
+        write_manifest(generation, {"rows": 1})
+    first.__exit__(None, None, None)  # commits while the second write is still open
+    assert list(committed_frame(target)["trip_id"]) == ["a"]
+    second.__exit__(None, None, None)
+    assert list(committed_frame(target)["trip_id"]) == ["b"]
+    assert read_manifest(target, "trip_features")[DATA_KEY] == second_generation.name
+    # the first write's generation is the previous one now; the original output's is older, so it went
+    assert {child.name for child in target.children()} == {MANIFEST, first_generation.name, second_generation.name}
+
+
 def test_a_folder_written_before_generations_is_read_in_place_then_replaced(root: LakeLocation) -> None:
     target = root / "traffic" / "green"
     write_parquet_atomic(pa.table({"trip_id": ["old"], "fare": [1.0]}), target / "split=train" / "part-0.parquet")
