@@ -2,7 +2,7 @@
 
 A lake root is a folder, a ``file://`` URL, or an object-store URL that pyarrow opens itself: ``s3://bucket/prefix``
 (credentials, region and endpoint from the usual ``AWS_*`` variables, or as URL query options such as
-``?endpoint_override=minio:9000&scheme=http``), ``gs://bucket/prefix``, ``hdfs://namenode/path``. Every output of
+``?endpoint_override=minio:9000&scheme=http``) or ``gs://bucket/prefix`` (Google Cloud Storage). Every output of
 the assets is a :class:`LakeLocation`: pyarrow and pandas reach it through its filesystem, Spark through
 :attr:`LakeLocation.spark_uri` (``s3a://`` for S3, as Hadoop names it).
 
@@ -34,7 +34,8 @@ from taxi_assets.modeling.errors import MissingInputError
 
 # Hadoop's name for a scheme, where it differs from pyarrow's
 _SPARK_SCHEMES = {"s3": "s3a"}
-_OBJECT_STORES = ("s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")
+# the stores whose pyarrow path is bucket/key, so that scheme://bucket/key names the same object for Spark
+_OBJECT_STORES = ("s3", "gs", "gcs")
 MANIFEST = "_manifest.json"
 # a folder output's data lives in a generation folder inside it, named by its manifest under this key
 DATA_KEY = "data"
@@ -124,16 +125,25 @@ class LakeLocation:
         """A hidden, unique name beside this one, for a write that is moved into place."""
         return self.parent / f".{self.name}.{uuid.uuid4().hex}.part"
 
-    def write_bytes(self, data: bytes) -> None:
-        """Write the file through a temporary name and move it into place: readers see the old or the new file."""
+    @contextmanager
+    def replaced(self) -> Iterator[LakeLocation]:
+        """Yield a temporary name beside this file to write; on success move it into place.
+
+        Readers see the old file or the new one, never a partial one: a rename on a local disk, a copy of one
+        object (atomic) on an object store. The temporary file is removed whatever happens.
+        """
         self.make_parent()
         temp = self.temporary_sibling()
         try:
-            with self.fs.open_output_stream(temp.path) as stream:
-                stream.write(data)
+            yield temp
             self.fs.move(temp.path, self.path)
         finally:
             temp.delete()
+
+    def write_bytes(self, data: bytes) -> None:
+        """Write the whole file atomically (see :meth:`replaced`)."""
+        with self.replaced() as temp, self.fs.open_output_stream(temp.path) as stream:
+            stream.write(data)
 
     def write_text(self, text: str) -> None:
         """Write UTF-8 text atomically (see :meth:`write_bytes`)."""
@@ -187,7 +197,7 @@ def lake_root(root: str) -> LakeLocation:
         return LakeLocation(_LOCAL, url2pathname(unquote(parsed.path)))
     if parsed.scheme not in _OBJECT_STORES:
         raise ValueError(
-            f"lake root {root!r}: {parsed.scheme}:// is not a filesystem; use a folder, a file:// URL or an "
+            f"lake root {root!r}: {parsed.scheme}:// is not a supported lake store; use a folder, a file:// URL or an "
             f"object store ({', '.join(s + '://' for s in _OBJECT_STORES)})"
         )
     fs, path = _open_filesystem(root)
@@ -206,13 +216,8 @@ def _open_filesystem(root: str) -> tuple[pafs.FileSystem, str]:
 
 def write_parquet_atomic(table: pa.Table, location: LakeLocation) -> None:
     """Write one parquet file through a temporary name, so readers never see a partial file."""
-    location.make_parent()
-    temp = location.temporary_sibling()
-    try:
+    with location.replaced() as temp:
         pq.write_table(table, temp.path, filesystem=location.fs, compression="zstd")
-        location.fs.move(temp.path, location.path)
-    finally:
-        temp.delete()
 
 
 @contextmanager
@@ -255,7 +260,7 @@ def _stale(name: str, previous: str | None, in_place: bool) -> bool:
 
 def write_manifest(folder: LakeLocation, content: dict[str, Any]) -> None:
     """Record what a folder output holds (hash, rows, inputs) beside its data, atomically."""
-    (folder / MANIFEST).write_text(json.dumps(content, indent=2, sort_keys=True, default=str))
+    write_json_atomic(folder / MANIFEST, content)
 
 
 def read_manifest(folder: LakeLocation, what: str) -> dict[str, Any]:

@@ -68,7 +68,7 @@ def test_a_lake_root_is_a_folder_a_file_url_or_an_object_store(tmp_path: Path) -
     assert lake_root(f"file://{tmp_path}/lake%20a").local_path == tmp_path / "lake a"
     assert lake_from_env({"TAXI_LAKE_ROOT": tmp_path.as_uri()}).location.local_path == tmp_path
     assert lake_from_env({"TAXI_HOME": str(tmp_path)}).location.local_path == tmp_path / "lake"
-    with pytest.raises(ValueError, match=re.escape("http:// is not a filesystem")):
+    with pytest.raises(ValueError, match=re.escape("http:// is not a supported lake store")):
         lake_root("http://host/lake")
     with pytest.raises(ValueError, match="names a local path"):
         lake_root("file://otherhost/lake")
