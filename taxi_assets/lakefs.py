@@ -88,12 +88,15 @@ class LakeLocation:
     @property
     def uri(self) -> str:
         """A local path as is, else ``scheme://bucket/key`` (what messages and metadata show)."""
-        return self.path if self.is_local else f"{self.scheme}://{self.path}"
+        return self._with_scheme(self.scheme)
 
     @property
     def spark_uri(self) -> str:
         """The location as Spark's Hadoop filesystems name it (``s3a://`` for S3)."""
-        return self.path if self.is_local else f"{_SPARK_SCHEMES.get(self.scheme, self.scheme)}://{self.path}"
+        return self._with_scheme(_SPARK_SCHEMES.get(self.scheme, self.scheme))
+
+    def _with_scheme(self, scheme: str) -> str:
+        return self.path if self.is_local else f"{scheme}://{self.path}"
 
     def _type(self) -> pafs.FileType:
         return self.fs.get_file_info(self.path).type
@@ -272,19 +275,15 @@ def read_manifest(folder: LakeLocation, what: str) -> dict[str, Any]:
     return manifest
 
 
-def committed_data(folder: LakeLocation, manifest: dict[str, Any]) -> LakeLocation:
-    """Where a folder output's committed data is: the generation its manifest names.
+def read_committed(folder: LakeLocation, what: str) -> tuple[dict[str, Any], LakeLocation]:
+    """A folder output's manifest and its committed data, the generation the manifest names.
 
     Lakes written before generations existed hold the data in the folder itself, and their manifests name none.
+    Fails clearly when the output is not materialized.
     """
-    name = manifest.get(DATA_KEY)
-    return folder / name if name else folder
-
-
-def read_committed(folder: LakeLocation, what: str) -> tuple[dict[str, Any], LakeLocation]:
-    """A folder output's manifest and where its committed data is; fail clearly when it is not materialized."""
     manifest = read_manifest(folder, what)
-    return manifest, committed_data(folder, manifest)
+    name = manifest.get(DATA_KEY)
+    return manifest, folder / name if name else folder
 
 
 def write_json_atomic(location: LakeLocation, content: dict[str, Any]) -> None:
