@@ -7,15 +7,18 @@ BIN := $(VENV)/bin
 TAXI_HOME ?= $(CURDIR)/.taxi
 TAXI_TRIPS_DIR ?=
 
+# The Dagster instance lives in the data home unless DAGSTER_HOME says otherwise (dagster.yaml is its template).
+DAGSTER_HOME ?= $(TAXI_HOME)/dagster
+
 export TAXI_HOME
 export TAXI_TRIPS_DIR
-export DAGSTER_HOME := $(CURDIR)
+export DAGSTER_HOME
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYTHONHASHSEED := 0
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: migrate help demo train retrain seed-traffic monitor bench-drift up rollback serve bench-serve test lint typecheck dev bench-features bench-model lock check-java clean
+.PHONY: instance calibrate migrate help demo train retrain seed-traffic monitor bench-drift up rollback serve bench-serve test lint typecheck dev bench-features bench-model lock check-java clean
 
 help:
 	@echo "make demo            the whole loop: train on 2022, serve, replay 2022-03 (calm) and 2023-01 (fare"
@@ -24,7 +27,7 @@ help:
 	@echo "make test            lint, typecheck and the whole test suite"
 	@echo "make train           train a challenger and decide on promotion (MONTHS=2023-01 HOLDOUT_MONTHS=...)"
 	@echo "make retrain         what the sensor launches on a failed check: train on RETRAIN_MONTHS and decide"
-	@echo "make seed-traffic    replay a TLC month through the running API (MONTH, ROWS, RATE, SCENARIO, ...)"
+	@echo "make seed-traffic    replay a TLC month through the running API (MONTH, ROWS, RATE, SCENARIO, SEED, ...)"
 	@echo "make monitor         today's drift report from the prediction log, and its checks"
 	@echo "make rollback        move the champion back to the previous champion"
 	@echo "make serve           the prediction API on the champion (TAXI_API_PORT, TAXI_API_KEYS, TAXI_API_WORKERS)"
@@ -33,6 +36,7 @@ help:
 	@echo "make bench-model     training time and memory, scoring latency ONNX vs Spark"
 	@echo "make bench-drift     drift report at 10k/100k/1M rows beside Evidently 0.7 on the same frames"
 	@echo "make bench-serve     API load benchmark under wrk (after make demo)"
+	@echo "make calibrate       false-alarm and detection rates of every check on real months (WINDOWS=200, SEED)"
 	@echo "make up              the compose deployment (copy docker/.env.example to docker/.env first)"
 	@echo "make migrate         bring the platform database (TAXI_DATABASE_URL) to the newest schema revision"
 	@echo "make lock            re-resolve pyproject.toml into requirements.lock"
@@ -51,32 +55,37 @@ $(BIN)/.installed: requirements.lock pyproject.toml | check-java
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
+instance:
+	@mkdir -p "$(DAGSTER_HOME)"
+	@test -f "$(DAGSTER_HOME)/dagster.yaml" || cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
+
 # Optional: SERVICE=green|yellow, MONTHS=2022-01,2022-02 (training window), HOLDOUT_MONTHS=2023-01, REFRESH=1.
 # SERVE=sample ends the demo after the sample request instead of keeping the API up; SERVE=no skips the API.
 CLI_ARGS = $(if $(SERVICE),--service $(SERVICE)) $(if $(MONTHS),--months $(MONTHS)) \
 	$(if $(HOLDOUT_MONTHS),--holdout-months $(HOLDOUT_MONTHS)) $(if $(REFRESH),--refresh)
 
-demo: check-java $(BIN)/.installed
+demo: check-java $(BIN)/.installed instance
 	$(BIN)/python -m taxi_assets.cli demo $(CLI_ARGS) $(if $(SERVE),--serve $(SERVE))
 
-train: check-java $(BIN)/.installed
+train: check-java $(BIN)/.installed instance
 	$(BIN)/python -m taxi_assets.cli train $(CLI_ARGS)
 
-retrain: check-java $(BIN)/.installed
+retrain: check-java $(BIN)/.installed instance
 	$(BIN)/python -m taxi_assets.cli retrain $(CLI_ARGS)
 
 # Replay a month through the running API (make serve in another terminal): MONTH=2023-01 ROWS=5000 RATE=1000
-# COMPRESSION=600 SCENARIO=none|gradual|sudden|concept|seasonal|new_categories|bad_requests STRENGTH=...
+# COMPRESSION=600 SCENARIO=none|gradual|sudden|concept|seasonal|new_categories|bad_requests STRENGTH=... SEED=0
+# (the seed draws the sample of trips and the scenario's randomness: another seed, another sample)
 seed-traffic: check-java $(BIN)/.installed
 	$(BIN)/python -m taxi_assets.cli seed-traffic $(if $(SERVICE),--service $(SERVICE)) $(if $(MONTH),--month $(MONTH)) \
 	  $(if $(ROWS),--rows $(ROWS)) $(if $(RATE),--rate $(RATE)) $(if $(COMPRESSION),--compression $(COMPRESSION)) \
 	  $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(STRENGTH),--strength $(STRENGTH)) \
-	  $(if $(FEEDBACK_DELAY),--feedback-delay $(FEEDBACK_DELAY))
+	  $(if $(FEEDBACK_DELAY),--feedback-delay $(FEEDBACK_DELAY)) $(if $(SEED),--seed $(SEED))
 
-monitor: check-java $(BIN)/.installed
+monitor: check-java $(BIN)/.installed instance
 	$(BIN)/python -m taxi_assets.cli monitor $(if $(SERVICE),--service $(SERVICE))
 
-rollback: check-java $(BIN)/.installed
+rollback: check-java $(BIN)/.installed instance
 	$(BIN)/python -m taxi_assets.cli rollback $(if $(SERVICE),--service $(SERVICE))
 
 migrate: $(BIN)/.installed
@@ -93,7 +102,7 @@ typecheck: $(BIN)/.installed
 	$(BIN)/mypy taxi_assets taxi_serving
 
 # `dagster dev` warns that the `dg` CLI supersedes it; that CLI needs a dg project layout this repo does not use.
-dev: check-java $(BIN)/.installed
+dev: check-java $(BIN)/.installed instance
 	PYTHONWARNINGS='ignore:Function `dev_command` is superseded' $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 # The API on the champion: TAXI_API_PORT (8000), TAXI_API_KEYS (comma-separated), TAXI_API_WORKERS (1).
@@ -106,6 +115,12 @@ serve: check-java $(BIN)/.installed
 	@echo "API on http://127.0.0.1:$(TAXI_API_PORT) (docs: /schema); API keys from TAXI_API_KEYS"
 	$(BIN)/uvicorn --factory taxi_serving.app:app_from_env --host 127.0.0.1 --port $(TAXI_API_PORT) \
 		--workers $(TAXI_API_WORKERS) --no-access-log
+
+# How often each check fails on calm and changed real months: WINDOWS per scenario and size, SIZES, SEED.
+calibrate: check-java $(BIN)/.installed
+	$(BIN)/python scripts/calibrate.py $(if $(TAXI_TRIPS_DIR),$(TAXI_TRIPS_DIR),../shared/data/tlc) \
+	  $(if $(WINDOWS),--windows $(WINDOWS)) $(if $(SIZES),--sizes $(SIZES)) $(if $(SEED),--seed $(SEED)) \
+	  --work $(TAXI_HOME)/calibration
 
 bench-features: check-java $(BIN)/.installed
 	$(BIN)/python scripts/bench_features.py $(if $(TAXI_TRIPS_DIR),$(TAXI_TRIPS_DIR),../shared/data/tlc)

@@ -1,7 +1,7 @@
 """The Makefile's commands: ``python -m taxi_assets.cli demo|train|retrain|monitor|rollback|seed-traffic|migrate``.
 
-Each runs Dagster jobs in-process against the instance in ``DAGSTER_HOME`` (the Makefile points it at the
-project root, whose dagster.yaml keeps runs under the data home), so every run shows up in ``dagster dev``.
+Each runs Dagster jobs in-process against the instance in ``DAGSTER_HOME``, by default ``dagster/`` in the data
+home (``TAXI_HOME``), the same one ``make dev`` opens, so every run shows up in ``dagster dev``.
 """
 
 import argparse
@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 import requests
@@ -207,6 +208,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def instance_home(env: Mapping[str, str]) -> Path:
+    """The Dagster instance's folder: ``DAGSTER_HOME``, else ``dagster/`` in the data home (created)."""
+    home = Path(env["DAGSTER_HOME"]) if env.get("DAGSTER_HOME") else data_home(env) / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    return home.absolute()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -219,8 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         print(f"error: {OFFLINE_HINT}", file=sys.stderr)
         return 2
-    instance = dg.DagsterInstance.get() if env.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    with instance:
+    with dg.DagsterInstance.from_config(str(instance_home(env))) as instance:
         try:
             COMMANDS[args.command](Runner(env, instance), args)
         except CommandFailedError as exc:

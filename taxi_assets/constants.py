@@ -107,8 +107,19 @@ FEATURE_DRIFT_ERROR_COUNT: Final = 3
 VALIDATION_FAILURE_RATE_MAX: Final = 0.05
 MIN_WINDOW_ROWS: Final = 200
 MIN_LABELLED_ROWS: Final = 500
-ACCURACY_RATIO_MARGIN: Final = 0.2
-ACCURACY_ABSOLUTE_MARGIN: Final = 0.5
+# Accuracy is judged against the champion's holdout errors at the window's label count (drift/accuracy.py):
+# failed when over the chance quantile at level ACCURACY_ALPHA and worse than the holdout by ACCURACY_MIN_EFFECT_USD
+# and by ACCURACY_MIN_RELATIVE_EFFECT of the holdout's value.
+# `make calibrate` measured the choice of statistic and these values on real months (README, "Calibration").
+ACCURACY_STATISTIC: Final = "mae"
+ACCURACY_ALPHA: Final = 0.01
+ACCURACY_MIN_EFFECT_USD: Final = 0.5
+ACCURACY_MIN_RELATIVE_EFFECT: Final = 0.6
+MIN_SEGMENT_LABELS: Final = 200
+BOOTSTRAP_RESAMPLES: Final = 2_000
+BOOTSTRAP_SEED: Final = 11
+# Significance level of each feature's chance quantile (PSI, JS and prediction PSI are also size-corrected).
+DRIFT_ALPHA: Final = 0.01
 
 # Retraining sensor: at most one retraining run per cooldown, on these months per service.
 RETRAIN_COOLDOWN_SECONDS: Final = 6 * 3600

@@ -1,7 +1,7 @@
 """Runs the code location's jobs in-process against a Dagster instance, and prints what they did.
 
-Every run lands in the instance in ``DAGSTER_HOME`` (the Makefile points it at the project root, whose
-dagster.yaml keeps runs under the data home), so the commands' runs show up in ``dagster dev``.
+Every run lands in the instance it is given (the CLI's: ``DAGSTER_HOME``, by default in the data home), so the
+commands' runs show up in ``dagster dev``.
 """
 
 import sys
@@ -118,9 +118,13 @@ def check_numbers(evaluation: dg.AssetCheckEvaluation) -> str:
     """The value and threshold a check saw, when it has them (drift_report's checks)."""
     metadata: dict[str, Any] = {key: value.value for key, value in evaluation.metadata.items()}
     shown = []
-    for key in ("rmse", "psi", "rate", "count"):
-        if key in metadata and "threshold" in metadata:
+    if "statistic" in metadata and isinstance(metadata.get("value"), int | float):
+        metadata[str(metadata["statistic"])] = metadata["value"]
+    for key in (str(metadata.get("statistic", "")), "psi", "rate", "count"):
+        if isinstance(metadata.get(key), int | float) and isinstance(metadata.get("threshold"), int | float):
             shown.append(f"{key} {float(metadata[key]):.3f} vs threshold {float(metadata['threshold']):.3f}")
+    if metadata.get("degraded_segments"):
+        shown.append(f"degraded segments: {', '.join(metadata['degraded_segments'])}")
     if metadata.get("drifted_features"):
         shown.append(f"drifted: {', '.join(metadata['drifted_features'])}")
     if metadata.get("note"):

@@ -17,7 +17,8 @@ from typing import NamedTuple
 import dagster as dg
 
 from taxi_assets import constants
-from taxi_assets.assets.drift import DRIFT_CHECKS, drift_report
+from taxi_assets.assets.drift import drift_report
+from taxi_assets.drift.checks import DRIFT_CHECKS
 from taxi_assets.jobs import ingest_job, retrain_job
 from taxi_assets.lakefs import MANIFEST
 from taxi_assets.lifecycle.alerts import Kind, Severity

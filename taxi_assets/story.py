@@ -22,8 +22,8 @@ from typing import Any, Final
 import dagster as dg
 import requests
 
-from taxi_assets.assets.drift import ACCURACY
 from taxi_assets.definitions import build_resources
+from taxi_assets.drift.checks import ACCURACY
 from taxi_assets.modeling.feature_schema import read_feature_table
 from taxi_assets.replay.client import ReplayConfig, ReplaySummary, replay_trips, run_replay
 from taxi_assets.replay.scenarios import apply
@@ -252,11 +252,16 @@ def run_story(runner: Runner, options: StoryOptions, keep_serving: bool = False)
     return story
 
 
+def _number(value: object) -> str:
+    return f"{float(value):.3f}" if isinstance(value, int | float) else "n/a"
+
+
 def print_summary(options: StoryOptions, story: StoryResult) -> None:
     """One line per step of the story, with its numbers."""
     calm, drift = options.calm_month, options.drift_month
     accuracy = story.checks.get(drift, {}).get(ACCURACY)
-    accuracy_numbers: dict[str, Any] = {k: v.value for k, v in accuracy.metadata.items()} if accuracy else {}
+    numbers: dict[str, Any] = {k: v.value for k, v in accuracy.metadata.items()} if accuracy else {}
+    statistic = str(numbers.get("statistic", "")).upper()
     failed_calm = [name for name, check in story.checks.get(calm, {}).items() if not check.passed]
     decision = story.decision
     lines = [
@@ -265,9 +270,9 @@ def print_summary(options: StoryOptions, story: StoryResult) -> None:
         f"2. replayed {calm} ({story.replays[calm].sent:,} trips, same fares): checks failed: "
         f"{', '.join(failed_calm) or 'none'}; sensor: {story.sensor_before}",
         f"3. replayed {drift} ({story.replays[drift].sent:,} trips, after the fare increase): accuracy "
-        f"{'FAILED' if accuracy and not accuracy.passed else 'passed'}, RMSE "
-        f"{float(accuracy_numbers.get('rmse', float('nan'))):.3f} on {accuracy_numbers.get('labelled_rows', 0):,} "
-        f"labelled rows vs threshold {float(accuracy_numbers.get('threshold', float('nan'))):.3f}",
+        f"{'FAILED' if accuracy and not accuracy.passed else 'passed'}, {statistic} {_number(numbers.get('value'))} on "
+        f"{numbers.get('labelled_rows', 0):,} labelled rows vs threshold {_number(numbers.get('threshold'))} "
+        f"(holdout {_number(numbers.get('holdout_value'))}; RMSE {_number(numbers.get('rmse'))})",
         f"4. sensor requested {len(story.sensor_requests)} run(s): "
         f"{', '.join(f'{r.job_name} [{r.partition_key}]' for r in story.sensor_requests) or 'none'}",
     ]

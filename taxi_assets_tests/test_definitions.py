@@ -92,10 +92,13 @@ def test_lazy_defs_load_from_the_process_environment() -> None:
 
 
 def test_the_workspace_loads_as_dagster_dev_loads_it(tmp_path: Path) -> None:
+    instance = tmp_path / "dagster"  # where `make dev` puts the instance: the data home
+    instance.mkdir()
+    (instance / "dagster.yaml").write_text((PROJECT_ROOT / "dagster.yaml").read_text())
     completed = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
         cwd=PROJECT_ROOT,
-        env={"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(PROJECT_ROOT), "TAXI_HOME": str(tmp_path)},
+        env={"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(instance), "TAXI_HOME": str(tmp_path)},
         capture_output=True,
         text=True,
         timeout=120,

@@ -13,8 +13,8 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy as sa
 
-from taxi_assets.assets.drift import ACCURACY, FEATURE_DRIFT
 from taxi_assets.definitions import mlflow_from_env
+from taxi_assets.drift.checks import ACCURACY, FEATURE_DRIFT
 from taxi_assets.lifecycle.alerts import Alerter
 from taxi_assets.lifecycle.decisions import DECISIONS
 from taxi_assets.lifecycle.registry import CHAMPION, PREVIOUS_CHAMPION, model_name
@@ -66,7 +66,8 @@ def test_fare_increase_is_caught_by_accuracy_retrained_promoted_and_served(tmp_p
     assert not drift[ACCURACY].passed
     assert drift[ACCURACY].severity == dg.AssetCheckSeverity.ERROR
     assert drift[FEATURE_DRIFT].passed
-    assert float(drift[ACCURACY].metadata["rmse"].value) > float(drift[ACCURACY].metadata["threshold"].value)  # type: ignore[arg-type]
+    assert float(drift[ACCURACY].metadata["value"].value) > float(drift[ACCURACY].metadata["threshold"].value)  # type: ignore[arg-type]
+    assert float(drift[ACCURACY].metadata["effect_ci_95"].value[0]) > 0  # type: ignore[index]
 
     # exactly one retraining run, requested by the sensor for the failed accuracy check, and it succeeded
     retrains = [request for request in story.sensor_requests if request.job_name == "retrain_job"]

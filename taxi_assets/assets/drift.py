@@ -10,6 +10,16 @@ from pydantic import Field
 
 from taxi_assets import constants
 from taxi_assets.assets.common import failing_clearly
+from taxi_assets.drift import checks
+from taxi_assets.drift.accuracy import STATISTICS, AccuracyRule, HoldoutCalibration
+from taxi_assets.drift.checks import (
+    ACCURACY,
+    ERROR,
+    FEATURE_DRIFT,
+    PREDICTION_DRIFT,
+    VALIDATION_FAILURES,
+    CheckRules,
+)
 from taxi_assets.drift.profile import PROFILE_FILE, SAMPLE_FILE, ReferenceProfile
 from taxi_assets.drift.psi import PSI_THRESHOLD
 from taxi_assets.drift.report import DriftReport, Thresholds, compute_drift_report
@@ -20,12 +30,6 @@ from taxi_assets.lifecycle.registry import CHAMPION, model_name
 from taxi_assets.modeling.errors import MissingInputError
 from taxi_assets.resources import AlertsResource, DataLake, MlflowResource, PlatformDatabase
 
-FEATURE_DRIFT = "feature_drift"
-PREDICTION_DRIFT = "prediction_drift"
-VALIDATION_FAILURES = "validation_failure_rate"
-ACCURACY = "accuracy"
-DRIFT_CHECKS = (FEATURE_DRIFT, PREDICTION_DRIFT, VALIDATION_FAILURES, ACCURACY)
-
 daily_windows = dg.DailyPartitionsDefinition(start_date=constants.MONITORING_START, end_offset=1)
 
 
@@ -33,7 +37,12 @@ class DriftReportConfig(dg.Config):
     """Which model's traffic is judged, and the thresholds of the checks."""
 
     service: str = Field(default=constants.DEFAULT_DEMO_SERVICE, description="TLC service of the served model.")
-    psi_threshold: float = Field(default=PSI_THRESHOLD, description="PSI above which a feature has drifted.")
+    psi_threshold: float = Field(
+        default=PSI_THRESHOLD, description="PSI (less its small-sample bias) above which a feature has drifted."
+    )
+    drift_alpha: float = Field(
+        default=constants.DRIFT_ALPHA, description="Significance level a feature's PSI or JS must also pass."
+    )
     drifted_features_for_error: int = Field(
         default=constants.FEATURE_DRIFT_ERROR_COUNT, description="Drifted features that make feature_drift an ERROR."
     )
@@ -45,12 +54,43 @@ class DriftReportConfig(dg.Config):
     min_labelled_rows: int = Field(
         default=constants.MIN_LABELLED_ROWS, description="Matured labels below which accuracy is not judged."
     )
-    accuracy_ratio_margin: float = Field(
-        default=constants.ACCURACY_RATIO_MARGIN, description="Allowed relative RMSE loss vs the champion's holdout."
+    accuracy_statistic: str = Field(
+        default=constants.ACCURACY_STATISTIC, description=f"Accuracy statistic judged: one of {', '.join(STATISTICS)}."
     )
-    accuracy_absolute_margin: float = Field(
-        default=constants.ACCURACY_ABSOLUTE_MARGIN, description="Allowed absolute RMSE loss (the larger applies)."
+    accuracy_alpha: float = Field(
+        default=constants.ACCURACY_ALPHA,
+        description="Chance of failing a window of unchanged accuracy (the bootstrap quantile's level).",
     )
+    accuracy_min_effect_usd: float = Field(
+        default=constants.ACCURACY_MIN_EFFECT_USD,
+        description="Least loss of accuracy, in dollars of the statistic, that is material.",
+    )
+    accuracy_min_relative_effect: float = Field(
+        default=constants.ACCURACY_MIN_RELATIVE_EFFECT,
+        description="Least loss of accuracy that is material, as a share of the holdout's value (the larger applies).",
+    )
+    min_segment_labels: int = Field(
+        default=constants.MIN_SEGMENT_LABELS, description="Labels a segment needs in window and holdout to be judged."
+    )
+    bootstrap_resamples: int = Field(default=constants.BOOTSTRAP_RESAMPLES, description="Bootstrap windows drawn.")
+    bootstrap_seed: int = Field(default=constants.BOOTSTRAP_SEED, description="Seed of the bootstrap.")
+
+    def rules(self) -> CheckRules:
+        """The thresholds of the checks, as the pure rules take them."""
+        return CheckRules(self.drifted_features_for_error, self.max_validation_failure_rate, self.min_rows)
+
+    def accuracy_rule(self) -> AccuracyRule:
+        """How accuracy is calibrated and judged."""
+        return AccuracyRule(
+            statistic=self.accuracy_statistic,
+            alpha=self.accuracy_alpha,
+            min_effect=self.accuracy_min_effect_usd,
+            min_relative_effect=self.accuracy_min_relative_effect,
+            min_labels=self.min_labelled_rows,
+            min_segment_labels=self.min_segment_labels,
+            resamples=self.bootstrap_resamples,
+            seed=self.bootstrap_seed,
+        )
 
 
 def _specs() -> list[dg.AssetCheckSpec]:
@@ -58,7 +98,7 @@ def _specs() -> list[dg.AssetCheckSpec]:
         FEATURE_DRIFT: "ERROR when enough counted features drift (PSI, or JS for categoricals); WARN for one or two.",
         PREDICTION_DRIFT: "PSI of served predictions against the champion's own holdout predictions.",
         VALIDATION_FAILURES: "Share of requests rejected by validation.",
-        ACCURACY: "RMSE on matured labels against the champion's holdout RMSE plus the margin.",
+        ACCURACY: "Accuracy on matured labels against the champion's holdout at the window's label count.",
     }
     return [dg.AssetCheckSpec(name, asset="drift_report", description=text) for name, text in descriptions.items()]
 
@@ -97,15 +137,26 @@ def drift_report(
     if sample is None and sample_path.is_file():
         sample = pd.read_csv(io.BytesIO(sample_path.read_bytes()))
     log = read_window(platform_db.url, window.start, window.end)
-    thresholds = Thresholds(psi=config.psi_threshold, prediction_psi=config.prediction_psi_threshold)
+    thresholds = Thresholds(
+        psi=config.psi_threshold, prediction_psi=config.prediction_psi_threshold, alpha=config.drift_alpha
+    )
+    holdout = served_model.holdout_errors
+    calibration = HoldoutCalibration(holdout, config.accuracy_rule()) if holdout is not None else None
     report = compute_drift_report(
-        profile, log.served, log.rejected, sample, served_model.prediction_profile, thresholds
+        profile,
+        log.served,
+        log.rejected,
+        sample,
+        served_model.prediction_profile,
+        thresholds,
+        calibration=calibration,
+        prediction_reference_rows=len(holdout) if holdout is not None else None,
     )
     champion_rmse = json.loads(registry.version_tags(name, version).get("metrics", "{}")).get("rmse", float("nan"))
     path = lake.drift_report(config.service, context.partition_key)
     write_json_atomic(path, {"window": [str(window.start), str(window.end)], "champion": version, **_summary(report)})
     largest_name, largest = report.largest_psi()
-    results = judge(report, config, champion_rmse)
+    results = judge(report, config, version)
     for result in results:
         if not result.passed:
             alerts.send(*failure_alert(result, config.service, name, version, context.partition_key))
@@ -130,71 +181,31 @@ def drift_report(
     )
 
 
-def judge(report: DriftReport, config: DriftReportConfig, champion_rmse: float) -> list[dg.AssetCheckResult]:
-    """The four checks; each carries the value it saw and the threshold it applied."""
-    warn, error = dg.AssetCheckSeverity.WARN, dg.AssetCheckSeverity.ERROR
-    too_small = report.rows < config.min_rows
-    note = f"not enough data: {report.rows} rows < {config.min_rows}"
-    drifted = report.drifted_features()
-    results = [
-        dg.AssetCheckResult(
-            check_name=FEATURE_DRIFT,
-            passed=too_small or not drifted,
-            severity=error if len(drifted) >= config.drifted_features_for_error else warn,
-            metadata={
-                "drifted_features": dg.MetadataValue.json(drifted),
-                "count": len(drifted),
-                "threshold_count": config.drifted_features_for_error,
-                "psi_threshold": config.psi_threshold,
-                "note": note if too_small else "",
-            },
-        )
-    ]
-    prediction_psi = report.prediction.value if report.prediction else float("nan")
-    results.append(
-        dg.AssetCheckResult(
-            check_name=PREDICTION_DRIFT,
-            passed=too_small or not prediction_psi > config.prediction_psi_threshold,
-            severity=error,
-            metadata={
-                "psi": float(prediction_psi),
-                "threshold": config.prediction_psi_threshold,
-                "note": note if too_small else "",
-            },
-        )
-    )
-    total = report.rows + report.rejected
-    rate = report.validation_failure_rate
-    results.append(
-        dg.AssetCheckResult(
-            check_name=VALIDATION_FAILURES,
-            passed=total < config.min_rows or not rate > config.max_validation_failure_rate,
-            severity=error,
-            metadata={"rate": float(rate), "threshold": config.max_validation_failure_rate, "requests": total},
-        )
-    )
-    allowed = max(champion_rmse * (1 + config.accuracy_ratio_margin), champion_rmse + config.accuracy_absolute_margin)
-    few_labels = report.labelled_rows < config.min_labelled_rows
-    results.append(
-        dg.AssetCheckResult(
-            check_name=ACCURACY,
-            passed=few_labels or not report.accuracy.rmse > allowed,
-            severity=error,
-            metadata={
-                "rmse": float(report.accuracy.rmse),
-                "threshold": float(allowed),
-                "champion_holdout_rmse": float(champion_rmse),
-                "labelled_rows": report.labelled_rows,
-                "bias": float(report.accuracy.bias),
-                "note": f"not enough data: {report.labelled_rows} labels < {config.min_labelled_rows}"
-                if few_labels
-                else "",
-            },
-        )
-    )
+def judge(report: DriftReport, config: DriftReportConfig, version: str) -> list[dg.AssetCheckResult]:
+    """The four checks as Dagster check results; each carries the value it saw and the threshold it applied."""
     # the sensor reads which service's model to retrain from the evaluation
     service = dg.MetadataValue.text(config.service)
-    return [result._replace(metadata={**result.metadata, "service": service}) for result in results]
+    return [
+        dg.AssetCheckResult(
+            check_name=verdict.check,
+            passed=verdict.passed,
+            severity=dg.AssetCheckSeverity.ERROR if verdict.severity == ERROR else dg.AssetCheckSeverity.WARN,
+            metadata={**{key: _metadata(value) for key, value in verdict.metadata.items()}, "service": service},
+        )
+        for verdict in checks.judge(report, config.rules(), version)
+    ]
+
+
+def _metadata(value: object) -> dg.MetadataValue:
+    if isinstance(value, dict | list):
+        return dg.MetadataValue.json(value)
+    if isinstance(value, str):
+        return dg.MetadataValue.text(value)
+    if isinstance(value, bool | int):
+        return dg.MetadataValue.int(int(value))
+    if value is None:
+        return dg.MetadataValue.null()
+    return dg.MetadataValue.float(float(value))  # type: ignore[arg-type]
 
 
 def failure_alert(
@@ -225,6 +236,7 @@ def _summary(report: DriftReport) -> dict[str, object]:
         "drifted_features": report.drifted_features(),
         "labelled_rows": report.labelled_rows,
         "accuracy": asdict(report.accuracy),
+        "calibrated_accuracy": asdict(report.calibrated) if report.calibrated else None,
         "accuracy_by_segment": {s: {k: asdict(v) for k, v in g.items()} for s, g in report.accuracy_by_segment.items()},
         "thresholds": asdict(report.thresholds),
     }

@@ -16,6 +16,7 @@ from taxi_assets import constants
 from taxi_assets.assets.common import failing_clearly
 from taxi_assets.assets.features import training_set
 from taxi_assets.assets.monitoring import reference_profile
+from taxi_assets.drift.accuracy import HOLDOUT_ERRORS_FILE, holdout_errors
 from taxi_assets.drift.profile import PROFILE_FILE, ReferenceProfile, numeric_profile
 from taxi_assets.lakefs import read_committed
 from taxi_assets.lifecycle.registry import CHALLENGER, experiment_name, model_name
@@ -167,6 +168,8 @@ def challenger_model(
     (local / "serving" / PREDICTION_PROFILE_FILE).write_text(
         json.dumps(asdict(numeric_profile(onnx_pred, constants.REFERENCE_BINS)))
     )
+    # what live accuracy is calibrated against: this model's errors on its holdout, with their segments
+    holdout_errors(test, test[TARGET].to_numpy(), onnx_pred).to_parquet(local / "serving" / HOLDOUT_ERRORS_FILE)
     # probes in the newest TLC month of the window: a month the model has plenty of rows for
     probe = behaviour(artifact, max(manifest["months"]))
     behaviour_ok = probe.passed(config.monotonic_tolerance_usd)

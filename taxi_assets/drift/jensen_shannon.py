@@ -8,6 +8,10 @@ symmetric and always finite. (It is the square of scipy's ``jensenshannon`` dist
 KL divergence ``KL(window || reference)`` in nats, 0 for identical distributions, unbounded, asymmetric; a
 category absent from the reference would make it infinite, so reference shares are floored at
 ``KL_SMOOTHING``. Direction: higher means more drift. Default JS threshold 0.1.
+Window size: for a window of ``n`` rows against a reference of ``m``, JS (in bits) times
+``8 ln 2 / (1/n + 1/m)`` follows a chi-square law with ``categories - 1`` degrees of freedom under no change, so
+a feature drifts only when its JS less that chance expectation is over the threshold and its JS is over the
+law's ``1 - alpha`` quantile (as for PSI).
 An empty window gives NaN for both, never 0.
 """
 
@@ -18,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
+
+from taxi_assets.drift.psi import DRIFT_ALPHA, sampling_terms
 
 JS_THRESHOLD: Final = 0.1
 # Floor for a reference share of 0 in KL (a category new in the window): finite, and large enough to show.
@@ -34,11 +40,13 @@ class DivergenceResult:
     threshold: float
     rows: int
     new_categories: tuple[str, ...] = field(default_factory=tuple)
+    bias: float = 0.0
+    critical: float = 0.0
 
     @property
     def drifted(self) -> bool:
-        """True when JS exceeds the threshold."""
-        return bool(self.js > self.threshold)
+        """True when JS less its small-sample bias exceeds the threshold and JS is beyond chance."""
+        return bool(self.js - self.bias > self.threshold and self.js > self.critical)
 
 
 def _entropy_terms(p: np.ndarray, q: np.ndarray) -> float:
@@ -68,6 +76,8 @@ def categorical_divergence(
     reference_shares: Mapping[str, float],
     window_counts: Mapping[str, int],
     threshold: float = JS_THRESHOLD,
+    reference_rows: int | None = None,
+    alpha: float = DRIFT_ALPHA,
 ) -> DivergenceResult:
     """JS and KL between the reference shares and the window's counts, over the union of categories."""
     categories = sorted(set(reference_shares) | set(window_counts))
@@ -78,6 +88,15 @@ def categorical_divergence(
     reference = np.array([reference_shares.get(c, 0.0) for c in categories])
     reference = reference / reference.sum()
     window = np.array([window_counts.get(c, 0) for c in categories], dtype=np.float64) / rows
+    # JS in bits is about chi-square / (8 ln 2) on the same scale as PSI
+    bias, critical = (term / (8 * np.log(2)) for term in sampling_terms(len(categories), rows, reference_rows, alpha))
     return DivergenceResult(
-        feature, js_divergence(window, reference), kl_divergence(window, reference), threshold, rows, new
+        feature,
+        js_divergence(window, reference),
+        kl_divergence(window, reference),
+        threshold,
+        rows,
+        new,
+        float(bias),
+        float(critical),
     )

@@ -8,6 +8,12 @@ It is 0 for identical distributions and grows with the shift; it is symmetric in
 Direction: higher means more drift. Default threshold 0.2 (the usual reading: < 0.1 stable, 0.1-0.2 moderate,
 > 0.2 significant). For two normals with equal variance it tends to (mean shift / std)^2 as bins get finer.
 
+Window size: a window of ``n`` rows drawn from the reference itself (``m`` rows) scores about
+``(bins - 1) * (1/n + 1/m)`` by chance alone (0.095 for 20 bins and 200 rows), and ``PSI / (1/n + 1/m)`` follows
+a chi-square law with ``bins - 1`` degrees of freedom. So a feature drifts only when its PSI less that expected
+chance value is over the threshold (material) *and* its PSI is over the chance law's ``1 - alpha`` quantile
+(significant): a small window is not judged like a large one.
+
 Empty bins would make the logarithm infinite, so every share is floored at ``PSI_SMOOTHING`` before the sum.
 An empty window has no distribution: its PSI is NaN, never 0.
 """
@@ -19,11 +25,16 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
+from scipy.stats import chi2
+
+from taxi_assets import constants
 
 PSI_THRESHOLD: Final = 0.2
 # Floor for a bin share of 0, in either distribution (1 row in 10,000): keeps ln() finite and lets a bin
 # that is empty on one side still count, without letting a single stray row dominate the sum.
 PSI_SMOOTHING: Final = 1e-4
+# Significance level of one feature's chance quantile.
+DRIFT_ALPHA: Final = constants.DRIFT_ALPHA
 
 
 @dataclass(frozen=True)
@@ -35,16 +46,38 @@ class PsiResult:
     threshold: float
     rows: int
     bins: int
+    # what a window of this size scores by chance (subtracted before the threshold), and its 1 - alpha quantile
+    bias: float = 0.0
+    critical: float = 0.0
+
+    @property
+    def corrected(self) -> float:
+        """The PSI less its small-sample bias."""
+        return self.value - self.bias
 
     @property
     def drifted(self) -> bool:
-        """True when the PSI exceeds the threshold (NaN, an empty window, is not a pass: see ``judged``)."""
-        return bool(self.value > self.threshold)
+        """True when the bias-corrected PSI exceeds the threshold and the PSI is beyond chance.
+
+        NaN, an empty window, is not a pass: see ``judged``.
+        """
+        return bool(self.corrected > self.threshold and self.value > self.critical)
 
     @property
     def judged(self) -> bool:
         """False for an empty window, whose PSI is NaN."""
         return not np.isnan(self.value)
+
+
+def sampling_terms(bins: int, rows: int, reference_rows: int | None, alpha: float) -> tuple[float, float]:
+    """(expected value, ``1 - alpha`` quantile) of a divergence ``~ chi2(bins - 1) * (1/rows + 1/reference_rows)``.
+
+    ``reference_rows`` None means a reference known exactly. Zeros for an empty window or a single bin.
+    """
+    if rows <= 0 or bins < 2:
+        return 0.0, 0.0
+    scale = 1.0 / rows + (1.0 / reference_rows if reference_rows else 0.0)
+    return (bins - 1) * scale, float(chi2.ppf(1.0 - alpha, bins - 1)) * scale
 
 
 def psi_from_shares(expected: np.ndarray, actual: np.ndarray) -> float:
@@ -72,17 +105,30 @@ def binned_counts(values: np.ndarray, edges: np.ndarray, weights: np.ndarray | N
 
 
 def numeric_psi(
-    feature: str, edges: list[float], reference_shares: list[float], window_counts: np.ndarray, threshold: float
+    feature: str,
+    edges: list[float],
+    reference_shares: list[float],
+    window_counts: np.ndarray,
+    threshold: float,
+    reference_rows: int | None = None,
+    alpha: float = DRIFT_ALPHA,
 ) -> PsiResult:
-    """PSI of a continuous feature from the window's counts on the reference bins."""
+    """PSI of a continuous feature from the window's counts on the reference bins (of ``reference_rows`` rows)."""
     rows = int(window_counts.sum())
     actual = window_counts / rows if rows else np.full(len(reference_shares), np.nan)
     value = psi_from_shares(np.asarray(reference_shares), actual) if rows else float("nan")
-    return PsiResult(feature=feature, value=value, threshold=threshold, rows=rows, bins=len(edges) + 1)
+    bins = len(edges) + 1
+    bias, critical = sampling_terms(bins, rows, reference_rows, alpha)
+    return PsiResult(feature, value, threshold, rows, bins, bias, critical)
 
 
 def category_psi(
-    feature: str, reference_shares: Mapping[str, float], window_counts: Mapping[str, int], threshold: float
+    feature: str,
+    reference_shares: Mapping[str, float],
+    window_counts: Mapping[str, int],
+    threshold: float,
+    reference_rows: int | None = None,
+    alpha: float = DRIFT_ALPHA,
 ) -> PsiResult:
     """PSI over the union of categories (or discrete values): a value never seen in the reference is a bin."""
     categories = sorted(set(reference_shares) | set(window_counts))
@@ -93,4 +139,5 @@ def category_psi(
         if rows
         else float("nan")
     )
-    return PsiResult(feature=feature, value=value, threshold=threshold, rows=rows, bins=len(categories))
+    bias, critical = sampling_terms(len(categories), rows, reference_rows, alpha)
+    return PsiResult(feature, value, threshold, rows, len(categories), bias, critical)

@@ -14,11 +14,12 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from taxi_assets.drift.accuracy import SEGMENTS, AccuracyJudgement, HoldoutCalibration
 from taxi_assets.drift.chi_square import CHI2_P_THRESHOLD, ChiSquareResult, chi_square_test
 from taxi_assets.drift.jensen_shannon import JS_THRESHOLD, DivergenceResult, categorical_divergence
 from taxi_assets.drift.ks import KS_P_THRESHOLD, KsResult, ks_from_counts, value_counts
 from taxi_assets.drift.profile import DISCRETE_FEATURES, NumericProfile, ReferenceProfile
-from taxi_assets.drift.psi import PSI_THRESHOLD, PsiResult, binned_counts, category_psi, numeric_psi
+from taxi_assets.drift.psi import DRIFT_ALPHA, PSI_THRESHOLD, PsiResult, binned_counts, category_psi, numeric_psi
 from taxi_assets.modeling.evaluation import regression_metrics
 from taxi_assets.modeling.features import (
     BINARY_FEATURES,
@@ -32,7 +33,7 @@ ACTUAL: Final = "actual_fare"
 CONTINUOUS_FEATURES: Final = tuple(name for name in NUMERIC_FEATURES if name not in DISCRETE_FEATURES)
 # Calendar features drift by construction against a reference of other months: reported, not counted.
 NOT_COUNTED_BY_DEFAULT: Final = ("pickup_month",)
-ACCURACY_SEGMENTS: Final = ("pickup_borough", "payment_type")
+ACCURACY_SEGMENTS: Final = SEGMENTS
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Thresholds:
     ks_p: float = KS_P_THRESHOLD
     chi2_p: float = CHI2_P_THRESHOLD
     prediction_psi: float = PSI_THRESHOLD
+    # significance level of each feature's chance quantile (PSI and JS)
+    alpha: float = DRIFT_ALPHA
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class DriftReport:
     accuracy_by_segment: dict[str, dict[str, SegmentAccuracy]]
     counted_features: tuple[str, ...]
     thresholds: Thresholds = field(default_factory=Thresholds)
+    # accuracy against the champion's holdout at this window's label count (None without holdout errors)
+    calibrated: AccuracyJudgement | None = None
 
     @property
     def validation_failure_rate(self) -> float:
@@ -119,6 +124,14 @@ class DriftReport:
             f"{self.labelled_rows:,}: RMSE {_fmt(self.accuracy.rmse)}, MAE {_fmt(self.accuracy.mae)}, "
             f"bias {_fmt(self.accuracy.bias)}"
         )
+        if self.calibrated is not None:
+            o = self.calibrated.overall
+            lines.append(
+                f"Calibrated accuracy: {o.statistic} {_fmt(o.value)} vs threshold {_fmt(o.threshold)} (holdout "
+                f"{_fmt(o.baseline)}, chance limit at {o.labels:,} labels {_fmt(o.noise_limit)}); effect "
+                f"{_fmt(o.effect)} [{_fmt(o.effect_low)}, {_fmt(o.effect_high)}]; degraded segments: "
+                f"{', '.join(self.calibrated.degraded_segments()) or 'none'}"
+            )
         return "\n".join(lines)
 
 
@@ -175,9 +188,16 @@ def compute_drift_report(
     prediction_reference: NumericProfile | None = None,
     thresholds: Thresholds | None = None,
     not_counted: tuple[str, ...] = NOT_COUNTED_BY_DEFAULT,
+    calibration: HoldoutCalibration | None = None,
+    prediction_reference_rows: int | None = None,
 ) -> DriftReport:
-    """Compare one window of logged rows with the reference profile."""
+    """Compare one window of logged rows with the reference profile.
+
+    Drift statistics account for the window's size against the profile's rows (and the prediction reference's
+    ``prediction_reference_rows``); with a ``calibration``, accuracy is judged against the champion's holdout.
+    """
     limits = thresholds or Thresholds()
+    m, alpha = profile.rows, limits.alpha
     psi: dict[str, PsiResult] = {}
     divergence: dict[str, DivergenceResult] = {}
     ks: dict[str, KsResult] = {}
@@ -188,10 +208,10 @@ def compute_drift_report(
         distinct, occurrences = window_counts[name]
         reference = profile.numeric[name]
         binned = binned_counts(distinct, np.asarray(reference.edges), occurrences)
-        psi[name] = numeric_psi(name, reference.edges, reference.shares, binned, limits.psi)
+        psi[name] = numeric_psi(name, reference.edges, reference.shares, binned, limits.psi, m, alpha)
     for name in DISCRETE_FEATURES:
         shares = profile.discrete[name].shares if name in profile.discrete else {}
-        psi[name] = category_psi(name, shares, _keyed(*window_counts[name]), limits.psi)
+        psi[name] = category_psi(name, shares, _keyed(*window_counts[name]), limits.psi, m, alpha)
     if reference_sample is not None:
         for name in NUMERIC_FEATURES:
             sample_counts = value_counts(reference_sample[name].to_numpy())
@@ -199,8 +219,8 @@ def compute_drift_report(
     for name in (*BINARY_FEATURES, *CATEGORICAL_FEATURES):
         shares = profile.categorical[name].shares
         counts = _counts(window[name])
-        psi[name] = category_psi(name, shares, counts, limits.psi)
-        divergence[name] = categorical_divergence(name, shares, counts, limits.js)
+        psi[name] = category_psi(name, shares, counts, limits.psi, m, alpha)
+        divergence[name] = categorical_divergence(name, shares, counts, limits.js, m, alpha)
         reference_counts = {key: round(share * profile.rows) for key, share in shares.items()}
         chi[name] = chi_square_test(name, reference_counts, counts, limits.chi2_p)
 
@@ -213,6 +233,8 @@ def compute_drift_report(
             prediction_reference.shares,
             binned_counts(predicted, np.asarray(prediction_reference.edges)),
             limits.prediction_psi,
+            prediction_reference_rows,
+            alpha,
         )
 
     actual = window[ACTUAL].to_numpy(dtype=np.float64) if ACTUAL in window else np.array([])
@@ -224,6 +246,10 @@ def compute_drift_report(
         for segment in ACCURACY_SEGMENTS
         if segment in window
     }
+    calibrated = None
+    if calibration is not None:
+        segments = {segment: window[segment].to_numpy()[labelled] for segment in ACCURACY_SEGMENTS if segment in window}
+        calibrated = calibration.judge(predicted - actual, segments)
     return DriftReport(
         rows=len(window),
         rejected=rejected,
@@ -237,4 +263,5 @@ def compute_drift_report(
         accuracy_by_segment=by_segment,
         counted_features=tuple(name for name in psi if name not in not_counted),
         thresholds=limits,
+        calibrated=calibrated,
     )

@@ -18,8 +18,10 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from taxi_assets.drift.accuracy import HOLDOUT_ERRORS_FILE
 from taxi_assets.drift.profile import SAMPLE_FILE
 from taxi_assets.modeling.pyfunc import (
+    HOLDOUT_ERRORS_ARTIFACT,
     ONNX_ARTIFACT,
     PREDICTION_PROFILE_ARTIFACT,
     PREDICTION_PROFILE_FILE,
@@ -90,7 +92,8 @@ class ModelRegistry:
     ) -> str:
         """Log the Spark model and the ONNX pyfunc to the active run; return the pyfunc's URI.
 
-        The pyfunc carries the reference profile of its training set, whose ranges the API validates against.
+        The pyfunc carries the reference profile of its training set, whose ranges the API validates against, and
+        what monitoring judges it by: its prediction profile and its holdout errors (when in ``serving_dir``).
         """
         mlflow.log_artifacts(str(spark_model_dir), artifact_path=SPARK_MODEL_PATH)
         artifacts = {
@@ -103,6 +106,8 @@ class ModelRegistry:
                 artifacts[REFERENCE_SAMPLE_ARTIFACT] = str(profile_path.parent / SAMPLE_FILE)
         if (serving_dir / PREDICTION_PROFILE_FILE).is_file():
             artifacts[PREDICTION_PROFILE_ARTIFACT] = str(serving_dir / PREDICTION_PROFILE_FILE)
+        if (serving_dir / HOLDOUT_ERRORS_FILE).is_file():
+            artifacts[HOLDOUT_ERRORS_ARTIFACT] = str(serving_dir / HOLDOUT_ERRORS_FILE)
         info = mlflow.pyfunc.log_model(
             name=PYFUNC_PATH,
             python_model=FarePyfunc(),

@@ -21,6 +21,7 @@ PROFILE_ARTIFACT: Final = "reference_profile"
 PREDICTION_PROFILE_ARTIFACT: Final = "prediction_profile"
 PREDICTION_PROFILE_FILE: Final = "prediction_profile.json"
 REFERENCE_SAMPLE_ARTIFACT: Final = "reference_sample"
+HOLDOUT_ERRORS_ARTIFACT: Final = "holdout_errors"
 
 
 class FarePyfunc(PythonModel):
@@ -36,6 +37,8 @@ class FarePyfunc(PythonModel):
     prediction_profile: NumericProfile | None = None
     # seeded rows of its training split: the sample KS and chi-square compare windows with
     reference_sample: pd.DataFrame | None = None
+    # its errors on its own holdout, with segment columns: what accuracy on live labels is calibrated against
+    holdout_errors: pd.DataFrame | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the onnxruntime session (it is rebuilt from the artifacts on load)."""
@@ -45,6 +48,7 @@ class FarePyfunc(PythonModel):
             "profile": None,
             "prediction_profile": None,
             "reference_sample": None,
+            "holdout_errors": None,
         }
 
     def load_context(self, context: Any) -> None:
@@ -58,6 +62,8 @@ class FarePyfunc(PythonModel):
             self.prediction_profile = NumericProfile(**json.loads(text))
         if REFERENCE_SAMPLE_ARTIFACT in context.artifacts:
             self.reference_sample = pd.read_csv(context.artifacts[REFERENCE_SAMPLE_ARTIFACT])
+        if HOLDOUT_ERRORS_ARTIFACT in context.artifacts:
+            self.holdout_errors = pd.read_parquet(context.artifacts[HOLDOUT_ERRORS_ARTIFACT])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
         """Predicted fare per row of the 12 feature columns."""

@@ -84,3 +84,16 @@ def test_ks_on_large_windows_comes_from_counts_and_agrees_with_scipy(discrete: b
     same_law = rng.gamma(2.0, 1.5, 200_000)
     close = ks_test("x", reference, np.floor(same_law) if discrete else same_law)
     assert close.p_value > 1e-3 > ours.p_value
+
+
+def test_js_of_small_windows_from_the_reference_is_its_chance_value() -> None:
+    rng = np.random.default_rng(2)
+    shares = {"1": 0.6, "2": 0.3, "3": 0.07, "4": 0.03}
+    results = []
+    for _ in range(600):
+        drawn = rng.choice(list(shares), size=300, p=list(shares.values()))
+        counts = {key: int((drawn == key).sum()) for key in shares}
+        results.append(categorical_divergence("payment_type", shares, counts, 0.001, reference_rows=10**6))
+    # chi-square(3) / (8 ln 2 n) on average; drifted only beyond its 99 % quantile
+    assert np.mean([r.js for r in results]) == pytest.approx(3 / (8 * np.log(2) * 300), rel=0.15)
+    assert sum(r.drifted for r in results) <= 15

@@ -6,6 +6,7 @@ from taxi_assets.drift.profile import bin_shares, quantile_edges
 from taxi_assets.drift.psi import (
     PSI_SMOOTHING,
     PSI_THRESHOLD,
+    PsiResult,
     binned_counts,
     category_psi,
     numeric_psi,
@@ -66,3 +67,37 @@ def test_a_new_discrete_value_is_its_own_bin() -> None:
 def test_binned_counts_use_the_profile_bins() -> None:
     counts = binned_counts(np.array([-5.0, 0.0, 0.5, 1.0, 9.0]), np.array([0.0, 1.0]))
     assert counts.tolist() == [2, 2, 1]
+
+
+def test_small_windows_from_the_reference_score_the_predicted_bias_and_rarely_drift() -> None:
+    rng = np.random.default_rng(4)
+    reference = rng.lognormal(1.0, 0.8, size=50_000)
+    edges = quantile_edges(reference, 20)
+    shares = bin_shares(reference, edges).tolist()
+
+    def windows(rows: int, threshold: float) -> list[PsiResult]:
+        drawn = (binned_counts(rng.choice(reference, rows), edges) for _ in range(600))
+        return [numeric_psi("x", edges.tolist(), shares, counts, threshold, reference_rows=50_000) for counts in drawn]
+
+    for rows in (200, 1_000, 5_000):
+        results = windows(rows, PSI_THRESHOLD)
+        # windows drawn from the reference itself score (bins - 1) / n on average (a window from the same
+        # population as the reference adds (bins - 1) / m for the reference's own sampling), and none drifts
+        assert np.mean([r.value for r in results]) == pytest.approx(19 / rows, rel=0.1)
+        assert results[0].bias == pytest.approx(19 * (1 / rows + 1 / 50_000))
+        assert not any(r.drifted for r in results)
+    # with no material threshold, the chance quantile alone fails about alpha (1 %) of windows of 1,000 rows or
+    # more: binomial(600, 0.01) stays under 16 (the chi-square law is liberal below that: 2.8 % at 200 rows)
+    for rows in (1_000, 5_000):
+        assert sum(r.drifted for r in windows(rows, 0.0)) <= 15
+
+
+def test_a_real_shift_still_drifts_in_a_small_window() -> None:
+    rng = np.random.default_rng(6)
+    reference = rng.normal(size=50_000)
+    edges = quantile_edges(reference, 20)
+    shifted = binned_counts(rng.normal(loc=1.0, size=200), edges)
+    result = numeric_psi("x", edges.tolist(), bin_shares(reference, edges).tolist(), shifted, PSI_THRESHOLD, 50_000)
+    assert result.corrected > PSI_THRESHOLD
+    assert result.drifted
+    assert result.value > result.critical > result.bias

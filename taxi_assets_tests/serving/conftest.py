@@ -1,7 +1,8 @@
 """A real champion for the API tests: a small GBT trained on green 2022-01, exported and registered in MLflow."""
 
+import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -11,12 +12,14 @@ from litestar.testing import TestClient
 from pyspark.ml import PipelineModel
 from pyspark.sql import SparkSession
 
-from taxi_assets.drift.profile import PROFILE_FILE, fit_reference_profile, write_profile
+from taxi_assets.drift.accuracy import HOLDOUT_ERRORS_FILE, holdout_errors
+from taxi_assets.drift.profile import PROFILE_FILE, fit_reference_profile, numeric_profile, write_profile
 from taxi_assets.lakefs import lake_root
 from taxi_assets.lifecycle.registry import CHAMPION, ModelRegistry, experiment_name, model_name
 from taxi_assets.modeling.export import export_pipeline
-from taxi_assets.modeling.features import FEATURES
-from taxi_assets.modeling.pyfunc import serving_example
+from taxi_assets.modeling.features import FEATURES, TARGET
+from taxi_assets.modeling.pyfunc import PREDICTION_PROFILE_FILE, serving_example
+from taxi_assets.modeling.serving_model import FareModel
 from taxi_assets.modeling.training import GbtParams, fit_pipeline
 from taxi_assets_tests.conftest import featurize_month
 from taxi_serving.app import create_app
@@ -47,14 +50,21 @@ def trained(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Tr
     profile_path = folder / "profile" / PROFILE_FILE
     write_profile(profile, train_rows.head(100), lake_root(str(profile_path.parent)))
     spark_dirs, serving_dirs = {}, {}
+    test_rows = test.toPandas()
     for name, seed in (("a", 1), ("b", 2)):
         model = fit_pipeline(train, GbtParams(8, 4, 0.3, 0.8, 32, 5, seed))
         spark_dirs[name] = folder / f"spark-{name}"
         model.write().overwrite().save(str(spark_dirs[name]))
         serving_dirs[name] = folder / f"serving-{name}"
         export_pipeline(spark_dirs[name], serving_dirs[name])
+        # what challenger_model logs with every version: its errors on its holdout, for calibrated accuracy
+        predicted = FareModel.load(serving_dirs[name]).predict(test_rows)
+        errors = holdout_errors(test_rows, test_rows[TARGET].to_numpy(), predicted)
+        errors.to_parquet(serving_dirs[name] / HOLDOUT_ERRORS_FILE)
+        profile_of_predictions = asdict(numeric_profile(predicted, 20))
+        (serving_dirs[name] / PREDICTION_PROFILE_FILE).write_text(json.dumps(profile_of_predictions))
     # a random sample: the first rows of a month are its first days, a skewed mix of weekdays and trips
-    holdout = test.toPandas().sample(n=500, random_state=0).reset_index(drop=True)
+    holdout = test_rows.sample(n=500, random_state=0).reset_index(drop=True)
     return Trained(folder, spark_dirs, serving_dirs, holdout, profile_path)
 
 

@@ -13,8 +13,9 @@ import dagster as dg
 import pytest
 import yaml
 
-from taxi_assets.assets.drift import ACCURACY, drift_report
+from taxi_assets.assets.drift import drift_report
 from taxi_assets.definitions import alerts_from_env, build_resources
+from taxi_assets.drift.checks import ACCURACY
 from taxi_assets.lifecycle.alerts import Alerter
 from taxi_assets.lifecycle.registry import CHAMPION, ModelRegistry, model_name
 from taxi_assets.resources import DataLake, MlflowResource

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 
-from taxi_assets.assets.drift import ACCURACY, FEATURE_DRIFT, VALIDATION_FAILURES
+from taxi_assets.drift.checks import ACCURACY, FEATURE_DRIFT, VALIDATION_FAILURES
 from taxi_assets.modeling.feature_schema import read_feature_table
 from taxi_assets.replay.client import ReplayConfig, replay_trips, run_replay
 from taxi_assets.replay.scenarios import NEW_CATEGORY_CODES, apply
