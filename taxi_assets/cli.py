@@ -20,6 +20,7 @@ from taxi_assets.definitions import data_home, mlflow_from_env, platform_db_from
 from taxi_assets.lifecycle.registry import CHAMPION, model_name
 from taxi_assets.lifecycle.schema import current_revision, ensure_schema
 from taxi_assets.modeling.feature_schema import read_feature_table
+from taxi_assets.partitions import window_service_key
 from taxi_assets.replay.client import ReplayConfig, replay_trips, run_replay
 from taxi_assets.replay.scenarios import SCENARIOS, apply
 from taxi_assets.resources import HttpTripSource
@@ -133,7 +134,7 @@ def command_monitor(runner: Runner, args: argparse.Namespace) -> None:
     """Materialize today's drift report (the prediction log since midnight UTC) and run its checks."""
     service = args.service or default_service(runner.env)
     day = datetime.now(UTC).strftime("%Y-%m-%d")
-    runner.run("monitor_job", day, {"drift_report": {"config": {"service": service}}})
+    runner.run("monitor_job", str(window_service_key(day, service)))
 
 
 def command_rollback(runner: Runner, args: argparse.Namespace) -> None:

@@ -25,6 +25,7 @@ import requests
 from taxi_assets.definitions import build_resources
 from taxi_assets.drift.checks import ACCURACY
 from taxi_assets.modeling.feature_schema import read_feature_table
+from taxi_assets.partitions import window_service_key
 from taxi_assets.replay.client import ReplayConfig, ReplaySummary, replay_trips, run_replay
 from taxi_assets.replay.scenarios import apply
 from taxi_assets.runner import CommandFailedError, Runner
@@ -158,7 +159,7 @@ def replay_month(runner: Runner, api: Api, options: StoryOptions, month: str, ro
 def monitor(runner: Runner, service: str) -> dict[str, dg.AssetCheckEvaluation]:
     """Today's drift report and its checks."""
     day = datetime.now(UTC).strftime("%Y-%m-%d")
-    runner.run("monitor_job", day, {"drift_report": {"config": {"service": service}}})
+    runner.run("monitor_job", str(window_service_key(day, service)))
     return dict(runner.checks)
 
 

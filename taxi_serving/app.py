@@ -51,6 +51,7 @@ def create_app(settings: Settings) -> Litestar:
         flush_seconds=settings.log_flush_seconds,
         queue_max=settings.log_queue_max,
         replay_seconds=settings.replay_seconds,
+        service=settings.service,
     )
     serving = Serving(settings, store, sink, metrics)
     metrics.bind(

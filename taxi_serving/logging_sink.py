@@ -55,8 +55,11 @@ class PredictionLogSink:
         flush_seconds: float = 0.5,
         queue_max: int = 100_000,
         replay_seconds: float = 5.0,
+        service: str | None = None,
     ) -> None:
         self.url = url
+        # the TLC service of this API: stamped on every row that does not name one, spilled rows included
+        self.service = service
         self.engine = sa.create_engine(url, future=True, pool_pre_ping=True, **_engine_options(url))
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_wal)
@@ -168,6 +171,8 @@ class PredictionLogSink:
         SQLAlchemy's per-row parameter processing would cost the API process more CPU than a request does.
         """
         self._ensure_schema()
+        if self.service is not None:
+            rows = [row if row[-1] is not None else (*row[:-1], self.service) for row in rows]
         dialect = self.engine.dialect.name
         if dialect not in ("sqlite", "postgresql"):
             with self.engine.begin() as connection:
@@ -278,7 +283,8 @@ class LogStoreError(Exception):
 
 def _decode_row(line: bytes) -> LogRow:
     row: list[Any] = msgspec.json.decode(line)
-    return tuple(row)
+    # spilled before the service column existed (revision 0003): the replaying writer stamps its service
+    return (*row, None) if len(row) == len(LOG_COLUMNS) - 1 else tuple(row)
 
 
 def _sqlite_wal(dbapi_connection: Any, connection_record: Any) -> None:

@@ -197,10 +197,11 @@ def log_row(
     prediction: float | None = None,
     latency_ms: float | None = None,
     logged_at: str | None = None,
+    service: str | None = None,
 ) -> LogRow:
     """One prediction_log row as a tuple in ``LOG_COLUMNS`` order; the writer hands it to the driver as is.
 
-    Features that are not plain scalars are stored as null.
+    Features that are not plain scalars are stored as null. Without ``service`` the writer stamps its own.
     """
     features = features or {}
     values: list[Any] = [
@@ -221,5 +222,5 @@ def log_row(
             values.append(value[:32] if isinstance(value, str) else None)
         else:
             values.append(float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None)
-    values += [prediction, latency_ms, None, None]
+    values += [prediction, latency_ms, None, None, service]
     return tuple(values)

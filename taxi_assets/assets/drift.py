@@ -1,8 +1,8 @@
 """Monitoring: the drift report of one window of the prediction log, and the checks that judge it."""
 
 import io
-import json
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pandas as pd
@@ -19,24 +19,24 @@ from taxi_assets.drift.checks import (
     PREDICTION_DRIFT,
     VALIDATION_FAILURES,
     CheckRules,
+    version_order,
 )
 from taxi_assets.drift.profile import PROFILE_FILE, SAMPLE_FILE, ReferenceProfile
 from taxi_assets.drift.psi import PSI_THRESHOLD
 from taxi_assets.drift.report import DriftReport, Thresholds, compute_drift_report
-from taxi_assets.lakefs import write_json_atomic
+from taxi_assets.lakefs import LakeLocation, write_json_atomic
 from taxi_assets.lifecycle.alerts import Kind, Severity
 from taxi_assets.lifecycle.prediction_log import read_window
 from taxi_assets.lifecycle.registry import CHAMPION, model_name
 from taxi_assets.modeling.errors import MissingInputError
+from taxi_assets.modeling.pyfunc import FarePyfunc
+from taxi_assets.partitions import split_window_service, window_service_partitions
 from taxi_assets.resources import AlertsResource, DataLake, MlflowResource, PlatformDatabase
-
-daily_windows = dg.DailyPartitionsDefinition(start_date=constants.MONITORING_START, end_offset=1)
 
 
 class DriftReportConfig(dg.Config):
-    """Which model's traffic is judged, and the thresholds of the checks."""
+    """The thresholds of the checks (the service and the day come from the partition)."""
 
-    service: str = Field(default=constants.DEFAULT_DEMO_SERVICE, description="TLC service of the served model.")
     psi_threshold: float = Field(
         default=PSI_THRESHOLD, description="PSI (less its small-sample bias) above which a feature has drifted."
     )
@@ -104,11 +104,11 @@ def _specs() -> list[dg.AssetCheckSpec]:
 
 
 @dg.asset(
-    partitions_def=daily_windows,
+    partitions_def=window_service_partitions,
     group_name=constants.MONITORING_GROUP,
     kinds={"sql", "numpy"},
     check_specs=_specs(),
-    code_version="1",
+    code_version="2",
 )
 def drift_report(
     context: dg.AssetExecutionContext,
@@ -118,82 +118,105 @@ def drift_report(
     platform_db: PlatformDatabase,
     alerts: AlertsResource,
 ) -> dg.MaterializeResult:
-    """The prediction log of one day against the champion's reference.
+    """One day of one service's prediction log, each model version against its own reference.
 
-    Drift per feature, prediction drift, validation failures, and accuracy on the labels that have arrived.
+    Drift per feature, prediction drift, validation failures, and accuracy on the labels that have arrived. A
+    day that spans a promotion reports each version apart; only the champion's failures retrain.
     """
-    window = context.partition_time_window
-    name = model_name(config.service)
-    registry = mlflow.registry()
+    service, day = split_window_service(context)
+    start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    name, registry = model_name(service), mlflow.registry()
+    log = read_window(platform_db.url, start, start + timedelta(days=1), service)
     with failing_clearly():
-        version = registry.alias(name, CHAMPION)
-        if version is None:
+        champion = registry.alias(name, CHAMPION)
+        served = sorted(log.served["model_version"].dropna().astype(str).unique().tolist(), key=version_order)
+        versions = served or ([champion] if champion else [])
+        if not versions:
             raise MissingInputError(f"{name} has no champion to monitor; train and promote one first")
-        served_model = registry.load_pyfunc(name, version)
-        profile = served_model.profile or _lake_profile(lake, config.service)
-    # the champion's own reference sample; versions logged before it was carried fall back to the lake's
-    sample = served_model.reference_sample
-    sample_path = lake.profile_dir(config.service) / SAMPLE_FILE
-    if sample is None and sample_path.is_file():
-        sample = pd.read_csv(io.BytesIO(sample_path.read_bytes()))
-    log = read_window(platform_db.url, window.start, window.end)
-    thresholds = Thresholds(
-        psi=config.psi_threshold, prediction_psi=config.prediction_psi_threshold, alpha=config.drift_alpha
-    )
-    holdout = served_model.holdout_errors
-    calibration = HoldoutCalibration(holdout, config.accuracy_rule()) if holdout is not None else None
-    report = compute_drift_report(
-        profile,
-        log.served,
-        log.rejected,
-        sample,
-        served_model.prediction_profile,
-        thresholds,
-        calibration=calibration,
-        prediction_reference_rows=len(holdout) if holdout is not None else None,
-    )
-    champion_rmse = json.loads(registry.version_tags(name, version).get("metrics", "{}")).get("rmse", float("nan"))
-    path = lake.drift_report(config.service, context.partition_key)
-    write_json_atomic(path, {"window": [str(window.start), str(window.end)], "champion": version, **_summary(report)})
-    largest_name, largest = report.largest_psi()
-    results = judge(report, config, version)
+        # rejected requests reached no model: they count with the champion's traffic (else the newest version's)
+        headline = champion if champion is not None and champion in versions else versions[-1]
+        reports = {
+            version: _version_report(
+                registry.load_pyfunc(name, version),
+                log.served[log.served["model_version"].astype(str) == version] if served else log.served,
+                log.rejected if version == headline else 0,
+                config,
+                lake.profile_dir(service),
+            )
+            for version in versions
+        }
+    verdicts = checks.combine({v: checks.judge(r, config.rules(), v) for v, r in reports.items()}, champion)
+    results = [_check_result(verdict, service) for verdict in verdicts]
     for result in results:
         if not result.passed:
-            alerts.send(*failure_alert(result, config.service, name, version, context.partition_key))
-    return dg.MaterializeResult(
-        metadata={
-            "report": dg.MetadataValue.md(report.to_markdown()),
-            "champion_version": version,
-            "rows": report.rows,
-            "rejected": report.rejected,
-            "validation_failure_rate": float(report.validation_failure_rate),
-            "largest_psi": float(largest),
-            "largest_psi_feature": largest_name,
-            "drifted_features": dg.MetadataValue.json(report.drifted_features()),
-            "prediction_psi": float(report.prediction.value if report.prediction else float("nan")),
-            "labelled_rows": report.labelled_rows,
-            "rmse": float(report.accuracy.rmse),
-            "bias": float(report.accuracy.bias),
-            "champion_holdout_rmse": float(champion_rmse),
-            "path": dg.MetadataValue.path(str(path)),
-        },
-        check_results=results,
+            alerts.send(*failure_alert(result, service, name, context.partition_key))
+    path = lake.drift_report(service, day)
+    summaries = {version: _summary(report) for version, report in reports.items()}
+    write_json_atomic(path, {"window": [day], "service": service, "champion": champion, "versions": summaries})
+    return dg.MaterializeResult(metadata=_report_metadata(reports, headline, champion, path), check_results=results)
+
+
+def _version_report(
+    served_model: FarePyfunc,
+    rows: pd.DataFrame,
+    rejected: int,
+    config: DriftReportConfig,
+    profile_dir: LakeLocation,
+) -> DriftReport:
+    """The rows one model version served, against that version's reference, predictions and holdout errors."""
+    profile = served_model.profile or _lake_profile(profile_dir)
+    # versions logged before they carried their reference sample fall back to the lake's
+    sample = served_model.reference_sample
+    if sample is None and (profile_dir / SAMPLE_FILE).is_file():
+        sample = pd.read_csv(io.BytesIO((profile_dir / SAMPLE_FILE).read_bytes()))
+    holdout = served_model.holdout_errors
+    return compute_drift_report(
+        profile,
+        rows.reset_index(drop=True),
+        rejected,
+        sample,
+        served_model.prediction_profile,
+        Thresholds(psi=config.psi_threshold, prediction_psi=config.prediction_psi_threshold, alpha=config.drift_alpha),
+        calibration=HoldoutCalibration(holdout, config.accuracy_rule()) if holdout is not None else None,
+        prediction_reference_rows=len(holdout) if holdout is not None else None,
     )
 
 
-def judge(report: DriftReport, config: DriftReportConfig, version: str) -> list[dg.AssetCheckResult]:
-    """The four checks as Dagster check results; each carries the value it saw and the threshold it applied."""
-    # the sensor reads which service's model to retrain from the evaluation
-    service = dg.MetadataValue.text(config.service)
-    return [
-        dg.AssetCheckResult(
-            check_name=verdict.check,
-            passed=verdict.passed,
-            severity=dg.AssetCheckSeverity.ERROR if verdict.severity == ERROR else dg.AssetCheckSeverity.WARN,
-            metadata={**{key: _metadata(value) for key, value in verdict.metadata.items()}, "service": service},
-        )
-        for verdict in checks.judge(report, config.rules(), version)
-    ]
+def _report_metadata(
+    reports: dict[str, DriftReport], headline: str, champion: str | None, path: LakeLocation
+) -> dict[str, dg.MetadataValue | str | int | float]:
+    """The window's numbers for the UI: the headline version's, plus the rows of each version."""
+    report = reports[headline]
+    largest_name, largest = report.largest_psi()
+    markdown = "\n\n".join(f"**model version {v}**\n\n{r.to_markdown()}" for v, r in reports.items())
+    return {
+        "report": dg.MetadataValue.md(markdown),
+        "champion_version": champion or "",
+        "headline_version": headline,
+        "rows_by_version": dg.MetadataValue.json({version: r.rows for version, r in reports.items()}),
+        "rows": sum(r.rows for r in reports.values()),
+        "rejected": report.rejected,
+        "validation_failure_rate": float(report.validation_failure_rate),
+        "largest_psi": float(largest),
+        "largest_psi_feature": largest_name,
+        "drifted_features": dg.MetadataValue.json(report.drifted_features()),
+        "prediction_psi": float(report.prediction.value if report.prediction else float("nan")),
+        "labelled_rows": sum(r.labelled_rows for r in reports.values()),
+        "rmse": float(report.accuracy.rmse),
+        "mae": float(report.accuracy.mae),
+        "bias": float(report.accuracy.bias),
+        "path": dg.MetadataValue.path(str(path)),
+    }
+
+
+def _check_result(verdict: checks.Verdict, service: str) -> dg.AssetCheckResult:
+    """A verdict as a Dagster check result; it names the service the sensor would retrain."""
+    return dg.AssetCheckResult(
+        check_name=verdict.check,
+        passed=verdict.passed,
+        severity=dg.AssetCheckSeverity.ERROR if verdict.severity == ERROR else dg.AssetCheckSeverity.WARN,
+        metadata={**{key: _metadata(value) for key, value in verdict.metadata.items()}, "service": service},
+    )
 
 
 def _metadata(value: object) -> dg.MetadataValue:
@@ -209,19 +232,24 @@ def _metadata(value: object) -> dg.MetadataValue:
 
 
 def failure_alert(
-    result: dg.AssetCheckResult, service: str, name: str, version: str, window: str
+    result: dg.AssetCheckResult, service: str, name: str, window: str
 ) -> tuple[Severity, Kind, str, str, dict[str, object]]:
-    """The alert for one failed check: CRITICAL for ERROR checks (they retrain), WARNING for WARN."""
+    """The alert for one failed check: CRITICAL for ERROR checks (they retrain), WARNING for WARN.
+
+    It names the model version whose traffic failed, which after a promotion may be the previous champion.
+    """
     severity = Severity.CRITICAL if result.severity == dg.AssetCheckSeverity.ERROR else Severity.WARNING
-    details: dict[str, object] = {"window": window, "champion_version": version}
+    version = result.metadata["model_version"].value if "model_version" in result.metadata else ""
+    details: dict[str, object] = {"window": window}
     details |= {key: value.value for key, value in result.metadata.items() if key not in ("service", "note")}
-    return severity, Kind.CHECK_FAILED, service, f"{name}: drift_report check {result.check_name} failed", details
+    title = f"{name} v{version}: drift_report check {result.check_name} failed"
+    return severity, Kind.CHECK_FAILED, service, title, details
 
 
-def _lake_profile(lake: DataLake, service: str) -> ReferenceProfile:
-    path = lake.profile_dir(service) / PROFILE_FILE
+def _lake_profile(profile_dir: LakeLocation) -> ReferenceProfile:
+    path = profile_dir / PROFILE_FILE
     if not path.is_file():
-        raise MissingInputError(f"no reference profile for {service}: materialize reference_profile first")
+        raise MissingInputError(f"no reference profile in {profile_dir}: materialize reference_profile first")
     return ReferenceProfile.from_json(path.read_text())
 
 

@@ -90,7 +90,7 @@ def labelled_traffic(
     with failing_clearly():
         if not 0.0 < config.holdout_fraction < 1.0:
             raise InvalidConfigError(f"holdout_fraction must be between 0 and 1, got {config.holdout_fraction}")
-        log = read_labelled(platform_db.url, since)
+        log = read_labelled(platform_db.url, service, since)
         if len(log) < config.min_rows:
             raise MissingInputError(
                 f"labelled_traffic {service}: {len(log)} served rows with a true fare since {since:%Y-%m-%d %H:%M} "

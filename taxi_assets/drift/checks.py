@@ -173,3 +173,48 @@ def accuracy(report: DriftReport, model_version: str = "") -> Verdict:
 def _finite(value: float) -> float | None:
     """Rounded for display; None for NaN (JSON has no NaN)."""
     return round(float(value), 4) if np.isfinite(value) else None
+
+
+def combine(by_version: dict[str, list[Verdict]], champion: str | None) -> list[Verdict]:
+    """One verdict per check for a window that one or more model versions served.
+
+    Each version was judged against its own reference and holdout. The verdict shown is the champion's, or the
+    newest failing version's when the champion passed or served nothing; a failure of a version that is no
+    longer the champion is history: it fails with WARN and never retrains. ``versions`` in the metadata has each
+    version's outcome.
+    """
+    if not by_version:
+        raise ValueError("no model version to combine verdicts of")
+    newest_first = sorted(by_version, key=version_order, reverse=True)
+    combined = []
+    for index, check in enumerate(DRIFT_CHECKS):
+        verdicts = {version: by_version[version][index] for version in newest_first}
+        failing = [version for version in newest_first if not verdicts[version].passed]
+        if champion in failing:
+            focus = champion
+        elif failing:
+            focus = failing[0]
+        else:
+            focus = champion if champion in verdicts else newest_first[0]
+        chosen = verdicts[focus]
+        outcomes = {
+            version: {
+                "passed": v.passed,
+                "severity": None if v.passed else (v.severity if version == champion else WARN),
+            }
+            for version, v in verdicts.items()
+        }
+        combined.append(
+            Verdict(
+                check,
+                passed=not failing,
+                severity=chosen.severity if focus == champion else WARN,
+                metadata={**chosen.metadata, "model_version": focus, "versions": outcomes},
+            )
+        )
+    return combined
+
+
+def version_order(version: str) -> tuple[int, str]:
+    """Sort key of MLflow model versions: numerically (10 after 9)."""
+    return (int(version), version) if version.isdigit() else (-1, version)

@@ -1,6 +1,8 @@
 """The ``prediction_log`` table, shared by the API (which writes it) and monitoring (which reads windows of it).
 
-One row per prediction or rejected request; ``actual_fare`` arrives later through ``/feedback``.
+One row per prediction or rejected request; ``actual_fare`` arrives later through ``/feedback``. ``service`` is the
+TLC service of the API that logged it (migration 0003): green and yellow APIs may share one database, and monitoring
+reads one service at a time. Rows logged before 0003 have none and belong to no service's window.
 """
 
 from __future__ import annotations
@@ -36,10 +38,13 @@ PREDICTION_LOG: Final = sa.Table(
     sa.Column("latency_ms", sa.Float),
     sa.Column("actual_fare", sa.Float),
     sa.Column("feedback_at", sa.DateTime(timezone=True)),
-    # the monitoring queries (migration 0002): a window by status, and the labelled rows since a time
-    sa.Index("ix_prediction_log_status_logged_at", "status", "logged_at"),
+    sa.Column("service", sa.String(16)),
+    # the monitoring queries (migration 0003): a window of one service by status, and one service's labelled rows
+    # since a time (a partial index over the labelled rows only: most traffic waits for its feedback)
+    sa.Index("ix_prediction_log_service_status_logged_at", "service", "status", "logged_at"),
     sa.Index(
-        "ix_prediction_log_labelled_logged_at",
+        "ix_prediction_log_labelled_service_logged_at",
+        "service",
         "logged_at",
         postgresql_where=sa.text(LABELLED_PREDICATE),
         sqlite_where=sa.text(LABELLED_PREDICATE),
@@ -59,31 +64,40 @@ class LogWindow:
     rejected: int
 
 
-def served_query(start: datetime, end: datetime) -> sa.Select[Any]:
-    """Served (non-shadow) predictions logged in ``[start, end)``: features, prediction, actual fare."""
+def served_query(start: datetime, end: datetime, service: str) -> sa.Select[Any]:
+    """Served (non-shadow) predictions of ``service`` logged in ``[start, end)``: features, prediction, fare."""
     table = PREDICTION_LOG
     columns = [table.c.request_id, table.c.model_version, table.c.arm, *(table.c[n] for n in FEATURES)]
     columns += [table.c.prediction, table.c.actual_fare]
     return sa.select(*columns).where(
-        table.c.status == "ok", table.c.logged_at >= start, table.c.logged_at < end, table.c.arm != SHADOW_ARM
+        table.c.service == service,
+        table.c.status == "ok",
+        table.c.logged_at >= start,
+        table.c.logged_at < end,
+        table.c.arm != SHADOW_ARM,
     )
 
 
-def rejected_count_query(start: datetime, end: datetime) -> sa.Select[Any]:
-    """How many requests were rejected in ``[start, end)``."""
+def rejected_count_query(start: datetime, end: datetime, service: str) -> sa.Select[Any]:
+    """How many requests to ``service`` were rejected in ``[start, end)``."""
     table = PREDICTION_LOG
-    in_window = sa.and_(table.c.status == "rejected", table.c.logged_at >= start, table.c.logged_at < end)
+    in_window = sa.and_(
+        table.c.service == service,
+        table.c.status == "rejected",
+        table.c.logged_at >= start,
+        table.c.logged_at < end,
+    )
     return sa.select(sa.func.count()).select_from(table).where(in_window)
 
 
-def read_window(url: str, start: datetime, end: datetime) -> LogWindow:
-    """Rows logged in ``[start, end)``: served predictions (features, prediction, actual fare) and rejections."""
+def read_window(url: str, start: datetime, end: datetime, service: str) -> LogWindow:
+    """Rows of ``service`` logged in ``[start, end)``: served predictions and the count of rejections."""
     engine = sa.create_engine(url)
     try:
         ensure_schema(engine)
         with engine.connect() as connection:
-            served = pd.read_sql(served_query(start, end), connection)
-            rejected = connection.execute(rejected_count_query(start, end)).scalar_one()
+            served = pd.read_sql(served_query(start, end, service), connection)
+            rejected = connection.execute(rejected_count_query(start, end, service)).scalar_one()
     finally:
         engine.dispose()
     return LogWindow(served=served, rejected=int(rejected))
@@ -92,8 +106,8 @@ def read_window(url: str, start: datetime, end: datetime) -> LogWindow:
 LABELLED_AT: Final = "logged_at"
 
 
-def read_labelled(url: str, since: datetime, until: datetime | None = None) -> pd.DataFrame:
-    """Served (non-shadow) rows logged in ``[since, until)`` whose true fare has arrived, oldest first.
+def read_labelled(url: str, service: str, since: datetime, until: datetime | None = None) -> pd.DataFrame:
+    """Served (non-shadow) rows of ``service`` logged in ``[since, until)`` whose true fare has arrived, oldest first.
 
     Columns: ``request_id``, ``logged_at`` (UTC, naive), the features, ``prediction`` and ``actual_fare``.
     """
@@ -101,7 +115,7 @@ def read_labelled(url: str, since: datetime, until: datetime | None = None) -> p
     try:
         ensure_schema(engine)
         with engine.connect() as connection:
-            frame = pd.read_sql(labelled_query(since, until), connection)
+            frame = pd.read_sql(labelled_query(service, since, until), connection)
     finally:
         engine.dispose()
     logged = pd.to_datetime(frame[LABELLED_AT], utc=True, format="ISO8601")
@@ -109,14 +123,14 @@ def read_labelled(url: str, since: datetime, until: datetime | None = None) -> p
     return frame
 
 
-def labelled_query(since: datetime, until: datetime | None = None) -> sa.Select[Any]:
-    """Served (non-shadow) rows logged in ``[since, until)`` whose true fare has arrived, oldest first."""
+def labelled_query(service: str, since: datetime, until: datetime | None = None) -> sa.Select[Any]:
+    """Served (non-shadow) rows of ``service`` logged in ``[since, until)`` with their true fare, oldest first."""
     table = PREDICTION_LOG
     columns = [table.c.request_id, table.c.logged_at, *(table.c[n] for n in FEATURES)]
     columns += [table.c.prediction, table.c.actual_fare]
     # "actual_fare IS NOT NULL" spelled as the partial index's predicate, so the planner can use that index
     conditions = [table.c.actual_fare.is_not(None), table.c.logged_at >= since]
-    conditions += [table.c.status == "ok", table.c.arm != SHADOW_ARM]
+    conditions += [table.c.status == "ok", table.c.arm != SHADOW_ARM, table.c.service == service]
     if until is not None:
         conditions.append(table.c.logged_at < until)
     return sa.select(*columns).where(*conditions).order_by(table.c.logged_at, table.c.id)

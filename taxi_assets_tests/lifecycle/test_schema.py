@@ -27,8 +27,8 @@ from taxi_assets_tests.postgres import fresh_database
 
 TABLES = {"prediction_log", "promotion_decisions", "alert_history"}
 MONITORING_INDEXES = {
-    "ix_prediction_log_status_logged_at",
-    "ix_prediction_log_labelled_logged_at",
+    "ix_prediction_log_service_status_logged_at",
+    "ix_prediction_log_labelled_service_logged_at",
     "ix_promotion_decisions_service_decided_at",
     "ix_alert_history_service_raised_at",
 }
@@ -56,7 +56,7 @@ def index_names(engine: sa.Engine) -> set[str]:
 def test_the_migrations_build_exactly_the_declared_tables(engine: sa.Engine) -> None:
     assert current_revision(engine) is None
     ensure_schema(engine)
-    assert current_revision(engine) == head_revision() == "0002"
+    assert current_revision(engine) == head_revision() == "0003"
     assert TABLES | {VERSION_TABLE} <= set(sa.inspect(engine).get_table_names())
     assert index_names(engine) >= MONITORING_INDEXES
     with engine.connect() as connection:
@@ -139,12 +139,12 @@ def test_replicas_starting_together_migrate_once_without_errors(engine: sa.Engin
 def test_the_monitoring_queries_are_answered_from_the_indexes(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'platform.db'}"
     now = datetime.now(UTC)
-    read_labelled(url, now)  # migrates the new database
+    read_labelled(url, "green", now)  # migrates the new database
     engine = sa.create_engine(url)
     statements = [
-        served_query(now, now + timedelta(days=1)),
-        rejected_count_query(now, now + timedelta(days=1)),
-        labelled_query(now - timedelta(days=7)),
+        served_query(now, now + timedelta(days=1), "green"),
+        rejected_count_query(now, now + timedelta(days=1), "green"),
+        labelled_query("green", now - timedelta(days=7)),
     ]
     with engine.connect() as connection:
         for statement in statements:
@@ -164,15 +164,26 @@ def test_postgres_reads_labelled_rows_through_the_partial_index() -> None:
         with engine.begin() as connection:
             connection.execute(
                 sa.text(
-                    "INSERT INTO prediction_log (request_id, logged_at, endpoint, status, status_code, actual_fare) "
-                    "SELECT 'r' || n, now() - n * interval '1 minute', 'predict', 'ok', 200, "
-                    "CASE WHEN n % 20 = 0 THEN 12.5 END FROM generate_series(1, 43200) AS n"
+                    "INSERT INTO prediction_log (request_id, logged_at, endpoint, status, status_code, actual_fare, "
+                    "service) SELECT 'r' || n, now() - n * interval '1 minute', 'predict', 'ok', 200, "
+                    "CASE WHEN n % 20 = 0 THEN 12.5 END, CASE WHEN n % 2 = 0 THEN 'green' ELSE 'yellow' END "
+                    "FROM generate_series(1, 43200) AS n"
                 )
             )
             connection.exec_driver_sql("ANALYZE prediction_log")
         since = datetime.now(UTC) - timedelta(days=7)
-        compiled = labelled_query(since).compile(engine, compile_kwargs={"literal_binds": True})
+        compiled = labelled_query("green", since).compile(engine, compile_kwargs={"literal_binds": True})
         with engine.connect() as connection:
             plan = " ".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {compiled}"))
         engine.dispose()
-    assert "ix_prediction_log_labelled_logged_at" in plan, plan
+    assert "ix_prediction_log_labelled_service_logged_at" in plan, plan
+
+
+def test_downgrade_to_0002_takes_the_service_column_away_and_upgrade_brings_it_back(engine: sa.Engine) -> None:
+    upgrade(engine)
+    downgrade(engine, "0002")
+    assert "service" not in {column["name"] for column in sa.inspect(engine).get_columns("prediction_log")}
+    assert {"ix_prediction_log_status_logged_at", "ix_prediction_log_labelled_logged_at"} <= index_names(engine)
+    upgrade(engine)
+    assert "service" in {column["name"] for column in sa.inspect(engine).get_columns("prediction_log")}
+    assert index_names(engine) >= MONITORING_INDEXES

@@ -73,16 +73,18 @@ def spark_predictions(spark: SparkSession, trained: Trained, name: str, rows: pd
     return [float(row["prediction"]) for row in scored.select("prediction").collect()]
 
 
-def register(registry: ModelRegistry, trained: Trained, name: str, alias: str | None = CHAMPION) -> str:
-    """Log and register one of the trained models; point ``alias`` at it."""
-    with registry.run(experiment_name("green"), f"serving-test-{name}", tags={}) as run_id:
+def register(
+    registry: ModelRegistry, trained: Trained, name: str, alias: str | None = CHAMPION, service: str = "green"
+) -> str:
+    """Log and register one of the trained models as a version of ``service``'s model; point ``alias`` at it."""
+    with registry.run(experiment_name(service), f"serving-test-{name}", tags={}) as run_id:
         uri = registry.log_fare_model(
             trained.serving_dirs[name], trained.spark_dirs[name], serving_example(trained.holdout), trained.profile_path
         )
-    version = registry.register(uri, model_name("green"), run_id, tags={})
-    registry.tag_version(model_name("green"), version, {"metrics": {"rmse": 3.0 + len(name)}})
+    version = registry.register(uri, model_name(service), run_id, tags={})
+    registry.tag_version(model_name(service), version, {"metrics": {"rmse": 3.0 + len(name)}})
     if alias:
-        registry.set_alias(model_name("green"), alias, version)
+        registry.set_alias(model_name(service), alias, version)
     return version
 
 

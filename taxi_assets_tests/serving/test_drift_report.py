@@ -1,95 +1,26 @@
 """The drift_report asset and its checks, on traffic logged the way the API logs it, for a real champion."""
 
 import json
-from datetime import UTC, datetime
+import uuid
 from pathlib import Path
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 
-from taxi_assets.assets.drift import drift_report
 from taxi_assets.assets.features import trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.assets.traffic import labelled_traffic
 from taxi_assets.definitions import alerts_from_env, build_resources
 from taxi_assets.drift.checks import ACCURACY, FEATURE_DRIFT, PREDICTION_DRIFT, VALIDATION_FAILURES
+from taxi_assets.lakefs import MANIFEST
+from taxi_assets.lifecycle.alerts import Alerter
 from taxi_assets.lifecycle.registry import ModelRegistry, model_name
-from taxi_assets.modeling.evaluation import regression_metrics
-from taxi_assets.modeling.features import FEATURES
-from taxi_assets.modeling.serving_model import FareModel
 from taxi_assets.partitions import month_service_key
 from taxi_assets.resources import DataLake
 from taxi_assets.sensors import new_error_failures, retrain_on_failed_checks
 from taxi_assets_tests.conftest import TLC_DIR
-from taxi_assets_tests.serving.conftest import Trained, register
-from taxi_serving.logging_sink import PredictionLogSink
-from taxi_serving.service import log_row
-
-SMALL_WINDOW = {"min_rows": 100, "min_labelled_rows": 100}
-
-
-def champion(home: Path, trained: Trained) -> tuple[str, np.ndarray]:
-    registry = ModelRegistry(f"sqlite:///{home / 'mlflow' / 'mlflow.db'}", (home / "mlflow" / "artifacts").as_uri())
-    version = register(registry, trained, "a")
-    predictions = FareModel.load(trained.serving_dirs["a"]).predict(trained.holdout)
-    rmse = regression_metrics(trained.holdout["fare_amount"].to_numpy(), predictions).rmse
-    registry.tag_version(model_name("green"), version, {"metrics": {"rmse": rmse}})
-    return version, predictions
-
-
-def log_traffic(
-    home: Path,
-    rows: pd.DataFrame,
-    predictions: np.ndarray,
-    version: str,
-    actual: np.ndarray,
-    rejected: int,
-    database_url: str | None = None,
-) -> None:
-    url = database_url or f"sqlite:///{home / 'platform.db'}"
-    sink = PredictionLogSink(url, home / "spill", flush_seconds=0.05)
-    sink.start()
-    tag = datetime.now(UTC).strftime("%H%M%S%f")
-    for index, (record, prediction) in enumerate(
-        zip(rows[list(FEATURES)].to_dict("records"), predictions, strict=True)
-    ):
-        sink.submit(
-            log_row(
-                request_id=f"{tag}-{index}",
-                endpoint="/predict",
-                status="ok",
-                status_code=200,
-                features={str(k): v for k, v in record.items()},
-                arm="champion",
-                model_version=version,
-                prediction=float(prediction),
-            )
-        )
-    for index in range(rejected):
-        sink.submit(
-            log_row(request_id=f"{tag}-rejected-{index}", endpoint="/predict", status="rejected", status_code=422)
-        )
-    assert sink.flush()
-    for index, fare in enumerate(actual):
-        assert sink.record_feedback(f"{tag}-{index}", float(fare))[0] == "ok"
-    sink.stop()
-
-
-def judge(
-    home: Path, instance: dg.DagsterInstance | None = None, **config: object
-) -> tuple[dict[str, dg.AssetCheckEvaluation], dict[str, object]]:
-    result = dg.materialize(
-        [drift_report],
-        instance=instance,
-        resources=build_resources({"TAXI_HOME": str(home)}),
-        partition_key=datetime.now(UTC).strftime("%Y-%m-%d"),
-        run_config={"ops": {"drift_report": {"config": {**SMALL_WINDOW, **config}}}},
-    )
-    checks = {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
-    (event,) = result.get_asset_materialization_events()
-    metadata = {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
-    return checks, metadata
+from taxi_assets_tests.serving.conftest import Trained
+from taxi_assets_tests.serving.monitoring import champion, judge, log_traffic
 
 
 def test_traffic_like_the_training_data_raises_no_alarm(trained: Trained, tmp_path: Path) -> None:
@@ -181,7 +112,8 @@ def test_the_sensor_retrains_once_per_failure_and_respects_the_cooldown(trained:
         assert (request.job_name, request.partition_key) == ("retrain_job", "green")
         assert request.tags["taxi/trigger"] == "accuracy"
         assert request.run_config["ops"]["training_set"]["config"] == {"months": ["2023-02"], "include_traffic": True}
-        assert request.run_key == f"retrain-green-{json.loads(result.cursor or '{}')['last_id']}"
+        handled = json.loads(result.cursor or "{}")["services"]["green"]["last_id"]
+        assert request.run_key == f"retrain-green-{handled}"
 
         # the same evaluation is never acted on twice
         again = tick(instance, result.cursor)
@@ -229,3 +161,80 @@ def test_retraining_without_enough_labelled_traffic_fails_saying_how_much_there_
     assert "40 served rows with a true fare" in message
     assert "at least 500 are needed" in message
     assert not (tmp_path / "lake" / "traffic" / "green").exists()
+
+
+def test_a_window_spanning_a_promotion_judges_each_version_against_its_own_reference(
+    trained: Trained, tmp_path: Path
+) -> None:
+    old, old_predictions = champion(tmp_path, trained, "a")
+    # the old champion's traffic before the promotion: the fare increase, which it fails
+    log_traffic(tmp_path, trained.holdout, old_predictions, old, trained.holdout["fare_amount"].to_numpy() * 1.35, 0)
+    new, new_predictions = champion(tmp_path, trained, "b")  # promoted: the alias moves to the new version
+    log_traffic(tmp_path, trained.holdout, new_predictions, new, trained.holdout["fare_amount"].to_numpy(), 0)
+    with dg.instance_for_test() as instance:
+        checks, metadata = judge(tmp_path, instance)
+        # the old version's rows still fail, against the old version's own holdout: history, not an incident
+        accuracy = checks[ACCURACY]
+        assert not accuracy.passed
+        assert accuracy.severity == dg.AssetCheckSeverity.WARN
+        assert accuracy.metadata["model_version"].value == old
+        assert accuracy.metadata["versions"].value == {
+            new: {"passed": True, "severity": None},
+            old: {"passed": False, "severity": "WARN"},
+        }
+        assert metadata["rows_by_version"] == {old: len(trained.holdout), new: len(trained.holdout)}
+        assert metadata["champion_version"] == new
+        # nothing to retrain: the new champion's own traffic is fine
+        assert new_error_failures(instance, 0) == []
+    alerts = Alerter(f"sqlite:///{tmp_path / 'platform.db'}").history()
+    assert [alert["severity"] for alert in alerts] == ["WARNING"]
+    assert f"v{old}:" in alerts[0]["title"]
+    assert not any(f"v{new}:" in alert["title"] for alert in alerts)
+
+
+def test_green_and_yellow_in_one_database_are_judged_apart_and_retrained_apart(
+    trained: Trained, tmp_path: Path
+) -> None:
+    green, predictions = champion(tmp_path, trained, "a", service="green")
+    yellow, _ = champion(tmp_path, trained, "a", service="yellow")
+    fares = trained.holdout["fare_amount"].to_numpy()
+    log_traffic(tmp_path, trained.holdout, predictions, green, fares, rejected=0, service="green")
+    log_traffic(tmp_path, trained.holdout, predictions, yellow, fares * 1.35, rejected=0, service="yellow")
+    lake = DataLake(root=str(tmp_path / "lake"))
+    for month in ("2023-02",):  # both services' retraining months are in the lake: no ingestion first
+        for service in ("green", "yellow"):
+            (lake.features(service, month) / MANIFEST).write_text("{}")
+
+    def tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult | dg.SkipReason:
+        resources = {"lake": lake, "alerts": alerts_from_env({"TAXI_HOME": str(tmp_path)})}
+        return retrain_on_failed_checks(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
+
+    with dg.instance_for_test() as instance:
+        green_checks, green_metadata = judge(tmp_path, instance, service="green")
+        yellow_checks, yellow_metadata = judge(tmp_path, instance, service="yellow")
+        assert green_checks[ACCURACY].passed
+        assert not yellow_checks[ACCURACY].passed
+        assert green_metadata["rows"] == yellow_metadata["rows"] == len(trained.holdout)
+        first = tick(instance, None)
+        assert isinstance(first, dg.SensorResult)
+        (yellow_run,) = first.run_requests or []
+        assert (yellow_run.job_name, yellow_run.partition_key) == ("retrain_job", "yellow")
+        # yellow's retraining has started (the cooldown begins) when green fails too
+        instance.add_run(
+            dg.DagsterRun(job_name="retrain_job", run_id=str(uuid.uuid4()), tags={"dagster/partition": "yellow"})
+        )
+        log_traffic(tmp_path, trained.holdout, predictions, green, fares * 1.35, rejected=0, service="green")
+        green_checks, _ = judge(tmp_path, instance, service="green")
+        assert not green_checks[ACCURACY].passed
+        second = tick(instance, first.cursor)
+        assert isinstance(second, dg.SensorResult)
+        (green_run,) = second.run_requests or []
+        assert (green_run.job_name, green_run.partition_key) == ("retrain_job", "green")
+        # while yellow's new failure waits for its own cooldown
+        yellow_checks, _ = judge(tmp_path, instance, service="yellow")
+        third = tick(instance, second.cursor)
+        assert isinstance(third, dg.SensorResult)
+        assert not third.run_requests
+        assert third.skip_reason is not None
+        assert "yellow: accuracy failed" in str(third.skip_reason.skip_message)
+        assert "cooldown ends" in str(third.skip_reason.skip_message)

@@ -8,12 +8,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 import sqlalchemy as sa
 
 from taxi_assets.lifecycle.prediction_log import PREDICTION_LOG
 from taxi_assets_tests.postgres import POSTGRES, require_postgres
-from taxi_serving.logging_sink import PredictionLogSink
+from taxi_serving.logging_sink import SPILL_SUFFIX, PredictionLogSink
 from taxi_serving.service import log_row
 
 
@@ -206,3 +207,27 @@ def test_a_log_row_lines_up_with_the_table_columns(tmp_path: Path) -> None:
     assert stored["logged_at"].year >= 2026
     assert stored["trip_distance"] == 1.0
     assert stored["status_code"] == 200
+
+
+def test_every_row_carries_the_service_of_its_api_even_rows_spilled_before_the_column_existed(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    sink = PredictionLogSink(url, tmp_path / "spill", flush_seconds=0.05, replay_seconds=3600, service="yellow")
+    # a spill file written by the previous release: rows one column short (no service)
+    (tmp_path / "spill").mkdir()
+    old_rows = [row[:-1] for row in rows(4, "old-release")]
+    (tmp_path / "spill" / f"prediction_log-1{SPILL_SUFFIX}").write_bytes(
+        b"".join(msgspec.json.encode(row) + b"\n" for row in old_rows)
+    )
+    sink.start()
+    for row in rows(3, "current"):
+        sink.submit(row)
+    assert sink.flush()
+    assert sink.replay() == 4
+    sink.stop()
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        services = connection.execute(sa.select(PREDICTION_LOG.c.service)).scalars().all()
+    engine.dispose()
+    assert services == ["yellow"] * 7

@@ -18,11 +18,12 @@ from taxi_assets.definitions import alerts_from_env, build_resources
 from taxi_assets.drift.checks import ACCURACY
 from taxi_assets.lifecycle.alerts import Alerter
 from taxi_assets.lifecycle.registry import CHAMPION, ModelRegistry, model_name
+from taxi_assets.partitions import window_service_key
 from taxi_assets.resources import DataLake, MlflowResource
 from taxi_assets.sensors import retrain_on_failed_checks
 from taxi_assets_tests.postgres import SERVER, create_database, drop_database, require_postgres
 from taxi_assets_tests.serving.conftest import Trained, register
-from taxi_assets_tests.serving.test_drift_report import log_traffic
+from taxi_assets_tests.serving.monitoring import log_traffic
 
 
 @pytest.fixture
@@ -89,7 +90,7 @@ def test_a_failed_check_on_a_postgres_instance_is_read_by_the_sensor(
             [drift_report],
             instance=instance,
             resources=resources,
-            partition_key=datetime.now(UTC).strftime("%Y-%m-%d"),
+            partition_key=str(window_service_key(datetime.now(UTC).strftime("%Y-%m-%d"), "green")),
             run_config={"ops": {"drift_report": {"config": {"min_rows": 100, "min_labelled_rows": 100}}}},
         )
         checks = {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}

@@ -14,7 +14,7 @@ from taxi_assets.replay.client import ReplayConfig, replay_trips, run_replay
 from taxi_assets.replay.scenarios import NEW_CATEGORY_CODES, apply
 from taxi_assets_tests.conftest import featurize_month
 from taxi_assets_tests.serving.conftest import HEADERS, Trained
-from taxi_assets_tests.serving.test_drift_report import champion, judge
+from taxi_assets_tests.serving.monitoring import champion, judge
 from taxi_assets_tests.serving.test_server import server
 
 ROWS = 1_500
@@ -91,8 +91,9 @@ def test_new_categories_are_named(february: pd.DataFrame, trained: Trained, tmp_
     assert FEATURE_DRIFT in failed(checks)
     assert set(NEW_CATEGORY_CODES) <= set(drifted(checks))
     report = json.loads(Path(str(metadata["path"])).read_text())
+    assert list(report["versions"]) == [metadata["champion_version"]]  # one version served the whole day
     for column, code in NEW_CATEGORY_CODES.items():
-        assert str(code) in report["new_categories"][column]
+        assert str(code) in report["versions"][metadata["champion_version"]]["new_categories"][column]
 
 
 def test_bad_requests_fail_the_validation_check(february: pd.DataFrame, trained: Trained, tmp_path: Path) -> None:
