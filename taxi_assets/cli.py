@@ -16,8 +16,16 @@ import requests
 import sqlalchemy as sa
 
 from taxi_assets import constants
-from taxi_assets.definitions import data_home, mlflow_from_env, platform_db_from_env, trip_source_from_env
+from taxi_assets.definitions import (
+    data_home,
+    mlflow_from_env,
+    platform_db_from_env,
+    retraining_from_env,
+    trip_source_from_env,
+)
+from taxi_assets.lakefs import MANIFEST
 from taxi_assets.lifecycle.registry import CHAMPION, model_name
+from taxi_assets.lifecycle.retraining import newest_available
 from taxi_assets.lifecycle.schema import current_revision, ensure_schema
 from taxi_assets.modeling.feature_schema import read_feature_table
 from taxi_assets.partitions import window_service_key
@@ -98,9 +106,17 @@ def command_train(runner: Runner, args: argparse.Namespace) -> None:
 def command_retrain(runner: Runner, args: argparse.Namespace) -> None:
     """What the sensor launches on a failed check, by hand: labelled traffic + the retraining months, and decide."""
     service = args.service or default_service(runner.env)
-    months = args.months or list(constants.RETRAIN_MONTHS[service])
+    policy = retraining_from_env(runner.env)
+    source = trip_source_from_env(runner.env)
+
+    def available(month: str) -> bool:
+        return (runner.lake.features(service, month) / MANIFEST).is_file() or source.has_month(service, month)
+
+    today = datetime.now(UTC).date()
+    months = args.months or newest_available(today, policy.months, available, constants.FIRST_MONTH)
     runner.ingest(service, months, refresh=args.refresh)
-    ops = {"training_set": {"config": {"months": months, "include_traffic": True}}}
+    config = {"months": months, "include_traffic": True, "expected_months": len(args.months or []) or policy.months}
+    ops = {"training_set": {"config": config}}
     decision = runner.run("retrain_job", service, ops, {"taxi/trigger": "manual"})["promotion_decision"]
     print(
         f"\n{service}: {decision['decision']} v{decision['challenger_version']}; "

@@ -121,12 +121,15 @@ BOOTSTRAP_SEED: Final = 11
 # Significance level of each feature's chance quantile (PSI, JS and prediction PSI are also size-corrected).
 DRIFT_ALPHA: Final = 0.01
 
-# Retraining sensor: at most one retraining run per cooldown, on these months per service.
+# Retraining sensor: at most one retraining run per cooldown and service.
 RETRAIN_COOLDOWN_SECONDS: Final = 6 * 3600
 # Retraining data: the labelled traffic of the last RETRAIN_LOOKBACK_DAYS (its most recent share held out to score
-# champion and challenger on) plus the latest TLC months. The demo replays green 2023-01 as traffic, so the green
-# retraining month is 2023-02: the newest in the offline folder and never the replayed month (no holdout leak).
-# Yellow follows the same pattern with the TLC's 2023-02 file.
+# champion and challenger on) plus the RETRAIN_MONTH_COUNT newest complete TLC months before the failing window
+# that the lake or the trip source has. A month is trained on only if it looks whole: enough trips, on enough
+# distinct days, covering enough of the month (a one-night sample is refused).
 RETRAIN_LOOKBACK_DAYS: Final = 7.0
 TRAFFIC_HOLDOUT_FRACTION: Final = 0.3
-RETRAIN_MONTHS: Final[dict[str, tuple[str, ...]]] = {"green": ("2023-02",), "yellow": ("2023-02",)}
+RETRAIN_MONTH_COUNT: Final = 2
+RETRAIN_MIN_MONTH_ROWS: Final = 5_000
+RETRAIN_MIN_MONTH_DAYS: Final = 20
+RETRAIN_MIN_MONTH_COVERAGE: Final = 0.8

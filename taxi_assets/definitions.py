@@ -17,6 +17,8 @@ loads, never at import. Environment variables:
 * ``TAXI_SPARK_MASTER``: where Spark runs (default ``local[2]``; ``spark://host:7077``, ``yarn``, ``k8s://...``).
 * ``TAXI_SPARK_REMOTE``: a Spark Connect server (``sc://host:15002``); takes precedence over the master.
 * ``TAXI_SPARK_CONF``: further Spark settings, ``spark.key=value`` pairs separated by ``;``.
+* ``TAXI_RETRAIN_MONTHS``: how many of the newest complete TLC months a retraining adds to the labelled traffic
+  (default 2); ``TAXI_RETRAIN_COOLDOWN_SECONDS``: least time between two retrainings of a service (default 6 h).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from taxi_assets.resources import (
     LocalTripSource,
     MlflowResource,
     PlatformDatabase,
+    RetrainingPolicy,
     SparkResource,
     TripSource,
     parse_spark_conf,
@@ -118,6 +121,14 @@ def spark_from_env(env: Mapping[str, str]) -> SparkResource:
     return SparkResource(spark_config=config)
 
 
+def retraining_from_env(env: Mapping[str, str]) -> RetrainingPolicy:
+    """``TAXI_RETRAIN_MONTHS`` and ``TAXI_RETRAIN_COOLDOWN_SECONDS``, else the defaults in constants.py."""
+    return RetrainingPolicy(
+        months=int(env.get("TAXI_RETRAIN_MONTHS") or constants.RETRAIN_MONTH_COUNT),
+        cooldown_seconds=float(env.get("TAXI_RETRAIN_COOLDOWN_SECONDS") or constants.RETRAIN_COOLDOWN_SECONDS),
+    )
+
+
 def build_resources(env: Mapping[str, str]) -> dict[str, object]:
     """The resources for an environment (tests pass their own mapping)."""
     return {
@@ -127,6 +138,7 @@ def build_resources(env: Mapping[str, str]) -> dict[str, object]:
         "mlflow": mlflow_from_env(env),
         "platform_db": platform_db_from_env(env),
         "alerts": alerts_from_env(env),
+        "retraining": retraining_from_env(env),
     }
 
 

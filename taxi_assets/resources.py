@@ -63,6 +63,10 @@ class TripSource(dg.ConfigurableResource, ABC):
     def fetch_zone_lookup(self, cache_dir: Path) -> FetchedFile:
         """Make the taxi-zone lookup CSV available on local disk."""
 
+    @abstractmethod
+    def has_month(self, service: str, month: str) -> bool:
+        """Whether the source has the trip file of ``service`` and ``month``, without fetching it."""
+
 
 class LocalTripSource(TripSource):
     """Reads TLC files from a local folder (offline runs, tests).
@@ -82,6 +86,11 @@ class LocalTripSource(TripSource):
                 return describe_file(candidate, origin=str(candidate))
         looked = " or ".join(str(c) for c in candidates)
         raise SourceUnavailableError(f"no TLC file for {service} {month} in the local folder: looked for {looked}")
+
+    def has_month(self, service: str, month: str) -> bool:
+        """Whether the folder holds the file (at the top or under ``<service>/``)."""
+        name = trip_file_name(service, month)
+        return (Path(self.root) / name).is_file() or (Path(self.root) / service / name).is_file()
 
     def fetch_zone_lookup(self, cache_dir: Path) -> FetchedFile:
         """The zone lookup at the top of the folder."""
@@ -113,6 +122,23 @@ class HttpTripSource(TripSource):
         """Download (or reuse) the month's parquet file."""
         url = f"{self.base_url.rstrip('/')}/{constants.TLC_TRIP_PATH.format(service=service, month=month)}"
         return self._download(url, cache_dir / service / trip_file_name(service, month))
+
+    def has_month(self, service: str, month: str) -> bool:
+        """Whether the TLC publishes the file: a HEAD request (the TLC's host answers 403 or 404 for a missing one).
+
+        Raises:
+            SourceUnavailableError: the host does not answer; an outage is not "no such month".
+        """
+        url = f"{self.base_url.rstrip('/')}/{constants.TLC_TRIP_PATH.format(service=service, month=month)}"
+        try:
+            response = requests.head(url, timeout=(self.connect_timeout_seconds, self.timeout_seconds))
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise SourceUnavailableError(f"could not ask {url} whether the month is published ({exc})") from exc
+        if response.status_code in (403, 404):
+            return False
+        if response.ok:
+            return True
+        raise SourceUnavailableError(f"{url} answered {response.status_code} to a HEAD request")
 
     def fetch_zone_lookup(self, cache_dir: Path) -> FetchedFile:
         """Download (or reuse) the zone lookup."""
@@ -160,6 +186,18 @@ class HttpTripSource(TripSource):
             except BaseException:
                 Path(temp_name).unlink(missing_ok=True)
                 raise
+
+
+class RetrainingPolicy(dg.ConfigurableResource):
+    """What the retraining sensor trains on and how often it may start."""
+
+    months: int = Field(
+        default=constants.RETRAIN_MONTH_COUNT,
+        description="How many of the newest complete TLC months before the failing window join the labelled traffic.",
+    )
+    cooldown_seconds: float = Field(
+        default=constants.RETRAIN_COOLDOWN_SECONDS, description="Least time between two retrainings of a service."
+    )
 
 
 class DataLake(dg.ConfigurableResource):

@@ -12,7 +12,6 @@ The instance is the record too: a failure whose evaluation already has a retrain
 whether this sensor, ``make retrain`` or the demo started it.
 """
 
-import json
 import time
 from typing import NamedTuple
 
@@ -24,18 +23,30 @@ from taxi_assets.drift.checks import DRIFT_CHECKS
 from taxi_assets.jobs import ingest_job, retrain_job
 from taxi_assets.lakefs import MANIFEST
 from taxi_assets.lifecycle.alerts import Kind, Severity
-from taxi_assets.partitions import SERVICE, month_service_key, window_service_partitions
-from taxi_assets.resources import AlertsResource, DataLake
+from taxi_assets.lifecycle.retraining import newest_available
+from taxi_assets.partitions import SERVICE, WINDOW, month_service_key, window_service_partitions
+from taxi_assets.resources import AlertsResource, DataLake, RetrainingPolicy, TripSource
+from taxi_assets.sensor_cursor import SensorCursor
 
 CHECK_KEYS = [dg.AssetCheckKey(drift_report.key, name) for name in DRIFT_CHECKS]
 
 
+class SensorResources(NamedTuple):
+    """What the sensor reads and tells: the lake, the trip source, the retraining policy, the alerts."""
+
+    lake: DataLake
+    alerts: AlertsResource
+    trip_source: TripSource
+    retraining: RetrainingPolicy
+
+
 class Failure(NamedTuple):
-    """A failed ERROR check evaluation: which check, its event record id, and the service it judged."""
+    """A failed ERROR check evaluation: which check, its event record id, the service and day it judged."""
 
     check: str
     evaluation_id: int
     service: str
+    day: str
 
 
 def new_error_failures(instance: dg.DagsterInstance, after_id: int, limit: int = 200) -> list[Failure]:
@@ -53,34 +64,54 @@ def new_error_failures(instance: dg.DagsterInstance, after_id: int, limit: int =
             if not isinstance(evaluation, dg.AssetCheckEvaluation) or evaluation.passed:
                 continue
             if evaluation.severity == dg.AssetCheckSeverity.ERROR:
-                failures.append(Failure(key.name, record.id, evaluation_service(evaluation, record.partition)))
+                service, day = evaluation_window(evaluation, record.partition)
+                failures.append(Failure(key.name, record.id, service, day))
     return sorted(failures, key=lambda failure: failure.evaluation_id)
 
 
-def evaluation_service(evaluation: dg.AssetCheckEvaluation, partition: str | None) -> str:
-    """The service a drift_report evaluation judged: its partition key's, else the ``service`` it names."""
+def evaluation_window(evaluation: dg.AssetCheckEvaluation, partition: str | None) -> tuple[str, str]:
+    """(service, day) a drift_report evaluation judged.
+
+    From its partition key when Dagster records one on the evaluation, else from the ``service`` and ``window``
+    the check names in its metadata (Dagster 1.13 keeps no partition on the evaluations of a partitioned asset's
+    checks).
+    """
     key = partition or evaluation.partition
     if key:
-        return window_service_partitions.get_partition_key_from_str(key).keys_by_dimension[SERVICE]
-    service = evaluation.metadata.get("service")
-    if isinstance(service, dg.TextMetadataValue) and service.value:
-        return service.value
-    raise ValueError(f"a {evaluation.check_name} evaluation names no service (partition {key!r})")
+        keys = window_service_partitions.get_partition_key_from_str(key).keys_by_dimension
+        return keys[SERVICE], keys[WINDOW]
+    named = {name: evaluation.metadata.get(name) for name in (SERVICE, WINDOW)}
+    if all(isinstance(value, dg.TextMetadataValue) and value.value for value in named.values()):
+        return str(named[SERVICE].value), str(named[WINDOW].value)  # type: ignore[union-attr]
+    raise ValueError(f"a {evaluation.check_name} evaluation of drift_report names no service and window")
 
 
-def retrain_request(service: str, checks: list[str], evaluation_id: int) -> dg.RunRequest:
-    """The retraining run for a set of failed checks: labelled traffic plus the latest months through retrain_job."""
-    months = list(constants.RETRAIN_MONTHS[service])
+def retrain_request(
+    service: str, checks: list[str], evaluation_id: int, months: list[str], expected: int, missing: list[str]
+) -> dg.RunRequest:
+    """The retraining run for a set of failed checks: labelled traffic plus ``months`` through retrain_job.
+
+    ``missing`` are months that should have been there but could not be ingested: the run's guard fails naming
+    them, and the sensor retries as soon as they appear.
+    """
+    config = {"months": months, "include_traffic": True, "expected_months": expected}
     return dg.RunRequest(
         run_key=f"retrain-{service}-{evaluation_id}",
         job_name="retrain_job",
         partition_key=service,
-        run_config={"ops": {"training_set": {"config": {"months": months, "include_traffic": True}}}},
-        tags={"taxi/trigger": ",".join(checks), EVALUATION_TAG: str(evaluation_id)},
+        run_config={"ops": {"training_set": {"config": config}}},
+        tags={
+            "taxi/trigger": ",".join(checks),
+            EVALUATION_TAG: str(evaluation_id),
+            MONTHS_TAG: ",".join(months),
+            MISSING_TAG: ",".join(missing),
+        },
     )
 
 
 EVALUATION_TAG = "taxi/evaluation_id"
+MONTHS_TAG = "taxi/months"
+MISSING_TAG = "taxi/missing_months"
 # Dagster's own tag of a partitioned run: retrain_job is partitioned by service
 PARTITION_TAG = "dagster/partition"
 
@@ -95,9 +126,8 @@ def started_at(record: dg.RunRecord) -> float:
     return record.create_timestamp.timestamp()
 
 
-def ingest_requests(lake: DataLake, service: str, evaluation_id: int) -> list[dg.RunRequest]:
-    """ingest_job runs for the retraining months whose features are not in the lake yet."""
-    missing = [m for m in constants.RETRAIN_MONTHS[service] if not (lake.features(service, m) / MANIFEST).is_file()]
+def ingest_requests(service: str, months: list[str], evaluation_id: int) -> list[dg.RunRequest]:
+    """ingest_job runs for retraining months whose features are not in the lake yet."""
     return [
         dg.RunRequest(
             run_key=f"retrain-ingest-{service}-{month}-{evaluation_id}",
@@ -105,8 +135,26 @@ def ingest_requests(lake: DataLake, service: str, evaluation_id: int) -> list[dg
             partition_key=str(month_service_key(month, service)),
             tags={EVALUATION_TAG: str(evaluation_id)},
         )
-        for month in missing
+        for month in months
     ]
+
+
+def in_lake(lake: DataLake, service: str, month: str) -> bool:
+    """Whether the month's features are committed in the lake."""
+    return (lake.features(service, month) / MANIFEST).is_file()
+
+
+def failed_ingests(instance: dg.DagsterInstance, service: str, months: list[str], evaluation_id: int) -> list[str]:
+    """Which of ``months`` this evaluation already tried to ingest, and failed."""
+    failed = []
+    for month in months:
+        tags = {EVALUATION_TAG: str(evaluation_id), PARTITION_TAG: str(month_service_key(month, service))}
+        runs = instance.get_run_records(
+            filters=dg.RunsFilter(job_name="ingest_job", tags=tags, statuses=[dg.DagsterRunStatus.FAILURE]), limit=1
+        )
+        if runs:
+            failed.append(month)
+    return failed
 
 
 @dg.sensor(
@@ -117,7 +165,11 @@ def ingest_requests(lake: DataLake, service: str, evaluation_id: int) -> list[dg
     "and service).",
 )
 def retrain_on_failed_checks(
-    context: dg.SensorEvaluationContext, lake: DataLake, alerts: AlertsResource
+    context: dg.SensorEvaluationContext,
+    lake: DataLake,
+    alerts: AlertsResource,
+    trip_source: TripSource,
+    retraining: RetrainingPolicy,
 ) -> dg.SensorResult | dg.SkipReason:
     """Read the new check evaluations; per service, request one retraining run per new failure, outside its cooldown.
 
@@ -134,7 +186,9 @@ def retrain_on_failed_checks(
     requests: list[dg.RunRequest] = []
     notes = []
     for service, failures in sorted(by_service.items()):
-        asked, note = _handle(context, lake, alerts, cursor, service, failures)
+        asked, note = _handle(
+            context, SensorResources(lake, alerts, trip_source, retraining), cursor, service, failures
+        )
         requests += asked
         notes += [note] if note else []
     changed = cursor.dumps() != (context.cursor or SensorCursor.parse(None).dumps())
@@ -147,84 +201,54 @@ def retrain_on_failed_checks(
 
 def _handle(
     context: dg.SensorEvaluationContext,
-    lake: DataLake,
-    alerts: AlertsResource,
-    cursor: "SensorCursor",
+    resources: "SensorResources",
+    cursor: SensorCursor,
     service: str,
     failures: list[Failure],
 ) -> tuple[list[dg.RunRequest], str]:
     """The runs one service's new failures call for, and what was decided instead when none."""
-    newest = failures[-1].evaluation_id
+    newest, day = failures[-1].evaluation_id, failures[-1].day
     checks = ", ".join(sorted({failure.check for failure in failures}))
     handled = retrain_runs(context.instance, tags={EVALUATION_TAG: str(newest)})
     if handled:
         cursor.handled(service, newest, started_at(handled[0]))
         run_id = handled[0].dagster_run.run_id
         return [], f"{service}: {checks} failed (evaluation {newest}), already handled by retrain_job run {run_id}"
-    # the cooldown counts every retraining of this service in the instance: this sensor's, a manual one, the demo's
+    lake, source, policy = resources.lake, resources.trip_source, resources.retraining
+
+    def ingested(month: str) -> bool:
+        return in_lake(lake, service, month)
+
+    # the cooldown counts every retraining of this service in the instance: this sensor's, a manual one, the
+    # demo's; a retraining that failed for want of months no longer holds it once they are there
     latest = retrain_runs(context.instance, tags={PARTITION_TAG: service})
     last_launch = max(cursor.last_launch(service), started_at(latest[0]) if latest else 0.0)
+    waited_for = [m for m in (latest[0].dagster_run.tags.get(MISSING_TAG, "") if latest else "").split(",") if m]
+    unblocked = bool(waited_for) and all(ingested(month) for month in waited_for)
     now = time.time()
-    if now - last_launch < constants.RETRAIN_COOLDOWN_SECONDS:
+    if now - last_launch < policy.cooldown_seconds and not unblocked:
         cursor.handled(service, newest, last_launch)
-        wait = constants.RETRAIN_COOLDOWN_SECONDS - (now - last_launch)
+        wait = policy.cooldown_seconds - (now - last_launch)
         return [], (
             f"{service}: {checks} failed (evaluation {newest}) but a retraining started {now - last_launch:.0f} s "
             f"ago; cooldown ends in {wait:.0f} s"
         )
-    ingests = ingest_requests(lake, service, newest)
-    if ingests:
-        months = ", ".join(str(request.partition_key) for request in ingests)
-        context.log.info(f"{checks} failed (evaluation {newest}); ingesting the retraining months {months} first")
-        return ingests, ""
-    request = retrain_request(service, sorted({failure.check for failure in failures}), newest)
-    alerts.send(
+    months = newest_available(
+        day, policy.months, lambda m: ingested(m) or source.has_month(service, m), constants.FIRST_MONTH
+    )
+    missing = [month for month in months if not ingested(month)]
+    failed = failed_ingests(context.instance, service, missing, newest)
+    waiting = [month for month in missing if month not in failed]
+    if waiting:
+        context.log.info(f"{checks} failed (evaluation {newest}); ingesting {', '.join(waiting)} first")
+        return ingest_requests(service, waiting, newest), ""
+    request = retrain_request(service, sorted({f.check for f in failures}), newest, months, policy.months, failed)
+    resources.alerts.send(
         Severity.INFO,
         Kind.RETRAIN_STARTED,
         service,
         f"retraining {service} after {checks} failed",
-        {"run_key": request.run_key, "months": ",".join(constants.RETRAIN_MONTHS[service]), "job": "retrain_job"},
+        {"run_key": request.run_key, "months": ",".join(months), "job": "retrain_job"},
     )
     cursor.handled(service, newest, now)
     return [request], ""
-
-
-class SensorCursor:
-    """Per service: the newest evaluation handled and when its last retraining started (JSON in the cursor)."""
-
-    def __init__(self, services: dict[str, dict[str, float]]) -> None:
-        """``services`` maps a service to ``{"last_id": ..., "last_launch": ...}``."""
-        self.services = services
-
-    @classmethod
-    def parse(cls, text: str | None) -> "SensorCursor":
-        """Read a cursor; one written before services were kept apart applies to every service."""
-        state = json.loads(text) if text else {}
-        if "services" in state:
-            return cls({name: dict(values) for name, values in state["services"].items()})
-        legacy = {"last_id": float(state.get("last_id", 0)), "last_launch": float(state.get("last_launch", 0.0))}
-        return cls({service: dict(legacy) for service in constants.SERVICES})
-
-    def last_id(self, service: str) -> int:
-        """The newest evaluation handled for ``service``."""
-        return int(self.services.get(service, {}).get("last_id", 0))
-
-    def last_launch(self, service: str) -> float:
-        """When this sensor last launched a retraining of ``service`` (epoch seconds)."""
-        return float(self.services.get(service, {}).get("last_launch", 0.0))
-
-    def oldest_handled(self) -> int:
-        """The evaluation after which any service may have something new."""
-        return min((self.last_id(service) for service in constants.SERVICES), default=0)
-
-    def handled(self, service: str, evaluation_id: int, launched: float) -> None:
-        """Record that ``service``'s failures up to ``evaluation_id`` are dealt with."""
-        self.services[service] = {"last_id": evaluation_id, "last_launch": max(launched, self.last_launch(service))}
-
-    def describe(self) -> str:
-        """The handled evaluations, for a skip reason."""
-        return ", ".join(f"{service} {self.last_id(service)}" for service in constants.SERVICES)
-
-    def dumps(self) -> str:
-        """The cursor as stored."""
-        return json.dumps({"services": self.services}, sort_keys=True)

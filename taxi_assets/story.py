@@ -126,6 +126,9 @@ class StoryOptions:
     rate: float
     compression: float
     seed: int = 0
+    # The story replays the drift month as if it were live traffic, so retraining must not also learn that month
+    # from the TLC file (its trips would be the holdout too): one month, the newest, which is after it.
+    retrain_months: int = 1
 
 
 @dataclass
@@ -163,11 +166,12 @@ def monitor(runner: Runner, service: str) -> dict[str, dg.AssetCheckEvaluation]:
     return dict(runner.checks)
 
 
-def sensor_tick(runner: Runner, cursor: str | None) -> dg.SensorResult | dg.SkipReason:
+def sensor_tick(runner: Runner, cursor: str | None, retrain_months: int = 1) -> dg.SensorResult | dg.SkipReason:
     """One evaluation of the retraining sensor against the instance, as the daemon would run it."""
-    resources = build_resources(runner.env)
+    resources = build_resources({**runner.env, "TAXI_RETRAIN_MONTHS": str(retrain_months)})
+    used = ("lake", "alerts", "trip_source", "retraining")
     context = dg.build_sensor_context(
-        instance=runner.instance, cursor=cursor, resources={"lake": resources["lake"], "alerts": resources["alerts"]}
+        instance=runner.instance, cursor=cursor, resources={name: resources[name] for name in used}
     )
     result = retrain_on_failed_checks(context)
     assert isinstance(result, dg.SensorResult | dg.SkipReason)  # the sensor returns one or the other
@@ -187,11 +191,11 @@ def skip_text(result: dg.SensorResult | dg.SkipReason) -> str:
     return str(result.skip_reason.skip_message) if result.skip_reason else ""
 
 
-def retrain_by_sensor(runner: Runner, story: StoryResult) -> None:
+def retrain_by_sensor(runner: Runner, story: StoryResult, retrain_months: int) -> None:
     """Tick the sensor until it has launched its retraining run (ingest runs first, if it asks for them)."""
     cursor = None
     for _ in range(3):
-        result = sensor_tick(runner, cursor)
+        result = sensor_tick(runner, cursor, retrain_months)
         if isinstance(result, dg.SkipReason) or not result.run_requests:
             story.sensor_after = skip_text(result)
             print(f"\n== sensor: {story.sensor_after}")
@@ -203,7 +207,7 @@ def retrain_by_sensor(runner: Runner, story: StoryResult) -> None:
             outcome = launch(runner, request)
             if "promotion_decision" in outcome:
                 story.decision = outcome["promotion_decision"]
-    story.sensor_after = skip_text(sensor_tick(runner, cursor))
+    story.sensor_after = skip_text(sensor_tick(runner, cursor, retrain_months))
     print(f"\n== sensor, once more: {story.sensor_after}")
 
 
@@ -234,11 +238,11 @@ def run_story(runner: Runner, options: StoryOptions, keep_serving: bool = False)
         show_sample_request(api)
         story.replays[options.calm_month] = replay_month(runner, api, options, options.calm_month, options.calm_rows)
         story.checks[options.calm_month] = monitor(runner, options.service)
-        story.sensor_before = skip_text(sensor_tick(runner, None))
+        story.sensor_before = skip_text(sensor_tick(runner, None, options.retrain_months))
         print(f"\n== sensor: {story.sensor_before}")
         story.replays[options.drift_month] = replay_month(runner, api, options, options.drift_month, options.drift_rows)
         story.checks[options.drift_month] = monitor(runner, options.service)
-        retrain_by_sensor(runner, story)
+        retrain_by_sensor(runner, story, options.retrain_months)
         if story.decision.get("decision") == "promote":
             story.swap_seconds = wait_for_swap(api, str(story.decision["champion_version_after"]))
         answer = api.predict(SAMPLE_TRIP)

@@ -24,7 +24,6 @@ import pyarrow.parquet as pq
 import pytest
 from moto.server import ThreadedMotoServer
 
-from taxi_assets import constants
 from taxi_assets.assets.common import HADOOP_AWS
 from taxi_assets.assets.features import trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
@@ -45,7 +44,7 @@ from taxi_assets.modeling.errors import MissingInputError
 from taxi_assets.modeling.feature_schema import content_hash, read_feature_table
 from taxi_assets.partitions import month_service_key
 from taxi_assets.resources import DataLake, LocalTripSource
-from taxi_assets.sensors import ingest_requests
+from taxi_assets.sensors import in_lake
 from taxi_assets_tests.conftest import TLC_DIR, real_trip_table
 
 BUCKET = "taxi-lake"
@@ -265,12 +264,10 @@ def test_the_reference_profile_is_fitted_from_an_s3_training_set_and_written_bes
 
 def test_the_sensor_sees_which_retraining_months_are_missing_from_an_s3_lake(s3_root: str) -> None:
     lake = DataLake(root=s3_root)
-    month = constants.RETRAIN_MONTHS["green"][0]
-    assert [request.partition_key for request in ingest_requests(lake, "green", 1)] == [
-        str(month_service_key(m, "green")) for m in constants.RETRAIN_MONTHS["green"]
-    ]
-    write_manifest(lake.features("green", month), {"rows": 1})
-    assert str(month_service_key(month, "green")) not in {r.partition_key for r in ingest_requests(lake, "green", 2)}
+    assert not in_lake(lake, "green", "2023-02")
+    write_manifest(lake.features("green", "2023-02"), {"rows": 1})
+    assert in_lake(lake, "green", "2023-02")
+    assert not in_lake(lake, "yellow", "2023-02")
 
 
 @pytest.fixture(scope="module")

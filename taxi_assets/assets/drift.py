@@ -30,7 +30,7 @@ from taxi_assets.lifecycle.prediction_log import read_window
 from taxi_assets.lifecycle.registry import CHAMPION, model_name
 from taxi_assets.modeling.errors import MissingInputError
 from taxi_assets.modeling.pyfunc import FarePyfunc
-from taxi_assets.partitions import split_window_service, window_service_partitions
+from taxi_assets.partitions import SERVICE, WINDOW, split_window_service, window_service_partitions
 from taxi_assets.resources import AlertsResource, DataLake, MlflowResource, PlatformDatabase
 
 
@@ -146,7 +146,7 @@ def drift_report(
             for version in versions
         }
     verdicts = checks.combine({v: checks.judge(r, config.rules(), v) for v, r in reports.items()}, champion)
-    results = [_check_result(verdict, service) for verdict in verdicts]
+    results = [_check_result(verdict, service, day) for verdict in verdicts]
     for result in results:
         if not result.passed:
             alerts.send(*failure_alert(result, service, name, context.partition_key))
@@ -209,13 +209,14 @@ def _report_metadata(
     }
 
 
-def _check_result(verdict: checks.Verdict, service: str) -> dg.AssetCheckResult:
-    """A verdict as a Dagster check result; it names the service the sensor would retrain."""
+def _check_result(verdict: checks.Verdict, service: str, day: str) -> dg.AssetCheckResult:
+    """A verdict as a Dagster check result; it names the service and day it judged (the sensor reads them)."""
+    judged = {SERVICE: dg.MetadataValue.text(service), WINDOW: dg.MetadataValue.text(day)}
     return dg.AssetCheckResult(
         check_name=verdict.check,
         passed=verdict.passed,
         severity=dg.AssetCheckSeverity.ERROR if verdict.severity == ERROR else dg.AssetCheckSeverity.WARN,
-        metadata={**{key: _metadata(value) for key, value in verdict.metadata.items()}, "service": service},
+        metadata={**{key: _metadata(value) for key, value in verdict.metadata.items()}, **judged},
     )
 
 
@@ -241,7 +242,7 @@ def failure_alert(
     severity = Severity.CRITICAL if result.severity == dg.AssetCheckSeverity.ERROR else Severity.WARNING
     version = result.metadata["model_version"].value if "model_version" in result.metadata else ""
     details: dict[str, object] = {"window": window}
-    details |= {key: value.value for key, value in result.metadata.items() if key not in ("service", "note")}
+    details |= {key: value.value for key, value in result.metadata.items() if key not in (SERVICE, WINDOW, "note")}
     title = f"{name} v{version}: drift_report check {result.check_name} failed"
     return severity, Kind.CHECK_FAILED, service, title, details
 

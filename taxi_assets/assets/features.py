@@ -1,5 +1,6 @@
 """Features: the 12 model features per month (PySpark), and the train/test split over a window of months."""
 
+import json
 from dataclasses import asdict, fields
 
 import dagster as dg
@@ -9,7 +10,9 @@ from pyspark.sql import functions as F
 from taxi_assets import constants
 from taxi_assets.assets.common import failing_clearly
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
-from taxi_assets.lakefs import read_committed, staged_folder, write_manifest
+from taxi_assets.lakefs import MANIFEST, read_committed, staged_folder, write_manifest
+from taxi_assets.lifecycle.alerts import Kind, Severity
+from taxi_assets.lifecycle.retraining import MonthGuard, month_problems
 from taxi_assets.modeling.errors import MissingInputError
 from taxi_assets.modeling.feature_schema import read_feature_table, summarize_feature_table, validate_features
 from taxi_assets.modeling.features import TRIP_ID, OutlierBounds
@@ -21,7 +24,7 @@ from taxi_assets.partitions import (
     service_to_months,
     split_month_service,
 )
-from taxi_assets.resources import DataLake, SparkResource
+from taxi_assets.resources import AlertsResource, DataLake, SparkResource
 
 
 class TripFeaturesConfig(dg.Config):
@@ -116,6 +119,42 @@ class TrainingSetConfig(dg.Config):
         description="Retraining: add labelled_traffic's train rows to every row of the months, and hold out "
         "labelled_traffic's most recent rows (the test split is then production traffic, not a hash split).",
     )
+    expected_months: int = Field(
+        default=0, description="Retraining: how many months were asked for; fewer in ``months`` fails the guard."
+    )
+    min_month_rows: int = Field(
+        default=constants.RETRAIN_MIN_MONTH_ROWS, description="Retraining guard: fewest trips a month may hold."
+    )
+    min_month_days: int = Field(
+        default=constants.RETRAIN_MIN_MONTH_DAYS, description="Retraining guard: fewest distinct days with trips."
+    )
+    min_month_coverage: float = Field(
+        default=constants.RETRAIN_MIN_MONTH_COVERAGE,
+        description="Retraining guard: least share of the month's days with trips.",
+    )
+
+    def guard(self) -> MonthGuard:
+        """What each retraining month must hold."""
+        return MonthGuard(self.min_month_rows, self.min_month_days, self.min_month_coverage)
+
+
+def guard_retraining_months(
+    service: str, months: list[str], config: TrainingSetConfig, lake: DataLake, alerts: AlertsResource
+) -> None:
+    """Fail the retraining with a CRITICAL alert naming what is missing, unless its months can stand as months."""
+    problems = []
+    if len(months) < max(config.expected_months, 1):
+        problems.append(f"{len(months)} complete TLC month(s) available, {max(config.expected_months, 1)} asked for")
+    for month in months:
+        manifest_path = lake.features(service, month) / MANIFEST
+        if not manifest_path.is_file():
+            problems.append(f"{month}: not in the lake (its ingestion failed or never ran)")
+            continue
+        problems += month_problems(month, json.loads(manifest_path.read_text()), config.guard())
+    if problems:
+        message = f"retraining {service} on {', '.join(months) or 'no month'} refused: {'; '.join(problems)}"
+        alerts.send(Severity.CRITICAL, Kind.RETRAIN_FAILED, service, message, {"months": ",".join(months)})
+        raise dg.Failure(description=message)
 
 
 @dg.asset(
@@ -126,13 +165,22 @@ class TrainingSetConfig(dg.Config):
     code_version="1",
 )
 def training_set(
-    context: dg.AssetExecutionContext, config: TrainingSetConfig, pyspark: SparkResource, lake: DataLake
+    context: dg.AssetExecutionContext,
+    config: TrainingSetConfig,
+    pyspark: SparkResource,
+    lake: DataLake,
+    alerts: AlertsResource,
 ) -> dg.MaterializeResult:
-    """A deterministic train/test split (seeded hash of the trip id) over the configured window of months."""
+    """A deterministic train/test split (seeded hash of the trip id) over the configured window of months.
+
+    A retraining (``include_traffic``) first checks its months: each must be in the lake and look whole.
+    """
     service = context.partition_key
-    months = sorted(config.months or constants.DEFAULT_TRAINING_MONTHS[service])
+    months = sorted(config.months or ([] if config.include_traffic else constants.DEFAULT_TRAINING_MONTHS[service]))
     target = lake.training_set(service)
     spark = pyspark.spark_session
+    if config.include_traffic:
+        guard_retraining_months(service, months, config, lake, alerts)
     with failing_clearly():
         committed = {
             month: read_committed(lake.features(service, month), f"trip_features {service} {month}") for month in months

@@ -56,6 +56,7 @@ class Kind(StrEnum):
 
     CHECK_FAILED = "check_failed"
     RETRAIN_STARTED = "retrain_started"
+    RETRAIN_FAILED = "retrain_failed"
     PROMOTED = "promoted"
     REJECTED = "rejected"
     ROLLED_BACK = "rolled_back"

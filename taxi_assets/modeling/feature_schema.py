@@ -80,13 +80,15 @@ def validate_features(frame: pd.DataFrame, bounds: OutlierBounds, source: Path |
 
 @dataclass(frozen=True)
 class FeatureTableSummary:
-    """What a written feature table holds: rows, content hash, pickup range and mean fare."""
+    """What a written feature table holds: rows, content hash, pickup range, mean fare and days with trips."""
 
     rows: int
     content_hash: str
     pickup_min: str
     pickup_max: str
     mean_fare: float
+    # distinct pickup dates: whether the table covers its month or one night of it
+    days: int = 0
 
 
 def summarize_feature_table(frame: pd.DataFrame) -> FeatureTableSummary:
@@ -97,6 +99,7 @@ def summarize_feature_table(frame: pd.DataFrame) -> FeatureTableSummary:
         pickup_min=str(frame[PICKUP_DATETIME].min()),
         pickup_max=str(frame[PICKUP_DATETIME].max()),
         mean_fare=round(float(frame[TARGET].mean()), 4),
+        days=int(pd.to_datetime(frame[PICKUP_DATETIME]).dt.normalize().nunique()),
     )
 
 

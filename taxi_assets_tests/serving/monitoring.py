@@ -8,12 +8,14 @@ import numpy as np
 import pandas as pd
 
 from taxi_assets.assets.drift import drift_report
-from taxi_assets.definitions import build_resources
+from taxi_assets.definitions import alerts_from_env, build_resources
 from taxi_assets.lifecycle.registry import ModelRegistry, model_name
 from taxi_assets.modeling.evaluation import regression_metrics
 from taxi_assets.modeling.features import FEATURES
 from taxi_assets.modeling.serving_model import FareModel
 from taxi_assets.partitions import window_service_key
+from taxi_assets.resources import DataLake, LocalTripSource, RetrainingPolicy
+from taxi_assets_tests.conftest import TLC_DIR
 from taxi_assets_tests.serving.conftest import Trained, register
 from taxi_serving.logging_sink import PredictionLogSink
 from taxi_serving.service import log_row
@@ -86,3 +88,13 @@ def judge(
     (event,) = result.get_asset_materialization_events()
     metadata = {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
     return checks, metadata
+
+
+def sensor_resources(home: Path, lake: DataLake, months: int = 1, trips: Path = TLC_DIR) -> dict[str, object]:
+    """What the retraining sensor is given: the lake, the alerts, a local trip source and the retraining policy."""
+    return {
+        "lake": lake,
+        "alerts": alerts_from_env({"TAXI_HOME": str(home)}),
+        "trip_source": LocalTripSource(root=str(trips)),
+        "retraining": RetrainingPolicy(months=months),
+    }

@@ -10,7 +10,7 @@ import pandas as pd
 from taxi_assets.assets.features import trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.assets.traffic import labelled_traffic
-from taxi_assets.definitions import alerts_from_env, build_resources
+from taxi_assets.definitions import build_resources
 from taxi_assets.drift.checks import ACCURACY, FEATURE_DRIFT, PREDICTION_DRIFT, VALIDATION_FAILURES
 from taxi_assets.lakefs import MANIFEST
 from taxi_assets.lifecycle.alerts import Alerter
@@ -20,7 +20,7 @@ from taxi_assets.resources import DataLake
 from taxi_assets.sensors import new_error_failures, retrain_on_failed_checks
 from taxi_assets_tests.conftest import TLC_DIR
 from taxi_assets_tests.serving.conftest import Trained
-from taxi_assets_tests.serving.monitoring import champion, judge, log_traffic
+from taxi_assets_tests.serving.monitoring import champion, judge, log_traffic, sensor_resources
 
 
 def test_traffic_like_the_training_data_raises_no_alarm(trained: Trained, tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_the_sensor_retrains_once_per_failure_and_respects_the_cooldown(trained:
         context = dg.build_sensor_context(
             instance=instance,
             cursor=cursor,
-            resources={"lake": lake, "alerts": alerts_from_env({"TAXI_HOME": str(tmp_path)})},
+            resources=sensor_resources(tmp_path, lake),
         )
         return retrain_on_failed_checks(context)
 
@@ -111,7 +111,11 @@ def test_the_sensor_retrains_once_per_failure_and_respects_the_cooldown(trained:
         (request,) = result.run_requests or []
         assert (request.job_name, request.partition_key) == ("retrain_job", "green")
         assert request.tags["taxi/trigger"] == "accuracy"
-        assert request.run_config["ops"]["training_set"]["config"] == {"months": ["2023-02"], "include_traffic": True}
+        assert request.run_config["ops"]["training_set"]["config"] == {
+            "months": ["2023-02"],
+            "include_traffic": True,
+            "expected_months": 1,
+        }
         handled = json.loads(result.cursor or "{}")["services"]["green"]["last_id"]
         assert request.run_key == f"retrain-green-{handled}"
 
@@ -206,7 +210,7 @@ def test_green_and_yellow_in_one_database_are_judged_apart_and_retrained_apart(
             (lake.features(service, month) / MANIFEST).write_text("{}")
 
     def tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult | dg.SkipReason:
-        resources = {"lake": lake, "alerts": alerts_from_env({"TAXI_HOME": str(tmp_path)})}
+        resources = sensor_resources(tmp_path, lake, trips=tmp_path)  # no TLC files: the lake's months only
         return retrain_on_failed_checks(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
 
     with dg.instance_for_test() as instance:

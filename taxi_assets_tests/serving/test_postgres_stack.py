@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from taxi_assets.assets.drift import drift_report
-from taxi_assets.definitions import alerts_from_env, build_resources
+from taxi_assets.definitions import build_resources
 from taxi_assets.drift.checks import ACCURACY
 from taxi_assets.lifecycle.alerts import Alerter
 from taxi_assets.lifecycle.registry import CHAMPION, ModelRegistry, model_name
@@ -23,7 +23,7 @@ from taxi_assets.resources import DataLake, MlflowResource
 from taxi_assets.sensors import retrain_on_failed_checks
 from taxi_assets_tests.postgres import SERVER, create_database, drop_database, require_postgres
 from taxi_assets_tests.serving.conftest import Trained, register
-from taxi_assets_tests.serving.monitoring import log_traffic
+from taxi_assets_tests.serving.monitoring import log_traffic, sensor_resources
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_a_failed_check_on_a_postgres_instance_is_read_by_the_sensor(
         assert not checks[ACCURACY].passed
         context = dg.build_sensor_context(
             instance=instance,
-            resources={"lake": DataLake(root=str(tmp_path / "lake")), "alerts": alerts_from_env(env)},
+            resources=sensor_resources(tmp_path, DataLake(root=str(tmp_path / "lake"))),
         )
         tick = retrain_on_failed_checks(context)
     assert isinstance(tick, dg.SensorResult)
