@@ -28,7 +28,7 @@ from taxi_assets.lifecycle.registry import CHAMPION, model_name
 from taxi_assets.lifecycle.retraining import newest_available
 from taxi_assets.lifecycle.schema import current_revision, ensure_schema
 from taxi_assets.modeling.feature_schema import read_feature_table
-from taxi_assets.partitions import window_service_key
+from taxi_assets.partitions import month_partitions, window_service_key
 from taxi_assets.replay.client import ReplayConfig, replay_trips, run_replay
 from taxi_assets.replay.scenarios import SCENARIOS, apply
 from taxi_assets.resources import HttpTripSource
@@ -232,9 +232,27 @@ def instance_home(env: Mapping[str, str]) -> Path:
     return home.absolute()
 
 
+def months_outside_partitions(args: argparse.Namespace) -> str:
+    """What is wrong with the months asked for (empty when nothing): each must be a TLC month the service has."""
+    keys = month_partitions.get_partition_keys()
+    asked = [*(args.months or []), *(args.holdout_months or [])]
+    asked += [month for month in (args.month, args.calm_month, args.drift_month) if month]
+    for month in asked:
+        if month not in keys:
+            return f"month {month} is not a TLC month here: YYYY-MM from {keys[0]} to {keys[-1]}"
+        first = constants.SERVICE_FIRST_MONTH.get(args.service or "", keys[0])
+        if month < first:
+            return f"month {month} is before the first {args.service} trip records ({first})"
+    return ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    outside = months_outside_partitions(args)
+    if outside:
+        print(f"error: {outside}", file=sys.stderr)
+        return 2
     env = os.environ
     source = trip_source_from_env(env)
     if (

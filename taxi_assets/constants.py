@@ -11,9 +11,11 @@ TRAINING_GROUP: Final = "training"
 PROMOTION_GROUP: Final = "promotion"
 MONITORING_GROUP: Final = "monitoring"
 
-# TLC services and the first month the monthly partitions start from.
+# TLC services and the first month each published: the monthly partitions start at the earliest of them, and a
+# month before a service's own first month fails saying when that service starts.
 SERVICES: Final = ("green", "yellow")
-FIRST_MONTH: Final = "2022-01"
+SERVICE_FIRST_MONTH: Final = {"yellow": "2009-01", "green": "2013-08"}
+FIRST_MONTH: Final = min(SERVICE_FIRST_MONTH.values())
 MONTH_FORMAT: Final = "%Y-%m"
 
 # The TLC publishes one parquet file per service and month under this address.

@@ -12,7 +12,7 @@ from pydantic import Field
 from taxi_assets import constants
 from taxi_assets.assets.common import failing_clearly
 from taxi_assets.lakefs import write_parquet_atomic
-from taxi_assets.modeling.errors import NotTripDataError
+from taxi_assets.modeling.errors import MissingInputError, NotTripDataError
 from taxi_assets.modeling.features import UNKNOWN_BOROUGH, UNKNOWN_LOCATION_IDS
 from taxi_assets.modeling.raw_schema import read_trip_file
 from taxi_assets.modeling.raw_validation import validate_raw_trips
@@ -50,6 +50,9 @@ def raw_trips(
     """
     service, month = split_month_service(context)
     with failing_clearly():
+        first = constants.SERVICE_FIRST_MONTH[service]
+        if month < first:
+            raise MissingInputError(f"{service} trip records start in {first}: the TLC has no file for {month}")
         fetched = trip_source.fetch_trips(service, month, lake.downloads())
         table = read_trip_file(fetched.path)
         result = validate_raw_trips(

@@ -1,6 +1,9 @@
 """One canonical schema for every TLC trip file, whatever its year or service.
 
-The TLC has changed its files over the years: yellow uses ``tpep_`` and green ``lpep_`` timestamp prefixes,
+The TLC has changed its files over the years: 2009 used its own names (``Trip_Pickup_DateTime``, ``Fare_Amt``,
+``Rate_Code``, payment types as words such as ``CASH``), ``RateCodeID`` lost its capital C, files before July 2016
+locate trips by coordinates instead of taxi zones (refused: the borough features need zone IDs), yellow uses
+``tpep_`` and green ``lpep_`` timestamp prefixes,
 ``Airport_fee`` became ``airport_fee``, 2025 added ``cbd_congestion_fee``, code columns switch between int32,
 int64 and double, timestamps between micro- and nanoseconds, strings between ``string`` and ``large_string``.
 ``normalize_trip_table`` maps any of them onto ``CANONICAL_SCHEMA`` so every later step sees one layout.
@@ -66,7 +69,36 @@ _RENAMES: Final = {
     "lpep_pickup_datetime": "pickup_datetime",
     "tpep_dropoff_datetime": "dropoff_datetime",
     "lpep_dropoff_datetime": "dropoff_datetime",
+    # 2009's own spellings
+    "trip_pickup_datetime": "pickup_datetime",
+    "trip_dropoff_datetime": "dropoff_datetime",
+    "rate_code": "RatecodeID",
+    "fare_amt": "fare_amount",
+    "tip_amt": "tip_amount",
+    "tolls_amt": "tolls_amount",
+    "total_amt": "total_amount",
+    "surcharge": "extra",
 }
+# Payment types written as words (2009-2014) and their codes.
+PAYMENT_WORDS: Final = {
+    "credit": 1,
+    "crd": 1,
+    "cre": 1,
+    "cash": 2,
+    "csh": 2,
+    "cas": 2,
+    "no charge": 3,
+    "noc": 3,
+    "no": 3,
+    "dispute": 4,
+    "dis": 4,
+    "unknown": 5,
+    "unk": 5,
+    "na": 5,
+    "voided": 6,
+}
+# Columns of the files that locate trips by coordinates (before July 2016).
+_COORDINATES: Final = ("pickup_longitude", "start_lon", "pickup_latitude", "start_lat")
 _CANONICAL_BY_LOWER: Final = {name.lower(): name for name in CANONICAL_SCHEMA.names}
 
 
@@ -107,6 +139,13 @@ def normalize_trip_table(table: pa.Table, source: Path | str) -> pa.Table:
         if target is not None and target != SOURCE_ROW:
             columns[target] = column
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    if {"PULocationID", "DOLocationID"} & set(missing) and {c.lower() for c in table.column_names} & set(_COORDINATES):
+        raise NotTripDataError(
+            source,
+            "it locates trips by coordinates (pickup_longitude/pickup_latitude), as TLC files before July 2016 do; "
+            "the borough features need taxi zone IDs (PULocationID, DOLocationID), which the TLC publishes from "
+            "2016-07 on",
+        )
     if missing:
         raise NotTripDataError(source, f"required columns are missing: {', '.join(missing)}")
 
@@ -121,6 +160,13 @@ def normalize_trip_table(table: pa.Table, source: Path | str) -> pa.Table:
 
 
 def _cast(column: pa.ChunkedArray, field: pa.Field, source: Path | str) -> pa.ChunkedArray:
+    if field.name == "payment_type" and _is_text(column.type):
+        column = _payment_codes(column)
+    if pa.types.is_timestamp(field.type) and _is_text(column.type):
+        try:
+            return pc.cast(pc.strptime(column, format="%Y-%m-%d %H:%M:%S", unit="us"), field.type)
+        except pa.ArrowInvalid as exc:
+            raise NotTripDataError(source, f"column {field.name} holds text that is not a timestamp ({exc})") from exc
     if pa.types.is_timestamp(field.type) and pa.types.is_timestamp(column.type):
         # ns -> us drops sub-microsecond digits the TLC never fills; a timezone, if any, is dropped.
         column = pc.cast(column, pa.timestamp(column.type.unit), safe=False)
@@ -131,3 +177,17 @@ def _cast(column: pa.ChunkedArray, field: pa.Field, source: Path | str) -> pa.Ch
         raise NotTripDataError(
             source, f"column {field.name} of type {column.type} cannot be read as {field.type} ({exc})"
         ) from exc
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
+def _payment_codes(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Payment types written as words (``CASH``, ``Credit``, ``No Charge``) as the codes of later files.
+
+    Digits stay as they are; an unknown word becomes 5 (unknown), as the TLC codes it.
+    """
+    words = [None if value is None else str(value).strip().lower() for value in column.to_pylist()]
+    codes = [None if word is None else (int(word) if word.isdigit() else PAYMENT_WORDS.get(word, 5)) for word in words]
+    return pa.chunked_array([pa.array(codes, type=pa.int64())])
