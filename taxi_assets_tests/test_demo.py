@@ -63,11 +63,13 @@ def test_the_dagster_instance_lives_in_the_data_home_unless_dagster_home_is_set(
     explicit = {"DAGSTER_HOME": str(tmp_path / "mine")}
     assert make_variable("DAGSTER_HOME", f"TAXI_HOME={tmp_path / 'a'}", env=explicit) == str(tmp_path / "mine")
     # make instance writes the template there, once: a configured instance is never overwritten
-    subprocess.run(["make", "-s", "instance", f"TAXI_HOME={tmp_path / 'a'}"], cwd=PROJECT_ROOT, check=True)
+    # a clean environment: under `make test` the outer make has exported its own DAGSTER_HOME
+    clean = {"PATH": "/usr/bin:/bin"}
+    subprocess.run(["make", "-s", "instance", f"TAXI_HOME={tmp_path / 'a'}"], cwd=PROJECT_ROOT, env=clean, check=True)
     written = tmp_path / "a" / "dagster" / "dagster.yaml"
     assert written.read_text() == (PROJECT_ROOT / "dagster.yaml").read_text()
     written.write_text("telemetry:\n  enabled: false\n")
-    subprocess.run(["make", "-s", "instance", f"TAXI_HOME={tmp_path / 'a'}"], cwd=PROJECT_ROOT, check=True)
+    subprocess.run(["make", "-s", "instance", f"TAXI_HOME={tmp_path / 'a'}"], cwd=PROJECT_ROOT, env=clean, check=True)
     assert written.read_text() == "telemetry:\n  enabled: false\n"
 
 
@@ -91,6 +93,7 @@ def test_seed_traffic_passes_the_seed_on() -> None:
     completed = subprocess.run(
         ["make", "-n", "seed-traffic", "SEED=7", "MONTH=2022-03"],
         cwd=PROJECT_ROOT,
+        env={"PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         timeout=30,
