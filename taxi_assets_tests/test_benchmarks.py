@@ -1,0 +1,56 @@
+"""The benchmark scripts on tiny input, so they cannot rot (their figures come from the full runs in the README)."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from taxi_assets.modeling.feature_schema import read_feature_table
+from taxi_assets_tests.conftest import PROJECT_ROOT, featurize_month, write_trip_file
+
+sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
+import bench_drift
+import bench_features
+import bench_model
+
+
+@pytest.mark.slow
+def test_bench_features_runs_end_to_end_on_a_small_month(trips_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (trips_dir / "green").mkdir()
+    for month in ("2022-01", "2022-02"):
+        write_trip_file(trips_dir / "green", "green", month, 1_500)
+    assert bench_features.main(trips_dir) == 0
+    printed = capsys.readouterr().out
+    assert "2022-01 cold" in printed
+    assert "warm throughput:" in printed
+    assert "rows/s" in printed
+
+
+def test_bench_features_says_when_there_is_nothing_to_measure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert bench_features.main(tmp_path) == 1
+    assert "no green_tripdata_*.parquet" in capsys.readouterr().err
+
+
+def test_bench_drift_times_our_report_and_skips_evidently_when_its_environment_is_missing(
+    spark,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    frame = read_feature_table(featurize_month(spark, "2022-02", tmp_path)).head(3_000)
+    coefficients = np.array([3.0, 2.5, 0.3])
+    reference = bench_drift.with_predictions(frame.head(2_000), coefficients)
+    current = bench_drift.with_predictions(frame.tail(1_000), coefficients)
+    assert (reference["prediction"] > 0).all()
+    seconds = bench_drift.our_seconds(reference, current.reset_index(drop=True))
+    assert 0 < seconds < 30
+    skipped = bench_drift.evidently_seconds(tmp_path / "no-python", tmp_path)
+    assert isinstance(skipped, str)
+    assert "not found" in skipped
+
+
+def test_bench_model_percentiles_are_in_milliseconds() -> None:
+    p50, p99 = bench_model.percentiles_ms([0.001] * 98 + [0.010, 0.020])
+    assert p50 == pytest.approx(1.0)
+    assert 1.0 < p99 <= 20.0
