@@ -175,11 +175,13 @@ class HoldoutCalibration:
         self.statistic = make_statistic(rule.statistic, errors)
         self._losses: dict[tuple[str, str], np.ndarray] = {("", ""): self.statistic.loss(errors)}
         self._limits: dict[tuple[str, str, int, float], float] = {}
+        # the holdout's segment keys, once: every segment value of every window is looked up in them
+        self._keys = {name: segment_keys(self.holdout[name].to_numpy()) for name in SEGMENTS if name in self.holdout}
 
     def _segment_losses(self, segment: str, value: str) -> np.ndarray:
         key = (segment, value)
         if key not in self._losses:
-            picked = segment_keys(self.holdout[segment].to_numpy()) == value
+            picked = self._keys[segment] == value
             self._losses[key] = self.statistic.loss(self.holdout[ERROR].to_numpy(dtype=np.float64)[picked])
         return self._losses[key]
 
@@ -258,7 +260,7 @@ class HoldoutCalibration:
         overall = self.verdict(errors, self.rule.alpha)
         tested: list[tuple[str, str, np.ndarray]] = []
         for segment, values in segments.items():
-            if segment not in self.holdout:
+            if segment not in self._keys:
                 continue
             keys = segment_keys(np.asarray(values))
             for value in sorted(set(keys.tolist())):

@@ -33,7 +33,6 @@ ACTUAL: Final = "actual_fare"
 CONTINUOUS_FEATURES: Final = tuple(name for name in NUMERIC_FEATURES if name not in DISCRETE_FEATURES)
 # Calendar features drift by construction against a reference of other months: reported, not counted.
 NOT_COUNTED_BY_DEFAULT: Final = ("pickup_month",)
-ACCURACY_SEGMENTS: Final = SEGMENTS
 
 
 @dataclass(frozen=True)
@@ -243,12 +242,12 @@ def compute_drift_report(
     predicted = window[PREDICTION].to_numpy(dtype=np.float64)[labelled] if len(actual) else np.array([])
     by_segment = {
         segment: _segment_accuracy(window[segment].to_numpy()[labelled], actual, predicted)
-        for segment in ACCURACY_SEGMENTS
+        for segment in SEGMENTS
         if segment in window
     }
     calibrated = None
     if calibration is not None:
-        segments = {segment: window[segment].to_numpy()[labelled] for segment in ACCURACY_SEGMENTS if segment in window}
+        segments = {segment: window[segment].to_numpy()[labelled] for segment in SEGMENTS if segment in window}
         calibrated = calibration.judge(predicted - actual, segments)
     return DriftReport(
         rows=len(window),
