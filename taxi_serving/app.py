@@ -23,7 +23,14 @@ from taxi_serving.controllers import (
     PredictionController,
     predict_route,
 )
-from taxi_serving.errors import ApiError, api_error_handler, http_exception_handler, internal_error_handler
+from taxi_serving.errors import (
+    ApiError,
+    api_error_handler,
+    http_exception_handler,
+    internal_error_handler,
+    journal_error_handler,
+)
+from taxi_serving.journal import JournalUnavailableError
 from taxi_serving.logging_sink import PredictionLogSink
 from taxi_serving.metrics import ApiMetrics
 from taxi_serving.model_store import ModelStore
@@ -46,20 +53,21 @@ def create_app(settings: Settings) -> Litestar:
     )
     sink = PredictionLogSink(
         settings.database_url,
-        settings.spill_dir,
+        settings.journal_dir,
         batch_size=settings.log_batch_size,
         flush_seconds=settings.log_flush_seconds,
-        queue_max=settings.log_queue_max,
         replay_seconds=settings.replay_seconds,
+        fsync_seconds=settings.log_fsync_seconds,
+        durable=settings.log_durable,
         service=settings.service,
     )
     serving = Serving(settings, store, sink, metrics)
     metrics.bind(
-        queue_depth=lambda: sink.depth,
+        queue_depth=lambda: sink.backlog,
         counters=lambda: {
             "written": sink.counters.written,
-            "spilled": sink.counters.spilled,
-            "overflowed": sink.counters.overflowed,
+            "quarantined": sink.counters.quarantined,
+            "adopted": sink.counters.adopted,
             "database_ok": float(sink.counters.database_ok),
         },
         reloads=lambda: store.reloads,
@@ -88,6 +96,7 @@ def create_app(settings: Settings) -> Litestar:
         exception_handlers={
             ApiError: api_error_handler,
             HTTPException: http_exception_handler,
+            JournalUnavailableError: journal_error_handler,
             Exception: internal_error_handler,
         },
         request_max_body_size=settings.max_body_bytes,

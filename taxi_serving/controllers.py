@@ -19,7 +19,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from taxi_assets.modeling.features import FEATURES
 from taxi_serving.auth import authorize, key_from_headers, require_api_key
-from taxi_serving.errors import ConflictError, InvalidRequestError, MalformedBodyError, NotFoundError, UnauthorizedError
+from taxi_serving.errors import (
+    ConflictError,
+    InvalidRequestError,
+    LogUnavailableError,
+    MalformedBodyError,
+    NotFoundError,
+    UnauthorizedError,
+)
+from taxi_serving.logging_sink import LogStoreDownError
 from taxi_serving.openapi import request_body_operation
 from taxi_serving.schemas import (
     BatchRequest,
@@ -33,7 +41,15 @@ from taxi_serving.schemas import (
     Prediction,
     Readiness,
 )
-from taxi_serving.service import CLIENT_ID, Serving, as_log_time, log_row, new_request_id, now_iso
+from taxi_serving.service import (
+    CLIENT_ID,
+    Serving,
+    as_log_time,
+    client_id_errors,
+    log_row,
+    new_request_id,
+    now_iso,
+)
 
 _encoder = msgspec.json.Encoder()
 
@@ -217,14 +233,19 @@ class HealthController(Controller):
         serving = serving_of(request)
         champion = serving.store.champion
         files_ok = champion is not None and (champion.cache_path / "model.onnx").exists()
+        sink = serving.sink
         if champion is None:
-            detail = "no champion loaded" + (f" ({serving.store.last_error})" if serving.store.last_error else "")
+            detail = "no champion loaded yet" + (
+                "; the model registry is unreachable" if serving.store.last_error else ""
+            )
         elif not files_ok:
-            detail = f"the champion's model file is missing from {champion.cache_path}"
+            detail = "the champion's model file is missing from the local cache"
         elif not serving.store.registry_reachable:
             detail = "serving the last loaded champion; the model registry is unreachable"
         else:
             detail = "ready"
+        if not sink.counters.database_ok:
+            detail += f"; the log database is unreachable, {sink.backlog} record(s) wait in the journal"
         readiness = Readiness(
             ready=files_ok,
             model_name=serving.settings.model_name,
@@ -232,7 +253,9 @@ class HealthController(Controller):
             loaded_at=champion.loaded_at.isoformat() if champion else None,
             source=champion.source if champion else None,
             registry_reachable=serving.store.registry_reachable,
-            log_store_reachable=serving.sink.counters.database_ok,
+            log_store_reachable=sink.counters.database_ok,
+            log_backlog=sink.backlog,
+            log_quarantined=sink.counters.quarantined,
             detail=detail,
         )
         return Response(readiness, status_code=200 if files_ok else 503)
@@ -269,6 +292,7 @@ def _batch_errors(body: Any, serving: Serving, validator: Any) -> list[FieldErro
         for key in body
         if key not in {"trips", CLIENT_ID}
     ]
+    errors += client_id_errors(body.get(CLIENT_ID))
     trips = body.get("trips")
     if not isinstance(trips, list) or not 1 <= len(trips) <= limit:
         size = len(trips) if isinstance(trips, list) else None
@@ -300,10 +324,17 @@ def _feedback_errors(body: Any) -> list[FieldError]:
 
 
 def _join(serving: Serving, request_id: str, actual: float) -> tuple[str, float | None]:
-    outcome = serving.sink.record_feedback(request_id, actual)
-    if outcome[0] == "missing":
-        # the prediction may still be queued in this process (or another worker's): let the writers catch up
-        serving.sink.flush(timeout=2 * serving.settings.log_flush_seconds + 1)
-        time.sleep(serving.settings.log_flush_seconds)
+    """The feedback's outcome; with the log database down it is journaled (applied later) and the answer is 503."""
+    try:
         outcome = serving.sink.record_feedback(request_id, actual)
+        if outcome[0] == "missing":
+            # the prediction may still wait in this worker's journal (or another's): let the writers catch up
+            serving.sink.flush(timeout=2 * serving.settings.log_flush_seconds + 1)
+            time.sleep(serving.settings.log_flush_seconds)
+            outcome = serving.sink.record_feedback(request_id, actual)
+    except LogStoreDownError:
+        serving.sink.submit_feedback(request_id, actual)
+        raise LogUnavailableError(
+            "the prediction log is unreachable; the feedback was journaled and will be joined when it answers"
+        ) from None
     return outcome

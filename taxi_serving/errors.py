@@ -67,6 +67,13 @@ class NoModelError(ApiError):
     error = "no_model"
 
 
+class LogUnavailableError(ApiError):
+    """The prediction log cannot take the request now (503); what could be kept was journaled."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    error = "log_unavailable"
+
+
 def error_response(status: int, error: str, detail: str, fields: list[FieldError] | None = None) -> Response[ErrorBody]:
     """The JSON error response every handler below returns."""
     headers = {"WWW-Authenticate": 'ApiKey header="X-API-Key"'} if status == HTTPStatus.UNAUTHORIZED else None
@@ -99,6 +106,13 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response[Err
         HTTPStatus.BAD_REQUEST: "the request could not be read",
     }.get(status, status.phrase)
     return error_response(int(status), error, detail)
+
+
+def journal_error_handler(request: Request, exc: Exception) -> Response[ErrorBody]:
+    """The journal refused a record (disk full, folder gone): the request is not answered as if it were logged."""
+    log.error("prediction journal unavailable on %s: %s", request.url.path, exc)
+    _count(request, 503, "journal_unavailable")
+    return error_response(503, "journal_unavailable", "the request could not be recorded; try again later")
 
 
 def internal_error_handler(request: Request, exc: Exception) -> Response[ErrorBody]:

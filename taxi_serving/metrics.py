@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from taxi_assets.modeling.features import FEATURES
+
+# the field names a validation failure can be counted under: a bounded label set, whatever clients send
+KNOWN_FIELDS: Final = frozenset({*FEATURES, "client_id", "trips", "body", "request_id", "actual_fare"})
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -29,10 +34,14 @@ class ApiMetrics:
         )
         self.model_reloads = Gauge("taxi_api_model_reloads", "Model versions loaded since start.", registry=r)
         self.registry_up = Gauge("taxi_api_registry_reachable", "1 if the last registry poll succeeded.", registry=r)
-        self.log_queue = Gauge("taxi_api_log_queue_depth", "Prediction log rows waiting.", registry=r)
+        self.log_queue = Gauge("taxi_api_log_backlog", "Journaled records not yet in the database.", registry=r)
         self.log_written = Gauge("taxi_api_log_rows_written", "Prediction log rows written.", registry=r)
-        self.log_spilled = Gauge("taxi_api_log_rows_spilled", "Rows spilled to the local file.", registry=r)
-        self.log_overflowed = Gauge("taxi_api_log_rows_overflowed", "Rows that found the queue full.", registry=r)
+        self.log_quarantined = Gauge(
+            "taxi_api_log_rows_quarantined", "Records the database refused, kept with the reason.", registry=r
+        )
+        self.log_adopted = Gauge(
+            "taxi_api_log_rows_adopted", "Rows shipped from a stopped worker's journal.", registry=r
+        )
         self.log_db_up = Gauge("taxi_api_log_store_reachable", "1 if the last log write succeeded.", registry=r)
         self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
 
@@ -49,6 +58,11 @@ class ApiMetrics:
         children[0].inc(rows)
         children[1].observe(seconds)
 
+    def count_validation_failure(self, field: str) -> None:
+        """Count a rejected field under its feature name; any name the API does not know counts as one label."""
+        name = field.rsplit(".", 1)[-1].split("[", 1)[0]
+        self.validation_failures.labels(field=name if name in KNOWN_FIELDS else "unknown_field").inc()
+
     def bind(
         self,
         queue_depth: Callable[[], float],
@@ -61,6 +75,6 @@ class ApiMetrics:
         self.model_reloads.set_function(reloads)
         self.registry_up.set_function(registry_up)
         self.log_written.set_function(lambda: counters()["written"])
-        self.log_spilled.set_function(lambda: counters()["spilled"])
-        self.log_overflowed.set_function(lambda: counters()["overflowed"])
+        self.log_quarantined.set_function(lambda: counters()["quarantined"])
+        self.log_adopted.set_function(lambda: counters()["adopted"])
         self.log_db_up.set_function(lambda: counters()["database_ok"])

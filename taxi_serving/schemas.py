@@ -114,7 +114,11 @@ class ModelInfo(msgspec.Struct, kw_only=True):
 
 
 class Readiness(msgspec.Struct, kw_only=True):
-    """Whether a champion is loaded, which, from where, and the state of the registry and the log store."""
+    """Whether a champion is loaded, which, from where, and the state of the registry and the log store.
+
+    ``log_backlog``: records this worker journaled that are not in the database yet; ``log_quarantined``: records
+    the database refused since start (kept in ``prediction_log_quarantine`` with the reason).
+    """
 
     ready: bool
     model_name: str
@@ -123,6 +127,8 @@ class Readiness(msgspec.Struct, kw_only=True):
     source: str | None
     registry_reachable: bool
     log_store_reachable: bool
+    log_backlog: int
+    log_quarantined: int
     detail: str
 
 

@@ -21,6 +21,7 @@ from taxi_serving.schemas import FieldError, Prediction
 from taxi_serving.settings import Settings
 
 CLIENT_ID: Final = "client_id"
+CLIENT_ID_MAX: Final = 128  # the log's column width: a longer id would be refused by the database
 CHAMPION_ARM: Final = "champion"
 CHALLENGER_ARM: Final = "challenger"
 _BUCKETS: Final = 10_000
@@ -74,8 +75,7 @@ class Serving:
         champion = self.champion()
         errors = champion.validator.errors(body, extra=frozenset({CLIENT_ID}))
         client_id = body.get(CLIENT_ID) if isinstance(body, dict) else None
-        if client_id is not None and not isinstance(client_id, str):
-            errors.append(FieldError(field=CLIENT_ID, value=None, constraint="a string"))
+        errors += client_id_errors(client_id)
         if errors:
             raise self.reject("/predict", request_id, body, errors, started)
         routed = self.route(client_id, request_id)
@@ -121,18 +121,20 @@ class Serving:
 
     @staticmethod
     def decode(body: bytes) -> Any:
-        """JSON bytes -> Python values, or 400."""
+        """JSON bytes -> Python values, or 400 (not JSON, not UTF-8, a number beyond a double, nested too deep)."""
         try:
             return _decoder.decode(body)
-        except msgspec.DecodeError as exc:
-            raise MalformedBodyError("the request body is not valid JSON") from exc
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            raise MalformedBodyError("the request body is not valid JSON (UTF-8, numbers within a double)") from exc
+        except RecursionError as exc:
+            raise MalformedBodyError("the request body is nested too deeply") from exc
 
     def reject(
         self, endpoint: str, request_id: str, body: Any, errors: list[FieldError], started: float
     ) -> InvalidRequestError:
         """Count and log a rejected request; return the 422 to raise."""
         for error in errors:
-            self.metrics.validation_failures.labels(field=error.field.rsplit(".", 1)[-1]).inc()
+            self.metrics.count_validation_failure(error.field)
         features = body if isinstance(body, dict) else {}
         self.sink.submit(
             log_row(
@@ -160,6 +162,14 @@ class Serving:
                 latency_ms=(time.perf_counter() - started) * 1000,
             )
         )
+
+
+def client_id_errors(client_id: object) -> list[FieldError]:
+    """``client_id`` is optional; when given, a string of at most ``CLIENT_ID_MAX`` characters."""
+    if client_id is None or (isinstance(client_id, str) and len(client_id) <= CLIENT_ID_MAX):
+        return []
+    shown = len(client_id) if isinstance(client_id, str) else None
+    return [FieldError(field=CLIENT_ID, value=shown, constraint=f"a string of at most {CLIENT_ID_MAX} characters")]
 
 
 def new_request_id() -> str:
@@ -212,7 +222,7 @@ def log_row(
         status_code,
         reason,
         field,
-        client_id if isinstance(client_id, str) else None,
+        client_id if isinstance(client_id, str) and len(client_id) <= CLIENT_ID_MAX else None,
         arm,
         model_version,
     ]
@@ -221,6 +231,16 @@ def log_row(
         if name.endswith("borough"):
             values.append(value[:32] if isinstance(value, str) else None)
         else:
-            values.append(float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None)
+            values.append(_as_float(value))
     values += [prediction, latency_ms, None, None, service]
     return tuple(values)
+
+
+def _as_float(value: object) -> float | None:
+    """A JSON number as a float for the log; anything else, or an integer beyond a double, as null."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None

@@ -15,7 +15,7 @@ class Settings:
     service: str
     database_url: str
     cache_dir: Path
-    spill_dir: Path
+    journal_dir: Path
     api_keys: tuple[str, ...] = ()
     api_keys_file: Path | None = None
     poll_interval_seconds: float = 10.0
@@ -25,8 +25,11 @@ class Settings:
     max_body_bytes: int = 1_048_576
     log_batch_size: int = 500
     log_flush_seconds: float = 0.5
-    log_queue_max: int = 100_000
     replay_seconds: float = 5.0
+    # the bound on what a failure of the machine can lose (a killed process loses nothing); 0: every record
+    log_fsync_seconds: float = 1.0
+    # False answers before the record is written (kept in memory until shipped): only to measure the journal
+    log_durable: bool = True
 
     @property
     def model_name(self) -> str:
@@ -44,7 +47,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     ``TAXI_HOME`` (data home, default ``.taxi``), ``MLFLOW_TRACKING_URI``, ``TAXI_DATABASE_URL``,
     ``TAXI_SERVICE`` (green), ``TAXI_API_KEYS`` (comma-separated), ``TAXI_API_KEYS_FILE`` (one key per line,
     re-read when it changes), ``TAXI_MODEL_POLL_SECONDS``, ``TAXI_CHALLENGER_SHARE`` (0..1),
-    ``TAXI_SHADOW`` (1 to score the challenger on every request), ``TAXI_BATCH_LIMIT``, ``TAXI_MAX_BODY_BYTES``.
+    ``TAXI_SHADOW`` (1 to score the challenger on every request), ``TAXI_BATCH_LIMIT``, ``TAXI_MAX_BODY_BYTES``,
+    ``TAXI_LOG_FSYNC_SECONDS`` (1; the journal's sync interval), ``TAXI_LOG_DURABLE`` (1; 0 only to benchmark).
     """
     home = Path(env.get("TAXI_HOME") or ".taxi").absolute()
     keys = tuple(key.strip() for key in (env.get("TAXI_API_KEYS") or "").split(",") if key.strip())
@@ -54,7 +58,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         service=env.get("TAXI_SERVICE") or "green",
         database_url=env.get("TAXI_DATABASE_URL") or f"sqlite:///{home / 'platform.db'}",
         cache_dir=home / "serving" / "model_cache",
-        spill_dir=home / "serving" / "spill",
+        journal_dir=home / "serving" / "journal",
         api_keys=keys,
         api_keys_file=Path(keys_file) if keys_file else None,
         poll_interval_seconds=float(env.get("TAXI_MODEL_POLL_SECONDS") or 10.0),
@@ -62,4 +66,6 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         shadow=_flag(env.get("TAXI_SHADOW")),
         batch_limit=int(env.get("TAXI_BATCH_LIMIT") or 1_000),
         max_body_bytes=int(env.get("TAXI_MAX_BODY_BYTES") or 1_048_576),
+        log_fsync_seconds=float(env.get("TAXI_LOG_FSYNC_SECONDS") or 1.0),
+        log_durable=(env.get("TAXI_LOG_DURABLE") or "1").strip().lower() not in {"0", "false", "no", "off"},
     )

@@ -60,6 +60,7 @@ class Kind(StrEnum):
     PROMOTED = "promoted"
     REJECTED = "rejected"
     ROLLED_BACK = "rolled_back"
+    LOG_QUARANTINED = "log_quarantined"
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,18 @@ PREDICTION_LOG: Final = sa.Table(
         sqlite_where=sa.text(LABELLED_PREDICATE),
     ),
 )
+# Records the database refused (a constraint, a type) or that could not be read back from a journal (migration
+# 0004): kept with the reason instead of blocking the rows behind them; ``record`` is the journal line as text.
+PREDICTION_LOG_QUARANTINE: Final = sa.Table(
+    "prediction_log_quarantine",
+    METADATA,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("quarantined_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("service", sa.String(16)),
+    sa.Column("request_id", sa.Text),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
+)
 LOG_COLUMNS: Final = tuple(column.name for column in PREDICTION_LOG.columns if column.name != "id")
 # One row in LOG_COLUMNS order; datetimes as text ("YYYY-MM-DD HH:MM:SS.ffffff+00:00"), read by both databases.
 LogRow = tuple[Any, ...]

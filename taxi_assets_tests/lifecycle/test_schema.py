@@ -56,7 +56,7 @@ def index_names(engine: sa.Engine) -> set[str]:
 def test_the_migrations_build_exactly_the_declared_tables(engine: sa.Engine) -> None:
     assert current_revision(engine) is None
     ensure_schema(engine)
-    assert current_revision(engine) == head_revision() == "0003"
+    assert current_revision(engine) == head_revision() == "0004"
     assert TABLES | {VERSION_TABLE} <= set(sa.inspect(engine).get_table_names())
     assert index_names(engine) >= MONITORING_INDEXES
     with engine.connect() as connection:

@@ -94,7 +94,7 @@ def make_settings(home: Path, **overrides: object) -> Settings:
         "service": "green",
         "database_url": f"sqlite:///{home / 'platform.db'}",
         "cache_dir": home / "cache",
-        "spill_dir": home / "spill",
+        "journal_dir": home / "journal",
         "api_keys": (API_KEY, "test-key-2"),
         "poll_interval_seconds": 3600.0,
         "log_flush_seconds": 0.05,

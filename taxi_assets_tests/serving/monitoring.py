@@ -45,7 +45,7 @@ def log_traffic(
 ) -> None:
     """Log rows as ``service``'s API logs them (predictions, rejections), then their true fares."""
     url = database_url or f"sqlite:///{home / 'platform.db'}"
-    sink = PredictionLogSink(url, home / "spill", flush_seconds=0.05, service=service)
+    sink = PredictionLogSink(url, home / "journal", flush_seconds=0.05, service=service)
     sink.start()
     tag = datetime.now(UTC).strftime("%H%M%S%f")
     for index, (record, prediction) in enumerate(

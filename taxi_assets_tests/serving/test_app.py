@@ -175,7 +175,7 @@ def test_model_and_metrics_describe_what_serves(served: Served, trained: Trained
     metrics = served.client.get("/metrics").text
     assert f'taxi_api_predictions_total{{arm="champion",model_version="{served.champion_version}"}} 1.0' in metrics
     assert "taxi_api_request_seconds_bucket" in metrics
-    assert "taxi_api_log_queue_depth" in metrics
+    assert "taxi_api_log_backlog" in metrics
     assert "taxi_api_model_reloads 1.0" in metrics
     served.client.post("/predict", json={}, headers={"X-API-Key": "bad"})
     assert 'taxi_api_errors_total{reason="unauthorized",status="401"} 1.0' in served.client.get("/metrics").text

@@ -1,7 +1,10 @@
-"""The prediction log writer against real databases: batching, overflow, and spill-and-replay through outages."""
+"""The prediction log writer against real databases: the journal, outages, refused rows, dead workers' folders."""
 
 import contextlib
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -12,9 +15,10 @@ import msgspec
 import pytest
 import sqlalchemy as sa
 
-from taxi_assets.lifecycle.prediction_log import PREDICTION_LOG
+from taxi_assets.lifecycle.prediction_log import PREDICTION_LOG, PREDICTION_LOG_QUARANTINE
 from taxi_assets_tests.postgres import POSTGRES, require_postgres
-from taxi_serving.logging_sink import SPILL_SUFFIX, PredictionLogSink
+from taxi_serving.journal import JournalFolder
+from taxi_serving.logging_sink import PredictionLogSink
 from taxi_serving.service import log_row
 
 
@@ -116,11 +120,35 @@ def proxy() -> Iterator[TcpProxy]:
     tcp.close()
 
 
-def test_rows_spill_while_postgres_is_down_and_all_arrive_after_it_returns(proxy: TcpProxy, tmp_path: Path) -> None:
+def count_rows(url: str, table: sa.Table = PREDICTION_LOG) -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        total = connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+    engine.dispose()
+    return int(total)
+
+
+def quarantined(url: str) -> list[dict[str, object]]:
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        found = [dict(row) for row in connection.execute(sa.select(PREDICTION_LOG_QUARANTINE)).mappings()]
+    engine.dispose()
+    return found
+
+
+def sink_for(url: str, journal: Path, **options: object) -> PredictionLogSink:
+    values: dict[str, object] = {"batch_size": 50, "flush_seconds": 0.05, "replay_seconds": 0.2}
+    values.update(options)
+    return PredictionLogSink(url, journal, **values)  # type: ignore[arg-type]
+
+
+def test_rows_wait_in_the_journal_while_postgres_is_down_and_all_arrive_after_it_returns(
+    proxy: TcpProxy, tmp_path: Path
+) -> None:
     url = f"postgresql+psycopg2://postgres@127.0.0.1:{proxy.port}/test"
     direct = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
     tag = uuid.uuid4().hex[:10]
-    sink = PredictionLogSink(url, tmp_path / "spill", batch_size=50, flush_seconds=0.05, replay_seconds=0.2)
+    sink = sink_for(url, tmp_path / "journal")
     sink.start()
     try:
         for row in rows(100, f"{tag}-before"):
@@ -131,58 +159,197 @@ def test_rows_spill_while_postgres_is_down_and_all_arrive_after_it_returns(proxy
         proxy.cut()
         for row in rows(300, f"{tag}-during"):
             sink.submit(row)
-        assert sink.flush()
-        assert sink.counters.spilled >= 300
+        assert not sink.flush(timeout=3)
         assert not sink.counters.database_ok
-        assert sink.pending_spill_rows() == 300
+        assert sink.backlog == 300
         assert logged_ids(direct, f"{tag}-during") == set()
 
         proxy.restore()
         for row in rows(50, f"{tag}-after"):
             sink.submit(row)
-        assert sink.flush()
-        deadline = time.monotonic() + 20
-        while sink.pending_spill_rows() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        assert sink.flush(timeout=20)
     finally:
         sink.stop()
     assert len(logged_ids(direct, f"{tag}-during")) == 300
     assert len(logged_ids(direct, f"{tag}-after")) == 50
     assert sink.counters.database_ok
-    assert sink.pending_spill_rows() == 0
+    assert sink.backlog == 0
+    assert not (tmp_path / "journal" / sink.writer.worker).exists()
 
 
-def test_a_full_queue_spills_instead_of_dropping_and_replay_is_idempotent(tmp_path: Path) -> None:
+def test_a_refused_row_is_quarantined_alone_and_never_blocks_the_rows_behind_it_postgres(tmp_path: Path) -> None:
+    require_postgres()
+    from taxi_assets_tests.postgres import fresh_database
+
+    with fresh_database("quarantine") as url:
+        sink = sink_for(url, tmp_path / "journal")
+        sink.start()
+        healthy = rows(120, "healthy")
+        too_long = list(rows(1, "too-long")[0])
+        too_long[7] = "c" * 300  # client_id: the column holds 128 characters
+        nul = list(rows(1, "nul")[0])
+        nul[7] = "a\x00b"  # PostgreSQL stores no NUL character in text
+        for row in [*healthy[:60], tuple(too_long), *healthy[60:], tuple(nul)]:
+            sink.submit(row)
+        assert sink.flush()
+        for row in rows(30, "later"):
+            sink.submit(row)
+        assert sink.flush()
+        assert sink.counters.database_ok
+        sink.stop()
+        assert len(logged_ids(url, "healthy")) == 120
+        assert len(logged_ids(url, "later")) == 30
+        kept = {row["request_id"]: row for row in quarantined(url)}
+        assert set(kept) == {"too-long-0", "nul-0"}
+        assert "StringDataRightTruncation" in str(kept["too-long-0"]["reason"])
+        assert msgspec.json.decode(str(kept["too-long-0"]["record"]).encode())[0] == "too-long-0"
+        assert sink.counters.quarantined == 2
+        assert sink.counters.written == 150
+
+
+def test_a_refused_row_is_quarantined_alone_sqlite_and_an_alert_says_so(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'log.db'}"
-    sink = PredictionLogSink(
-        url, tmp_path / "spill", batch_size=10, flush_seconds=0.05, queue_max=5, replay_seconds=3600
-    )
-    # not started: nothing drains the queue, so everything past 5 rows overflows to the spill file
-    for row in rows(40, "overflow"):
-        sink.submit(row)
-    assert sink.counters.overflowed == 35
-    assert sink.pending_spill_rows() == 35
+    sink = sink_for(url, tmp_path / "journal")
     sink.start()
+    poison = list(rows(1, "poison")[0])
+    poison[11] = {"not": "a number"}  # trip_distance: SQLite binds no object
+    for row in [*rows(40, "healthy"), tuple(poison), *rows(40, "after")]:
+        sink.submit(row)
     assert sink.flush()
-    assert sink.replay() == 35
-    sink._spill(rows(3, "overflow"))  # a replay of rows already written must not duplicate them
-    assert sink.replay() == 3
+    sink.stop()  # its last round raises the alert (the first one of a process goes out at once)
+    assert count_rows(url) == 80
+    (kept,) = quarantined(url)
+    assert kept["request_id"] == "poison-0"
+    assert "ProgrammingError" in str(kept["reason"]) or "InterfaceError" in str(kept["reason"])
+    from taxi_assets.lifecycle.alerts import Alerter
+
+    alerts = [alert for alert in Alerter(url).history() if alert["kind"] == "log_quarantined"]
+    assert len(alerts) == 1
+    assert "1 prediction log record" in str(alerts[0]["title"])
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from pathlib import Path
+from taxi_serving.logging_sink import PredictionLogSink
+from taxi_serving.service import log_row
+sink = PredictionLogSink(sys.argv[1], Path(sys.argv[2]), flush_seconds=3600)
+sink.start()
+for i in range(int(sys.argv[3])):
+    sink.submit(log_row(request_id=f"killed-{sys.argv[4]}-{i}", endpoint="/predict", status="ok", status_code=200,
+                        arm="champion", model_version="1", prediction=1.0))
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_workers_journal_is_adopted_and_shipped_by_the_next_worker(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    journal = tmp_path / "journal"
+    for worker in range(2):
+        command = [sys.executable, "-c", KILLED_WRITER, url, str(journal), "700", str(worker)]
+        process = subprocess.run(command, check=False)
+        assert process.returncode == -signal.SIGKILL
+    folders = [path for path in journal.iterdir() if path.is_dir()]
+    assert len(folders) == 2  # each killed worker left its folder (its writer never shipped: flush 3600 s)
+    # two new workers start together: each folder is adopted by exactly one of them
+    first, second = sink_for(url, journal), sink_for(url, journal)
+    first.start()
+    second.start()
+    deadline = time.monotonic() + 30
+    while first.counters.adopted + second.counters.adopted < 1400 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first.stop()
+    second.stop()
+    assert first.counters.adopted + second.counters.adopted == 1400
+    assert count_rows(url) == 1400
+    assert list(journal.iterdir()) == []
+
+
+def test_a_torn_or_unreadable_journal_record_is_quarantined_and_the_rest_shipped(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    journal = tmp_path / "journal"
+    folder = journal / "gone-worker"
+    folder.mkdir(parents=True)
+    (folder / "lock").touch()
+    good = [msgspec.json.encode(row) for row in rows(10, "orphan")]
+    (folder / "000001.jsonl").write_bytes(b"\n".join([*good[:5], b"{not json", *good[5:]]) + b"\n")
+    (folder / "000002.jsonl").write_bytes(msgspec.json.encode(rows(1, "second")[0]) + b"\n" + b'["torn-0", "20')
+    sink = sink_for(url, journal)
+    sink.start()
+    deadline = time.monotonic() + 20
+    while folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     sink.stop()
-    assert len(logged_ids(url, "overflow")) == 40
+    assert len(logged_ids(url, "orphan")) == 10
+    assert len(logged_ids(url, "second")) == 1
+    reasons = sorted(str(row["reason"]) for row in quarantined(url))
+    assert reasons == ["an incomplete journal record (the machine stopped mid-write)", "an unreadable journal record"]
+    assert not folder.exists()
+
+
+def test_segments_rotate_and_every_record_of_every_segment_arrives(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    sink = sink_for(url, tmp_path / "journal", flush_seconds=0.01)
+    sink.writer.segment_bytes = 5_000  # a few dozen rows per segment
+    sink.start()
+    for batch in range(10):
+        for row in rows(100, f"rotate{batch}"):
+            sink.submit(row)
+        time.sleep(0.03)
+    assert sink.flush()
+    assert sink.writer.segment > 5
+    assert len(JournalFolder(sink.writer.folder.path).segments()) <= 2  # shipped segments are deleted
+    sink.stop()
+    assert count_rows(url) == 1000
+
+
+def test_journaled_feedback_waits_for_its_prediction_and_is_applied_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    sink = sink_for(url, tmp_path / "journal")
+    sink.start()
+    (early,) = rows(1, "early")
+    sink.submit_feedback("early-0", 12.5)  # its prediction arrives later (from another worker, say)
+    sink.submit_feedback("early-0", 99.0)  # a repeat: the first fare stands
+    assert sink.flush()
+    assert (sink.writer.folder.path / "deferred.jsonl").exists()
+    sink.submit(early)
+    assert sink.flush()
+    deadline = time.monotonic() + 10
+    while sink.counters.feedback_applied < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sink.stop()
     engine = sa.create_engine(url)
     with engine.connect() as connection:
-        assert connection.execute(sa.select(sa.func.count()).select_from(PREDICTION_LOG)).scalar_one() == 40
+        fare = connection.execute(sa.select(PREDICTION_LOG.c.actual_fare)).scalar_one()
     engine.dispose()
+    assert fare == 12.5
+    assert sink.counters.feedback_applied == 1
+    assert quarantined(url) == []
 
 
-def test_shutdown_flushes_the_queue(tmp_path: Path) -> None:
+def test_feedback_whose_prediction_never_arrives_is_quarantined_after_the_wait(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'log.db'}"
-    sink = PredictionLogSink(url, tmp_path / "spill", batch_size=1000, flush_seconds=5.0)
+    sink = sink_for(url, tmp_path / "journal", feedback_wait_seconds=0.0)
+    sink.start()
+    sink.submit_feedback("nobody", 3.0)
+    deadline = time.monotonic() + 10
+    while sink.counters.quarantined < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sink.stop()
+    (kept,) = quarantined(url)
+    assert kept["request_id"] == "nobody"
+    assert kept["reason"] == "feedback whose prediction never reached the log"
+
+
+def test_shutdown_ships_everything_and_removes_the_folder(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    sink = sink_for(url, tmp_path / "journal", batch_size=1000, flush_seconds=5.0)
     sink.start()
     for row in rows(250, "shutdown"):
         sink.submit(row)
     sink.stop()
     assert len(logged_ids(url, "shutdown")) == 250
+    assert list((tmp_path / "journal").iterdir()) == []
 
 
 def test_a_log_row_lines_up_with_the_table_columns(tmp_path: Path) -> None:
@@ -196,7 +363,7 @@ def test_a_log_row_lines_up_with_the_table_columns(tmp_path: Path) -> None:
     assert named["pickup_borough"] == "Queens"
     assert named["prediction"] == 10.0
     url = f"sqlite:///{tmp_path / 'log.db'}"
-    sink = PredictionLogSink(url, tmp_path / "spill")
+    sink = sink_for(url, tmp_path / "journal")
     sink.start()
     sink.submit(row)
     sink.stop()
@@ -209,25 +376,26 @@ def test_a_log_row_lines_up_with_the_table_columns(tmp_path: Path) -> None:
     assert stored["status_code"] == 200
 
 
-def test_every_row_carries_the_service_of_its_api_even_rows_spilled_before_the_column_existed(
-    tmp_path: Path,
-) -> None:
+def test_spill_files_of_the_previous_release_are_shipped_with_the_service_of_the_api(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'log.db'}"
-    sink = PredictionLogSink(url, tmp_path / "spill", flush_seconds=0.05, replay_seconds=3600, service="yellow")
-    # a spill file written by the previous release: rows one column short (no service)
-    (tmp_path / "spill").mkdir()
+    serving = tmp_path / "serving"
+    # a spill file written by the release before the journal, its rows one column short (no service)
+    (serving / "spill").mkdir(parents=True)
     old_rows = [row[:-1] for row in rows(4, "old-release")]
-    (tmp_path / "spill" / f"prediction_log-1{SPILL_SUFFIX}").write_bytes(
+    (serving / "spill" / "prediction_log-1.jsonl").write_bytes(
         b"".join(msgspec.json.encode(row) + b"\n" for row in old_rows)
     )
+    sink = sink_for(url, serving / "journal", service="yellow")
     sink.start()
     for row in rows(3, "current"):
         sink.submit(row)
-    assert sink.flush()
-    assert sink.replay() == 4
+    deadline = time.monotonic() + 10
+    while sink.counters.adopted < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
     sink.stop()
     engine = sa.create_engine(url)
     with engine.connect() as connection:
         services = connection.execute(sa.select(PREDICTION_LOG.c.service)).scalars().all()
     engine.dispose()
-    assert services == ["yellow"] * 7
+    assert services.count("yellow") == 7
+    assert list((serving / "spill").iterdir()) == []

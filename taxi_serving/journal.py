@@ -1,0 +1,296 @@
+"""The prediction log's journal: every API worker appends each record to files of its own before it answers.
+
+Layout under the journal root (``$TAXI_HOME/serving/journal``), one folder per worker process::
+
+    <worker>/lock            flock-held by the live owner; the kernel frees it when the process dies (kill -9 too)
+    <worker>/000001.jsonl    append-only segments, one JSON record per line
+    <worker>/committed       "<segment> <offset>": every record before it is in the database
+
+A record is appended with one ``write`` system call, so it is in the kernel's page cache before the response
+goes out: a killed process loses nothing. ``fsync`` runs every ``fsync_seconds`` (0: after every record), which
+bounds what a failure of the *machine* can lose. Only the owner writes a folder; once its owner is gone (its
+lock is free), exactly one other worker adopts it, ships what is left and removes it. No two processes ever
+touch the same file at the same time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+LOCK: Final = "lock"
+COMMITTED: Final = "committed"
+SEGMENT: Final = re.compile(r"^(\d{6})\.jsonl$")
+READ_BYTES: Final = 4 << 20  # a read never holds more than this; a record is a few hundred bytes
+
+
+class JournalUnavailableError(Exception):
+    """A record could not be appended (disk full, folder gone): the request must not be answered as logged."""
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where shipping stands: a segment number and a byte offset in it."""
+
+    segment: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Complete records read from one segment, and what to do next.
+
+    ``records`` start at ``start``; each is followed by one newline. When the segment is finished
+    (``finished``), ``torn`` holds an incomplete last record, if any (a crash of the machine mid-write).
+    """
+
+    start: Position
+    records: list[bytes]
+    finished: bool = False
+    torn: bytes = b""
+    next_segment: int | None = None
+
+    def position_after(self, count: int) -> Position:
+        """The position just after the first ``count`` records."""
+        size = sum(len(record) + 1 for record in self.records[:count])
+        return Position(self.start.segment, self.start.offset + size)
+
+
+class JournalFolder:
+    """One worker's folder, read by its owner or by the worker that adopted it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def segments(self) -> list[int]:
+        """Segment numbers, oldest first."""
+        try:
+            names = os.listdir(self.path)
+        except FileNotFoundError:
+            return []
+        return sorted(int(match.group(1)) for name in names if (match := SEGMENT.match(name)))
+
+    def segment_path(self, number: int) -> Path:
+        """The file of segment ``number``."""
+        return self.path / f"{number:06d}.jsonl"
+
+    def committed(self) -> Position:
+        """The saved shipping position, or the start of the oldest segment."""
+        try:
+            segment, offset = (self.path / COMMITTED).read_text().split()
+            return Position(int(segment), int(offset))
+        except (FileNotFoundError, ValueError):
+            segments = self.segments()
+            return Position(segments[0] if segments else 1, 0)
+
+    def commit(self, position: Position) -> None:
+        """Save the shipping position (atomically; a lost save only makes shipping repeat, which is idempotent)."""
+        temporary = self.path / f"{COMMITTED}.tmp"
+        temporary.write_text(f"{position.segment} {position.offset}\n")
+        os.replace(temporary, self.path / COMMITTED)
+
+    def read(self, position: Position, owner_alive: bool) -> Chunk:
+        """Complete records from ``position`` on, in its segment; says when that segment is finished.
+
+        A segment is finished when a newer one exists (the owner rotated) or the owner is gone, and nothing
+        complete is left in it. The newer segment is checked *before* the final read, so a record the owner
+        wrote just before rotating is never skipped.
+        """
+        records = self._complete(position)
+        if records:
+            return Chunk(position, records)
+        newer = [number for number in self.segments() if number > position.segment]
+        if owner_alive and not newer:
+            return Chunk(position, [])
+        records = self._complete(position)
+        if records:
+            return Chunk(position, records)
+        tail = self._read(position)
+        return Chunk(position, [], finished=True, torn=tail, next_segment=newer[0] if newer else None)
+
+    def _read(self, position: Position) -> bytes:
+        try:
+            with self.segment_path(position.segment).open("rb") as handle:
+                handle.seek(position.offset)
+                return handle.read(READ_BYTES)
+        except FileNotFoundError:
+            return b""
+
+    def _complete(self, position: Position) -> list[bytes]:
+        data = self._read(position)
+        end = data.rfind(b"\n") + 1
+        return data[: end - 1].split(b"\n") if end else []
+
+    def remove(self) -> None:
+        """Delete the folder (only once everything in it is shipped)."""
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+class JournalWriter:
+    """The live worker's own folder: appends records, syncs them, rotates segments."""
+
+    def __init__(
+        self, root: Path, fsync_seconds: float = 1.0, segment_bytes: int = 64 << 20, durable: bool = True
+    ) -> None:
+        self.root = root
+        # not durable: records wait in memory until the shipper drains them (the cost of the journal, measured)
+        self.durable = durable
+        self._pending: list[bytes] = []
+        self.worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.folder = JournalFolder(root / self.worker)
+        self.fsync_seconds = fsync_seconds
+        self.segment_bytes = segment_bytes
+        self.appended = 0
+        self._lock = threading.Lock()
+        self._fd = -1
+        self._lock_fd = -1
+        self._segment = 1
+        self._size = 0
+        self._last_sync = time.monotonic()
+        self._unsynced = False
+
+    def open(self) -> None:
+        """Create and lock this worker's folder and open its first segment.
+
+        The folder is made under a hidden name and renamed once locked, so no other worker ever sees it unlocked.
+        """
+        self._lock_fd = _locked_folder(self.folder.path)
+        self._fd = self._open_segment(self._segment)
+
+    def _open_segment(self, number: int) -> int:
+        return os.open(self.folder.segment_path(number), os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+
+    def append(self, record: bytes) -> None:
+        """Append one record (no newline inside) with one system call; raise JournalUnavailableError if it fails."""
+        line = record + b"\n"
+        with self._lock:
+            if not self.durable:
+                self._pending.append(line)
+                self.appended += 1
+                return
+            try:
+                written = os.write(self._fd, line)
+                while written < len(line):  # a short write (disk nearly full): finish the record or fail
+                    written += os.write(self._fd, line[written:])
+                if self.fsync_seconds <= 0:
+                    os.fsync(self._fd)
+            except OSError as exc:
+                raise JournalUnavailableError(type(exc).__name__) from exc
+            self.appended += 1
+            self._size += len(line)
+            self._unsynced = True
+
+    @property
+    def segment(self) -> int:
+        """The segment being appended to."""
+        return self._segment
+
+    def drain(self) -> None:
+        """Write the records held in memory (only when not ``durable``)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            if pending:
+                data = b"".join(pending)
+                written = os.write(self._fd, data)
+                while written < len(data):
+                    written += os.write(self._fd, data[written:])
+                self._size += len(data)
+                self._unsynced = True
+
+    def maintain(self) -> None:
+        """Sync if the interval has passed; start a new segment once the current one is large enough."""
+        now = time.monotonic()
+        if self._unsynced and now - self._last_sync >= self.fsync_seconds:
+            self.sync()
+        if self._size >= self.segment_bytes:
+            with self._lock:
+                old = self._fd
+                self._segment += 1
+                self._fd = self._open_segment(self._segment)
+                self._size = 0
+            with contextlib.suppress(OSError):
+                os.fsync(old)
+            os.close(old)
+
+    def sync(self) -> None:
+        """Force the appended records to disk."""
+        self._unsynced = False
+        self._last_sync = time.monotonic()
+        with contextlib.suppress(OSError):
+            os.fsync(self._fd)
+
+    def close(self) -> None:
+        """Sync and close the segment and release the folder (it stays if anything is left to ship)."""
+        if self._fd >= 0:
+            self.drain()
+            self.sync()
+            os.close(self._fd)
+            self._fd = -1
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+
+def _locked_folder(path: Path) -> int:
+    """Create ``path`` with its lock file held by this process; return the lock's descriptor."""
+    hidden = path.with_name(f".{path.name}")
+    hidden.mkdir(parents=True)
+    fd = os.open(hidden / LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    hidden.rename(path)
+    return fd
+
+
+@contextlib.contextmanager
+def adopted(path: Path) -> Iterator[JournalFolder | None]:
+    """Lock a folder whose owner is gone; yields None when its owner is alive or another worker has it."""
+    try:
+        fd = os.open(path / LOCK, os.O_RDWR)
+    except OSError:
+        yield None
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield None
+            return
+        # another adopter may have shipped and removed the folder between our open and our lock
+        yield JournalFolder(path) if os.fstat(fd).st_nlink > 0 else None
+    finally:
+        os.close(fd)
+
+
+def orphans(root: Path, own: str) -> list[Path]:
+    """Other workers' folders under ``root`` (alive or not: ``adopted`` tells)."""
+    try:
+        return sorted(p for p in root.iterdir() if p.is_dir() and p.name != own and not p.name.startswith("."))
+    except FileNotFoundError:
+        return []
+
+
+def import_spill_files(spill_dir: Path, root: Path) -> int:
+    """Move the spill files of the previous release into journal folders of their own, to be shipped as orphans."""
+    moved = 0
+    for path in sorted(spill_dir.glob("*.jsonl")) if spill_dir.is_dir() else []:
+        folder = root / f"spill-{path.stem}-{uuid.uuid4().hex[:8]}"
+        fd = _locked_folder(folder)
+        try:
+            path.rename(JournalFolder(folder).segment_path(1))  # atomic: of two workers, one wins
+            moved += 1
+        except FileNotFoundError:
+            shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            os.close(fd)
+    return moved
