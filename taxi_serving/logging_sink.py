@@ -369,8 +369,13 @@ class PredictionLogSink:
                 execute_values(cursor, _POSTGRES_INSERT, rows, page_size=1_000)
             raw.commit()
         except Exception as exc:
-            with contextlib.suppress(Exception):
-                raw.rollback()
+            if isinstance(exc, REFUSED) and not isinstance(exc, MISSING_SCHEMA):
+                with contextlib.suppress(Exception):
+                    raw.rollback()
+            else:
+                # most likely a dead connection: drop it from the pool rather than reset it (which fails loudly)
+                with contextlib.suppress(Exception):
+                    raw.invalidate()
             if isinstance(exc, MISSING_SCHEMA):
                 self._schema_ready = False  # someone dropped a table: migrate again before the next try
             elif isinstance(exc, REFUSED):

@@ -15,7 +15,7 @@ from taxi_assets.replay.scenarios import NEW_CATEGORY_CODES, apply
 from taxi_assets_tests.conftest import featurize_month
 from taxi_assets_tests.serving.conftest import HEADERS, Trained
 from taxi_assets_tests.serving.monitoring import champion, judge
-from taxi_assets_tests.serving.test_server import server
+from taxi_assets_tests.serving.servers import server
 
 ROWS = 1_500
 ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN

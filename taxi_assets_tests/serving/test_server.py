@@ -1,63 +1,15 @@
 """A real uvicorn server on 127.0.0.1: readiness, and a hot swap under a stream of requests."""
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
 
 from taxi_assets.lifecycle.prediction_log import PREDICTION_LOG
-from taxi_assets.lifecycle.registry import ModelRegistry
-from taxi_assets_tests.conftest import PROJECT_ROOT
 from taxi_assets_tests.serving.conftest import HEADERS, Trained, register, trip
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def server(home: Path, poll_seconds: float = 0.3, extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    port = free_port()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "TAXI_HOME": str(home),
-        "TAXI_API_KEYS": HEADERS["X-API-Key"],
-        "TAXI_MODEL_POLL_SECONDS": str(poll_seconds),
-        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-        **(extra_env or {}),
-    }
-    command = [sys.executable, "-m", "uvicorn", "--factory", "taxi_serving.app:app_from_env"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-        assert b"Traceback" not in output, output.decode()[-3000:]
-
-
-def registry_for(home: Path) -> ModelRegistry:
-    return ModelRegistry(f"sqlite:///{home / 'mlflow' / 'mlflow.db'}", (home / "mlflow" / "artifacts").as_uri())
+from taxi_assets_tests.serving.servers import registry_for, server
 
 
 def test_readiness_follows_the_champion(trained: Trained, tmp_path: Path) -> None:
