@@ -50,6 +50,7 @@ from taxi_serving.service import (
     new_request_id,
     now_iso,
 )
+from taxi_serving.validation import shown
 
 _encoder = msgspec.json.Encoder()
 
@@ -318,8 +319,8 @@ def _feedback_errors(body: Any) -> list[FieldError]:
         errors.append(FieldError(field="request_id", value=None, constraint="a string of 1 to 64 characters"))
     fare = body.get("actual_fare")
     if isinstance(fare, bool) or not isinstance(fare, int | float) or not 0 <= fare <= 10_000:
-        shown = fare if isinstance(fare, int | float) and not isinstance(fare, bool) else None
-        errors.append(FieldError(field="actual_fare", value=shown, constraint="a number in [0, 10000]"))
+        value = shown(fare) if isinstance(fare, int | float) and not isinstance(fare, bool) else None
+        errors.append(FieldError(field="actual_fare", value=value, constraint="a number in [0, 10000]"))
     return errors
 
 

@@ -72,11 +72,9 @@ class TripValidator:
     def errors(self, value: Any, prefix: str = "", extra: frozenset[str] = frozenset()) -> list[FieldError]:
         """Every problem with one trip object; ``extra`` names keys allowed besides the features."""
         if not isinstance(value, dict):
-            return [
-                FieldError(field=prefix or "body", value=_shown(value), constraint="a JSON object of trip features")
-            ]
+            return [FieldError(field=prefix or "body", value=shown(value), constraint="a JSON object of trip features")]
         problems = [
-            FieldError(field=f"{prefix}{key}", value=_shown(value[key]), constraint="not an accepted field")
+            FieldError(field=f"{prefix}{key}", value=shown(value[key]), constraint="not an accepted field")
             for key in value
             if key not in self.rules and key not in extra
         ]
@@ -88,7 +86,7 @@ class TripValidator:
                 continue
             if not _fits(value[name], rule):
                 problems.append(
-                    FieldError(field=f"{prefix}{name}", value=_shown(value[name]), constraint=rule.describe())
+                    FieldError(field=f"{prefix}{name}", value=shown(value[name]), constraint=rule.describe())
                 )
         if not problems:
             problems += _consistency(value, prefix)
@@ -136,8 +134,10 @@ def _consistency(value: dict[str, Any], prefix: str) -> list[FieldError]:
     return problems
 
 
-def _shown(value: Any) -> object:
+def shown(value: Any) -> object:
     """The received value as echoed back: scalars as they are, anything else as a short type description."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+        return "<an integer too large>"
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):

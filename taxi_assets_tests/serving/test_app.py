@@ -294,3 +294,112 @@ def test_no_model_is_a_503_in_the_error_shape(trained: Trained, tmp_path: Path) 
         assert response.status_code == 503
         assert response.json()["error"] == "no_model"
         assert_no_trace(response.text)
+
+
+HOSTILE = {
+    "a 400-digit integer": lambda body: json.dumps(body | {"trip_distance": 10**400}).encode(),
+    "a 400-digit integer as an unknown field": lambda body: json.dumps(body | {"extra": 10**400}).encode(),
+    "a number beyond a double": lambda body: json.dumps(body)[:-1].encode() + b', "extra": 1e400}',
+    "invalid UTF-8": lambda body: json.dumps(body)[:-1].encode() + b', "client_id": "\xff\xfe"}',
+    "10,000 nested brackets": lambda body: b"[" * 10_000 + b"]" * 10_000,
+    "a nested object as a feature": lambda body: json.dumps(body | {"pickup_hour": {"a": [1]}}).encode(),
+}
+
+
+@pytest.mark.parametrize("endpoint", ["/predict", "/predict/batch", "/feedback"])
+@pytest.mark.parametrize("kind", list(HOSTILE))
+def test_hostile_input_is_a_4xx_in_the_error_shape_never_a_500(
+    served: Served, trained: Trained, endpoint: str, kind: str
+) -> None:
+    body: dict[str, object] = trip(trained.holdout)
+    if endpoint == "/feedback":
+        body = {"request_id": "abc", "actual_fare": 10.0} | ({"actual_fare": 10**400} if "400" in kind else {})
+    raw = HOSTILE[kind](body)
+    if endpoint == "/predict/batch" and raw.startswith(b"{"):
+        raw = b'{"trips": [' + raw + b"]}"
+    response = served.client.post(endpoint, content=raw, headers={"content-type": "application/json", **HEADERS})
+    assert response.status_code in (400, 422), response.text
+    payload = response.json()
+    assert payload["status"] == response.status_code
+    assert payload["error"] in ("malformed_json", "validation_failed")
+    assert len(response.content) < 20_000
+    assert_no_trace(response.text)
+
+
+def test_client_id_is_bounded_the_same_on_predict_and_batch(served: Served, trained: Trained) -> None:
+    body = trip(trained.holdout)
+    for endpoint, payload in (
+        ("/predict", body | {"client_id": "c" * 129}),
+        ("/predict/batch", {"trips": [body], "client_id": "c" * 129}),
+        ("/predict/batch", {"trips": [body], "client_id": 7}),
+    ):
+        response = served.client.post(endpoint, json=payload, headers=HEADERS)
+        assert response.status_code == 422
+        (field,) = response.json()["fields"]
+        assert field["field"] == "client_id"
+        assert field["constraint"] == "a string of at most 128 characters"
+    assert served.client.post("/predict", json=body | {"client_id": "c" * 128}, headers=HEADERS).status_code == 200
+
+
+def test_unknown_field_names_do_not_grow_the_metrics(served: Served, trained: Trained) -> None:
+    body = trip(trained.holdout)
+    for index in range(20):
+        served.client.post("/predict", json=body | {f"{index}{'x' * 500_000}": 1}, headers=HEADERS)
+    metrics = served.client.get("/metrics").text
+    assert len(metrics) < 50_000
+    assert 'taxi_api_validation_failures_total{field="unknown_field"} 20.0' in metrics
+
+
+def test_a_refused_row_is_quarantined_and_readiness_stays_true(served: Served, trained: Trained) -> None:
+    from taxi_serving.service import log_row
+
+    sink = served.app.state.serving.sink
+    poison = list(log_row(request_id="poison", endpoint="/predict", status="ok", status_code=200))
+    poison[11] = {"not": "a number"}
+    sink.submit(tuple(poison))
+    for _ in range(20):
+        assert served.client.post("/predict", json=trip(trained.holdout), headers=HEADERS).status_code == 200
+    assert sink.flush()
+    ready = served.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["log_store_reachable"] is True
+    assert ready.json()["log_quarantined"] == 1
+    assert ready.json()["log_backlog"] == 0
+    assert sum(row["status"] == "ok" for row in log_rows(served)) == 20
+    assert "taxi_api_log_rows_quarantined 1.0" in served.client.get("/metrics").text
+
+
+def test_feedback_during_a_log_outage_is_a_503_and_is_joined_when_the_database_returns(
+    trained: Trained, tmp_path: Path
+) -> None:
+    from taxi_assets_tests.postgres import POSTGRES, fresh_database
+    from taxi_assets_tests.serving.test_logging_sink import TcpProxy
+
+    with fresh_database("feedback") as direct:
+        proxy = TcpProxy(POSTGRES)
+        settings = make_settings(tmp_path, database_url=direct.replace(":5432/", f":{proxy.port}/"))
+        register(ModelRegistry(settings.tracking_uri, (tmp_path / "artifacts").as_uri()), trained, "a")
+        try:
+            with TestClient(create_app(settings)) as client:
+                prediction = client.post("/predict", json=trip(trained.holdout), headers=HEADERS).json()
+                assert client.app.state.serving.sink.flush()
+                proxy.cut()
+                feedback = {"request_id": prediction["request_id"], "actual_fare": 11.0}
+                response = client.post("/feedback", json=feedback, headers=HEADERS)
+                assert response.status_code == 503
+                assert response.json()["error"] == "log_unavailable"
+                assert_no_trace(response.text)
+                ready = client.get("/readyz").json()
+                assert ready["log_store_reachable"] is False
+                assert "unreachable" in ready["detail"]
+                proxy.restore()
+                assert client.app.state.serving.sink.flush(timeout=20)
+        finally:
+            proxy.close()
+        engine = sa.create_engine(direct)
+        with engine.connect() as connection:
+            fare = connection.execute(
+                sa.select(PREDICTION_LOG.c.actual_fare).where(PREDICTION_LOG.c.request_id == prediction["request_id"])
+            ).scalar_one()
+        engine.dispose()
+    assert fare == 11.0
