@@ -114,8 +114,7 @@ export TAXI_API_KEYS
 
 serve: check-java $(BIN)/.installed
 	@echo "API on http://127.0.0.1:$(TAXI_API_PORT) (docs: /schema); API keys from TAXI_API_KEYS"
-	$(BIN)/uvicorn --factory taxi_serving.app:app_from_env --host 127.0.0.1 --port $(TAXI_API_PORT) \
-		--workers $(TAXI_API_WORKERS) --no-access-log
+	$(BIN)/python -m taxi_serving --host 127.0.0.1 --port $(TAXI_API_PORT) --workers $(TAXI_API_WORKERS)
 
 # How often each check fails on calm and changed real months: WINDOWS per scenario and size, SIZES, SEED.
 calibrate: check-java $(BIN)/.installed

@@ -123,8 +123,8 @@ def api_server(database_url: str, workdir: Path) -> Iterator[str]:
         "TAXI_API_KEYS": KEY,
         "TAXI_MODEL_POLL_SECONDS": "30",
     }
-    command = [sys.executable, "-m", "uvicorn", "--factory", "taxi_serving.app:app_from_env", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--workers", str(WORKERS), "--no-access-log", "--log-level", "warning"]
+    command = [sys.executable, "-m", "taxi_serving", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(WORKERS), "--log-level", "warning"]
     with server(command, env, f"http://127.0.0.1:{port}/readyz", workdir) as url:
         yield url.removesuffix("/readyz")
 

@@ -68,7 +68,7 @@ class Api:
 
 @contextmanager
 def running_api(env: Mapping[str, str], service: str, poll_seconds: float | None = None) -> Iterator[Api]:
-    """Start uvicorn on the champion (``TAXI_API_PORT``, default 8000); stop it on exit.
+    """Start the API (``python -m taxi_serving``) on the champion (``TAXI_API_PORT``, default 8000); stop it on exit.
 
     Raises:
         CommandFailedError: the API did not become ready.
@@ -78,8 +78,7 @@ def running_api(env: Mapping[str, str], service: str, poll_seconds: float | None
     server_env = {**env, "TAXI_SERVICE": service, "TAXI_API_KEYS": env.get("TAXI_API_KEYS") or key}
     if poll_seconds is not None:
         server_env["TAXI_MODEL_POLL_SECONDS"] = str(poll_seconds)
-    command = [sys.executable, "-m", "uvicorn", "--factory", "taxi_serving.app:app_from_env"]
-    command += ["--host", "127.0.0.1", "--port", port, "--no-access-log", "--log-level", "warning"]
+    command = [sys.executable, "-m", "taxi_serving", "--host", "127.0.0.1", "--port", port, "--log-level", "warning"]
     print(f"\n== starting the API on http://127.0.0.1:{port} (docs: /schema)", flush=True)
     process = subprocess.Popen(command, env=server_env)
     api = Api(f"http://127.0.0.1:{port}", key, process)

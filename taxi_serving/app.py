@@ -63,29 +63,34 @@ def create_app(settings: Settings) -> Litestar:
     )
     serving = Serving(settings, store, sink, metrics)
     metrics.bind(
-        queue_depth=lambda: sink.backlog,
-        counters=lambda: {
+        lambda: {
             "written": sink.counters.written,
             "quarantined": sink.counters.quarantined,
             "adopted": sink.counters.adopted,
+            "reloads": store.reloads,
+            "backlog": sink.backlog,
             "database_ok": float(sink.counters.database_ok),
-        },
-        reloads=lambda: store.reloads,
-        registry_up=lambda: float(store.registry_reachable),
+            "registry_up": float(store.registry_reachable),
+        }
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         sink.start()
         await anyio.to_thread.run_sync(store.start)
-        poller = asyncio.create_task(_poll(store, settings.poll_interval_seconds))
+        tasks = [
+            asyncio.create_task(_poll(store, settings.poll_interval_seconds)),
+            asyncio.create_task(_refresh_metrics(metrics)),
+        ]
         try:
             yield
         finally:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await anyio.to_thread.run_sync(sink.stop)
+            metrics.refresh()
 
     if not settings.api_keys and settings.api_keys_file is None:
         log.error("no API keys configured (TAXI_API_KEYS): every protected endpoint will answer 401")
@@ -126,6 +131,13 @@ async def _poll(store: ModelStore, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         await anyio.to_thread.run_sync(store.refresh)
+
+
+async def _refresh_metrics(metrics: ApiMetrics) -> None:
+    """Every second, this worker's log and registry figures go where every worker's scrape reads them."""
+    while True:
+        await asyncio.sleep(1.0)
+        metrics.refresh()
 
 
 def app_from_env() -> Litestar:

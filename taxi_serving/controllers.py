@@ -15,7 +15,7 @@ import pandas as pd
 from litestar import Controller, Request, Response, asgi, get, post
 from litestar.exceptions import ClientException, HTTPException, MethodNotAllowedException
 from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from taxi_assets.modeling.features import FEATURES
 from taxi_serving.auth import authorize, key_from_headers, require_api_key
@@ -265,7 +265,7 @@ class HealthController(Controller):
     async def metrics(self, request: Request) -> Response[bytes]:
         """Prometheus text format."""
         serving = serving_of(request)
-        return Response(generate_latest(serving.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(serving.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 async def _body(

@@ -1,23 +1,39 @@
-"""Prometheus metrics of one API process (each app gets its own registry, so tests stay independent)."""
+"""Prometheus metrics of the API, summed over its worker processes.
+
+Under ``python -m taxi_serving`` (``PROMETHEUS_MULTIPROC_DIR`` set) every worker writes its values to files in one
+folder and a scrape of any worker reads them all: counters add up over workers and never go back, even when a
+worker is replaced (a dead worker's counts stay in its files). Gauges of the log and the registry are kept per
+live worker and combined (backlog: summed; reachability: the minimum, so one worker that cannot reach its
+database shows). Without the folder (tests, one process) each app has a registry of its own.
+
+Label values are bounded: endpoints, arms, versions, statuses and reasons come from the code, and a validation
+failure is counted under a feature name or ``unknown_field``.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
 from taxi_assets.modeling.features import FEATURES
 
 # the field names a validation failure can be counted under: a bounded label set, whatever clients send
 KNOWN_FIELDS: Final = frozenset({*FEATURES, "client_id", "trips", "body", "request_id", "actual_fare"})
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+MULTIPROCESS_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+_LIVE_FILE: Final = re.compile(r"^gauge_live\w+_(\d+)\.db$")
 
 
 class ApiMetrics:
     """Every metric the API exports."""
 
     def __init__(self) -> None:
+        self.multiprocess_dir = os.environ.get(MULTIPROCESS_ENV)
         self.registry = CollectorRegistry()
         r = self.registry
         self.latency = Histogram(
@@ -32,18 +48,37 @@ class ApiMetrics:
         self.validation_failures = Counter(
             "taxi_api_validation_failures", "Rejected values per field.", ["field"], registry=r
         )
-        self.model_reloads = Gauge("taxi_api_model_reloads", "Model versions loaded since start.", registry=r)
-        self.registry_up = Gauge("taxi_api_registry_reachable", "1 if the last registry poll succeeded.", registry=r)
-        self.log_queue = Gauge("taxi_api_log_backlog", "Journaled records not yet in the database.", registry=r)
-        self.log_written = Gauge("taxi_api_log_rows_written", "Prediction log rows written.", registry=r)
-        self.log_quarantined = Gauge(
+        self.model_reloads = Counter("taxi_api_model_reloads", "Model versions loaded.", registry=r)
+        self.log_written = Counter("taxi_api_log_rows_written", "Prediction log rows written.", registry=r)
+        self.log_quarantined = Counter(
             "taxi_api_log_rows_quarantined", "Records the database refused, kept with the reason.", registry=r
         )
-        self.log_adopted = Gauge(
+        self.log_adopted = Counter(
             "taxi_api_log_rows_adopted", "Rows shipped from a stopped worker's journal.", registry=r
         )
-        self.log_db_up = Gauge("taxi_api_log_store_reachable", "1 if the last log write succeeded.", registry=r)
+        self.log_backlog = Gauge(
+            "taxi_api_log_backlog",
+            "Journaled records not yet in the database.",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.registry_up = Gauge(
+            "taxi_api_registry_reachable",
+            "1 if the last registry poll succeeded.",
+            registry=r,
+            multiprocess_mode="livemin",
+        )
+        self.log_db_up = Gauge(
+            "taxi_api_log_store_reachable",
+            "1 if the last log write succeeded.",
+            registry=r,
+            multiprocess_mode="livemin",
+        )
         self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+        self._snapshot: Callable[[], dict[str, float]] = dict
+        self._seen: dict[str, float] = {}
+        if self.multiprocess_dir:
+            forget_dead_workers(Path(self.multiprocess_dir))
 
     def count_predictions(self, arm: str, model_version: str, endpoint: str, seconds: float, rows: int = 1) -> None:
         """Count served predictions and their latency (label children cached: this runs on every request)."""
@@ -63,18 +98,50 @@ class ApiMetrics:
         name = field.rsplit(".", 1)[-1].split("[", 1)[0]
         self.validation_failures.labels(field=name if name in KNOWN_FIELDS else "unknown_field").inc()
 
-    def bind(
-        self,
-        queue_depth: Callable[[], float],
-        counters: Callable[[], dict[str, float]],
-        reloads: Callable[[], float],
-        registry_up: Callable[[], float],
-    ) -> None:
-        """Gauges read their value when scraped."""
-        self.log_queue.set_function(queue_depth)
-        self.model_reloads.set_function(reloads)
-        self.registry_up.set_function(registry_up)
-        self.log_written.set_function(lambda: counters()["written"])
-        self.log_quarantined.set_function(lambda: counters()["quarantined"])
-        self.log_adopted.set_function(lambda: counters()["adopted"])
-        self.log_db_up.set_function(lambda: counters()["database_ok"])
+    def bind(self, snapshot: Callable[[], dict[str, float]]) -> None:
+        """Where ``refresh`` reads this worker's totals: written, quarantined, adopted, reloads, and the gauges."""
+        self._snapshot = snapshot
+
+    def refresh(self) -> None:
+        """Carry this worker's totals into the metrics (counters by their increase since the last refresh)."""
+        values = self._snapshot()
+        for name, counter in (
+            ("written", self.log_written),
+            ("quarantined", self.log_quarantined),
+            ("adopted", self.log_adopted),
+            ("reloads", self.model_reloads),
+        ):
+            increase = values.get(name, 0.0) - self._seen.get(name, 0.0)
+            if increase > 0:
+                counter.inc(increase)
+                self._seen[name] = values[name]
+        self.log_backlog.set(values.get("backlog", 0.0))
+        self.registry_up.set(values.get("registry_up", 0.0))
+        self.log_db_up.set(values.get("database_ok", 0.0))
+
+    def exposition(self) -> bytes:
+        """The Prometheus text of every worker (or of this app alone, without a multiprocess folder)."""
+        self.refresh()
+        if not self.multiprocess_dir:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=self.multiprocess_dir)
+        return generate_latest(registry)
+
+
+def forget_dead_workers(folder: Path) -> None:
+    """Drop the live gauges of workers that are gone (their counters stay: totals never go back)."""
+    for path in folder.glob("gauge_live*.db"):
+        match = _LIVE_FILE.match(path.name)
+        if match and not _alive(int(match.group(1))):
+            multiprocess.mark_process_dead(int(match.group(1)), str(folder))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -68,7 +68,7 @@ def wait_ready(base: str, seconds: float = 90) -> None:
 def running_server(
     home: Path, poll_seconds: float = 0.3, extra_env: dict[str, str] | None = None, workers: int = 1
 ) -> Iterator[Server]:
-    """A uvicorn server on the app factory; stopped with SIGTERM, its output checked for tracebacks."""
+    """The API launcher (``python -m taxi_serving``); stopped with SIGTERM, its output checked for tracebacks."""
     port = free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -78,8 +78,7 @@ def running_server(
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         **(extra_env or {}),
     }
-    command = [sys.executable, "-m", "uvicorn", "--factory", "taxi_serving.app:app_from_env"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--workers", str(workers)]
+    command = [sys.executable, "-m", "taxi_serving", "--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

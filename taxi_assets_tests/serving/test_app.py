@@ -176,7 +176,7 @@ def test_model_and_metrics_describe_what_serves(served: Served, trained: Trained
     assert f'taxi_api_predictions_total{{arm="champion",model_version="{served.champion_version}"}} 1.0' in metrics
     assert "taxi_api_request_seconds_bucket" in metrics
     assert "taxi_api_log_backlog" in metrics
-    assert "taxi_api_model_reloads 1.0" in metrics
+    assert "taxi_api_model_reloads_total 1.0" in metrics
     served.client.post("/predict", json={}, headers={"X-API-Key": "bad"})
     assert 'taxi_api_errors_total{reason="unauthorized",status="401"} 1.0' in served.client.get("/metrics").text
 
@@ -366,7 +366,7 @@ def test_a_refused_row_is_quarantined_and_readiness_stays_true(served: Served, t
     assert ready.json()["log_quarantined"] == 1
     assert ready.json()["log_backlog"] == 0
     assert sum(row["status"] == "ok" for row in log_rows(served)) == 20
-    assert "taxi_api_log_rows_quarantined 1.0" in served.client.get("/metrics").text
+    assert "taxi_api_log_rows_quarantined_total 1.0" in served.client.get("/metrics").text
 
 
 def test_feedback_during_a_log_outage_is_a_503_and_is_joined_when_the_database_returns(

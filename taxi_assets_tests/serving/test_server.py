@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from taxi_assets.lifecycle.prediction_log import PREDICTION_LOG
 from taxi_assets_tests.serving.conftest import HEADERS, Trained, register, trip
-from taxi_assets_tests.serving.servers import registry_for, server
+from taxi_assets_tests.serving.servers import registry_for, running_server, server, wait_ready
 
 
 def test_readiness_follows_the_champion(trained: Trained, tmp_path: Path) -> None:
@@ -68,3 +68,47 @@ def test_a_hot_swap_under_load_fails_no_request_and_logs_every_one(trained: Trai
         ).scalar_one()
     engine.dispose()
     assert logged == len(results)
+
+
+def counter_total(text: str, name: str, **labels: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
+def test_metrics_with_two_workers_add_up_and_never_go_back(trained: Trained, tmp_path: Path) -> None:
+    register(registry_for(tmp_path), trained, "a")
+    body = trip(trained.holdout)
+    with running_server(tmp_path, workers=2, poll_seconds=30) as api:
+        wait_ready(api.base)
+        assert len(api.workers()) == 2
+        sent, totals, seen_workers = 0, [], set()
+        for _ in range(20):
+            for _ in range(15):
+                # a new connection each time: the kernel spreads them over both workers
+                with httpx.Client(base_url=api.base, headers=HEADERS) as client:
+                    assert client.post("/predict", json=body).status_code == 200
+                sent += 15
+            scrape = httpx.get(f"{api.base}/metrics")
+            assert "server" not in scrape.headers
+            totals.append(counter_total(scrape.text, "taxi_api_predictions_total"))
+        rejected = {
+            401: httpx.post(f"{api.base}/predict", json=body),
+            413: httpx.post(f"{api.base}/predict", content=b"x" * 2_000_000, headers=HEADERS),
+            422: httpx.post(f"{api.base}/predict", json=body | {"pickup_hour": 99}, headers=HEADERS),
+            400: httpx.post(f"{api.base}/predict", content=b"{", headers=HEADERS),
+        }
+        scrape = httpx.get(f"{api.base}/metrics").text
+        for pid_file in (tmp_path / "serving" / "metrics").glob("*/counter_*.db"):
+            seen_workers.add(pid_file.stem.rsplit("_", 1)[-1])
+    assert totals == [15.0 * (index + 1) for index in range(20)]
+    assert len(seen_workers) == 2  # both workers counted some
+    for status, response in rejected.items():
+        assert response.status_code == status
+        assert counter_total(scrape, "taxi_api_errors_total", status=str(status)) == 1.0
+    assert counter_total(scrape, "taxi_api_validation_failures_total", field="pickup_hour") == 1.0

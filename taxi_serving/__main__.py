@@ -1,0 +1,78 @@
+"""``python -m taxi_serving``: the API under uvicorn, with N worker processes whose metrics add up.
+
+Each uvicorn worker is a process of its own. Their Prometheus metrics are summed through prometheus_client's
+multiprocess mode: every worker writes its values to files in one folder, and a scrape of any worker reads
+them all. The folder must be set before any worker imports prometheus_client and must start empty, so this
+launcher makes a fresh one per start (``$TAXI_HOME/serving/metrics/<launcher pid>``, older ones of stopped
+launchers are removed) and exports ``PROMETHEUS_MULTIPROC_DIR`` before uvicorn starts the workers.
+
+Options: ``--host`` (``TAXI_API_HOST``, 127.0.0.1), ``--port`` (``TAXI_API_PORT``, 8000), ``--workers``
+(``TAXI_API_WORKERS``, 1), ``--log-level`` (info).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def metrics_folder(home: Path, pid: int) -> Path:
+    """A fresh metrics folder for the launcher ``pid``; the folders of launchers no longer running are removed."""
+    root = home / "serving" / "metrics"
+    root.mkdir(parents=True, exist_ok=True)
+    for folder in root.iterdir():
+        if folder.name.isdigit() and not _alive(int(folder.name)):
+            shutil.rmtree(folder, ignore_errors=True)
+    folder = root / str(pid)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    return folder
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the options, prepare the metrics folder, run uvicorn until it stops."""
+    env = os.environ
+    parser = argparse.ArgumentParser(prog="python -m taxi_serving", description="The taxi fare prediction API.")
+    parser.add_argument("--host", default=env.get("TAXI_API_HOST") or "127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(env.get("TAXI_API_PORT") or 8000))
+    parser.add_argument("--workers", type=int, default=int(env.get("TAXI_API_WORKERS") or 1))
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    if "prometheus_client" in sys.modules:  # pragma: no cover - a programming error, not a user's
+        raise RuntimeError("prometheus_client was imported before its multiprocess folder was set")
+    home = Path(env.get("TAXI_HOME") or ".taxi").absolute()
+    if not env.get(METRICS_ENV):
+        os.environ[METRICS_ENV] = str(metrics_folder(home, os.getpid()))
+    import uvicorn  # after the folder is set: the workers inherit the environment
+
+    uvicorn.run(
+        "taxi_serving.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=False,
+        log_level=args.log_level,
+        server_header=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
