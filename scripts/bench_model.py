@@ -34,7 +34,7 @@ from taxi_assets.lifecycle.registry import ModelRegistry
 from taxi_assets.modeling.export import export_pipeline
 from taxi_assets.modeling.feature_schema import read_feature_table
 from taxi_assets.modeling.features import FEATURES
-from taxi_assets.modeling.pyfunc import serving_example
+from taxi_assets.modeling.pyfunc import serving_example, signature_types
 from taxi_assets.modeling.serving_model import FareModel
 from taxi_assets.modeling.training import fit_pipeline
 from taxi_assets.partitions import month_service_key
@@ -131,17 +131,19 @@ def main(folder: Path) -> int:
                 timings.append(time.perf_counter() - started)
             return timings
 
+        typed = signature_types(sample)  # the pyfunc takes what its signature declares
         one_row_frames = [sample.iloc[[i]] for i in range(200)]
+        typed_frames = [typed.iloc[[i]] for i in range(200)]
         spark_rows = [spark.createDataFrame(frame) for frame in one_row_frames[:60]]
         results = {
             "ONNX artifact (FareModel.predict_row)": time_calls(onnx_model.predict_row, records, 5_000),
-            "MLflow pyfunc of the ONNX artifact": time_calls(pyfunc.predict, one_row_frames, 1_000),
+            "MLflow pyfunc of the ONNX artifact": time_calls(pyfunc.predict, typed_frames, 1_000),
             "Spark PipelineModel.transform": time_calls(lambda df: model.transform(df).collect(), spark_rows, 60),
         }
         batch_spark = spark.createDataFrame(sample)
         batch = {
             "ONNX artifact (FareModel.predict_row)": time_calls(onnx_model.predict, [sample], 50),
-            "MLflow pyfunc of the ONNX artifact": time_calls(pyfunc.predict, [sample], 20),
+            "MLflow pyfunc of the ONNX artifact": time_calls(pyfunc.predict, [typed], 20),
             "Spark PipelineModel.transform": time_calls(lambda df: model.transform(df).collect(), [batch_spark], 10),
         }
         print(f"\n{'scoring':<40}{'1 row p50 ms':>13}{'p99 ms':>9}{'1,000 rows p50 ms':>19}")

@@ -43,7 +43,14 @@ log = logging.getLogger("taxi_serving")
 
 
 def create_app(settings: Settings) -> Litestar:
-    """Build the API for ``settings``; nothing connects until the app starts."""
+    """Build the API for ``settings``; nothing connects until the app starts.
+
+    The MLflow client reads its retry policy from the environment at each call: the API process sets it from
+    ``settings`` (a registry that does not answer costs at most (retries + 1) x timeout + backoff per poll).
+    """
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(settings.registry_retries)
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = f"{settings.registry_timeout_seconds:g}"
+    os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = "1"
     metrics = ApiMetrics()
     store = ModelStore(
         settings.tracking_uri,

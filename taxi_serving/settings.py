@@ -30,6 +30,9 @@ class Settings:
     log_fsync_seconds: float = 1.0
     # False answers before the record is written (kept in memory until shipped): only to measure the journal
     log_durable: bool = True
+    # MLflow's client retries an unreachable server for minutes by default; the API would not start for that long
+    registry_retries: int = 1
+    registry_timeout_seconds: float = 3.0
 
     @property
     def model_name(self) -> str:
@@ -48,7 +51,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     ``TAXI_SERVICE`` (green), ``TAXI_API_KEYS`` (comma-separated), ``TAXI_API_KEYS_FILE`` (one key per line,
     re-read when it changes), ``TAXI_MODEL_POLL_SECONDS``, ``TAXI_CHALLENGER_SHARE`` (0..1),
     ``TAXI_SHADOW`` (1 to score the challenger on every request), ``TAXI_BATCH_LIMIT``, ``TAXI_MAX_BODY_BYTES``,
-    ``TAXI_LOG_FSYNC_SECONDS`` (1; the journal's sync interval), ``TAXI_LOG_DURABLE`` (1; 0 only to benchmark).
+    ``TAXI_LOG_FSYNC_SECONDS`` (1; the journal's sync interval), ``TAXI_LOG_DURABLE`` (1; 0 only to benchmark),
+    ``TAXI_REGISTRY_RETRIES`` (1) and ``TAXI_REGISTRY_TIMEOUT_SECONDS`` (3) for each call to the MLflow server.
     """
     home = Path(env.get("TAXI_HOME") or ".taxi").absolute()
     keys = tuple(key.strip() for key in (env.get("TAXI_API_KEYS") or "").split(",") if key.strip())
@@ -67,5 +71,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         batch_limit=int(env.get("TAXI_BATCH_LIMIT") or 1_000),
         max_body_bytes=int(env.get("TAXI_MAX_BODY_BYTES") or 1_048_576),
         log_fsync_seconds=float(env.get("TAXI_LOG_FSYNC_SECONDS") or 1.0),
+        registry_retries=int(env.get("TAXI_REGISTRY_RETRIES") or 1),
+        registry_timeout_seconds=float(env.get("TAXI_REGISTRY_TIMEOUT_SECONDS") or 3.0),
         log_durable=(env.get("TAXI_LOG_DURABLE") or "1").strip().lower() not in {"0", "false", "no", "off"},
     )

@@ -32,6 +32,19 @@ NUMERIC_FEATURES: Final = (
 BINARY_FEATURES: Final = ("is_weekend", "is_rush_hour")
 CATEGORICAL_FEATURES: Final = ("RatecodeID", "payment_type", "pickup_borough", "dropoff_borough")
 FEATURES: Final = NUMERIC_FEATURES + BINARY_FEATURES + CATEGORICAL_FEATURES
+# whole numbers by nature: integers in the model's signature and in the API's contract (the rest are decimals
+# and borough names)
+INTEGER_FEATURES: Final = (
+    "passenger_count",
+    "pickup_hour",
+    "pickup_day_of_week",
+    "pickup_month",
+    "is_weekend",
+    "is_rush_hour",
+    "RatecodeID",
+    "payment_type",
+)
+DECIMAL_FEATURES: Final = ("trip_distance", "trip_duration_minutes")
 TARGET: Final = "fare_amount"
 TRIP_ID: Final = "trip_id"
 PICKUP_DATETIME: Final = "pickup_datetime"

@@ -12,7 +12,7 @@ from mlflow.pyfunc import PythonModel
 
 from taxi_assets.drift.profile import NumericProfile, ReferenceProfile
 from taxi_assets.modeling.export import FeatureSpec
-from taxi_assets.modeling.features import FEATURES
+from taxi_assets.modeling.features import DECIMAL_FEATURES, FEATURES, INTEGER_FEATURES
 from taxi_assets.modeling.serving_model import FareModel
 
 ONNX_ARTIFACT: Final = "onnx_model"
@@ -74,9 +74,19 @@ class FarePyfunc(PythonModel):
 
 
 def serving_example(test: pd.DataFrame) -> pd.DataFrame:
-    """Five feature rows for the pyfunc's signature, integers as floats so JSON clients may send either."""
-    example = test[list(FEATURES)].head(5).copy()
-    for column in example.columns:
-        if pd.api.types.is_integer_dtype(example[column]):
-            example[column] = example[column].astype("float64")
-    return example
+    """Five feature rows for the pyfunc's signature, in the types of ``signature_types``."""
+    return signature_types(test.head(5))
+
+
+def signature_types(rows: pd.DataFrame) -> pd.DataFrame:
+    """The 12 features as the signature declares them, so ``predict`` takes what an MLflow user builds.
+
+    Whole-number features are integers (``long``: ``pickup_hour=8``), distance and duration ``double``. MLflow
+    converts neither way between int64 and float64 when it enforces a signature.
+    """
+    typed = rows[list(FEATURES)].copy()
+    for column in INTEGER_FEATURES:
+        typed[column] = typed[column].round().astype("int64")
+    for column in DECIMAL_FEATURES:
+        typed[column] = typed[column].astype("float64")
+    return typed
