@@ -25,6 +25,7 @@ import requests
 from taxi_assets.definitions import build_resources
 from taxi_assets.drift.checks import ACCURACY
 from taxi_assets.modeling.feature_schema import read_feature_table
+from taxi_assets.modeling.features import EXAMPLE_TRIP
 from taxi_assets.partitions import window_service_key
 from taxi_assets.replay.client import ReplayConfig, ReplaySummary, replay_trips, run_replay
 from taxi_assets.replay.scenarios import apply
@@ -33,20 +34,7 @@ from taxi_assets.sensors import retrain_on_failed_checks
 
 API_START_SECONDS: Final = 90.0
 SWAP_WAIT_SECONDS: Final = 60.0
-SAMPLE_TRIP: Final = {
-    "trip_distance": 2.4,
-    "passenger_count": 1,
-    "pickup_hour": 18,
-    "pickup_day_of_week": 2,
-    "pickup_month": 3,
-    "trip_duration_minutes": 14.5,
-    "is_weekend": 0,
-    "is_rush_hour": 1,
-    "RatecodeID": 1,
-    "payment_type": 1,
-    "pickup_borough": "Manhattan",
-    "dropoff_borough": "Manhattan",
-}
+SAMPLE_TRIP: Final = EXAMPLE_TRIP
 
 
 @dataclass(frozen=True)

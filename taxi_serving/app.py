@@ -10,10 +10,9 @@ from collections.abc import AsyncIterator
 
 import anyio
 from litestar import Litestar
-from litestar.datastructures import State
+from litestar.datastructures import MutableScopeHeaders, State
 from litestar.exceptions import HTTPException
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.types import Message, Scope
 
 from taxi_serving.auth import ApiKeys
 from taxi_serving.controllers import (
@@ -23,6 +22,7 @@ from taxi_serving.controllers import (
     PredictionController,
     predict_route,
 )
+from taxi_serving.docs import DocsController
 from taxi_serving.errors import (
     ApiError,
     api_error_handler,
@@ -34,8 +34,6 @@ from taxi_serving.journal import JournalUnavailableError
 from taxi_serving.logging_sink import PredictionLogSink
 from taxi_serving.metrics import ApiMetrics
 from taxi_serving.model_store import ModelStore
-from taxi_serving.openapi import document_post
-from taxi_serving.schemas import ErrorBody, Prediction, PredictRequest
 from taxi_serving.service import Serving
 from taxi_serving.settings import Settings, settings_from_env
 
@@ -102,7 +100,14 @@ def create_app(settings: Settings) -> Litestar:
     if not settings.api_keys and settings.api_keys_file is None:
         log.error("no API keys configured (TAXI_API_KEYS): every protected endpoint will answer 401")
     app = Litestar(
-        route_handlers=[predict_route, PredictionController, FeedbackController, ModelController, HealthController],
+        route_handlers=[
+            predict_route,
+            PredictionController,
+            FeedbackController,
+            ModelController,
+            HealthController,
+            DocsController,
+        ],
         lifespan=[lifespan],
         state=State({"serving": serving, "api_keys": ApiKeys(settings.api_keys, settings.api_keys_file)}),
         exception_handlers={
@@ -112,25 +117,20 @@ def create_app(settings: Settings) -> Litestar:
             Exception: internal_error_handler,
         },
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(
-            title="Taxi fare API",
-            version="1.0.0",
-            description="Prices NYC taxi trips with the champion model of the taxi fare platform.",
-            path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
-        ),
+        openapi_config=None,  # contract.py writes the document; docs.py serves it
+        before_send=[_security_headers],
         debug=False,
     )
-    document_post(
-        app,
-        "/predict",
-        "predict",
-        "Price one trip with the champion (or the challenger, for the A/B share)",
-        request=PredictRequest,
-        response=Prediction,
-        error=ErrorBody,
-    )
     return app
+
+
+async def _security_headers(message: Message, scope: Scope) -> None:
+    """No browser may guess a content type; predictions and feedback may not be cached (``/predict``'s 200 has both)."""
+    if message["type"] == "http.response.start" and (message["status"] != 200 or scope["path"] != "/predict"):
+        headers = MutableScopeHeaders.from_message(message)
+        headers["X-Content-Type-Options"] = "nosniff"
+        if scope["path"].startswith(("/predict", "/feedback")):
+            headers["Cache-Control"] = "no-store"
 
 
 async def _poll(store: ModelStore, interval: float) -> None:

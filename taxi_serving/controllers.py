@@ -7,7 +7,7 @@ event loop; batches and database calls run in worker threads.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Final
 
 import anyio
 import msgspec
@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from taxi_assets.modeling.features import FEATURES
 from taxi_serving.auth import authorize, key_from_headers, require_api_key
+from taxi_serving.contract import FARE_MAX, REQUEST_ID_MAX
 from taxi_serving.errors import (
     ConflictError,
     InvalidRequestError,
@@ -28,11 +29,8 @@ from taxi_serving.errors import (
     UnauthorizedError,
 )
 from taxi_serving.logging_sink import LogStoreDownError
-from taxi_serving.openapi import request_body_operation
 from taxi_serving.schemas import (
-    BatchRequest,
     BatchResponse,
-    FeedbackRequest,
     FeedbackResponse,
     FieldError,
     Health,
@@ -53,6 +51,12 @@ from taxi_serving.service import (
 from taxi_serving.validation import shown
 
 _encoder = msgspec.json.Encoder()
+# a prediction is for one caller at one time: no cache may keep it; no browser may guess another content type
+PREDICTION_HEADERS: Final = (
+    (b"content-type", b"application/json"),
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+)
 
 
 class ClientDisconnectedError(ClientException):
@@ -73,10 +77,10 @@ async def predict_route(scope: Scope, receive: Receive, send: Send) -> None:
 
     The hottest path is a plain ASGI handler inside the Litestar app: Litestar's request and response layers cost
     about 27 microseconds a request here, more than validating, scoring and logging the trip. Errors still go
-    through the app's exception handlers; ``openapi.document_post`` documents the route in /schema.
+    through the app's exception handlers; ``contract.py`` documents the route in /schema.
     """
     if scope.get("method") != "POST":
-        raise MethodNotAllowedException()
+        raise MethodNotAllowedException(headers={"Allow": "POST"})
     app = scope["litestar_app"]
     if not app.state.api_keys.accepts(key_from_headers(scope["headers"])):
         raise UnauthorizedError("a valid API key is required in the X-API-Key header")
@@ -86,7 +90,7 @@ async def predict_route(scope: Scope, receive: Receive, send: Send) -> None:
     start: HTTPResponseStartEvent = {
         "type": "http.response.start",
         "status": 200,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+        "headers": [(b"content-length", str(len(payload)).encode()), *PREDICTION_HEADERS],
     }
     body_event: HTTPResponseBodyEvent = {"type": "http.response.body", "body": payload, "more_body": False}
     await send(start)
@@ -115,7 +119,7 @@ class PredictionController(Controller):
 
     path = "/predict"
 
-    @post("/batch", operation_id="predict_batch", operation_class=request_body_operation(BatchRequest), status_code=200)
+    @post("/batch", status_code=200)
     async def predict_batch(self, request: Request) -> BatchResponse:
         """Price up to the configured number of trips; the whole batch is rejected if any trip is invalid."""
         authorize(request)
@@ -164,7 +168,7 @@ class FeedbackController(Controller):
 
     path = "/feedback"
 
-    @post("", operation_id="feedback", operation_class=request_body_operation(FeedbackRequest), status_code=200)
+    @post("", status_code=200)
     async def feedback(self, request: Request) -> FeedbackResponse:
         """Join the fare actually charged to the logged prediction (404 unknown id, 409 already joined)."""
         authorize(request)
@@ -315,12 +319,13 @@ def _feedback_errors(body: Any) -> list[FieldError]:
         if key not in {"request_id", "actual_fare"}
     ]
     request_id = body.get("request_id")
-    if not isinstance(request_id, str) or not 1 <= len(request_id) <= 64:
-        errors.append(FieldError(field="request_id", value=None, constraint="a string of 1 to 64 characters"))
+    if not isinstance(request_id, str) or not 1 <= len(request_id) <= REQUEST_ID_MAX:
+        constraint = f"a string of 1 to {REQUEST_ID_MAX} characters"
+        errors.append(FieldError(field="request_id", value=None, constraint=constraint))
     fare = body.get("actual_fare")
-    if isinstance(fare, bool) or not isinstance(fare, int | float) or not 0 <= fare <= 10_000:
+    if isinstance(fare, bool) or not isinstance(fare, int | float) or not 0 <= fare <= FARE_MAX:
         value = shown(fare) if isinstance(fare, int | float) and not isinstance(fare, bool) else None
-        errors.append(FieldError(field="actual_fare", value=value, constraint="a number in [0, 10000]"))
+        errors.append(FieldError(field="actual_fare", value=value, constraint=f"a number in [0, {FARE_MAX}]"))
     return errors
 
 

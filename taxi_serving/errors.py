@@ -74,9 +74,17 @@ class LogUnavailableError(ApiError):
     error = "log_unavailable"
 
 
-def error_response(status: int, error: str, detail: str, fields: list[FieldError] | None = None) -> Response[ErrorBody]:
+def error_response(
+    status: int,
+    error: str,
+    detail: str,
+    fields: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[ErrorBody]:
     """The JSON error response every handler below returns."""
-    headers = {"WWW-Authenticate": 'ApiKey header="X-API-Key"'} if status == HTTPStatus.UNAUTHORIZED else None
+    headers = dict(headers or {})
+    if status == HTTPStatus.UNAUTHORIZED:
+        headers["WWW-Authenticate"] = 'ApiKey header="X-API-Key"'
     return Response(
         ErrorBody(status=status, error=error, detail=detail, fields=fields or []), status_code=status, headers=headers
     )
@@ -105,7 +113,10 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response[Err
         HTTPStatus.METHOD_NOT_ALLOWED: "method not allowed on this endpoint",
         HTTPStatus.BAD_REQUEST: "the request could not be read",
     }.get(status, status.phrase)
-    return error_response(int(status), error, detail)
+    # Allow on a 405 (which methods the path takes); nothing else of the exception's reaches the client
+    allow = {k.lower(): v for k, v in (exc.headers or {}).items()}.get("allow")
+    allow = allow if status == HTTPStatus.METHOD_NOT_ALLOWED else None
+    return error_response(int(status), error, detail, headers={"Allow": allow} if allow else None)
 
 
 def journal_error_handler(request: Request, exc: Exception) -> Response[ErrorBody]:

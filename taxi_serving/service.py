@@ -13,6 +13,7 @@ import msgspec
 
 from taxi_assets.lifecycle.prediction_log import SHADOW_ARM, LogRow
 from taxi_assets.modeling.features import FEATURES
+from taxi_serving.contract import CLIENT_ID, CLIENT_ID_MAX
 from taxi_serving.errors import InvalidRequestError, MalformedBodyError, NoModelError
 from taxi_serving.logging_sink import PredictionLogSink
 from taxi_serving.metrics import ApiMetrics
@@ -20,8 +21,6 @@ from taxi_serving.model_store import LoadedModel, ModelStore
 from taxi_serving.schemas import FieldError, Prediction
 from taxi_serving.settings import Settings
 
-CLIENT_ID: Final = "client_id"
-CLIENT_ID_MAX: Final = 128  # the log's column width: a longer id would be refused by the database
 CHAMPION_ARM: Final = "champion"
 CHALLENGER_ARM: Final = "challenger"
 _BUCKETS: Final = 10_000

@@ -1,58 +1,22 @@
 """Request validation that reports every failing field at once.
 
 msgspec stops at the first error, so bodies are decoded to plain JSON values and checked here field by field:
-types, the static bounds of ``schemas.TripFeatures``, the ranges the champion was trained on (its reference
-profile), and the consistency of the derived flags. Only a body that passes becomes a Struct.
+types, the rules of ``contract.py``, the ranges the champion was trained on (its reference
+profile), and the consistency of the derived flags. ``/schema/openapi.json`` publishes the same rules.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Final, get_args
-
-import msgspec
+from dataclasses import replace
+from typing import Any, Final
 
 from taxi_assets.drift.profile import ReferenceProfile
-from taxi_assets.modeling.features import FEATURES, WEEKEND_DAYS, is_rush_hour
-from taxi_serving.schemas import Borough, FieldError, PaymentType, RatecodeId, TripFeatures
+from taxi_assets.modeling.features import WEEKEND_DAYS, is_rush_hour
+from taxi_serving.contract import Rule, static_rules
+from taxi_serving.schemas import FieldError
 
 # Features whose valid range comes from the reference profile (what the model has seen).
 PROFILED: Final = ("trip_distance", "trip_duration_minutes", "passenger_count")
-
-
-@dataclass(frozen=True)
-class Rule:
-    """How one feature is checked: its JSON type and either an inclusive range or an allowed set."""
-
-    kind: type
-    low: float | None = None
-    high: float | None = None
-    allowed: tuple[object, ...] = ()
-
-    def describe(self) -> str:
-        """The constraint as the 422 body states it."""
-        if self.allowed:
-            return f"one of {list(self.allowed)}"
-        noun = "an integer" if self.kind is int else "a number"
-        return f"{noun} in [{self.low:g}, {self.high:g}]"
-
-
-def static_rules() -> dict[str, Rule]:
-    """Rules from the schema's static bounds."""
-    return {
-        "trip_distance": Rule(float, 0, 1_000),
-        "passenger_count": Rule(int, 0, 9),
-        "pickup_hour": Rule(int, 0, 23),
-        "pickup_day_of_week": Rule(int, 0, 6),
-        "pickup_month": Rule(int, 1, 12),
-        "trip_duration_minutes": Rule(float, 0, 1_440),
-        "is_weekend": Rule(int, 0, 1),
-        "is_rush_hour": Rule(int, 0, 1),
-        "RatecodeID": Rule(int, allowed=get_args(RatecodeId)),
-        "payment_type": Rule(int, allowed=get_args(PaymentType)),
-        "pickup_borough": Rule(str, allowed=get_args(Borough)),
-        "dropoff_borough": Rule(str, allowed=get_args(Borough)),
-    }
 
 
 class TripValidator:
@@ -66,7 +30,7 @@ class TripValidator:
                 rule = rules[name]
                 low = max(float(rule.low or 0), numeric.minimum)
                 high = min(float(rule.high or 0), numeric.maximum)
-                rules[name] = Rule(rule.kind, low, high)
+                rules[name] = replace(rule, low=low, high=high)
         self.rules = rules
 
     def errors(self, value: Any, prefix: str = "", extra: frozenset[str] = frozenset()) -> list[FieldError]:
@@ -91,10 +55,6 @@ class TripValidator:
         if not problems:
             problems += _consistency(value, prefix)
         return problems
-
-    def trip(self, value: dict[str, Any]) -> TripFeatures:
-        """A validated trip as a Struct (only call after ``errors`` returned nothing)."""
-        return msgspec.convert({name: value[name] for name in FEATURES}, TripFeatures)
 
 
 def _fits(value: Any, rule: Rule) -> bool:

@@ -45,6 +45,21 @@ INTEGER_FEATURES: Final = (
     "payment_type",
 )
 DECIMAL_FEATURES: Final = ("trip_distance", "trip_duration_minutes")
+# one ordinary trip: the demo's sample request and the API documentation's example
+EXAMPLE_TRIP: Final = {
+    "trip_distance": 2.4,
+    "passenger_count": 1,
+    "pickup_hour": 18,
+    "pickup_day_of_week": 2,
+    "pickup_month": 3,
+    "trip_duration_minutes": 14.5,
+    "is_weekend": 0,
+    "is_rush_hour": 1,
+    "RatecodeID": 1,
+    "payment_type": 1,
+    "pickup_borough": "Manhattan",
+    "dropoff_borough": "Manhattan",
+}
 TARGET: Final = "fare_amount"
 TRIP_ID: Final = "trip_id"
 PICKUP_DATETIME: Final = "pickup_datetime"

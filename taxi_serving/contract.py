@@ -1,0 +1,284 @@
+"""The API's contract, written once: the rules the validator enforces and the OpenAPI document it publishes.
+
+Request bodies are checked field by field (``validation.py``) against ``Rule``s; the same ``Rule``s, narrowed by
+the champion's reference profile and the configured batch limit, become the JSON schemas of ``/schema/openapi.json``,
+so a body the document calls valid is accepted and one it calls invalid is refused, bound for bound. Responses are
+described by their msgspec Structs (``schemas.py``), which are also what the handlers return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import msgspec
+
+from taxi_assets.modeling.features import EXAMPLE_TRIP, FEATURES, RUSH_HOURS, WEEKEND_DAYS
+from taxi_serving.schemas import (
+    BatchResponse,
+    ErrorBody,
+    FeedbackResponse,
+    Health,
+    ModelInfo,
+    Prediction,
+    Readiness,
+)
+
+BOROUGHS: Final = ("Bronx", "Brooklyn", "EWR", "Manhattan", "Queens", "Staten Island", "Unknown")
+RATECODES: Final = (1, 2, 3, 4, 5, 6, 99)
+PAYMENT_TYPES: Final = (0, 1, 2, 3, 4, 5, 6)
+CLIENT_ID: Final = "client_id"
+CLIENT_ID_MAX: Final = 128  # the log's column width
+REQUEST_ID_MAX: Final = 64
+FARE_MAX: Final = 10_000
+API_KEY_HEADER: Final = "X-API-Key"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one feature is checked: its JSON type and either an inclusive range or an allowed set."""
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    allowed: tuple[object, ...] = ()
+    description: str = ""
+
+    def describe(self) -> str:
+        """The constraint as a 422 body states it."""
+        if self.allowed:
+            return f"one of {list(self.allowed)}"
+        noun = "an integer" if self.kind is int else "a number"
+        return f"{noun} in [{self.low:g}, {self.high:g}]"
+
+    def json_schema(self) -> dict[str, Any]:
+        """The same constraint as JSON Schema."""
+        schema: dict[str, Any] = {"type": {int: "integer", float: "number", str: "string"}[self.kind]}
+        if self.allowed:
+            schema["enum"] = list(self.allowed)
+        else:
+            schema["minimum"], schema["maximum"] = self.low, self.high
+            if self.kind is int:
+                schema["minimum"], schema["maximum"] = _int_bound(self.low, up=True), _int_bound(self.high, up=False)
+        if self.description:
+            schema["description"] = self.description
+        return schema
+
+
+def static_rules() -> dict[str, Rule]:
+    """The rules of the 12 features before a champion narrows them."""
+    return {
+        "trip_distance": Rule(float, 0, 1_000, description="Miles."),
+        "passenger_count": Rule(int, 0, 9),
+        "pickup_hour": Rule(int, 0, 23),
+        "pickup_day_of_week": Rule(int, 0, 6, description="Monday = 0 ... Sunday = 6."),
+        "pickup_month": Rule(int, 1, 12),
+        "trip_duration_minutes": Rule(float, 0, 1_440),
+        "is_weekend": Rule(int, 0, 1, description=f"1 exactly when pickup_day_of_week is one of {list(WEEKEND_DAYS)}."),
+        "is_rush_hour": Rule(
+            int, 0, 1, description=f"1 exactly on weekdays with pickup_hour in {rush_hours()} (07-10 and 16-20)."
+        ),
+        "RatecodeID": Rule(int, allowed=RATECODES),
+        "payment_type": Rule(int, allowed=PAYMENT_TYPES),
+        "pickup_borough": Rule(str, allowed=BOROUGHS),
+        "dropoff_borough": Rule(str, allowed=BOROUGHS),
+    }
+
+
+def rush_hours() -> list[int]:
+    """The hours of a weekday that are rush hours."""
+    return [hour for hour in range(24) if any(start <= hour < end for start, end in RUSH_HOURS)]
+
+
+def _int_bound(value: float | None, up: bool) -> int | None:
+    if value is None:
+        return None
+    whole = int(value)
+    return whole + 1 if up and whole < value else whole
+
+
+# -- the OpenAPI document ---------------------------------------------------------------------------------------
+
+
+def trip_schema(rules: dict[str, Rule], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One trip as JSON Schema: every feature required, nothing else, and the two flags tied to day and hour."""
+    weekdays = [day for day in range(7) if day not in WEEKEND_DAYS]
+    return {
+        "type": "object",
+        "properties": {name: rules[name].json_schema() for name in FEATURES} | (extra or {}),
+        "required": list(FEATURES),
+        "additionalProperties": False,
+        "allOf": [
+            _flag("is_weekend", {"pickup_day_of_week": {"enum": list(WEEKEND_DAYS)}}),
+            _flag("is_rush_hour", {"pickup_day_of_week": {"enum": weekdays}, "pickup_hour": {"enum": rush_hours()}}),
+        ],
+    }
+
+
+def _flag(name: str, when: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "if": {"properties": when, "required": list(when)},
+        "then": {"properties": {name: {"const": 1}}},
+        "else": {"properties": {name: {"const": 0}}},
+    }
+
+
+CLIENT_ID_SCHEMA: Final = {
+    "anyOf": [{"type": "string", "maxLength": CLIENT_ID_MAX}, {"type": "null"}],
+    "description": "Keeps a client on the same A/B arm.",
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": _ref(ErrorBody)}}}}
+
+
+ERRORS: Final = {
+    400: "The body is not JSON (UTF-8, numbers within a double, not nested too deeply).",
+    401: "No API key, or a wrong one.",
+    404: "No logged prediction has this request_id.",
+    409: "Feedback for this request_id was already recorded.",
+    413: "The body is larger than the configured limit.",
+    422: "Fields failed validation; each is named with the value received and the valid range.",
+    503: "No champion is loaded, or the prediction log cannot take the request now.",
+}
+
+
+def openapi_document(rules: dict[str, Rule], batch_limit: int, max_body_bytes: int) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the API for the given trip rules (the champion's) and limits."""
+    trip = trip_schema(rules)
+    single = trip_schema(rules, {CLIENT_ID: CLIENT_ID_SCHEMA})
+    batch = {
+        "type": "object",
+        "properties": {
+            "trips": {"type": "array", "items": trip, "minItems": 1, "maxItems": batch_limit},
+            CLIENT_ID: CLIENT_ID_SCHEMA,
+        },
+        "required": ["trips"],
+        "additionalProperties": False,
+    }
+    feedback = {
+        "type": "object",
+        "properties": {
+            "request_id": {"type": "string", "minLength": 1, "maxLength": REQUEST_ID_MAX},
+            "actual_fare": {"type": "number", "minimum": 0, "maximum": FARE_MAX},
+        },
+        "required": ["request_id", "actual_fare"],
+        "additionalProperties": False,
+    }
+    (_, components) = msgspec.json.schema_components(
+        [Prediction, BatchResponse, FeedbackResponse, ErrorBody, ModelInfo, Readiness, Health],
+        ref_template="#/components/schemas/{name}",
+    )
+    secured: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Bearer": []}]
+    limit = f" Bodies over {max_body_bytes:,} bytes are refused (413)."
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Taxi fare API",
+            "version": "1.0.0",
+            "description": "Prices NYC taxi trips with the champion model of the taxi fare platform. Every error is "
+            "an ErrorBody; a 422 names each failing field with the value received and the valid range." + limit,
+        },
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER},
+                "Bearer": {"type": "http", "scheme": "bearer"},
+            },
+        },
+        "paths": {
+            "/predict": {
+                "post": _operation(
+                    "predict",
+                    "Price one trip with the champion (or the challenger, for the A/B share)",
+                    single,
+                    {**EXAMPLE_TRIP, CLIENT_ID: "dispatch-7"},
+                    Prediction,
+                    (400, 401, 413, 422, 503),
+                    secured,
+                )
+            },
+            "/predict/batch": {
+                "post": _operation(
+                    "predict_batch",
+                    f"Price 1 to {batch_limit} trips; the whole batch is refused if any trip is invalid",
+                    batch,
+                    {"trips": [EXAMPLE_TRIP]},
+                    BatchResponse,
+                    (400, 401, 413, 422, 503),
+                    secured,
+                )
+            },
+            "/feedback": {
+                "post": _operation(
+                    "feedback",
+                    "Join the fare actually charged to a logged prediction",
+                    feedback,
+                    {"request_id": "3f0c2a9d5b7e4f61a8c0d2e4f6a8b0c1", "actual_fare": 17.5},
+                    FeedbackResponse,
+                    (400, 401, 404, 409, 413, 422, 503),
+                    secured,
+                )
+            },
+            "/model": {
+                "get": _get("model_info", "Champion and challenger, their metrics, the split", ModelInfo, secured)
+            },
+            "/healthz": {"get": _get("healthz", "The process is alive", Health, [])},
+            "/readyz": {
+                "get": _get("readyz", "Ready when a champion is loaded (503 otherwise), and why", Readiness, [])
+            },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics, summed over the workers",
+                    "security": [],
+                    "responses": {
+                        "200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
+                    },
+                }
+            },
+        },
+    }
+
+
+def _operation(
+    operation_id: str,
+    summary: str,
+    body: dict[str, Any],
+    example: dict[str, Any],
+    response: type[msgspec.Struct],
+    errors: tuple[int, ...],
+    security: list[dict[str, list[str]]],
+) -> dict[str, Any]:
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "security": security,
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": body, "example": example}},
+        },
+        "responses": {
+            "200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": _ref(response)}}}},
+            **{str(status): _error(ERRORS[status]) for status in errors},
+        },
+    }
+
+
+def _get(
+    operation_id: str, summary: str, response: type[msgspec.Struct], security: list[dict[str, list[str]]]
+) -> dict[str, Any]:
+    responses = {"200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": _ref(response)}}}}}
+    if response is Readiness:
+        responses["503"] = {
+            "description": "Not ready: no champion, or its model file is missing.",
+            "content": {"application/json": {"schema": {"$ref": _ref(Readiness)}}},
+        }
+    if security:
+        responses["401"] = _error(ERRORS[401])
+    return {"operationId": operation_id, "summary": summary, "security": security, "responses": responses}
+
+
+def _ref(struct: type[msgspec.Struct]) -> str:
+    return f"#/components/schemas/{struct.__name__}"
