@@ -9,7 +9,9 @@ connections, ``BENCH_SECONDS`` seconds, default 10):
   (b) POST /predict with the prediction log in SQLite;  (c) the same with the log in PostgreSQL;
   (d) POST /predict/batch with 100 trips (SQLite);
   (e) MLflow's scoring server (``mlflow models serve``, 1 worker) on the same champion;
-  (f) /predict (SQLite) paced at half of (b)'s rate, for the p99 at moderate load.
+  (f) /predict (SQLite) paced at half of (b)'s rate, for the p99 at moderate load;
+  (g) /predict (SQLite) with the durable journal and with records held in memory only (``TAXI_LOG_DURABLE=0``,
+      what the previous release did), twice each, alternating: the cost of writing every record before answering.
 
 After each API run the server is stopped (its log queue flushes) and the logged rows are counted. wrk cuts
 the requests in flight when its time is up, which the server may still answer and log, so an exact check
@@ -34,9 +36,9 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from taxi_assets.cli import SAMPLE_TRIP
 from taxi_assets.lifecycle.prediction_log import PREDICTION_LOG
 from taxi_assets.lifecycle.registry import CHAMPION, ModelRegistry, model_name
+from taxi_assets.modeling.features import EXAMPLE_TRIP
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = Path(os.environ.get("TAXI_HOME") or ROOT / ".taxi").absolute()
@@ -45,7 +47,7 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = 32
 KEY = "bench-key"
-TRIP = SAMPLE_TRIP
+TRIP = EXAMPLE_TRIP
 HELLO_APP = """
 from litestar import Litestar, Request, get, post
 
@@ -114,7 +116,8 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 90) 
 
 
 @contextmanager
-def api_server(database_url: str, workdir: Path) -> Iterator[str]:
+def api_server(database_url: str, workdir: Path, durable: bool = True, workers: int | None = None) -> Iterator[str]:
+    """The API on ``HOME``'s champion; ``durable=False`` holds log records in memory until shipped."""
     port = free_port()
     env = {
         **os.environ,
@@ -122,9 +125,10 @@ def api_server(database_url: str, workdir: Path) -> Iterator[str]:
         "TAXI_DATABASE_URL": database_url,
         "TAXI_API_KEYS": KEY,
         "TAXI_MODEL_POLL_SECONDS": "30",
+        "TAXI_LOG_DURABLE": "1" if durable else "0",
     }
     command = [sys.executable, "-m", "taxi_serving", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--workers", str(WORKERS), "--log-level", "warning"]
+    command += ["--workers", str(workers or WORKERS), "--log-level", "warning"]
     with server(command, env, f"http://127.0.0.1:{port}/readyz", workdir) as url:
         yield url.removesuffix("/readyz")
 
@@ -176,8 +180,8 @@ def logged_ok_rows(url: str) -> int:
         engine.dispose()
 
 
-def exact_check(database_url: str, workdir: Path) -> tuple[int, int]:
-    """2,000 requests from 4 Python threads: (200 responses, rows logged)."""
+def exact_check(database_url: str, workdir: Path, per_thread: int = 500, workers: int | None = None) -> tuple[int, int]:
+    """``4 x per_thread`` requests from 4 Python threads against a fresh server: (200 responses, rows logged)."""
     before = logged_ok_rows(database_url)
     ok = 0
     lock = threading.Lock()
@@ -185,12 +189,12 @@ def exact_check(database_url: str, workdir: Path) -> tuple[int, int]:
     def send(base: str) -> None:
         nonlocal ok
         with httpx.Client(base_url=base, headers={"X-API-Key": KEY}) as client:
-            for _ in range(500):
+            for _ in range(per_thread):
                 if client.post("/predict", json=TRIP).status_code == 200:
                     with lock:
                         ok += 1
 
-    with api_server(database_url, workdir) as base:
+    with api_server(database_url, workdir, workers=workers) as base:
         threads = [threading.Thread(target=send, args=(base,)) for _ in range(4)]
         for thread in threads:
             thread.start()
@@ -232,6 +236,16 @@ def main() -> int:
         print(row("    same server, POST /echo of the trip body", results["echo"]), flush=True)
 
         sqlite_url = f"sqlite:///{work / 'bench-log.db'}"
+        # the journal's cost, side by side: memory-only records (the previous release's behaviour) against one
+        # write per answered request, twice each, alternating; the best run of each counts
+        for attempt in range(2):
+            for key, durable in (("memory", False), ("journal", True)):
+                with api_server(sqlite_url, work, durable=durable) as base:
+                    result = wrk(base + "/predict", "POST", TRIP, work)
+                if key not in results or result.rate > results[key].rate:
+                    results[key] = result
+                label = "journal (one write per request)" if durable else "records in memory only"
+                print(row(f"(g{attempt + 1}) POST /predict, SQLite, {label}", result), flush=True)
         for key, label, url_db, path, body in (
             ("sqlite", "(b) POST /predict, log in SQLite", sqlite_url, "/predict", TRIP),
             ("postgres", "(c) POST /predict, log in PostgreSQL", POSTGRES_URL, "/predict", TRIP),
@@ -271,6 +285,8 @@ def main() -> int:
     print(f"/predict (SQLite log) vs hello world: {predict / results['hello'].rate:.0%} (target >= 50%)")
     print(f"/predict (SQLite log) vs POST echo: {predict / results['echo'].rate:.0%}")
     print(f"/predict (SQLite log) vs MLflow scoring server: {predict / results['mlflow'].rate:.1f}x (target >= 10x)")
+    journal = results["journal"].rate / results["memory"].rate
+    print(f"/predict with the journal vs records in memory only (best of 2 each): {journal:.0%} (target >= 80%)")
     paced = results["paced"]
     print(f"p99 at ~half the peak rate: {paced.p99_ms:.2f} ms at {paced.rate:,.0f} req/s (target < 10 ms)")
     return 0 if ok == logged else 1
