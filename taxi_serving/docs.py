@@ -37,7 +37,6 @@ PAGE: Final = """<!DOCTYPE html>
 </body>
 </html>
 """
-_documents: dict[tuple[str | None, int, int], bytes] = {}
 
 
 class DocsController(Controller):
@@ -57,13 +56,12 @@ class DocsController(Controller):
         serving: Serving = request.app.state.serving
         champion = serving.store.champion
         settings = serving.settings
-        key = (champion.version if champion else None, settings.batch_limit, settings.max_body_bytes)
-        if key not in _documents:
+        documents = serving.documents  # per app: built once per champion version
+        key = champion.version if champion else None
+        if key not in documents:
             rules = champion.validator.rules if champion else static_rules()
-            _documents[key] = msgspec.json.encode(
-                openapi_document(rules, settings.batch_limit, settings.max_body_bytes)
-            )
-        return Response(_documents[key], media_type="application/json")
+            documents[key] = msgspec.json.encode(openapi_document(rules, settings.batch_limit, settings.max_body_bytes))
+        return Response(documents[key], media_type="application/json")
 
     @get("/assets/{name:str}")
     async def asset(self, name: str) -> Response[bytes]:

@@ -43,6 +43,8 @@ class Serving:
         self.store = store
         self.sink = sink
         self.metrics = metrics
+        # the OpenAPI document per champion version (its profile narrows three ranges), built when first asked
+        self.documents: dict[str | None, bytes] = {}
 
     def champion(self) -> LoadedModel:
         """The loaded champion, or 503."""

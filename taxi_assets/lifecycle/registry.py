@@ -7,6 +7,7 @@ Every registered model is named ``taxi-fare-<service>``. Aliases carry the lifec
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,13 +109,17 @@ class ModelRegistry:
             artifacts[PREDICTION_PROFILE_ARTIFACT] = str(serving_dir / PREDICTION_PROFILE_FILE)
         if (serving_dir / HOLDOUT_ERRORS_FILE).is_file():
             artifacts[HOLDOUT_ERRORS_ARTIFACT] = str(serving_dir / HOLDOUT_ERRORS_FILE)
-        info = mlflow.pyfunc.log_model(
-            name=PYFUNC_PATH,
-            python_model=FarePyfunc(),
-            artifacts=artifacts,
-            input_example=example,
-            pip_requirements=list(PYFUNC_REQUIREMENTS),
-        )
+        with warnings.catch_warnings():
+            # MLflow hints that integer columns cannot hold missing values: the integer features never are missing
+            # (the API refuses a trip without one), and integers are what MLflow users pass (pyfunc.signature_types)
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+            info = mlflow.pyfunc.log_model(
+                name=PYFUNC_PATH,
+                python_model=FarePyfunc(),
+                artifacts=artifacts,
+                input_example=example,
+                pip_requirements=list(PYFUNC_REQUIREMENTS),
+            )
         return str(info.model_uri)
 
     def register(self, model_uri: str, name: str, run_id: str, tags: Mapping[str, str]) -> str:
