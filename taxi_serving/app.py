@@ -10,9 +10,8 @@ from collections.abc import AsyncIterator
 
 import anyio
 from litestar import Litestar
-from litestar.datastructures import MutableScopeHeaders, State
+from litestar.datastructures import State
 from litestar.exceptions import HTTPException
-from litestar.types import Message, Scope
 
 from taxi_serving.auth import ApiKeys
 from taxi_serving.controllers import (
@@ -118,19 +117,10 @@ def create_app(settings: Settings) -> Litestar:
         },
         request_max_body_size=settings.max_body_bytes,
         openapi_config=None,  # contract.py writes the document; docs.py serves it
-        before_send=[_security_headers],
+        response_headers={"X-Content-Type-Options": "nosniff"},  # errors: errors.error_response
         debug=False,
     )
     return app
-
-
-async def _security_headers(message: Message, scope: Scope) -> None:
-    """No browser may guess a content type; predictions and feedback may not be cached (``/predict``'s 200 has both)."""
-    if message["type"] == "http.response.start" and (message["status"] != 200 or scope["path"] != "/predict"):
-        headers = MutableScopeHeaders.from_message(message)
-        headers["X-Content-Type-Options"] = "nosniff"
-        if scope["path"].startswith(("/predict", "/feedback")):
-            headers["Cache-Control"] = "no-store"
 
 
 async def _poll(store: ModelStore, interval: float) -> None:

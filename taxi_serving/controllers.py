@@ -118,6 +118,7 @@ class PredictionController(Controller):
     """Fare predictions for a batch of trips."""
 
     path = "/predict"
+    response_headers = {"Cache-Control": "no-store"}
 
     @post("/batch", status_code=200)
     async def predict_batch(self, request: Request) -> BatchResponse:
@@ -167,6 +168,7 @@ class FeedbackController(Controller):
     """Ground truth for earlier predictions."""
 
     path = "/feedback"
+    response_headers = {"Cache-Control": "no-store"}
 
     @post("", status_code=200)
     async def feedback(self, request: Request) -> FeedbackResponse:

@@ -81,8 +81,8 @@ def error_response(
     fields: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[ErrorBody]:
-    """The JSON error response every handler below returns."""
-    headers = dict(headers or {})
+    """The JSON error response every handler below returns (never cached, its type never guessed)."""
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", **(headers or {})}
     if status == HTTPStatus.UNAUTHORIZED:
         headers["WWW-Authenticate"] = 'ApiKey header="X-API-Key"'
     return Response(
