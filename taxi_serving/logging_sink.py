@@ -279,13 +279,10 @@ class PredictionLogSink:
         rows: list[LogRow] = []
         feedback: list[dict[str, Any]] = []
         unreadable: list[bytes] = []
-        for record in records:
-            try:
-                value = msgspec.json.decode(record)
-            except msgspec.DecodeError:
+        for record, value in _decoded(records):
+            if value is None:
                 unreadable.append(record)
-                continue
-            if isinstance(value, dict):
+            elif isinstance(value, dict):
                 feedback.append(value)
             elif isinstance(value, list):
                 rows.append(self._stamped(value))
@@ -491,6 +488,23 @@ class PredictionLogSink:
         if path.exists() and path.stat().st_size:
             with (self.writer.folder.path / DEFERRED).open("ab") as handle:
                 handle.write(path.read_bytes())
+
+
+def _decoded(records: list[bytes]) -> list[tuple[bytes, Any]]:
+    """Each record with its JSON value (None if unreadable): one decode call for the batch, per record on failure."""
+    try:
+        values = msgspec.json.decode(b"[" + b",".join(records) + b"]")
+    except msgspec.DecodeError:
+        values = None
+    if isinstance(values, list) and len(values) == len(records):
+        return list(zip(records, values, strict=True))
+    decoded: list[tuple[bytes, Any]] = []
+    for record in records:
+        try:
+            decoded.append((record, msgspec.json.decode(record)))
+        except msgspec.DecodeError:
+            decoded.append((record, None))
+    return decoded
 
 
 def _engine_options(url: str) -> dict[str, Any]:
