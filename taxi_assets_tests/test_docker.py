@@ -85,12 +85,12 @@ def test_what_the_images_run_exists() -> None:
     for name in PLATFORM_SERVICES:
         (role,) = compose()["services"][name]["command"]  # type: ignore[misc]
         assert f"  {role})" in script, role
-    assert "taxi_serving.app:app_from_env" in dockerfile
+    assert '["python", "-m", "taxi_serving"' in dockerfile  # the launcher: workers whose metrics add up
     from taxi_assets.definitions import defs
-    from taxi_serving.app import app_from_env
+    from taxi_serving.__main__ import main
 
     assert callable(defs)
-    assert callable(app_from_env)
+    assert callable(main)
 
 
 def test_the_deployment_instance_config_runs_on_postgres(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

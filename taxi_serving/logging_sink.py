@@ -151,7 +151,8 @@ class PredictionLogSink:
     @property
     def backlog(self) -> int:
         """Records this worker journaled that are not in the database yet."""
-        return self.writer.appended - self._shipped_own
+        # the writer counts a record just after writing it, so the shipper may have read it a moment before
+        return max(0, self.writer.appended - self._shipped_own)
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
