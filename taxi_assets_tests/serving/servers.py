@@ -44,7 +44,7 @@ class Server:
         for pid in children:
             try:
                 command = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except FileNotFoundError:
+            except OSError:  # gone, or a zombie of a worker just killed (ESRCH)
                 continue
             if b"spawn_main" in command or b"uvicorn" in command:
                 found.append(int(pid))
