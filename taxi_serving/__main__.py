@@ -19,6 +19,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from taxi_serving.processes import alive
+
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -27,22 +29,12 @@ def metrics_folder(home: Path, pid: int) -> Path:
     root = home / "serving" / "metrics"
     root.mkdir(parents=True, exist_ok=True)
     for folder in root.iterdir():
-        if folder.name.isdigit() and not _alive(int(folder.name)):
+        if folder.name.isdigit() and not alive(int(folder.name)):
             shutil.rmtree(folder, ignore_errors=True)
     folder = root / str(pid)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
     return folder
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:

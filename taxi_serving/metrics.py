@@ -12,6 +12,7 @@ failure is counted under a feature name or ``unknown_field``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from typing import Final
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
 from taxi_assets.modeling.features import FEATURES
+from taxi_serving.processes import alive
 
 # the field names a validation failure can be counted under: a bounded label set, whatever clients send
 KNOWN_FIELDS: Final = frozenset({*FEATURES, "client_id", "trips", "body", "request_id", "actual_fare"})
@@ -133,15 +135,7 @@ def forget_dead_workers(folder: Path) -> None:
     """Drop the live gauges of workers that are gone (their counters stay: totals never go back)."""
     for path in folder.glob("gauge_live*.db"):
         match = _LIVE_FILE.match(path.name)
-        if match and not _alive(int(match.group(1))):
-            multiprocess.mark_process_dead(int(match.group(1)), str(folder))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        if match and not alive(int(match.group(1))):
+            # replacement workers start together: another one may have removed these files a moment ago
+            with contextlib.suppress(FileNotFoundError):
+                multiprocess.mark_process_dead(int(match.group(1)), str(folder))

@@ -21,23 +21,20 @@ from taxi_assets.lakefs import staged_folder, write_manifest, write_parquet_atom
 from taxi_assets.lifecycle.prediction_log import LABELLED_AT, read_labelled
 from taxi_assets.modeling.errors import InvalidConfigError, MissingInputError
 from taxi_assets.modeling.feature_schema import read_feature_table, summarize_feature_table, validate_features
-from taxi_assets.modeling.features import FEATURE_TABLE_COLUMNS, FEATURES, PICKUP_DATETIME, TARGET, TRIP_ID
+from taxi_assets.modeling.features import (
+    FEATURE_TABLE_COLUMNS,
+    FEATURES,
+    INTEGER_FEATURES,
+    PICKUP_DATETIME,
+    TARGET,
+    TRIP_ID,
+)
 from taxi_assets.modeling.spark_features import feature_counts, kept_feature_rows, label_outliers
 from taxi_assets.modeling.split import SPLIT, TEST, TRAIN
 from taxi_assets.partitions import service_partitions
 from taxi_assets.resources import DataLake, PlatformDatabase, SparkResource
 
 NULL_FLAGS = ("_passenger_count_imputed", "_ratecode_unknown", "_payment_type_unknown")
-INTEGER_FEATURES = (
-    "passenger_count",
-    "pickup_hour",
-    "pickup_day_of_week",
-    "pickup_month",
-    "is_weekend",
-    "is_rush_hour",
-    "RatecodeID",
-    "payment_type",
-)
 
 
 class LabelledTrafficConfig(TripFeaturesConfig):
