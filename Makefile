@@ -21,18 +21,19 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 .PHONY: instance calibrate migrate help demo train retrain seed-traffic monitor bench-drift up rollback serve bench-serve test lint typecheck dev bench-features bench-model lock check-java clean
 
 help:
-	@echo "make demo            the whole loop: train on 2022, serve, replay 2022-03 (calm) and 2023-01 (fare"
-	@echo "                     increase) with delayed fares, accuracy fails, the sensor retrains, promotion, swap"
+	@echo "make demo            the whole loop under the Dagster daemon: train on 2022, serve, replay 2022-03 (calm)"
+	@echo "                     and 2023-01 (fare increase) with delayed fares; the daemon judges the windows, the"
+	@echo "                     sensor retrains, the challenger is promoted, the API swaps; prints the timeline"
 	@echo "                     offline: make demo TAXI_TRIPS_DIR=../shared/data/tlc  (SERVE=sample: exit at the end)"
 	@echo "make test            lint, typecheck and the whole test suite"
 	@echo "make train           train a challenger and decide on promotion (MONTHS=2023-01 HOLDOUT_MONTHS=...)"
 	@echo "make retrain         what the sensor launches on a failed check: the newest TAXI_RETRAIN_MONTHS (2) complete"
 	@echo "                     months + labelled traffic, and decide (MONTHS=2023-01,2023-02 to choose them)"
 	@echo "make seed-traffic    replay a TLC month through the running API (MONTH, ROWS, RATE, SCENARIO, SEED, ...)"
-	@echo "make monitor         today's drift report from the prediction log, and its checks"
+	@echo "make monitor         the current monitoring window's drift report so far, and its checks"
 	@echo "make rollback        move the champion back to the previous champion"
 	@echo "make serve           the prediction API on the champion (TAXI_API_PORT, TAXI_API_KEYS, TAXI_API_WORKERS)"
-	@echo "make dev             the Dagster UI (dagster dev) on http://127.0.0.1:3000"
+	@echo "make dev             the Dagster UI and daemon (dagster dev) on http://127.0.0.1:3000 (DAGSTER_PORT)"
 	@echo "make bench-features  raw -> features throughput on the local green months"
 	@echo "make bench-model     training time and memory, scoring latency ONNX vs Spark"
 	@echo "make bench-drift     drift report at 10k/100k/1M rows beside Evidently 0.7 on the same frames"
@@ -102,9 +103,13 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy taxi_assets taxi_serving
 
+# The Dagster UI and daemon on DAGSTER_PORT (3000): schedules, sensors and the run queue run while it is up.
+# The monitoring windows come from TAXI_MONITOR_WINDOW_MINUTES (60); the demo prints the value it used.
 # `dagster dev` warns that the `dg` CLI supersedes it; that CLI needs a dg project layout this repo does not use.
+DAGSTER_PORT ?= 3000
 dev: check-java $(BIN)/.installed instance
-	PYTHONWARNINGS='ignore:Function `dev_command` is superseded' $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	PYTHONWARNINGS='ignore:Function `dev_command` is superseded' $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 \
+	  -p $(DAGSTER_PORT)
 
 # The API on the champion: TAXI_API_PORT (8000), TAXI_API_KEYS (comma-separated), TAXI_API_WORKERS (1).
 TAXI_API_PORT ?= 8000

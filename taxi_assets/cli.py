@@ -19,6 +19,7 @@ from taxi_assets import constants
 from taxi_assets.definitions import (
     data_home,
     mlflow_from_env,
+    monitoring_from_env,
     platform_db_from_env,
     retraining_from_env,
     trip_source_from_env,
@@ -28,7 +29,7 @@ from taxi_assets.lifecycle.registry import CHAMPION, model_name
 from taxi_assets.lifecycle.retraining import newest_available
 from taxi_assets.lifecycle.schema import current_revision, ensure_schema
 from taxi_assets.modeling.feature_schema import read_feature_table
-from taxi_assets.partitions import month_partitions, window_service_key
+from taxi_assets.partitions import month_partitions
 from taxi_assets.replay.client import ReplayConfig, replay_trips, run_replay
 from taxi_assets.replay.scenarios import SCENARIOS, apply
 from taxi_assets.resources import HttpTripSource
@@ -62,6 +63,7 @@ def command_demo(runner: Runner, args: argparse.Namespace) -> None:
     """
     service = args.service or default_service(runner.env)
     months = args.months or list(constants.DEFAULT_TRAINING_MONTHS[service])
+    settings = ""
     if args.serve == "no":
         runner.ingest(service, months, refresh=args.refresh)
         runner.run("reference_job", service, {"training_set": {"config": {"months": months}}})
@@ -84,10 +86,12 @@ def command_demo(runner: Runner, args: argparse.Namespace) -> None:
             rate=args.rate,
             compression=args.compression,
         )
-        run_story(runner, options, keep_serving=args.serve == "forever")
+        story = run_story(runner, options, keep_serving=args.serve == "forever")
+        settings = " ".join(f"{key}={value}" for key, value in story.monitoring_env.items())
     print(
-        f"\nData home: {data_home(runner.env)}. Browse the asset graph, runs, checks and metadata with:"
-        "\n    make dev      # then open http://127.0.0.1:3000"
+        f"\nData home: {data_home(runner.env)}. The runs the schedule and the sensors launched, their ticks and the "
+        f"checks' history are in the Dagster UI (which also runs the daemon from then on):"
+        f"\n    make dev {settings}      # then open http://127.0.0.1:3000"
     )
 
 
@@ -147,10 +151,13 @@ def command_seed_traffic(runner: Runner, args: argparse.Namespace) -> None:
 
 
 def command_monitor(runner: Runner, args: argparse.Namespace) -> None:
-    """Materialize today's drift report (the prediction log since midnight UTC) and run its checks."""
+    """Materialize the current monitoring window's drift report (its traffic so far) and run its checks.
+
+    The daemon's ``monitor_windows`` schedule judges every window as it closes; this judges the open one now.
+    """
     service = args.service or default_service(runner.env)
-    day = datetime.now(UTC).strftime("%Y-%m-%d")
-    runner.run("monitor_job", str(window_service_key(day, service)))
+    windows = monitoring_from_env(runner.env).windows()
+    runner.run("monitor_job", str(windows.key(windows.containing(datetime.now(UTC)), service)))
 
 
 def command_rollback(runner: Runner, args: argparse.Namespace) -> None:

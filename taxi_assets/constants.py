@@ -10,6 +10,7 @@ FEATURES_GROUP: Final = "features"
 TRAINING_GROUP: Final = "training"
 PROMOTION_GROUP: Final = "promotion"
 MONITORING_GROUP: Final = "monitoring"
+SERVING_GROUP: Final = "serving"
 
 # TLC services and the first month each published: the monthly partitions start at the earliest of them, and a
 # month before a service's own first month fails saying when that service starts.
@@ -103,8 +104,12 @@ SPARK_CONFIG: Final[dict[str, str]] = {
     "spark.driver.host": "127.0.0.1",
 }
 
-# Monitoring: daily windows of the prediction log, and the thresholds of the checks on drift_report.
-MONITORING_START: Final = "2026-01-01"
+# Monitoring: windows of the prediction log (hourly by default: drift is judged within the hour), judged by
+# the monitoring schedule as each closes; accuracy is judged on the labels of a trailing period, since few of a
+# short window's own fares have arrived when it closes.
+MONITORING_START: Final = "2026-01-01-00:00"
+MONITORING_WINDOW_MINUTES: Final = 60
+ACCURACY_LOOKBACK_HOURS: Final = 24.0
 FEATURE_DRIFT_ERROR_COUNT: Final = 3
 VALIDATION_FAILURE_RATE_MAX: Final = 0.05
 MIN_WINDOW_ROWS: Final = 200
@@ -135,3 +140,5 @@ RETRAIN_MONTH_COUNT: Final = 2
 RETRAIN_MIN_MONTH_ROWS: Final = 5_000
 RETRAIN_MIN_MONTH_DAYS: Final = 20
 RETRAIN_MIN_MONTH_COVERAGE: Final = 0.8
+# The freshness retraining (off by default): a challenger on the newest months, on this cron (UTC).
+FRESHNESS_CRON: Final = "0 6 * * 1"

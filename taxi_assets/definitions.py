@@ -19,6 +19,11 @@ loads, never at import. Environment variables:
 * ``TAXI_SPARK_CONF``: further Spark settings, ``spark.key=value`` pairs separated by ``;``.
 * ``TAXI_RETRAIN_MONTHS``: how many of the newest complete TLC months a retraining adds to the labelled traffic
   (default 2); ``TAXI_RETRAIN_COOLDOWN_SECONDS``: least time between two retrainings of a service (default 6 h).
+* ``TAXI_MONITOR_WINDOW_MINUTES``: length of a monitoring window (default 60; a divisor of an hour or whole hours
+  dividing a day); ``TAXI_MONITOR_START``: the first window (``YYYY-MM-DD-HH:MM`` UTC, default 2026-01-01-00:00);
+  ``TAXI_MONITOR_ACCURACY_HOURS``: the trailing period of matured labels accuracy is judged on (default 24).
+* ``TAXI_FRESHNESS_RETRAIN``: ``1`` runs the freshness retraining schedule from the start (default off);
+  ``TAXI_FRESHNESS_CRON``: when (default Mondays 06:00 UTC).
 """
 
 from __future__ import annotations
@@ -30,13 +35,15 @@ from pathlib import Path
 import dagster as dg
 
 from taxi_assets import constants
-from taxi_assets.assets.drift import drift_report
+from taxi_assets.assets.drift import build_drift_report
 from taxi_assets.assets.features import training_set, trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.assets.monitoring import reference_profile
 from taxi_assets.assets.promotion import promotion_decision, rollback_job
+from taxi_assets.assets.serving import prediction_log, served_champion
 from taxi_assets.assets.traffic import labelled_traffic
 from taxi_assets.assets.training import challenger_model
+from taxi_assets.automation import build_freshness_schedule, build_monitor_schedule, ingest_new_months
 from taxi_assets.jobs import ingest_job, monitor_job, reference_job, retrain_job, train_job, zones_job
 from taxi_assets.resources import (
     AlertsResource,
@@ -44,6 +51,7 @@ from taxi_assets.resources import (
     HttpTripSource,
     LocalTripSource,
     MlflowResource,
+    MonitoringPolicy,
     PlatformDatabase,
     RetrainingPolicy,
     SparkResource,
@@ -129,6 +137,17 @@ def retraining_from_env(env: Mapping[str, str]) -> RetrainingPolicy:
     )
 
 
+def monitoring_from_env(env: Mapping[str, str]) -> MonitoringPolicy:
+    """``TAXI_MONITOR_WINDOW_MINUTES``, ``TAXI_MONITOR_START`` and ``TAXI_MONITOR_ACCURACY_HOURS``, else defaults."""
+    policy = MonitoringPolicy(
+        window_minutes=int(env.get("TAXI_MONITOR_WINDOW_MINUTES") or constants.MONITORING_WINDOW_MINUTES),
+        start=env.get("TAXI_MONITOR_START") or constants.MONITORING_START,
+        accuracy_lookback_hours=float(env.get("TAXI_MONITOR_ACCURACY_HOURS") or constants.ACCURACY_LOOKBACK_HOURS),
+    )
+    policy.windows().partitions  # noqa: B018  (a window length that does not tile a day fails here, by name)
+    return policy
+
+
 def build_resources(env: Mapping[str, str]) -> dict[str, object]:
     """The resources for an environment (tests pass their own mapping)."""
     return {
@@ -139,13 +158,18 @@ def build_resources(env: Mapping[str, str]) -> dict[str, object]:
         "platform_db": platform_db_from_env(env),
         "alerts": alerts_from_env(env),
         "retraining": retraining_from_env(env),
+        "monitoring": monitoring_from_env(env),
     }
 
 
 def build_defs(env: Mapping[str, str]) -> dg.Definitions:
     """Everything the code location holds, wired to the stores the environment selects."""
+    windows = monitoring_from_env(env).windows()
+    freshness = (env.get("TAXI_FRESHNESS_RETRAIN") or "").lower() in ("1", "true", "yes")
     return dg.Definitions(
         assets=[
+            prediction_log,
+            served_champion,
             raw_trips,
             taxi_zones,
             trip_features,
@@ -154,10 +178,14 @@ def build_defs(env: Mapping[str, str]) -> dg.Definitions:
             reference_profile,
             challenger_model,
             promotion_decision,
-            drift_report,
+            build_drift_report(windows),
         ],
         jobs=[ingest_job, zones_job, reference_job, train_job, retrain_job, monitor_job, rollback_job],
-        sensors=[retrain_on_failed_checks],
+        schedules=[
+            build_monitor_schedule(windows),
+            build_freshness_schedule(env.get("TAXI_FRESHNESS_CRON") or constants.FRESHNESS_CRON, freshness),
+        ],
+        sensors=[retrain_on_failed_checks, ingest_new_months],
         resources=build_resources(env),
     )
 

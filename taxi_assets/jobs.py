@@ -2,7 +2,6 @@
 
 import dagster as dg
 
-from taxi_assets.assets.drift import drift_report
 from taxi_assets.assets.features import training_set, trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.assets.monitoring import reference_profile
@@ -25,8 +24,8 @@ reference_job = dg.define_asset_job(
 )
 monitor_job = dg.define_asset_job(
     "monitor_job",
-    selection=dg.AssetSelection.assets(drift_report),
-    description="One day of the prediction log against the champion's reference, and its checks.",
+    selection=dg.AssetSelection.assets("drift_report"),
+    description="One window of the prediction log against the champion's reference, and its checks.",
 )
 train_job = dg.define_asset_job(
     "train_job",

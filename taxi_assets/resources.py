@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import time
 from abc import ABC, abstractmethod
@@ -18,13 +19,15 @@ from dagster_pyspark import LazyPySparkResource
 from pydantic import Field
 
 from taxi_assets import constants
-from taxi_assets.lakefs import LakeLocation, lake_root, read_committed
+from taxi_assets.lakefs import MANIFEST, LakeLocation, lake_root, read_committed
 from taxi_assets.lifecycle.alerts import Alert, Alerter, Kind, Severity, SmtpSettings
 from taxi_assets.lifecycle.decisions import DecisionStore
 from taxi_assets.lifecycle.registry import ModelRegistry
 from taxi_assets.modeling.errors import SourceUnavailableError
+from taxi_assets.partitions import MonitoringWindows
 
 ZONE_LOOKUP_FILE = "taxi_zone_lookup.csv"
+MONTH_PATTERN = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 _CHUNK = 1 << 20
 
 
@@ -67,6 +70,24 @@ class TripSource(dg.ConfigurableResource, ABC):
     def has_month(self, service: str, month: str) -> bool:
         """Whether the source has the trip file of ``service`` and ``month``, without fetching it."""
 
+    # how often the new-month sensor may ask this source (a remote host is asked at most once an hour)
+    probe_interval_seconds: float = 3600.0
+
+    def newer_months(self, service: str, after: str) -> dict[str, str]:
+        """Months of ``service`` published after ``after``, each with a version; this one asks for the next month.
+
+        Raises:
+            SourceUnavailableError: the source does not answer.
+        """
+        month = next_month(after)
+        return {month: "published"} if self.has_month(service, month) else {}
+
+
+def next_month(month: str) -> str:
+    """The month after ``YYYY-MM``."""
+    year, number = (int(part) for part in month.split("-"))
+    return f"{year + number // 12}-{number % 12 + 1:02d}"
+
 
 class LocalTripSource(TripSource):
     """Reads TLC files from a local folder (offline runs, tests).
@@ -76,6 +97,7 @@ class LocalTripSource(TripSource):
     """
 
     root: str = Field(description="Folder holding the TLC files, e.g. ../shared/data/tlc.")
+    probe_interval_seconds: float = 0.0
 
     def fetch_trips(self, service: str, month: str, cache_dir: Path) -> FetchedFile:
         """Find the file in the folder; fail naming both places looked at."""
@@ -87,10 +109,25 @@ class LocalTripSource(TripSource):
         looked = " or ".join(str(c) for c in candidates)
         raise SourceUnavailableError(f"no TLC file for {service} {month} in the local folder: looked for {looked}")
 
+    def newer_months(self, service: str, after: str) -> dict[str, str]:
+        """The folder's months of ``service`` after ``after``, each with its file's version (size and mtime)."""
+        return {month: version for month, version in self.published(service).items() if month > after}
+
     def has_month(self, service: str, month: str) -> bool:
         """Whether the folder holds the file (at the top or under ``<service>/``)."""
         name = trip_file_name(service, month)
         return (Path(self.root) / name).is_file() or (Path(self.root) / service / name).is_file()
+
+    def published(self, service: str) -> dict[str, str]:
+        """Every month the folder holds for ``service``, with a version that changes when its file is replaced."""
+        found = {}
+        for folder in (Path(self.root), Path(self.root) / service):
+            for path in sorted(folder.glob(trip_file_name(service, "*"))):
+                month = path.name.removeprefix(f"{service}_tripdata_").removesuffix(".parquet")
+                if MONTH_PATTERN.fullmatch(month) and path.is_file():
+                    stat = path.stat()
+                    found[month] = f"{stat.st_size}-{stat.st_mtime_ns}"
+        return found
 
     def fetch_zone_lookup(self, cache_dir: Path) -> FetchedFile:
         """The zone lookup at the top of the folder."""
@@ -200,6 +237,24 @@ class RetrainingPolicy(dg.ConfigurableResource):
     )
 
 
+class MonitoringPolicy(dg.ConfigurableResource):
+    """How traffic is cut into windows and how far back a window's accuracy looks for matured labels."""
+
+    window_minutes: int = Field(
+        default=constants.MONITORING_WINDOW_MINUTES, description="Length of one monitoring window, in minutes."
+    )
+    start: str = Field(default=constants.MONITORING_START, description="Start of the first window (UTC).")
+    accuracy_lookback_hours: float = Field(
+        default=constants.ACCURACY_LOOKBACK_HOURS,
+        description="Accuracy is judged on the labelled predictions of this trailing period up to the window's end "
+        "(at least the window itself).",
+    )
+
+    def windows(self) -> MonitoringWindows:
+        """The windows this policy cuts."""
+        return MonitoringWindows(self.window_minutes, self.start)
+
+
 class DataLake(dg.ConfigurableResource):
     """The parquet lake: raw, quarantine, features, training sets, profiles, traffic, drift reports.
 
@@ -248,6 +303,14 @@ class DataLake(dg.ConfigurableResource):
     def features(self, service: str, month: str) -> LakeLocation:
         """Model features of one month (a folder output: read it through its manifest)."""
         return self.location / "features" / service / f"{month}.parquet"
+
+    def ingested_months(self, service: str) -> list[str]:
+        """The months of ``service`` whose features are committed in the lake, oldest first."""
+        folder = self.location / "features" / service
+        if not folder.exists():
+            return []
+        months = [child.name.removesuffix(".parquet") for child in folder.children()]
+        return sorted(month for month in months if (self.features(service, month) / MANIFEST).is_file())
 
     def committed_features(self, service: str, month: str) -> LakeLocation:
         """Where the committed feature table of one month is; fails clearly when it is not materialized."""

@@ -18,17 +18,21 @@ from typing import NamedTuple
 import dagster as dg
 
 from taxi_assets import constants
-from taxi_assets.assets.drift import drift_report
 from taxi_assets.drift.checks import DRIFT_CHECKS
 from taxi_assets.jobs import ingest_job, retrain_job
 from taxi_assets.lakefs import MANIFEST
 from taxi_assets.lifecycle.alerts import Kind, Severity
 from taxi_assets.lifecycle.retraining import newest_available
-from taxi_assets.partitions import SERVICE, WINDOW, month_service_key, window_service_partitions
+from taxi_assets.partitions import SERVICE, WINDOW, month_service_key
 from taxi_assets.resources import AlertsResource, DataLake, RetrainingPolicy, TripSource
 from taxi_assets.sensor_cursor import SensorCursor
 
-CHECK_KEYS = [dg.AssetCheckKey(drift_report.key, name) for name in DRIFT_CHECKS]
+CHECK_KEYS = [dg.AssetCheckKey(dg.AssetKey("drift_report"), name) for name in DRIFT_CHECKS]
+
+
+# how often the daemon evaluates the sensor: a failed check starts its retraining within this (plus the daemon's
+# own loop of a few seconds)
+RETRAIN_SENSOR_INTERVAL_SECONDS = 20
 
 
 class SensorResources(NamedTuple):
@@ -41,12 +45,12 @@ class SensorResources(NamedTuple):
 
 
 class Failure(NamedTuple):
-    """A failed ERROR check evaluation: which check, its event record id, the service and day it judged."""
+    """A failed ERROR check evaluation: which check, its event record id, the service and window it judged."""
 
     check: str
     evaluation_id: int
     service: str
-    day: str
+    window: str
 
 
 def new_error_failures(instance: dg.DagsterInstance, after_id: int, limit: int = 200) -> list[Failure]:
@@ -65,22 +69,22 @@ def new_error_failures(instance: dg.DagsterInstance, after_id: int, limit: int =
             if not isinstance(evaluation, dg.AssetCheckEvaluation) or evaluation.passed:
                 continue
             if evaluation.severity == dg.AssetCheckSeverity.ERROR:
-                service, day = evaluation_window(evaluation, record.partition)
-                failures.append(Failure(key.name, record.id, service, day))
+                service, window = evaluation_window(evaluation, record.partition)
+                failures.append(Failure(key.name, record.id, service, window))
     return sorted(failures, key=lambda failure: failure.evaluation_id)
 
 
 def evaluation_window(evaluation: dg.AssetCheckEvaluation, partition: str | None) -> tuple[str, str]:
-    """(service, day) a drift_report evaluation judged.
+    """(service, window) a drift_report evaluation judged.
 
-    From its partition key when Dagster records one on the evaluation, else from the ``service`` and ``window``
-    the check names in its metadata (Dagster 1.13 keeps no partition on the evaluations of a partitioned asset's
-    checks).
+    From its partition key when Dagster records one on the evaluation (``service|window``: Dagster orders the
+    dimensions by name), else from the ``service`` and ``window`` the check names in its metadata (Dagster 1.13
+    keeps no partition on the evaluations of a partitioned asset's checks).
     """
     key = partition or evaluation.partition
-    if key:
-        keys = window_service_partitions.get_partition_key_from_str(key).keys_by_dimension
-        return keys[SERVICE], keys[WINDOW]
+    if key and key.count("|") == 1:
+        service, window = key.split("|")
+        return service, window
     named = {name: evaluation.metadata.get(name) for name in (SERVICE, WINDOW)}
     if all(isinstance(value, dg.TextMetadataValue) and value.value for value in named.values()):
         return str(named[SERVICE].value), str(named[WINDOW].value)  # type: ignore[union-attr]
@@ -88,13 +92,15 @@ def evaluation_window(evaluation: dg.AssetCheckEvaluation, partition: str | None
 
 
 def retrain_request(
-    service: str, checks: list[str], evaluation_id: int, months: list[str], expected: int, missing: list[str]
+    failure: Failure, checks: list[str], months: list[str], expected: int, missing: list[str]
 ) -> dg.RunRequest:
     """The retraining run for a set of failed checks: labelled traffic plus ``months`` through retrain_job.
 
-    ``missing`` are months that should have been there but could not be ingested: the run's guard fails naming
-    them, and the sensor retries as soon as they appear.
+    ``failure`` is the newest failed evaluation; its window and checks are in the run's tags and description, so
+    the UI says why the run started. ``missing`` are months that should have been there but could not be
+    ingested: the run's guard fails naming them, and the sensor retries as soon as they appear.
     """
+    service, evaluation_id = failure.service, failure.evaluation_id
     config = {"months": months, "include_traffic": True, "expected_months": expected}
     return dg.RunRequest(
         run_key=f"retrain-{service}-{evaluation_id}",
@@ -104,6 +110,9 @@ def retrain_request(
         tags={
             "taxi/trigger": ",".join(checks),
             EVALUATION_TAG: str(evaluation_id),
+            WINDOW_TAG: failure.window,
+            "taxi/reason": f"drift_report {', '.join(checks)} failed with ERROR for {service} in window "
+            f"{failure.window} (check evaluation {evaluation_id})",
             MONTHS_TAG: ",".join(months),
             MISSING_TAG: ",".join(missing),
         },
@@ -111,6 +120,7 @@ def retrain_request(
 
 
 EVALUATION_TAG = "taxi/evaluation_id"
+WINDOW_TAG = "taxi/window"
 MONTHS_TAG = "taxi/months"
 MISSING_TAG = "taxi/missing_months"
 # Dagster's own tag of a partitioned run: retrain_job is partitioned by service
@@ -160,7 +170,7 @@ def failed_ingests(instance: dg.DagsterInstance, service: str, months: list[str]
 
 @dg.sensor(
     jobs=[retrain_job, ingest_job],
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=RETRAIN_SENSOR_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Retrain and decide on promotion when a drift_report check fails with ERROR (once per cooldown "
     "and service).",
@@ -208,7 +218,7 @@ def _handle(
     failures: list[Failure],
 ) -> tuple[list[dg.RunRequest], str]:
     """The runs one service's new failures call for, and what was decided instead when none."""
-    newest, day = failures[-1].evaluation_id, failures[-1].day
+    newest, day = failures[-1].evaluation_id, failures[-1].window[:10]
     checks = ", ".join(sorted({failure.check for failure in failures}))
     handled = retrain_runs(context.instance, tags={EVALUATION_TAG: str(newest)})
     if handled:
@@ -243,13 +253,13 @@ def _handle(
     if waiting:
         context.log.info(f"{checks} failed (evaluation {newest}); ingesting {', '.join(waiting)} first")
         return ingest_requests(service, waiting, newest), ""
-    request = retrain_request(service, sorted({f.check for f in failures}), newest, months, policy.months, failed)
+    request = retrain_request(failures[-1], sorted({f.check for f in failures}), months, policy.months, failed)
     resources.alerts.send(
         Severity.INFO,
         Kind.RETRAIN_STARTED,
         service,
         f"retraining {service} after {checks} failed",
-        {"run_key": request.run_key, "months": ",".join(months), "job": "retrain_job"},
+        {"run_key": request.run_key, "months": ",".join(months), "job": "retrain_job", "window": failures[-1].window},
     )
     cursor.handled(service, newest, now)
     return [request], ""

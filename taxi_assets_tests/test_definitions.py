@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from taxi_assets.definitions import build_defs, defs
 from taxi_assets.partitions import month_service_key
@@ -19,6 +20,8 @@ EXPECTED_GROUPS = {
     "challenger_model": "training",
     "promotion_decision": "promotion",
     "drift_report": "monitoring",
+    "prediction_log": "serving",
+    "served_champion": "serving",
 }
 
 
@@ -30,7 +33,11 @@ def test_asset_keys_groups_and_lineage(tmp_path: Path) -> None:
     parents = {name: {p.to_user_string() for p in graph.get(dg.AssetKey(name)).parent_keys} for name in EXPECTED_GROUPS}
     assert parents["trip_features"] == {"raw_trips", "taxi_zones"}
     assert parents["training_set"] == {"trip_features", "labelled_traffic"}
-    assert parents["labelled_traffic"] == set()
+    # the loop in the lineage: the API's log feeds monitoring and retraining; the served champion follows promotion
+    assert parents["labelled_traffic"] == {"prediction_log"}
+    assert parents["drift_report"] == {"prediction_log"}
+    assert parents["served_champion"] == {"promotion_decision"}
+    assert parents["prediction_log"] == set()
     assert parents["reference_profile"] == {"training_set"}
     assert parents["challenger_model"] == {"training_set", "reference_profile"}
     assert parents["promotion_decision"] == {"challenger_model"}
@@ -110,3 +117,27 @@ def test_the_workspace_loads_as_dagster_dev_loads_it(tmp_path: Path) -> None:
     # the command itself warns that `dg check defs` supersedes it; nothing else may warn
     warnings = [line for line in output.splitlines() if "Warning" in line and "SupersessionWarning" not in line]
     assert warnings == []
+
+
+def test_monitoring_windows_follow_the_environment(tmp_path: Path) -> None:
+    hourly = build_defs({"TAXI_HOME": str(tmp_path)})
+    windows = hourly.resolve_asset_graph().get(dg.AssetKey("drift_report")).partitions_def
+    assert isinstance(windows, dg.MultiPartitionsDefinition)
+    assert "green|2026-03-01-13:00" in windows.get_partition_keys()
+    assert hourly.get_schedule_def("monitor_windows").cron_schedule == "0 * * * *"
+    short = build_defs(
+        {"TAXI_HOME": str(tmp_path), "TAXI_MONITOR_WINDOW_MINUTES": "5", "TAXI_MONITOR_START": "2026-03-01-00:00"}
+    )
+    assert short.get_schedule_def("monitor_windows").cron_schedule == "*/5 * * * *"
+    keys = short.resolve_asset_graph().get(dg.AssetKey("drift_report")).partitions_def.get_partition_keys()
+    assert keys[:2] == ["green|2026-03-01-00:00", "green|2026-03-01-00:05"]
+    # automation that runs by itself is on by default; the freshness retraining is offered, off
+    assert short.get_schedule_def("monitor_windows").default_status == dg.DefaultScheduleStatus.RUNNING
+    assert short.get_schedule_def("freshness_retrain").default_status == dg.DefaultScheduleStatus.STOPPED
+    on = build_defs({"TAXI_HOME": str(tmp_path), "TAXI_FRESHNESS_RETRAIN": "1", "TAXI_FRESHNESS_CRON": "0 3 * * *"})
+    assert on.get_schedule_def("freshness_retrain").default_status == dg.DefaultScheduleStatus.RUNNING
+    assert on.get_schedule_def("freshness_retrain").cron_schedule == "0 3 * * *"
+    for sensor in ("retrain_on_failed_checks", "ingest_new_months"):
+        assert short.get_sensor_def(sensor).default_status == dg.DefaultSensorStatus.RUNNING
+    with pytest.raises(ValueError, match="7 minutes does not tile a day"):
+        build_defs({"TAXI_HOME": str(tmp_path), "TAXI_MONITOR_WINDOW_MINUTES": "7"})

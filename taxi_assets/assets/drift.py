@@ -1,8 +1,8 @@
 """Monitoring: the drift report of one window of the prediction log, and the checks that judge it."""
 
 import io
-from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
 import dagster as dg
 import pandas as pd
@@ -23,15 +23,16 @@ from taxi_assets.drift.checks import (
 )
 from taxi_assets.drift.profile import PROFILE_FILE, SAMPLE_FILE, ReferenceProfile
 from taxi_assets.drift.psi import PSI_THRESHOLD
-from taxi_assets.drift.report import DriftReport, Thresholds, compute_drift_report
+from taxi_assets.drift.report import ACTUAL, DriftReport, Thresholds, compute_drift_report, not_counted_for
 from taxi_assets.lakefs import LakeLocation, write_json_atomic
 from taxi_assets.lifecycle.alerts import Kind, Severity
-from taxi_assets.lifecycle.prediction_log import read_window
-from taxi_assets.lifecycle.registry import CHAMPION, model_name
+from taxi_assets.lifecycle.incidents import Incident, IncidentStore, Outcome, Transition
+from taxi_assets.lifecycle.prediction_log import LogWindow, read_labelled, read_window
+from taxi_assets.lifecycle.registry import CHAMPION, ModelRegistry, model_name
 from taxi_assets.modeling.errors import MissingInputError
 from taxi_assets.modeling.pyfunc import FarePyfunc
-from taxi_assets.partitions import SERVICE, WINDOW, split_window_service, window_service_partitions
-from taxi_assets.resources import AlertsResource, DataLake, MlflowResource, PlatformDatabase
+from taxi_assets.partitions import SERVICE, WINDOW, MonitoringWindows, split_window_service
+from taxi_assets.resources import AlertsResource, DataLake, MlflowResource, MonitoringPolicy, PlatformDatabase
 
 
 class DriftReportConfig(dg.Config):
@@ -103,57 +104,170 @@ def _specs() -> list[dg.AssetCheckSpec]:
     return [dg.AssetCheckSpec(name, asset="drift_report", description=text) for name, text in descriptions.items()]
 
 
-@dg.asset(
-    partitions_def=window_service_partitions,
-    group_name=constants.MONITORING_GROUP,
-    kinds={"sql", "numpy"},
-    check_specs=_specs(),
-    code_version="2",
-)
-def drift_report(
-    context: dg.AssetExecutionContext,
-    config: DriftReportConfig,
-    lake: DataLake,
-    mlflow: MlflowResource,
-    platform_db: PlatformDatabase,
-    alerts: AlertsResource,
-) -> dg.MaterializeResult:
-    """One day of one service's prediction log, each model version against its own reference.
+PREDICTION_LOG_KEY = dg.AssetKey("prediction_log")
 
-    Drift per feature, prediction drift, validation failures, and accuracy on the labels that have arrived. A
-    day that spans a promotion reports each version apart; only the champion's failures retrain.
-    """
-    service, day = split_window_service(context)
-    start = datetime.fromisoformat(day).replace(tzinfo=UTC)
-    name, registry = model_name(service), mlflow.registry()
-    log = read_window(platform_db.url, start, start + timedelta(days=1), service)
-    with failing_clearly():
-        champion = registry.alias(name, CHAMPION)
-        served = sorted(log.served["model_version"].dropna().astype(str).unique().tolist(), key=version_order)
-        versions = served or ([champion] if champion else [])
-        if not versions:
-            raise MissingInputError(f"{name} has no champion to monitor; train and promote one first")
-        # rejected requests reached no model: they count with the champion's traffic (else the newest version's)
-        headline = champion if champion is not None and champion in versions else versions[-1]
-        reports = {
-            version: _version_report(
-                registry.load_pyfunc(name, version),
-                log.served[log.served["model_version"].astype(str) == version] if served else log.served,
-                log.rejected if version == headline else 0,
-                config,
-                lake.profile_dir(service),
-            )
-            for version in versions
+
+def build_drift_report(windows: MonitoringWindows) -> dg.AssetsDefinition:
+    """drift_report over ``windows``: one partition per window and service (the window length is configuration)."""
+
+    @dg.asset(
+        name="drift_report",
+        partitions_def=windows.by_service,
+        group_name=constants.MONITORING_GROUP,
+        kinds={"sql", "numpy"},
+        deps=[PREDICTION_LOG_KEY],
+        check_specs=_specs(),
+        code_version="3",
+    )
+    def drift_report(
+        context: dg.AssetExecutionContext,
+        config: DriftReportConfig,
+        lake: DataLake,
+        mlflow: MlflowResource,
+        platform_db: PlatformDatabase,
+        alerts: AlertsResource,
+        monitoring: MonitoringPolicy,
+    ) -> dg.MaterializeResult:
+        """One window of one service's prediction log, each model version against its own reference.
+
+        Drift per feature, prediction drift, validation failures, and accuracy on the labels matured in the
+        trailing ``accuracy_lookback_hours``. A window that spans a promotion reports each version apart; only
+        the champion's failures retrain. Each check's failures are one incident: alerted when it opens, escalates
+        or resolves, not at every failing window.
+        """
+        service, window = split_window_service(context)
+        log = WindowLog.read(platform_db.url, service, windows.bounds(window), monitoring.accuracy_lookback_hours)
+        context.log_event(log.observation(service))
+        name, registry = model_name(service), mlflow.registry()
+        with failing_clearly():
+            champion = registry.alias(name, CHAMPION)
+            reports, headline = _reports(log, champion, name, registry, config, lake.profile_dir(service), windows)
+        verdicts = checks.combine({v: checks.judge(r, config.rules(), v) for v, r in reports.items()}, champion)
+        results = [_check_result(verdict, service, window) for verdict in verdicts]
+        raise_incident_alerts(alerts, IncidentStore(platform_db.url), verdicts, results, service, window)
+        path = lake.drift_report(service, window)
+        summaries = {version: _summary(report) for version, report in reports.items()}
+        write_json_atomic(path, {"window": [window], "service": service, "champion": champion, "versions": summaries})
+        metadata = _report_metadata(reports, headline, champion, path) | log.metadata()
+        return dg.MaterializeResult(metadata=metadata, check_results=results)
+
+    return drift_report
+
+
+@dataclass(frozen=True)
+class WindowLog:
+    """What one window reads from the prediction log: its rows, and the labelled rows accuracy is judged on."""
+
+    start: datetime
+    end: datetime
+    log: LogWindow
+    # the labelled rows of the trailing period when it is longer than the window (None: the window's own)
+    matured: pd.DataFrame | None
+    lookback: timedelta
+
+    @classmethod
+    def read(cls, url: str, service: str, bounds: tuple[datetime, datetime], lookback_hours: float) -> "WindowLog":
+        """The window ``bounds`` of ``service``, and the labelled rows of ``lookback_hours`` before its end."""
+        start, end = bounds
+        lookback = max(timedelta(hours=lookback_hours), end - start)
+        matured = read_labelled(url, service, end - lookback, end) if lookback > end - start else None
+        return cls(start, end, read_window(url, start, end, service), matured, lookback)
+
+    def rows_of(self, version: str | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """The window's rows one version served (all when None), and its matured labelled rows."""
+        served, matured = self.log.served, self.matured
+        if version is None:
+            return served, matured
+        picked = served[served["model_version"].astype(str) == version]
+        if matured is not None:
+            matured = matured[matured["model_version"].astype(str) == version].reset_index(drop=True)
+        return picked, matured
+
+    def observation(self, service: str) -> dg.AssetObservation:
+        """What this window saw of the prediction log, recorded on the ``prediction_log`` asset."""
+        times = pd.to_datetime(self.log.served.get("logged_at", pd.Series(dtype=str)), utc=True, format="ISO8601")
+        return dg.AssetObservation(
+            asset_key=PREDICTION_LOG_KEY,
+            metadata={
+                "service": service,
+                "window_start": self.start.isoformat(),
+                "window_end": self.end.isoformat(),
+                "served_rows": len(self.log.served),
+                "rejected_rows": self.log.rejected,
+                "labelled_rows_in_lookback": -1 if self.matured is None else int(self.matured[ACTUAL].notna().sum()),
+                "newest_served": times.max().isoformat() if len(times) else "",
+            },
+        )
+
+    def metadata(self) -> dict[str, dg.MetadataValue | str | int | float]:
+        """The window's bounds and the accuracy period, for the asset page."""
+        return {
+            "window_start": self.start.isoformat(),
+            "window_end": self.end.isoformat(),
+            "accuracy_period_hours": self.lookback.total_seconds() / 3600,
         }
-    verdicts = checks.combine({v: checks.judge(r, config.rules(), v) for v, r in reports.items()}, champion)
-    results = [_check_result(verdict, service, day) for verdict in verdicts]
-    for result in results:
-        if not result.passed:
-            alerts.send(*failure_alert(result, service, name, context.partition_key))
-    path = lake.drift_report(service, day)
-    summaries = {version: _summary(report) for version, report in reports.items()}
-    write_json_atomic(path, {"window": [day], "service": service, "champion": champion, "versions": summaries})
-    return dg.MaterializeResult(metadata=_report_metadata(reports, headline, champion, path), check_results=results)
+
+
+def _reports(
+    log: WindowLog,
+    champion: str | None,
+    name: str,
+    registry: ModelRegistry,
+    config: DriftReportConfig,
+    profile_dir: LakeLocation,
+    windows: MonitoringWindows,
+) -> tuple[dict[str, DriftReport], str]:
+    """One report per model version that served the window (the champion when none did), and the headline one."""
+    served = sorted(log.log.served["model_version"].dropna().astype(str).unique().tolist(), key=version_order)
+    versions = served or ([champion] if champion else [])
+    if not versions:
+        raise MissingInputError(f"{name} has no champion to monitor; train and promote one first")
+    # rejected requests reached no model: they count with the champion's traffic (else the newest version's)
+    headline = champion if champion is not None and champion in versions else versions[-1]
+    reports = {}
+    for version in versions:
+        rows, matured = log.rows_of(version if served else None)
+        reports[version] = _version_report(
+            registry.load_pyfunc(name, version),
+            rows,
+            log.log.rejected if version == headline else 0,
+            config,
+            profile_dir,
+            VersionWindow(not_counted_for(windows.minutes), matured),
+        )
+    return reports, headline
+
+
+@dataclass(frozen=True)
+class VersionWindow:
+    """How a window is judged beyond its rows: features it cannot count, and the labelled rows of accuracy."""
+
+    not_counted: tuple[str, ...]
+    matured: pd.DataFrame | None
+
+
+def raise_incident_alerts(
+    alerts: AlertsResource,
+    store: IncidentStore,
+    verdicts: list[checks.Verdict],
+    results: list[dg.AssetCheckResult],
+    service: str,
+    window: str,
+) -> None:
+    """Record each verdict on its check's incident; alert when an incident opens, escalates or resolves."""
+    for verdict, result in zip(verdicts, results, strict=True):
+        outcome = Outcome(
+            service,
+            verdict.check,
+            window,
+            verdict.passed,
+            verdict.judged,
+            verdict.severity,
+            str(verdict.metadata.get("model_version", "")),
+        )
+        transition, incident = store.record(outcome)
+        if transition.alerts and incident is not None:
+            alerts.send(*incident_alert(transition, incident, result, model_name(service)))
 
 
 def _version_report(
@@ -162,6 +276,7 @@ def _version_report(
     rejected: int,
     config: DriftReportConfig,
     profile_dir: LakeLocation,
+    judged: VersionWindow,
 ) -> DriftReport:
     """The rows one model version served, against that version's reference, predictions and holdout errors."""
     profile = served_model.profile or _lake_profile(profile_dir)
@@ -179,6 +294,8 @@ def _version_report(
         Thresholds(psi=config.psi_threshold, prediction_psi=config.prediction_psi_threshold, alpha=config.drift_alpha),
         calibration=HoldoutCalibration(holdout, config.accuracy_rule()) if holdout is not None else None,
         prediction_reference_rows=len(holdout) if holdout is not None else None,
+        not_counted=judged.not_counted,
+        labelled=judged.matured,
     )
 
 
@@ -209,9 +326,9 @@ def _report_metadata(
     }
 
 
-def _check_result(verdict: checks.Verdict, service: str, day: str) -> dg.AssetCheckResult:
-    """A verdict as a Dagster check result; it names the service and day it judged (the sensor reads them)."""
-    judged = {SERVICE: dg.MetadataValue.text(service), WINDOW: dg.MetadataValue.text(day)}
+def _check_result(verdict: checks.Verdict, service: str, window: str) -> dg.AssetCheckResult:
+    """A verdict as a Dagster check result; it names the service and window it judged (the sensor reads them)."""
+    judged = {SERVICE: dg.MetadataValue.text(service), WINDOW: dg.MetadataValue.text(window)}
     return dg.AssetCheckResult(
         check_name=verdict.check,
         passed=verdict.passed,
@@ -232,19 +349,30 @@ def _metadata(value: object) -> dg.MetadataValue:
     return dg.MetadataValue.float(float(value))  # type: ignore[arg-type]
 
 
-def failure_alert(
-    result: dg.AssetCheckResult, service: str, name: str, window: str
+def incident_alert(
+    transition: Transition, incident: Incident, result: dg.AssetCheckResult, name: str
 ) -> tuple[Severity, Kind, str, str, dict[str, object]]:
-    """The alert for one failed check: CRITICAL for ERROR checks (they retrain), WARNING for WARN.
+    """The alert of an incident that opened, escalated or resolved, with its first and last failing windows.
 
-    It names the model version whose traffic failed, which after a promotion may be the previous champion.
+    CRITICAL for ERROR checks (they retrain), WARNING for WARN, INFO when resolved. It names the model version
+    whose traffic failed, which after a promotion may be the previous champion.
     """
-    severity = Severity.CRITICAL if result.severity == dg.AssetCheckSeverity.ERROR else Severity.WARNING
-    version = result.metadata["model_version"].value if "model_version" in result.metadata else ""
-    details: dict[str, object] = {"window": window}
+    windows = {"first_window": incident.first_window, "last_window": incident.last_window}
+    if transition is Transition.RESOLVED:
+        details: dict[str, object] = {
+            **windows,
+            "resolved_window": incident.resolved_window,
+            "failed_windows": incident.failed_windows,
+            "severity": incident.severity,
+        }
+        title = f"RESOLVED: {name} drift_report check {incident.check} passes again"
+        return Severity.INFO, Kind.CHECK_RESOLVED, incident.service, title, details
+    severity = Severity.CRITICAL if incident.severity == ERROR else Severity.WARNING
+    details = {**windows, "window": result.metadata[WINDOW].value if WINDOW in result.metadata else ""}
     details |= {key: value.value for key, value in result.metadata.items() if key not in (SERVICE, WINDOW, "note")}
-    title = f"{name} v{version}: drift_report check {result.check_name} failed"
-    return severity, Kind.CHECK_FAILED, service, title, details
+    verb = "escalated to ERROR" if transition is Transition.ESCALATED else "failed"
+    title = f"{name} v{incident.model_version}: drift_report check {incident.check} {verb}"
+    return severity, Kind.CHECK_FAILED, incident.service, title, details
 
 
 def _lake_profile(profile_dir: LakeLocation) -> ReferenceProfile:

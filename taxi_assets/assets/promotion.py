@@ -8,6 +8,7 @@ from pydantic import Field
 
 from taxi_assets import constants
 from taxi_assets.assets.common import failing_clearly
+from taxi_assets.assets.serving import served_observation
 from taxi_assets.assets.training import BEHAVIOUR_CHECK, PARITY_CHECK, challenger_model
 from taxi_assets.lakefs import read_committed
 from taxi_assets.lifecycle.alerts import Kind, Severity
@@ -177,6 +178,7 @@ def promotion_decision(
             "dagster_run_id": context.run.run_id,
         },
     )
+    context.log_event(served_observation(service, name, record.new_champion_version, decision.action))
     return dg.MaterializeResult(
         metadata={
             "decision": decision.action,
@@ -237,6 +239,7 @@ def rollback_champion(
         name, current, {"rolled_back_at": datetime.now(UTC).isoformat(), "decision.id": str(decision_id)}
     )
     context.log.info(reason)
+    context.log_event(served_observation(config.service, name, previous, ROLLBACK))
     alerts.send(Severity.WARNING, Kind.ROLLED_BACK, config.service, f"{name}: {reason}", {"decision_id": decision_id})
     return dg.Output(
         previous, metadata={"champion_before": current, "champion_after": previous, "decision_id": decision_id}

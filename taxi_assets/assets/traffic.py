@@ -69,6 +69,7 @@ def traffic_features(log: pd.DataFrame) -> pd.DataFrame:
     partitions_def=service_partitions,
     group_name=constants.FEATURES_GROUP,
     kinds={"sql", "spark", "parquet"},
+    deps=["prediction_log"],
     code_version="1",
 )
 def labelled_traffic(

@@ -42,6 +42,11 @@ class Verdict:
     severity: str
     metadata: dict[str, object] = field(default_factory=dict)
 
+    @property
+    def judged(self) -> bool:
+        """False for a pass that only says why it could not judge (too little data, no reference)."""
+        return not (self.passed and self.metadata.get("note"))
+
 
 def judge(report: DriftReport, rules: CheckRules, model_version: str = "") -> list[Verdict]:
     """The four checks of one window, in ``DRIFT_CHECKS`` order."""

@@ -33,6 +33,22 @@ ACTUAL: Final = "actual_fare"
 CONTINUOUS_FEATURES: Final = tuple(name for name in NUMERIC_FEATURES if name not in DISCRETE_FEATURES)
 # Calendar features drift by construction against a reference of other months: reported, not counted.
 NOT_COUNTED_BY_DEFAULT: Final = ("pickup_month",)
+# A window shorter than a week cannot hold the reference's mix of weekdays (rush hour is a weekday's), and one
+# shorter than a day cannot hold its mix of hours: against a whole-month reference they would drift by
+# construction, so such windows leave them out of the count (they are still reported).
+WEEK_FEATURES: Final = ("pickup_day_of_week", "is_weekend", "is_rush_hour")
+DAY_FEATURES: Final = ("pickup_hour",)
+MINUTES_PER_DAY: Final = 24 * 60
+
+
+def not_counted_for(window_minutes: float) -> tuple[str, ...]:
+    """The features a window of ``window_minutes`` reports but does not count towards feature drift."""
+    out = list(NOT_COUNTED_BY_DEFAULT)
+    if window_minutes < 7 * MINUTES_PER_DAY:
+        out += WEEK_FEATURES
+    if window_minutes < MINUTES_PER_DAY:
+        out += DAY_FEATURES
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -189,11 +205,13 @@ def compute_drift_report(
     not_counted: tuple[str, ...] = NOT_COUNTED_BY_DEFAULT,
     calibration: HoldoutCalibration | None = None,
     prediction_reference_rows: int | None = None,
+    labelled: pd.DataFrame | None = None,
 ) -> DriftReport:
     """Compare one window of logged rows with the reference profile.
 
     Drift statistics account for the window's size against the profile's rows (and the prediction reference's
     ``prediction_reference_rows``); with a ``calibration``, accuracy is judged against the champion's holdout.
+    Accuracy is measured on the labelled rows of ``labelled`` (a trailing period) when given, else of ``window``.
     """
     limits = thresholds or Thresholds()
     m, alpha = profile.rows, limits.alpha
@@ -236,18 +254,19 @@ def compute_drift_report(
             alpha,
         )
 
-    actual = window[ACTUAL].to_numpy(dtype=np.float64) if ACTUAL in window else np.array([])
-    labelled = ~np.isnan(actual)
-    actual = actual[labelled]
-    predicted = window[PREDICTION].to_numpy(dtype=np.float64)[labelled] if len(actual) else np.array([])
+    scored = window if labelled is None else labelled
+    actual = scored[ACTUAL].to_numpy(dtype=np.float64) if ACTUAL in scored else np.array([])
+    matured = ~np.isnan(actual)
+    actual = actual[matured]
+    predicted = scored[PREDICTION].to_numpy(dtype=np.float64)[matured] if len(actual) else np.array([])
     by_segment = {
-        segment: _segment_accuracy(window[segment].to_numpy()[labelled], actual, predicted)
+        segment: _segment_accuracy(scored[segment].to_numpy()[matured], actual, predicted)
         for segment in SEGMENTS
-        if segment in window
+        if segment in scored
     }
     calibrated = None
     if calibration is not None:
-        segments = {segment: window[segment].to_numpy()[labelled] for segment in SEGMENTS if segment in window}
+        segments = {segment: scored[segment].to_numpy()[matured] for segment in SEGMENTS if segment in scored}
         calibrated = calibration.judge(predicted - actual, segments)
     return DriftReport(
         rows=len(window),

@@ -55,6 +55,7 @@ class Kind(StrEnum):
     """What happened."""
 
     CHECK_FAILED = "check_failed"
+    CHECK_RESOLVED = "check_resolved"
     RETRAIN_STARTED = "retrain_started"
     RETRAIN_FAILED = "retrain_failed"
     PROMOTED = "promoted"

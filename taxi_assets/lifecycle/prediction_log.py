@@ -8,7 +8,7 @@ reads one service at a time. Rows logged before 0003 have none and belong to no 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import pandas as pd
@@ -79,8 +79,8 @@ class LogWindow:
 def served_query(start: datetime, end: datetime, service: str) -> sa.Select[Any]:
     """Served (non-shadow) predictions of ``service`` logged in ``[start, end)``: features, prediction, fare."""
     table = PREDICTION_LOG
-    columns = [table.c.request_id, table.c.model_version, table.c.arm, *(table.c[n] for n in FEATURES)]
-    columns += [table.c.prediction, table.c.actual_fare]
+    columns = [table.c.request_id, table.c.logged_at, table.c.model_version, table.c.arm]
+    columns += [*(table.c[n] for n in FEATURES), table.c.prediction, table.c.actual_fare]
     return sa.select(*columns).where(
         table.c.service == service,
         table.c.status == "ok",
@@ -121,7 +121,8 @@ LABELLED_AT: Final = "logged_at"
 def read_labelled(url: str, service: str, since: datetime, until: datetime | None = None) -> pd.DataFrame:
     """Served (non-shadow) rows of ``service`` logged in ``[since, until)`` whose true fare has arrived, oldest first.
 
-    Columns: ``request_id``, ``logged_at`` (UTC, naive), the features, ``prediction`` and ``actual_fare``.
+    Columns: ``request_id``, ``logged_at`` (UTC, naive), ``model_version``, the features, ``prediction`` and
+    ``actual_fare``.
     """
     engine = sa.create_engine(url)
     try:
@@ -138,7 +139,7 @@ def read_labelled(url: str, service: str, since: datetime, until: datetime | Non
 def labelled_query(service: str, since: datetime, until: datetime | None = None) -> sa.Select[Any]:
     """Served (non-shadow) rows of ``service`` logged in ``[since, until)`` with their true fare, oldest first."""
     table = PREDICTION_LOG
-    columns = [table.c.request_id, table.c.logged_at, *(table.c[n] for n in FEATURES)]
+    columns = [table.c.request_id, table.c.logged_at, table.c.model_version, *(table.c[n] for n in FEATURES)]
     columns += [table.c.prediction, table.c.actual_fare]
     # "actual_fare IS NOT NULL" spelled as the partial index's predicate, so the planner can use that index
     conditions = [table.c.actual_fare.is_not(None), table.c.logged_at >= since]
@@ -146,3 +147,42 @@ def labelled_query(service: str, since: datetime, until: datetime | None = None)
     if until is not None:
         conditions.append(table.c.logged_at < until)
     return sa.select(*columns).where(*conditions).order_by(table.c.logged_at, table.c.id)
+
+
+@dataclass(frozen=True)
+class LogActivity:
+    """What the prediction log received since a time: rows and the newest row's time, per service."""
+
+    rows: dict[str, int]
+    newest: dict[str, datetime]
+
+    @property
+    def data_version(self) -> str:
+        """A version that changes whenever a row arrives: rows and newest time per service."""
+        return ";".join(f"{s}:{self.rows[s]}@{self.newest[s].isoformat()}" for s in sorted(self.rows)) or "empty"
+
+
+def log_activity(url: str, since: datetime, until: datetime | None = None) -> LogActivity:
+    """Rows logged in ``[since, until)`` (served, rejected, shadow) and the newest ``logged_at``, per service."""
+    table = PREDICTION_LOG
+    query = sa.select(table.c.service, sa.func.count(), sa.func.max(table.c.logged_at)).where(
+        table.c.logged_at >= since
+    )
+    if until is not None:
+        query = query.where(table.c.logged_at < until)
+    query = query.group_by(table.c.service)
+    engine = sa.create_engine(url)
+    try:
+        ensure_schema(engine)
+        with engine.connect() as connection:
+            found = list(connection.execute(query))
+    finally:
+        engine.dispose()
+    rows = {str(service): int(count) for service, count, _ in found}
+    return LogActivity(rows, {str(service): _utc(newest) for service, _, newest in found})
+
+
+def _utc(value: datetime | str) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite hands back the stored text)."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

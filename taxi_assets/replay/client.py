@@ -50,6 +50,8 @@ class ReplaySummary:
     model_versions: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     total_seconds: float = 0.0
+    # when the last request was answered, in epoch seconds
+    finished_requests: float = float("nan")
     mean_abs_error: float = float("nan")
 
     @property
@@ -154,6 +156,7 @@ async def replay(trips: pd.DataFrame, config: ReplayConfig) -> ReplaySummary:
             spawn(predict(index, row))
             summary.sent += 1
         summary.seconds = time.monotonic() - started
+        summary.finished_requests = time.time()
         while tasks or pending:
             post_due_feedback()
             await asyncio.sleep(min(0.05, max(0.0, pending[0][0] - time.monotonic())) if pending else 0.01)

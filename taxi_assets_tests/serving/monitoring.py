@@ -7,13 +7,13 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from taxi_assets.assets.drift import drift_report
+from taxi_assets.assets.drift import build_drift_report
 from taxi_assets.definitions import alerts_from_env, build_resources
 from taxi_assets.lifecycle.registry import ModelRegistry, model_name
 from taxi_assets.modeling.evaluation import regression_metrics
 from taxi_assets.modeling.features import FEATURES
 from taxi_assets.modeling.serving_model import FareModel
-from taxi_assets.partitions import window_service_key
+from taxi_assets.partitions import MonitoringWindows
 from taxi_assets.resources import DataLake, LocalTripSource, RetrainingPolicy
 from taxi_assets_tests.conftest import TLC_DIR
 from taxi_assets_tests.serving.conftest import Trained, register
@@ -21,6 +21,15 @@ from taxi_serving.logging_sink import PredictionLogSink
 from taxi_serving.service import log_row
 
 SMALL_WINDOW = {"min_rows": 100, "min_labelled_rows": 100}
+# the monitoring tests judge a day of traffic (their replays never straddle a window's end; hours could)
+DAILY = MonitoringWindows(24 * 60)
+DAILY_ENV = {"TAXI_MONITOR_WINDOW_MINUTES": str(DAILY.minutes)}
+drift_report = build_drift_report(DAILY)
+
+
+def today(service: str = "green") -> str:
+    """The partition key of today's window of ``service``."""
+    return str(DAILY.key(DAILY.containing(datetime.now(UTC)), service))
 
 
 def champion(home: Path, trained: Trained, name: str = "a", service: str = "green") -> tuple[str, np.ndarray]:
@@ -80,8 +89,8 @@ def judge(
     result = dg.materialize(
         [drift_report],
         instance=instance,
-        resources=build_resources({"TAXI_HOME": str(home)}),
-        partition_key=str(window_service_key(datetime.now(UTC).strftime("%Y-%m-%d"), service)),
+        resources=build_resources({"TAXI_HOME": str(home), **DAILY_ENV}),
+        partition_key=today(service),
         run_config={"ops": {"drift_report": {"config": {**SMALL_WINDOW, **config}}}},
     )
     checks = {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}

@@ -6,24 +6,21 @@ Each test gets databases of its own (created and dropped here), so runs never se
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import yaml
 
-from taxi_assets.assets.drift import drift_report
 from taxi_assets.definitions import build_resources
 from taxi_assets.drift.checks import ACCURACY
 from taxi_assets.lifecycle.alerts import Alerter
 from taxi_assets.lifecycle.registry import CHAMPION, ModelRegistry, model_name
-from taxi_assets.partitions import window_service_key
 from taxi_assets.resources import DataLake, MlflowResource
 from taxi_assets.sensors import retrain_on_failed_checks
 from taxi_assets_tests.postgres import SERVER, create_database, drop_database, require_postgres
 from taxi_assets_tests.serving.conftest import Trained, register
-from taxi_assets_tests.serving.monitoring import log_traffic, sensor_resources
+from taxi_assets_tests.serving.monitoring import DAILY_ENV, drift_report, log_traffic, sensor_resources, today
 
 
 @pytest.fixture
@@ -70,7 +67,7 @@ def test_a_failed_check_on_a_postgres_instance_is_read_by_the_sensor(
         "MLFLOW_TRACKING_URI": databases["mlflow"].replace("postgresql://", "postgresql+psycopg2://"),
         "TAXI_DATABASE_URL": databases["platform"].replace("postgresql://", "postgresql+psycopg2://"),
     }
-    resources = build_resources(env)
+    resources = build_resources({**env, **DAILY_ENV})
     # a database tracking URI (not a server) needs an artifact root, or MLflow writes ./mlruns
     mlflow = MlflowResource(tracking_uri=env["MLFLOW_TRACKING_URI"], artifact_root=(tmp_path / "artifacts").as_uri())
     resources["mlflow"] = mlflow
@@ -90,7 +87,7 @@ def test_a_failed_check_on_a_postgres_instance_is_read_by_the_sensor(
             [drift_report],
             instance=instance,
             resources=resources,
-            partition_key=str(window_service_key(datetime.now(UTC).strftime("%Y-%m-%d"), "green")),
+            partition_key=today("green"),
             run_config={"ops": {"drift_report": {"config": {"min_rows": 100, "min_labelled_rows": 100}}}},
         )
         checks = {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from taxi_assets.lifecycle import alerts, decisions, prediction_log  # noqa: F401  (they declare the tables)
+from taxi_assets.lifecycle import alerts, decisions, incidents, prediction_log  # noqa: F401  (they declare the tables)
 from taxi_assets.lifecycle.schema import METADATA, VERSION_TABLE
 
 
