@@ -66,7 +66,6 @@ def command_demo(runner: Runner, args: argparse.Namespace) -> None:
     settings = ""
     if args.serve == "no":
         runner.ingest(service, months, refresh=args.refresh)
-        runner.run("reference_job", service, {"training_set": {"config": {"months": months}}})
         decision = runner.train(service, months, args.holdout_months or [])["promotion_decision"]
         print(
             f"\n{service}: champion is version {decision['champion_version_after']} "

@@ -370,7 +370,6 @@ def run_story(
     story = StoryResult()
     months = list(options.training_months)
     runner.ingest(options.service, [*months, options.calm_month, options.drift_month], refresh=False)
-    runner.run("reference_job", options.service, {"training_set": {"config": {"months": months}}})
     outcome = runner.train(options.service, months, [])["promotion_decision"]
     story.champion_before = str(outcome["champion_version_after"])
     story.champion_rmse = float(outcome["challenger_rmse"])

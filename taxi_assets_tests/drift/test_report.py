@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from taxi_assets.drift.profile import fit_reference_profile, numeric_profile, reference_sample
-from taxi_assets.drift.report import compute_drift_report
+from taxi_assets.drift.report import compute_drift_report, not_counted_for
 from taxi_assets_tests.drift.test_profile import synthetic_train
 
 TRAIN = synthetic_train(40_000, seed=1)
@@ -82,3 +82,35 @@ def test_an_empty_window_is_nan_everywhere_never_a_silent_pass() -> None:
     assert np.isnan(report.accuracy.rmse)
     assert report.validation_failure_rate == 1.0
     assert report.largest_psi()[0] == ""
+
+
+def test_an_hour_of_live_traffic_does_not_drift_on_its_clock_but_still_on_its_trips() -> None:
+    # one real hour: every trip at 13:00 on a Tuesday, against a reference of whole months
+    hour = window(2_000, seed=5)
+    hour["pickup_hour"], hour["pickup_day_of_week"], hour["is_weekend"], hour["is_rush_hour"] = 13.0, 1.0, 0, 0
+    counted_all = compute_drift_report(PROFILE, hour, rejected=0, not_counted=not_counted_for(7 * 24 * 60))
+    assert {"pickup_hour", "pickup_day_of_week"} <= set(counted_all.drifted_features())
+    hourly = compute_drift_report(PROFILE, hour, rejected=0, not_counted=not_counted_for(60))
+    assert hourly.drifted_features() == []
+    assert hourly.psi["pickup_hour"].drifted  # still measured and reported, just not counted
+    # a real change of the trips in that hour is still caught
+    hour["trip_distance"] *= 1.8
+    assert "trip_distance" in compute_drift_report(PROFILE, hour, 0, not_counted=not_counted_for(60)).drifted_features()
+
+
+def test_which_calendar_features_a_window_can_count() -> None:
+    assert not_counted_for(60) == ("pickup_month", "pickup_day_of_week", "is_weekend", "is_rush_hour", "pickup_hour")
+    assert not_counted_for(24 * 60) == ("pickup_month", "pickup_day_of_week", "is_weekend", "is_rush_hour")
+    assert not_counted_for(7 * 24 * 60) == ("pickup_month",)
+
+
+def test_accuracy_is_judged_on_the_labelled_rows_given_not_the_windows_own() -> None:
+    recent = window(2_000, seed=6)
+    recent["actual_fare"] = np.nan  # none of the window's own fares has arrived yet
+    trailing = window(3_000, seed=7)
+    trailing["actual_fare"] = trailing["prediction"] + 2.0
+    report = compute_drift_report(PROFILE, recent, rejected=0, labelled=trailing)
+    assert report.rows == 2_000
+    assert report.labelled_rows == 3_000
+    assert report.accuracy.mae == pytest.approx(2.0)
+    assert compute_drift_report(PROFILE, recent, rejected=0).labelled_rows == 0

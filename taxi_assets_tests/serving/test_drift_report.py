@@ -14,13 +14,14 @@ from taxi_assets.definitions import build_resources
 from taxi_assets.drift.checks import ACCURACY, FEATURE_DRIFT, PREDICTION_DRIFT, VALIDATION_FAILURES
 from taxi_assets.lakefs import MANIFEST
 from taxi_assets.lifecycle.alerts import Alerter
+from taxi_assets.lifecycle.incidents import IncidentStore
 from taxi_assets.lifecycle.registry import ModelRegistry, model_name
 from taxi_assets.partitions import month_service_key
 from taxi_assets.resources import DataLake
 from taxi_assets.sensors import new_error_failures, retrain_on_failed_checks
 from taxi_assets_tests.conftest import TLC_DIR
 from taxi_assets_tests.serving.conftest import Trained
-from taxi_assets_tests.serving.monitoring import champion, judge, log_traffic, sensor_resources
+from taxi_assets_tests.serving.monitoring import champion, judge, log_traffic, sensor_resources, today
 
 
 def test_traffic_like_the_training_data_raises_no_alarm(trained: Trained, tmp_path: Path) -> None:
@@ -50,6 +51,13 @@ def test_higher_fares_fail_accuracy_but_not_feature_drift(trained: Trained, tmp_
     assert checks[ACCURACY].severity == dg.AssetCheckSeverity.ERROR
     assert checks[FEATURE_DRIFT].passed
     assert float(metadata["bias"]) < -1.0  # the model under-predicts the new fares
+    # judged again, the window is the same incident: no second alert
+    assert not judge(tmp_path)[0][ACCURACY].passed
+    (alert,) = Alerter(f"sqlite:///{tmp_path / 'platform.db'}").history("green")
+    assert (alert["kind"], alert["severity"]) == ("check_failed", "CRITICAL")
+    assert alert["details"]["first_window"] == alert["details"]["last_window"] == today()[len("green|") :]
+    (incident,) = IncidentStore(f"sqlite:///{tmp_path / 'platform.db'}").incidents("green")
+    assert (incident.check, incident.failed_windows, incident.resolved_window) == (ACCURACY, 2, None)
 
 
 def test_many_rejected_requests_fail_the_validation_check(trained: Trained, tmp_path: Path) -> None:
