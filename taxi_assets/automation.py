@@ -96,7 +96,8 @@ def ingest_new_months(
             notes.append(f"{service}: the source did not answer ({error})")
             continue
         asked[service] = now
-        notes.append(f"{service}: newest in the lake {ingested[-1]}, nothing newer published")
+        if not newer:
+            notes.append(f"{service}: newest in the lake {ingested[-1]}, nothing newer published")
         requests += [
             dg.RunRequest(
                 run_key=f"new-month-{service}-{month}-{version}",

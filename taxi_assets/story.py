@@ -443,6 +443,6 @@ def print_summary(options: StoryOptions, story: StoryResult) -> None:
     ]
     if story.new_months:
         lines.append(
-            f"7. sensor ingest_new_months ingested {', '.join(story.new_months)} when it appeared in the trip source"
+            f"7. sensor ingest_new_months ingested {', '.join(story.new_months)} as it appeared in the trip source"
         )
     print("\n== summary\n" + "\n".join(lines) + "\n\n== timeline (measured)\n" + "\n".join(timeline))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
+from dagster._core.scheduler.instigation import TickData
 
 from taxi_assets.definitions import mlflow_from_env
 from taxi_assets.drift.checks import ACCURACY, FEATURE_DRIFT
@@ -36,6 +37,16 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def instigator_ticks(instance: dg.DagsterInstance) -> dict[str, list[TickData]]:
+    """Every recorded tick of each schedule and sensor of the instance, by name."""
+    return {
+        state.instigator_name: [
+            tick.tick_data for tick in instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=500)
+        ]
+        for state in instance.all_instigator_state()
+    }
 
 
 def link_month(trips: Path, name: str) -> None:
@@ -78,6 +89,7 @@ def test_left_to_the_daemon_the_loop_catches_the_fare_increase_retrains_promotes
             when_running=lambda: link_month(trips, "green_tripdata_2023-02.parquet"),
         )
         runs = {record.dagster_run.run_id: record.dagster_run for record in instance.get_run_records()}
+        ticks = instigator_ticks(instance)
 
     # who launched what: the schedule judged the windows, the sensors ingested the new month and retrained
     by_job: dict[str, list[dg.DagsterRun]] = {}
@@ -99,6 +111,14 @@ def test_left_to_the_daemon_the_loop_catches_the_fare_increase_retrains_promotes
     assert retrain.tags["taxi/months"] == "2023-02"
     assert "failed with ERROR" in retrain.tags["taxi/reason"]
     assert retrain.status == dg.DagsterRunStatus.SUCCESS
+    # the ticks the UI shows: the ones that launched these runs, and the ones that said why they launched nothing
+    launched_by = {run_id: name for name, found in ticks.items() for tick in found for run_id in tick.run_ids}
+    assert launched_by[retrain.run_id] == "retrain_on_failed_checks"
+    assert launched_by[new_month[0].run_id] == "ingest_new_months"
+    assert {launched_by[run.run_id] for run in monitors} == {"monitor_windows"}
+    reasons = [tick.skip_reason or "" for tick in ticks["retrain_on_failed_checks"]]
+    assert any("no new ERROR failure" in reason for reason in reasons)
+    assert any("no traffic in window" in (tick.skip_reason or "") for tick in ticks["monitor_windows"])
     # what ran by hand is the champion's first training, and nothing else
     manual = {run.job_name for run in runs.values() if SCHEDULE_TAG not in run.tags and SENSOR_TAG not in run.tags}
     assert manual <= {"zones_job", "ingest_job", "reference_job", "train_job"}

@@ -317,6 +317,8 @@ def _report_metadata(
         "largest_psi": float(largest),
         "largest_psi_feature": largest_name,
         "drifted_features": dg.MetadataValue.json(report.drifted_features()),
+        # reported but not counted: calendar features the window's length cannot match against the reference
+        "not_counted_features": dg.MetadataValue.json([n for n in report.psi if n not in report.counted_features]),
         "prediction_psi": float(report.prediction.value if report.prediction else float("nan")),
         "labelled_rows": sum(r.labelled_rows for r in reports.values()),
         "rmse": float(report.accuracy.rmse),

@@ -51,6 +51,8 @@ def test_higher_fares_fail_accuracy_but_not_feature_drift(trained: Trained, tmp_
     assert checks[ACCURACY].severity == dg.AssetCheckSeverity.ERROR
     assert checks[FEATURE_DRIFT].passed
     assert float(metadata["bias"]) < -1.0  # the model under-predicts the new fares
+    # a day's window cannot hold the reference's mix of weekdays: said, and not counted
+    assert metadata["not_counted_features"] == ["pickup_day_of_week", "pickup_month", "is_weekend", "is_rush_hour"]
     # judged again, the window is the same incident: no second alert
     assert not judge(tmp_path)[0][ACCURACY].passed
     (alert,) = Alerter(f"sqlite:///{tmp_path / 'platform.db'}").history("green")
