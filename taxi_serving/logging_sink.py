@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -456,15 +457,17 @@ class PredictionLogSink:
             handle.flush()
 
     def _retry_deferred(self) -> None:
-        """Apply deferred feedback whose prediction has arrived; quarantine what waited too long."""
+        """Apply deferred feedback whose prediction has arrived; quarantine what waited too long.
+
+        The file is replaced in one step by what still waits (only this thread writes it), so it never goes
+        missing: a process killed in the middle leaves the whole file, and applying again is idempotent.
+        """
         path = self.writer.folder.path / DEFERRED
         if not path.exists() or not path.stat().st_size:
             return
-        waiting = path.with_suffix(".retry")
-        path.rename(waiting)
         still: list[dict[str, Any]] = []
         try:
-            for line in waiting.read_bytes().splitlines():
+            for line in path.read_bytes().splitlines():
                 item = msgspec.json.decode(line)
                 outcome, _ = self.record_feedback(item["feedback"], float(item["actual_fare"]))
                 if outcome == "ok":
@@ -475,13 +478,13 @@ class PredictionLogSink:
                     else:
                         still.append(item)
         except LogStoreDownError:
-            with path.open("ab") as handle:  # keep them all: applying is idempotent
-                handle.write(waiting.read_bytes())
-            waiting.unlink()
-            return
-        if still:
-            self._defer(still)
-        waiting.unlink()
+            return  # the file stays as it is: every item is tried again
+        replacement = path.with_suffix(".next")
+        with replacement.open("wb") as handle:
+            handle.write(b"".join(self._encoder.encode(item) + b"\n" for item in still))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(replacement, path)
 
     def _take_deferred(self, folder: JournalFolder) -> None:
         """An adopted folder's deferred feedback becomes this worker's."""
