@@ -17,7 +17,6 @@ SERVICE: Final = "service"
 WINDOW: Final = "window"
 # Every window length keys its windows by their start, to the minute (Dagster's hourly format).
 WINDOW_FORMAT: Final = "%Y-%m-%d-%H:%M"
-MINUTES_PER_DAY: Final = 24 * 60
 
 service_partitions = dg.StaticPartitionsDefinition(list(constants.SERVICES))
 month_partitions = dg.MonthlyPartitionsDefinition(start_date=constants.FIRST_MONTH, fmt=constants.MONTH_FORMAT)
