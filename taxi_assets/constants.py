@@ -1,4 +1,4 @@
-"""Group names, partition bounds and the defaults every asset config starts from."""
+"""Group names, partition bounds, the defaults every asset config starts from, the demo's own values, the services."""
 
 from __future__ import annotations
 
@@ -16,6 +16,15 @@ SERVING_GROUP: Final = "serving"
 # month before a service's own first month fails saying when that service starts.
 SERVICES: Final = ("green", "yellow")
 SERVICE_FIRST_MONTH: Final = {"yellow": "2009-01", "green": "2013-08"}
+
+
+def known_service(service: str) -> str:
+    """``service`` when it is a TLC service; a ValueError naming the valid ones otherwise (the one rule for both)."""
+    if service not in SERVICES:
+        raise ValueError(f"unknown TLC service {service!r}: one of {', '.join(SERVICES)}")
+    return service
+
+
 FIRST_MONTH: Final = min(SERVICE_FIRST_MONTH.values())
 MONTH_FORMAT: Final = "%Y-%m"
 

@@ -1,4 +1,7 @@
-"""The code location: the only place that builds ``Definitions`` and that reads the environment.
+"""The code location's composition root: the one place that builds ``Definitions``.
+
+It reads the environment for the code location (the CLI and the demo pass their own environment to
+``build_defs`` and read the few settings of their own, such as the API's port, themselves).
 
 ``defs`` is loaded lazily by Dagster (``@dg.definitions``), so the environment is read when the code location
 loads, never at import. Environment variables:

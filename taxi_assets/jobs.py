@@ -9,8 +9,13 @@ from taxi_assets.assets.promotion import promotion_decision
 from taxi_assets.assets.traffic import labelled_traffic
 from taxi_assets.assets.training import challenger_model
 
+# Jobs that start a Spark session carry this tag: the instance's run queue runs one of them at a time (each has a
+# JVM of its own), while monitoring runs, which need no Spark, never wait behind one (dagster.yaml).
+SPARK_RUN_TAGS = {"taxi/engine": "spark"}
+
 ingest_job = dg.define_asset_job(
     "ingest_job",
+    tags=SPARK_RUN_TAGS,
     selection=dg.AssetSelection.assets(raw_trips, trip_features),
     description="One month of one service: TLC file -> canonical raw trips -> model features.",
 )
@@ -19,6 +24,7 @@ zones_job = dg.define_asset_job(
 )
 reference_job = dg.define_asset_job(
     "reference_job",
+    tags=SPARK_RUN_TAGS,
     selection=dg.AssetSelection.assets(training_set, reference_profile),
     description="One service: training window -> train/test split -> reference profile.",
 )
@@ -29,12 +35,14 @@ monitor_job = dg.define_asset_job(
 )
 train_job = dg.define_asset_job(
     "train_job",
+    tags=SPARK_RUN_TAGS,
     selection=dg.AssetSelection.assets(training_set, reference_profile, challenger_model, promotion_decision),
     description="One service: split the window, fit its profile, train and register a challenger, decide on it.",
 )
 
 retrain_job = dg.define_asset_job(
     "retrain_job",
+    tags=SPARK_RUN_TAGS,
     selection=dg.AssetSelection.assets(
         labelled_traffic, training_set, reference_profile, challenger_model, promotion_decision
     ),

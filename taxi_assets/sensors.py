@@ -1,7 +1,7 @@
 """The retraining sensor: a new ERROR failure of a drift_report check launches one retraining run.
 
 Dagster has no built-in trigger on failed asset checks, so the sensor reads the new evaluations of each check
-from the instance; the service and day of each come from its partition (day x service). Per service, its cursor
+from the instance; the service and window of each come from its partition (window x service). Per service, its cursor
 remembers the newest evaluation handled and when it last launched a run: a failure is acted on once (the run
 key is derived from the evaluation), and while drift persists at most one run per service starts per cooldown;
 failures inside the cooldown are acknowledged and say so in the skip reason. A yellow retraining never delays a

@@ -25,6 +25,18 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"the real TLC files are expected in {TLC_DIR} (../shared/data/tlc)")
 
 
+# Fixtures whose first use costs seconds to minutes: a test that uses one, directly or through another fixture, is
+# in the slow tier without saying so. Tests slow for another reason (a daemon, a server, whole months) say
+# `pytestmark = pytest.mark.slow` themselves.
+SLOW_FIXTURES = frozenset({"spark"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def tlc_dir() -> Path:
     return TLC_DIR

@@ -175,6 +175,7 @@ def test_the_tlc_is_asked_for_the_next_month_at_most_once_an_hour_and_an_outage_
     assert "green: the source did not answer" in skipped
 
 
+@pytest.mark.slow
 def test_the_freshness_retraining_trains_each_service_with_a_champion_on_its_newest_months(tmp_path: Path) -> None:
     lake = DataLake(root=str(tmp_path / "lake"))
     for month in ("2022-01", "2022-02", "2022-03"):

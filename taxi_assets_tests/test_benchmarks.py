@@ -14,6 +14,8 @@ import bench_drift
 import bench_features
 import bench_model
 
+pytestmark = pytest.mark.slow  # runs the benchmark scripts on real months
+
 
 @pytest.mark.slow
 def test_bench_features_runs_end_to_end_on_a_small_month(trips_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,3 +1,4 @@
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -98,6 +99,7 @@ def test_lazy_defs_load_from_the_process_environment() -> None:
     assert isinstance(defs(), dg.Definitions)
 
 
+@pytest.mark.slow
 def test_the_workspace_loads_as_dagster_dev_loads_it(tmp_path: Path) -> None:
     instance = tmp_path / "dagster"  # where `make dev` puts the instance: the data home
     instance.mkdir()
@@ -119,6 +121,7 @@ def test_the_workspace_loads_as_dagster_dev_loads_it(tmp_path: Path) -> None:
     assert warnings == []
 
 
+@pytest.mark.slow
 def test_monitoring_windows_follow_the_environment(tmp_path: Path) -> None:
     hourly = build_defs({"TAXI_HOME": str(tmp_path)})
     windows = hourly.resolve_asset_graph().get(dg.AssetKey("drift_report")).partitions_def
@@ -141,3 +144,20 @@ def test_monitoring_windows_follow_the_environment(tmp_path: Path) -> None:
         assert short.get_sensor_def(sensor).default_status == dg.DefaultSensorStatus.RUNNING
     with pytest.raises(ValueError, match="7 minutes does not tile a day"):
         build_defs({"TAXI_HOME": str(tmp_path), "TAXI_MONITOR_WINDOW_MINUTES": "7"})
+
+
+def test_spark_runs_queue_one_at_a_time_and_monitoring_never_waits_behind_them(tmp_path: Path) -> None:
+    local = build_defs({"TAXI_HOME": str(tmp_path), "TAXI_TRIPS_DIR": str(TLC_DIR)})
+    assets = {spec.key: spec for spec in local.resolve_all_asset_specs()}
+    for job in local.resolve_all_job_defs():
+        if job.name.startswith("__") or job.name == "rollback_job":
+            continue
+        keys = job.asset_layer.selected_asset_keys
+        uses_spark = any("spark" in assets[key].kinds for key in keys)
+        assert (job.tags.get("taxi/engine") == "spark") == uses_spark, job.name
+    (tmp_path / "home").mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", tmp_path / "home" / "dagster.yaml")
+    queue = dg.DagsterInstance.from_config(str(tmp_path / "home")).get_concurrency_config().run_queue_config
+    assert queue is not None
+    assert queue.max_concurrent_runs >= 2
+    assert queue.tag_concurrency_limits == [{"key": "taxi/engine", "value": "spark", "limit": 1}]

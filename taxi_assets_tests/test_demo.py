@@ -7,9 +7,12 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from taxi_assets.cli import instance_home
 from taxi_assets_tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow  # runs the demo's command line
 
 
 def closed_port() -> int:

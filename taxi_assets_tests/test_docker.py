@@ -93,6 +93,7 @@ def test_what_the_images_run_exists() -> None:
     assert callable(main)
 
 
+@pytest.mark.slow
 def test_the_deployment_instance_config_runs_on_postgres(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     require_postgres()
     database = f"taxi_docker_{uuid.uuid4().hex[:10]}"
@@ -119,3 +120,53 @@ def test_the_deployment_instance_config_runs_on_postgres(tmp_path: Path, monkeyp
             assert instance.get_latest_materialization_event(dg.AssetKey("probe")) is not None
     finally:
         drop_database(database)
+
+
+def _closure(requirements: list[str]) -> set[str]:
+    """Every distribution the requirements pull in, walked through the installed packages' own metadata."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: set[str] = set()
+    pending = [(Requirement(text), "") for text in requirements]
+    while pending:
+        requirement, extra = pending.pop()
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": extra}):
+            continue
+        name = canonicalize_name(requirement.name)
+        key = f"{name}[{','.join(sorted(requirement.extras))}]"
+        if key in seen:
+            continue
+        seen.add(key)
+        for text in metadata.requires(name) or []:
+            nested = Requirement(text)
+            pending.append((nested, ""))
+            pending.extend((nested, wanted) for wanted in requirement.extras)
+    return {key.split("[")[0] for key in seen}
+
+
+def test_each_image_installs_its_extra_and_the_api_extra_holds_no_dagster_or_spark() -> None:
+    import tomllib
+
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    stages = dict(re.findall(r"^FROM base AS (\S+)\n(.*?)(?=^FROM |\Z)", dockerfile, flags=re.MULTILINE | re.DOTALL))
+    assert 'pip install -c requirements.lock ".[api]"' in stages["api-build"]
+    assert 'pip install -c requirements.lock ".[platform]"' in stages["platform-build"]
+    assert "grep" not in dockerfile
+    api = _closure(project["dependencies"] + extras["api"])
+    platform = _closure(project["dependencies"] + extras["platform"])
+    assert {"litestar", "uvicorn", "mlflow", "onnxruntime"} <= api
+    assert not {name for name in api if name.startswith(("dagster", "pyspark", "py4j"))}, sorted(api)
+    assert {"dagster", "pyspark", "mlflow"} <= platform
+    # the lock pins every distribution any extra installs
+    locked = {
+        line.split("==")[0].lower().replace("_", "-")
+        for line in (PROJECT_ROOT / "requirements.lock").read_text().splitlines()
+        if "==" in line
+    }
+    everything = _closure(project["dependencies"] + [r for reqs in extras.values() for r in reqs])
+    assert everything - locked == set(), sorted(everything - locked)

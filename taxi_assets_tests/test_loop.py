@@ -13,6 +13,7 @@ import socket
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 from dagster._core.scheduler.instigation import TickData
 
@@ -25,6 +26,8 @@ from taxi_assets.lifecycle.registry import CHAMPION, PREVIOUS_CHAMPION, model_na
 from taxi_assets.runner import Runner
 from taxi_assets.story import SCHEDULE_TAG, SENSOR_TAG, StoryOptions, run_story
 from taxi_assets_tests.conftest import PROJECT_ROOT, TLC_DIR
+
+pytestmark = pytest.mark.slow  # the whole loop under a real Dagster daemon
 
 # what the test states as its bounds: a failed check starts its retraining within a minute (the sensor runs every
 # 20 s), and the last drifted request is judged within its window plus the schedule's tick and the run

@@ -47,6 +47,8 @@ from taxi_assets.resources import DataLake, LocalTripSource
 from taxi_assets.sensors import in_lake
 from taxi_assets_tests.conftest import TLC_DIR, real_trip_table
 
+pytestmark = pytest.mark.slow  # runs an S3 server and Spark on it
+
 BUCKET = "taxi-lake"
 S3_ENV = {"AWS_ACCESS_KEY_ID": "lake-test", "AWS_SECRET_ACCESS_KEY": "lake-test", "AWS_REGION": "us-east-1"}
 

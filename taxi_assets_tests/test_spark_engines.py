@@ -30,6 +30,8 @@ from taxi_assets.partitions import month_service_key
 from taxi_assets.resources import parse_spark_conf, spark_config
 from taxi_assets_tests.conftest import PROJECT_ROOT, TLC_DIR
 
+pytestmark = pytest.mark.slow  # starts a Spark Connect server
+
 JANUARY = str(month_service_key("2022-01", "green"))
 
 

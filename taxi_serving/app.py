@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import anyio
 from litestar import Litestar
@@ -19,7 +19,6 @@ from taxi_serving.controllers import (
     HealthController,
     ModelController,
     PredictionController,
-    predict_route,
 )
 from taxi_serving.docs import DocsController
 from taxi_serving.errors import (
@@ -33,6 +32,7 @@ from taxi_serving.journal import JournalUnavailableError
 from taxi_serving.logging_sink import PredictionLogSink
 from taxi_serving.metrics import ApiMetrics
 from taxi_serving.model_store import ModelStore
+from taxi_serving.predict_route import predict_route
 from taxi_serving.service import Serving
 from taxi_serving.settings import Settings, settings_from_env
 
@@ -48,6 +48,35 @@ def create_app(settings: Settings) -> Litestar:
     os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(settings.registry_retries)
     os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = f"{settings.registry_timeout_seconds:g}"
     os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = "1"
+    serving = _serving(settings)
+    if not settings.api_keys and settings.api_keys_file is None:
+        log.error("no API keys configured (TAXI_API_KEYS): every protected endpoint will answer 401")
+    return Litestar(
+        route_handlers=[
+            predict_route,
+            PredictionController,
+            FeedbackController,
+            ModelController,
+            HealthController,
+            DocsController,
+        ],
+        lifespan=[_lifespan(serving, settings.poll_interval_seconds)],
+        state=State({"serving": serving, "api_keys": ApiKeys(settings.api_keys, settings.api_keys_file)}),
+        exception_handlers={
+            ApiError: api_error_handler,
+            HTTPException: http_exception_handler,
+            JournalUnavailableError: journal_error_handler,
+            Exception: internal_error_handler,
+        },
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=None,  # contract.py writes the document; docs.py serves it
+        response_headers={"X-Content-Type-Options": "nosniff"},  # errors: errors.error_response
+        debug=False,
+    )
+
+
+def _serving(settings: Settings) -> Serving:
+    """The model store, the prediction log and the metrics of one worker, wired together."""
     metrics = ApiMetrics()
     store = ModelStore(
         settings.tracking_uri,
@@ -65,7 +94,6 @@ def create_app(settings: Settings) -> Litestar:
         durable=settings.log_durable,
         service=settings.service,
     )
-    serving = Serving(settings, store, sink, metrics)
     metrics.bind(
         lambda: {
             "written": sink.counters.written,
@@ -77,14 +105,21 @@ def create_app(settings: Settings) -> Litestar:
             "registry_up": float(store.registry_reachable),
         }
     )
+    return Serving(settings, store, sink, metrics)
+
+
+def _lifespan(
+    serving: Serving, poll_seconds: float
+) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
+    """Start the log shipper and the model store with the app; poll the aliases and refresh metrics while it runs."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        sink.start()
-        await anyio.to_thread.run_sync(store.start)
+        serving.sink.start()
+        await anyio.to_thread.run_sync(serving.store.start)
         tasks = [
-            asyncio.create_task(_poll(store, settings.poll_interval_seconds)),
-            asyncio.create_task(_refresh_metrics(metrics)),
+            asyncio.create_task(_poll(serving.store, poll_seconds)),
+            asyncio.create_task(_refresh_metrics(serving.metrics)),
         ]
         try:
             yield
@@ -93,34 +128,10 @@ def create_app(settings: Settings) -> Litestar:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await anyio.to_thread.run_sync(sink.stop)
-            metrics.refresh()
+            await anyio.to_thread.run_sync(serving.sink.stop)
+            serving.metrics.refresh()
 
-    if not settings.api_keys and settings.api_keys_file is None:
-        log.error("no API keys configured (TAXI_API_KEYS): every protected endpoint will answer 401")
-    app = Litestar(
-        route_handlers=[
-            predict_route,
-            PredictionController,
-            FeedbackController,
-            ModelController,
-            HealthController,
-            DocsController,
-        ],
-        lifespan=[lifespan],
-        state=State({"serving": serving, "api_keys": ApiKeys(settings.api_keys, settings.api_keys_file)}),
-        exception_handlers={
-            ApiError: api_error_handler,
-            HTTPException: http_exception_handler,
-            JournalUnavailableError: journal_error_handler,
-            Exception: internal_error_handler,
-        },
-        request_max_body_size=settings.max_body_bytes,
-        openapi_config=None,  # contract.py writes the document; docs.py serves it
-        response_headers={"X-Content-Type-Options": "nosniff"},  # errors: errors.error_response
-        debug=False,
-    )
-    return app
+    return lifespan
 
 
 async def _poll(store: ModelStore, interval: float) -> None:

@@ -146,8 +146,36 @@ ERRORS: Final = {
 
 def openapi_document(rules: dict[str, Rule], batch_limit: int, max_body_bytes: int) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API for the given trip rules (the champion's) and limits."""
+    (_, components) = msgspec.json.schema_components(
+        [Prediction, BatchResponse, FeedbackResponse, ErrorBody, ModelInfo, Readiness, Health],
+        ref_template="#/components/schemas/{name}",
+    )
+    limit = f" Bodies over {max_body_bytes:,} bytes are refused (413)."
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Taxi fare API",
+            "version": "1.0.0",
+            "description": "Prices NYC taxi trips with the champion model of the taxi fare platform. Every error is "
+            "an ErrorBody; a 422 names each failing field with the value received and the valid range." + limit,
+        },
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER},
+                "Bearer": {"type": "http", "scheme": "bearer"},
+            },
+        },
+        "paths": _write_paths(rules, batch_limit) | _read_paths(),
+    }
+
+
+SECURED: Final[list[dict[str, list[str]]]] = [{"ApiKey": []}, {"Bearer": []}]
+
+
+def _write_paths(rules: dict[str, Rule], batch_limit: int) -> dict[str, Any]:
+    """The three POST endpoints, whose bodies follow the trip rules."""
     trip = trip_schema(rules)
-    single = trip_schema(rules, {CLIENT_ID: CLIENT_ID_SCHEMA})
     batch = {
         "type": "object",
         "properties": {
@@ -166,79 +194,46 @@ def openapi_document(rules: dict[str, Rule], batch_limit: int, max_body_bytes: i
         "required": ["request_id", "actual_fare"],
         "additionalProperties": False,
     }
-    (_, components) = msgspec.json.schema_components(
-        [Prediction, BatchResponse, FeedbackResponse, ErrorBody, ModelInfo, Readiness, Health],
-        ref_template="#/components/schemas/{name}",
+    single = _operation(
+        "predict",
+        "Price one trip with the champion (or the challenger, for the A/B share)",
+        trip_schema(rules, {CLIENT_ID: CLIENT_ID_SCHEMA}),
+        {**EXAMPLE_TRIP, CLIENT_ID: "dispatch-7"},
+        Prediction,
+        (400, 401, 413, 422, 503),
     )
-    secured: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Bearer": []}]
-    limit = f" Bodies over {max_body_bytes:,} bytes are refused (413)."
+    many = _operation(
+        "predict_batch",
+        f"Price 1 to {batch_limit} trips; the whole batch is refused if any trip is invalid",
+        batch,
+        {"trips": [EXAMPLE_TRIP]},
+        BatchResponse,
+        (400, 401, 413, 422, 503),
+    )
+    joined = _operation(
+        "feedback",
+        "Join the fare actually charged to a logged prediction",
+        feedback,
+        {"request_id": "3f0c2a9d5b7e4f61a8c0d2e4f6a8b0c1", "actual_fare": 17.5},
+        FeedbackResponse,
+        (400, 401, 404, 409, 413, 422, 503),
+    )
+    return {"/predict": {"post": single}, "/predict/batch": {"post": many}, "/feedback": {"post": joined}}
+
+
+def _read_paths() -> dict[str, Any]:
+    """The GET endpoints: the model, health, readiness and metrics."""
+    metrics = {
+        "operationId": "metrics",
+        "summary": "Prometheus metrics, summed over the workers",
+        "security": [],
+        "responses": {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}},
+    }
     return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Taxi fare API",
-            "version": "1.0.0",
-            "description": "Prices NYC taxi trips with the champion model of the taxi fare platform. Every error is "
-            "an ErrorBody; a 422 names each failing field with the value received and the valid range." + limit,
-        },
-        "components": {
-            "schemas": components,
-            "securitySchemes": {
-                "ApiKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER},
-                "Bearer": {"type": "http", "scheme": "bearer"},
-            },
-        },
-        "paths": {
-            "/predict": {
-                "post": _operation(
-                    "predict",
-                    "Price one trip with the champion (or the challenger, for the A/B share)",
-                    single,
-                    {**EXAMPLE_TRIP, CLIENT_ID: "dispatch-7"},
-                    Prediction,
-                    (400, 401, 413, 422, 503),
-                    secured,
-                )
-            },
-            "/predict/batch": {
-                "post": _operation(
-                    "predict_batch",
-                    f"Price 1 to {batch_limit} trips; the whole batch is refused if any trip is invalid",
-                    batch,
-                    {"trips": [EXAMPLE_TRIP]},
-                    BatchResponse,
-                    (400, 401, 413, 422, 503),
-                    secured,
-                )
-            },
-            "/feedback": {
-                "post": _operation(
-                    "feedback",
-                    "Join the fare actually charged to a logged prediction",
-                    feedback,
-                    {"request_id": "3f0c2a9d5b7e4f61a8c0d2e4f6a8b0c1", "actual_fare": 17.5},
-                    FeedbackResponse,
-                    (400, 401, 404, 409, 413, 422, 503),
-                    secured,
-                )
-            },
-            "/model": {
-                "get": _get("model_info", "Champion and challenger, their metrics, the split", ModelInfo, secured)
-            },
-            "/healthz": {"get": _get("healthz", "The process is alive", Health, [])},
-            "/readyz": {
-                "get": _get("readyz", "Ready when a champion is loaded (503 otherwise), and why", Readiness, [])
-            },
-            "/metrics": {
-                "get": {
-                    "operationId": "metrics",
-                    "summary": "Prometheus metrics, summed over the workers",
-                    "security": [],
-                    "responses": {
-                        "200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
-                    },
-                }
-            },
-        },
+        "/model": {"get": _get("model_info", "Champion and challenger, their metrics, the split", ModelInfo, SECURED)},
+        "/healthz": {"get": _get("healthz", "The process is alive", Health, [])},
+        "/readyz": {"get": _get("readyz", "Ready when a champion is loaded (503 otherwise), and why", Readiness, [])},
+        "/metrics": {"get": metrics},
     }
 
 
@@ -249,12 +244,11 @@ def _operation(
     example: dict[str, Any],
     response: type[msgspec.Struct],
     errors: tuple[int, ...],
-    security: list[dict[str, list[str]]],
 ) -> dict[str, Any]:
     return {
         "operationId": operation_id,
         "summary": summary,
-        "security": security,
+        "security": SECURED,
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": body, "example": example}},

@@ -1,4 +1,4 @@
-"""One controller per resource. Bodies are read raw and validated field by field (see validation.py).
+"""One controller per resource (the single-trip ``POST /predict`` is ``predict_route.py``). Bodies are read raw.
 
 A single-row prediction takes about 10 microseconds, less than handing it to a thread would, so it runs on the
 event loop; batches and database calls run in worker threads.
@@ -7,18 +7,15 @@ event loop; batches and database calls run in worker threads.
 from __future__ import annotations
 
 import time
-from typing import Any, Final
+from typing import Any
 
 import anyio
-import msgspec
 import pandas as pd
-from litestar import Controller, Request, Response, asgi, get, post
-from litestar.exceptions import ClientException, HTTPException, MethodNotAllowedException
-from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
+from litestar import Controller, Request, Response, get, post
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from taxi_assets.modeling.features import FEATURES
-from taxi_serving.auth import authorize, key_from_headers, require_api_key
+from taxi_serving.auth import authorize, require_api_key
 from taxi_serving.contract import FARE_MAX, REQUEST_ID_MAX
 from taxi_serving.errors import (
     ConflictError,
@@ -26,7 +23,6 @@ from taxi_serving.errors import (
     LogUnavailableError,
     MalformedBodyError,
     NotFoundError,
-    UnauthorizedError,
 )
 from taxi_serving.logging_sink import LogStoreDownError
 from taxi_serving.schemas import (
@@ -50,68 +46,11 @@ from taxi_serving.service import (
 )
 from taxi_serving.validation import shown
 
-_encoder = msgspec.json.Encoder()
-# a prediction is for one caller at one time: no cache may keep it; no browser may guess another content type
-PREDICTION_HEADERS: Final = (
-    (b"content-type", b"application/json"),
-    (b"cache-control", b"no-store"),
-    (b"x-content-type-options", b"nosniff"),
-)
-
-
-class ClientDisconnectedError(ClientException):
-    """The client went away before sending the whole body."""
-
-    status_code = 400
-
 
 def serving_of(request: Request) -> Serving:
     """The process's serving state (read from app state: cheaper per request than a DI provider)."""
     serving: Serving = request.app.state.serving
     return serving
-
-
-@asgi("/predict", is_mount=False, copy_scope=False, operation_id="predict")
-async def predict_route(scope: Scope, receive: Receive, send: Send) -> None:
-    """``POST /predict``: price one trip with the champion (or the challenger, for the A/B share).
-
-    The hottest path is a plain ASGI handler inside the Litestar app: Litestar's request and response layers cost
-    about 27 microseconds a request here, more than validating, scoring and logging the trip. Errors still go
-    through the app's exception handlers; ``contract.py`` documents the route in /schema.
-    """
-    if scope.get("method") != "POST":
-        raise MethodNotAllowedException(headers={"Allow": "POST"})
-    app = scope["litestar_app"]
-    if not app.state.api_keys.accepts(key_from_headers(scope["headers"])):
-        raise UnauthorizedError("a valid API key is required in the X-API-Key header")
-    serving: Serving = app.state.serving
-    body = await read_body(receive, serving.settings.max_body_bytes)
-    payload = _encoder.encode(serving.predict_one(body))
-    start: HTTPResponseStartEvent = {
-        "type": "http.response.start",
-        "status": 200,
-        "headers": [(b"content-length", str(len(payload)).encode()), *PREDICTION_HEADERS],
-    }
-    body_event: HTTPResponseBodyEvent = {"type": "http.response.body", "body": payload, "more_body": False}
-    await send(start)
-    await send(body_event)
-
-
-async def read_body(receive: Receive, limit: int) -> bytes:
-    """The whole request body, or 413 as soon as it passes ``limit`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnectedError()
-        chunk: bytes = message.get("body", b"")  # type: ignore[assignment]
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(status_code=413)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 class PredictionController(Controller):

@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from taxi_assets.constants import known_service
+from taxi_assets.lifecycle.registry import model_name
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -37,7 +40,7 @@ class Settings:
     @property
     def model_name(self) -> str:
         """The registered model served."""
-        return f"taxi-fare-{self.service}"
+        return model_name(self.service)
 
 
 def _flag(value: str | None) -> bool:
@@ -53,13 +56,16 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     ``TAXI_SHADOW`` (1 to score the challenger on every request), ``TAXI_BATCH_LIMIT``, ``TAXI_MAX_BODY_BYTES``,
     ``TAXI_LOG_FSYNC_SECONDS`` (1; the journal's sync interval), ``TAXI_LOG_DURABLE`` (1; 0 only to benchmark),
     ``TAXI_REGISTRY_RETRIES`` (1) and ``TAXI_REGISTRY_TIMEOUT_SECONDS`` (3) for each call to the MLflow server.
+
+    Raises:
+        ValueError: ``TAXI_SERVICE`` is not a TLC service (the message names the valid ones).
     """
     home = Path(env.get("TAXI_HOME") or ".taxi").absolute()
     keys = tuple(key.strip() for key in (env.get("TAXI_API_KEYS") or "").split(",") if key.strip())
     keys_file = env.get("TAXI_API_KEYS_FILE")
     return Settings(
         tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow' / 'mlflow.db'}",
-        service=env.get("TAXI_SERVICE") or "green",
+        service=known_service(env.get("TAXI_SERVICE") or "green"),
         database_url=env.get("TAXI_DATABASE_URL") or f"sqlite:///{home / 'platform.db'}",
         cache_dir=home / "serving" / "model_cache",
         journal_dir=home / "serving" / "journal",

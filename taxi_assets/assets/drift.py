@@ -1,17 +1,12 @@
 """Monitoring: the drift report of one window of the prediction log, and the checks that judge it."""
 
-import io
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
-
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
 from taxi_assets import constants
 from taxi_assets.assets.common import failing_clearly
 from taxi_assets.drift import checks
-from taxi_assets.drift.accuracy import STATISTICS, AccuracyRule, HoldoutCalibration
+from taxi_assets.drift.accuracy import STATISTICS, AccuracyRule
 from taxi_assets.drift.checks import (
     ACCURACY,
     ERROR,
@@ -19,18 +14,14 @@ from taxi_assets.drift.checks import (
     PREDICTION_DRIFT,
     VALIDATION_FAILURES,
     CheckRules,
-    version_order,
 )
-from taxi_assets.drift.profile import PROFILE_FILE, SAMPLE_FILE, ReferenceProfile
 from taxi_assets.drift.psi import PSI_THRESHOLD
-from taxi_assets.drift.report import ACTUAL, DriftReport, Thresholds, compute_drift_report, not_counted_for
+from taxi_assets.drift.report import DriftReport, Thresholds, not_counted_for
+from taxi_assets.drift.window import Judging, WindowLog, report_summary, version_reports
 from taxi_assets.lakefs import LakeLocation, write_json_atomic
 from taxi_assets.lifecycle.alerts import Kind, Severity
 from taxi_assets.lifecycle.incidents import Incident, IncidentStore, Outcome, Transition
-from taxi_assets.lifecycle.prediction_log import LogWindow, read_labelled, read_window
-from taxi_assets.lifecycle.registry import CHAMPION, ModelRegistry, model_name
-from taxi_assets.modeling.errors import MissingInputError
-from taxi_assets.modeling.pyfunc import FarePyfunc
+from taxi_assets.lifecycle.registry import CHAMPION, model_name
 from taxi_assets.partitions import SERVICE, WINDOW, MonitoringWindows, split_window_service
 from taxi_assets.resources import AlertsResource, DataLake, MlflowResource, MonitoringPolicy, PlatformDatabase
 
@@ -79,6 +70,13 @@ class DriftReportConfig(dg.Config):
     def rules(self) -> CheckRules:
         """The thresholds of the checks, as the pure rules take them."""
         return CheckRules(self.drifted_features_for_error, self.max_validation_failure_rate, self.min_rows)
+
+    def judging(self, not_counted: tuple[str, ...]) -> Judging:
+        """Thresholds, accuracy's rule and the features a window of this length leaves out of the count."""
+        thresholds = Thresholds(
+            psi=self.psi_threshold, prediction_psi=self.prediction_psi_threshold, alpha=self.drift_alpha
+        )
+        return Judging(thresholds, self.accuracy_rule(), not_counted)
 
     def accuracy_rule(self) -> AccuracyRule:
         """How accuracy is calibrated and judged."""
@@ -137,113 +135,22 @@ def build_drift_report(windows: MonitoringWindows) -> dg.AssetsDefinition:
         """
         service, window = split_window_service(context)
         log = WindowLog.read(platform_db.url, service, windows.bounds(window), monitoring.accuracy_lookback_hours)
-        context.log_event(log.observation(service))
+        context.log_event(dg.AssetObservation(asset_key=PREDICTION_LOG_KEY, metadata=log.observed(service)))
         name, registry = model_name(service), mlflow.registry()
         with failing_clearly():
             champion = registry.alias(name, CHAMPION)
-            reports, headline = _reports(log, champion, name, registry, config, lake.profile_dir(service), windows)
+            judging = config.judging(not_counted_for(windows.minutes))
+            reports, headline = version_reports(log, champion, name, registry, judging, lake.profile_dir(service))
         verdicts = checks.combine({v: checks.judge(r, config.rules(), v) for v, r in reports.items()}, champion)
         results = [_check_result(verdict, service, window) for verdict in verdicts]
         raise_incident_alerts(alerts, IncidentStore(platform_db.url), verdicts, results, service, window)
         path = lake.drift_report(service, window)
-        summaries = {version: _summary(report) for version, report in reports.items()}
+        summaries = {version: report_summary(report) for version, report in reports.items()}
         write_json_atomic(path, {"window": [window], "service": service, "champion": champion, "versions": summaries})
         metadata = _report_metadata(reports, headline, champion, path) | log.metadata()
         return dg.MaterializeResult(metadata=metadata, check_results=results)
 
     return drift_report
-
-
-@dataclass(frozen=True)
-class WindowLog:
-    """What one window reads from the prediction log: its rows, and the labelled rows accuracy is judged on."""
-
-    start: datetime
-    end: datetime
-    log: LogWindow
-    # the labelled rows of the trailing period when it is longer than the window (None: the window's own)
-    matured: pd.DataFrame | None
-    lookback: timedelta
-
-    @classmethod
-    def read(cls, url: str, service: str, bounds: tuple[datetime, datetime], lookback_hours: float) -> "WindowLog":
-        """The window ``bounds`` of ``service``, and the labelled rows of ``lookback_hours`` before its end."""
-        start, end = bounds
-        lookback = max(timedelta(hours=lookback_hours), end - start)
-        matured = read_labelled(url, service, end - lookback, end) if lookback > end - start else None
-        return cls(start, end, read_window(url, start, end, service), matured, lookback)
-
-    def rows_of(self, version: str | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-        """The window's rows one version served (all when None), and its matured labelled rows."""
-        served, matured = self.log.served, self.matured
-        if version is None:
-            return served, matured
-        picked = served[served["model_version"].astype(str) == version]
-        if matured is not None:
-            matured = matured[matured["model_version"].astype(str) == version].reset_index(drop=True)
-        return picked, matured
-
-    def observation(self, service: str) -> dg.AssetObservation:
-        """What this window saw of the prediction log, recorded on the ``prediction_log`` asset."""
-        times = pd.to_datetime(self.log.served.get("logged_at", pd.Series(dtype=str)), utc=True, format="ISO8601")
-        return dg.AssetObservation(
-            asset_key=PREDICTION_LOG_KEY,
-            metadata={
-                "service": service,
-                "window_start": self.start.isoformat(),
-                "window_end": self.end.isoformat(),
-                "served_rows": len(self.log.served),
-                "rejected_rows": self.log.rejected,
-                "labelled_rows_in_lookback": -1 if self.matured is None else int(self.matured[ACTUAL].notna().sum()),
-                "newest_served": times.max().isoformat() if len(times) else "",
-            },
-        )
-
-    def metadata(self) -> dict[str, dg.MetadataValue | str | int | float]:
-        """The window's bounds and the accuracy period, for the asset page."""
-        return {
-            "window_start": self.start.isoformat(),
-            "window_end": self.end.isoformat(),
-            "accuracy_period_hours": self.lookback.total_seconds() / 3600,
-        }
-
-
-def _reports(
-    log: WindowLog,
-    champion: str | None,
-    name: str,
-    registry: ModelRegistry,
-    config: DriftReportConfig,
-    profile_dir: LakeLocation,
-    windows: MonitoringWindows,
-) -> tuple[dict[str, DriftReport], str]:
-    """One report per model version that served the window (the champion when none did), and the headline one."""
-    served = sorted(log.log.served["model_version"].dropna().astype(str).unique().tolist(), key=version_order)
-    versions = served or ([champion] if champion else [])
-    if not versions:
-        raise MissingInputError(f"{name} has no champion to monitor; train and promote one first")
-    # rejected requests reached no model: they count with the champion's traffic (else the newest version's)
-    headline = champion if champion is not None and champion in versions else versions[-1]
-    reports = {}
-    for version in versions:
-        rows, matured = log.rows_of(version if served else None)
-        reports[version] = _version_report(
-            registry.load_pyfunc(name, version),
-            rows,
-            log.log.rejected if version == headline else 0,
-            config,
-            profile_dir,
-            VersionWindow(not_counted_for(windows.minutes), matured),
-        )
-    return reports, headline
-
-
-@dataclass(frozen=True)
-class VersionWindow:
-    """How a window is judged beyond its rows: features it cannot count, and the labelled rows of accuracy."""
-
-    not_counted: tuple[str, ...]
-    matured: pd.DataFrame | None
 
 
 def raise_incident_alerts(
@@ -268,35 +175,6 @@ def raise_incident_alerts(
         transition, incident = store.record(outcome)
         if transition.alerts and incident is not None:
             alerts.send(*incident_alert(transition, incident, result, model_name(service)))
-
-
-def _version_report(
-    served_model: FarePyfunc,
-    rows: pd.DataFrame,
-    rejected: int,
-    config: DriftReportConfig,
-    profile_dir: LakeLocation,
-    judged: VersionWindow,
-) -> DriftReport:
-    """The rows one model version served, against that version's reference, predictions and holdout errors."""
-    profile = served_model.profile or _lake_profile(profile_dir)
-    # versions logged before they carried their reference sample fall back to the lake's
-    sample = served_model.reference_sample
-    if sample is None and (profile_dir / SAMPLE_FILE).is_file():
-        sample = pd.read_csv(io.BytesIO((profile_dir / SAMPLE_FILE).read_bytes()))
-    holdout = served_model.holdout_errors
-    return compute_drift_report(
-        profile,
-        rows.reset_index(drop=True),
-        rejected,
-        sample,
-        served_model.prediction_profile,
-        Thresholds(psi=config.psi_threshold, prediction_psi=config.prediction_psi_threshold, alpha=config.drift_alpha),
-        calibration=HoldoutCalibration(holdout, config.accuracy_rule()) if holdout is not None else None,
-        prediction_reference_rows=len(holdout) if holdout is not None else None,
-        not_counted=judged.not_counted,
-        labelled=judged.matured,
-    )
 
 
 def _report_metadata(
@@ -375,27 +253,3 @@ def incident_alert(
     verb = "escalated to ERROR" if transition is Transition.ESCALATED else "failed"
     title = f"{name} v{incident.model_version}: drift_report check {incident.check} {verb}"
     return severity, Kind.CHECK_FAILED, incident.service, title, details
-
-
-def _lake_profile(profile_dir: LakeLocation) -> ReferenceProfile:
-    path = profile_dir / PROFILE_FILE
-    if not path.is_file():
-        raise MissingInputError(f"no reference profile in {profile_dir}: materialize reference_profile first")
-    return ReferenceProfile.from_json(path.read_text())
-
-
-def _summary(report: DriftReport) -> dict[str, object]:
-    return {
-        "rows": report.rows,
-        "rejected": report.rejected,
-        "psi": {name: result.value for name, result in report.psi.items()},
-        "js": {name: result.js for name, result in report.divergence.items()},
-        "new_categories": {n: list(r.new_categories) for n, r in report.divergence.items() if r.new_categories},
-        "prediction_psi": report.prediction.value if report.prediction else None,
-        "drifted_features": report.drifted_features(),
-        "labelled_rows": report.labelled_rows,
-        "accuracy": asdict(report.accuracy),
-        "calibrated_accuracy": asdict(report.calibrated) if report.calibrated else None,
-        "accuracy_by_segment": {s: {k: asdict(v) for k, v in g.items()} for s, g in report.accuracy_by_segment.items()},
-        "thresholds": asdict(report.thresholds),
-    }

@@ -1,23 +1,21 @@
 """Features: the 12 model features per month (PySpark), and the train/test split over a window of months."""
 
 import json
-from dataclasses import asdict, fields
+from dataclasses import fields
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
-from pyspark.sql import functions as F
 
 from taxi_assets import constants
 from taxi_assets.assets.common import failing_clearly
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
-from taxi_assets.lakefs import MANIFEST, read_committed, staged_folder, write_manifest
+from taxi_assets.lakefs import MANIFEST, read_committed
 from taxi_assets.lifecycle.alerts import Kind, Severity
 from taxi_assets.lifecycle.retraining import MonthGuard, month_problems
 from taxi_assets.modeling.errors import MissingInputError
-from taxi_assets.modeling.feature_schema import read_feature_table, summarize_feature_table, validate_features
-from taxi_assets.modeling.features import TRIP_ID, OutlierBounds
-from taxi_assets.modeling.spark_features import feature_counts, kept_feature_rows, label_outliers, with_features
-from taxi_assets.modeling.split import SPLIT, TEST, TRAIN, assign_split
+from taxi_assets.modeling.feature_tables import TrainingSplit, write_month_features, write_training_split
+from taxi_assets.modeling.features import OutlierBounds
 from taxi_assets.partitions import (
     monthly_service_partitions,
     service_partitions,
@@ -65,25 +63,14 @@ def trip_features(
     rule; the output is validated with the pandera feature schema before it replaces the previous version.
     """
     service, month = split_month_service(context)
-    bounds = config.bounds()
     raw_path, target = lake.raw(service, month), lake.features(service, month)
-    spark = pyspark.spark_session
     with failing_clearly():
         for needed, what in ((raw_path, f"raw_trips {service} {month}"), (lake.zones(), "taxi_zones")):
             if not needed.exists():
                 raise MissingInputError(f"{what} is not materialized ({needed} is missing); materialize it first")
-        raw, zones = spark.read.parquet(raw_path.spark_uri), spark.read.parquet(lake.zones().spark_uri)
-        labelled = label_outliers(with_features(raw, zones, service, month), bounds).cache()
-        try:
-            counts = feature_counts(labelled, bounds)
-            with staged_folder(target) as folder:
-                kept_feature_rows(labelled).coalesce(1).write.parquet(folder.spark_uri)
-                frame = read_feature_table(folder)
-                validate_features(frame, bounds, source=f"trip_features {service} {month}")
-                summary = summarize_feature_table(frame)
-                write_manifest(folder, {"service": service, "month": month, **counts, **asdict(summary)})
-        finally:
-            labelled.unpersist()
+        counts, summary = write_month_features(
+            pyspark.spark_session, raw_path, lake.zones(), service, month, config.bounds(), target
+        )
     outliers = {key.removeprefix("outlier_"): value for key, value in counts.items() if key.startswith("outlier_")}
     return dg.MaterializeResult(
         metadata={
@@ -177,59 +164,42 @@ def training_set(
     """
     service = context.partition_key
     months = sorted(config.months or ([] if config.include_traffic else constants.DEFAULT_TRAINING_MONTHS[service]))
-    target = lake.training_set(service)
-    spark = pyspark.spark_session
     if config.include_traffic:
         guard_retraining_months(service, months, config, lake, alerts)
+    holdout = "labelled_traffic" if config.include_traffic else "hash split"
     with failing_clearly():
         committed = {
             month: read_committed(lake.features(service, month), f"trip_features {service} {month}") for month in months
         }
-        inputs = {month: manifest for month, (manifest, _) in committed.items()}
-        features = spark.read.parquet(*(data.spark_uri for _, data in committed.values()))
-        if config.include_traffic:
-            traffic, traffic_data = read_committed(lake.traffic(service), f"labelled_traffic {service}")
-            input_traffic = {"labelled_traffic": traffic["train_hash"] + traffic["test_hash"]}
-            split = features.withColumn(SPLIT, F.lit(TRAIN)).unionByName(
-                spark.read.parquet(traffic_data.spark_uri).select(*features.columns, SPLIT)
-            )
-        else:
-            input_traffic = {}
-            split = assign_split(features, config.test_fraction, config.seed)
-        with staged_folder(target) as folder:
-            split.repartition(1, SPLIT).sortWithinPartitions(TRIP_ID).write.partitionBy(SPLIT).parquet(folder.spark_uri)
-            train = summarize_feature_table(read_feature_table(folder / f"{SPLIT}={TRAIN}"))
-            test = summarize_feature_table(read_feature_table(folder / f"{SPLIT}={TEST}"))
-            input_hashes = {month: manifest["content_hash"] for month, manifest in inputs.items()} | input_traffic
-            write_manifest(
-                folder,
-                {
-                    "service": service,
-                    "months": months,
-                    "holdout": "labelled_traffic" if config.include_traffic else "hash split",
-                    "test_fraction": config.test_fraction,
-                    "seed": config.seed,
-                    "input_hashes": input_hashes,
-                    "rows_train": train.rows,
-                    "rows_test": test.rows,
-                    "train_hash": train.content_hash,
-                    "test_hash": test.content_hash,
-                },
-            )
-    return dg.MaterializeResult(
-        metadata={
-            "months": dg.MetadataValue.json(months),
-            "holdout": "most recent labelled traffic" if config.include_traffic else "hash split of the months",
-            "rows_train": train.rows,
-            "rows_test": test.rows,
-            "test_fraction": config.test_fraction,
-            "seed": config.seed,
-            "pickup_min": min(train.pickup_min, test.pickup_min),
-            "pickup_max": max(train.pickup_max, test.pickup_max),
-            "input_hashes": dg.MetadataValue.json(input_hashes),
-            "train_hash": train.content_hash,
-            "test_hash": test.content_hash,
-            "path": dg.MetadataValue.path(str(target)),
-        },
-        data_version=dg.DataVersion(train.content_hash[:16]),
-    )
+        traffic = (
+            read_committed(lake.traffic(service), f"labelled_traffic {service}") if config.include_traffic else None
+        )
+        manifest = {"service": service, "months": months, "holdout": holdout}
+        split = write_training_split(
+            pyspark.spark_session,
+            committed,
+            traffic,
+            config.test_fraction,
+            config.seed,
+            lake.training_set(service),
+            manifest,
+        )
+    metadata = _split_metadata(split, months, config) | {"path": dg.MetadataValue.path(str(lake.training_set(service)))}
+    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(split.train.content_hash[:16]))
+
+
+def _split_metadata(split: TrainingSplit, months: list[str], config: TrainingSetConfig) -> dict[str, Any]:
+    train, test = split.train, split.test
+    return {
+        "months": dg.MetadataValue.json(months),
+        "holdout": "most recent labelled traffic" if config.include_traffic else "hash split of the months",
+        "rows_train": train.rows,
+        "rows_test": test.rows,
+        "test_fraction": config.test_fraction,
+        "seed": config.seed,
+        "pickup_min": min(train.pickup_min, test.pickup_min),
+        "pickup_max": max(train.pickup_max, test.pickup_max),
+        "input_hashes": dg.MetadataValue.json(split.input_hashes),
+        "train_hash": train.content_hash,
+        "test_hash": test.content_hash,
+    }

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -15,9 +16,9 @@ from taxi_assets.lakefs import write_parquet_atomic
 from taxi_assets.modeling.errors import MissingInputError, NotTripDataError
 from taxi_assets.modeling.features import UNKNOWN_BOROUGH, UNKNOWN_LOCATION_IDS
 from taxi_assets.modeling.raw_schema import read_trip_file
-from taxi_assets.modeling.raw_validation import validate_raw_trips
+from taxi_assets.modeling.raw_validation import RawValidationResult, validate_raw_trips
 from taxi_assets.partitions import monthly_service_partitions, split_month_service
-from taxi_assets.resources import DataLake, TripSource
+from taxi_assets.resources import DataLake, FetchedFile, TripSource
 
 ZONE_COLUMNS = ("LocationID", "Borough", "Zone", "service_zone")
 
@@ -64,25 +65,27 @@ def raw_trips(
         )
     write_parquet_atomic(result.valid, lake.raw(service, month))
     write_parquet_atomic(result.quarantine, lake.quarantine(service, month))
-    pickups = result.valid.column("pickup_datetime")
-    low, high = pc.min(pickups).as_py(), pc.max(pickups).as_py()
+    paths = {"path": lake.raw(service, month), "quarantine_path": lake.quarantine(service, month)}
     return dg.MaterializeResult(
-        metadata={
-            "source": fetched.origin,
-            "source_bytes": fetched.size_bytes,
-            "source_sha256": fetched.sha256,
-            "rows_in": result.rows_in,
-            "rows_valid": result.valid.num_rows,
-            "rows_quarantined": result.quarantine.num_rows,
-            "invalid_share": round(result.invalid_share, 6),
-            "quarantine_by_rule": dg.MetadataValue.json(result.rows_by_rule),
-            **{f"quarantine_{rule}": count for rule, count in result.rows_by_rule.items()},
-            "pickup_min": str(low),
-            "pickup_max": str(high),
-            "path": dg.MetadataValue.path(str(lake.raw(service, month))),
-            "quarantine_path": dg.MetadataValue.path(str(lake.quarantine(service, month))),
-        }
+        metadata=_raw_metadata(fetched, result) | {key: dg.MetadataValue.path(str(path)) for key, path in paths.items()}
     )
+
+
+def _raw_metadata(fetched: FetchedFile, result: RawValidationResult) -> dict[str, Any]:
+    pickups = result.valid.column("pickup_datetime")
+    return {
+        "source": fetched.origin,
+        "source_bytes": fetched.size_bytes,
+        "source_sha256": fetched.sha256,
+        "rows_in": result.rows_in,
+        "rows_valid": result.valid.num_rows,
+        "rows_quarantined": result.quarantine.num_rows,
+        "invalid_share": round(result.invalid_share, 6),
+        "quarantine_by_rule": dg.MetadataValue.json(result.rows_by_rule),
+        **{f"quarantine_{rule}": count for rule, count in result.rows_by_rule.items()},
+        "pickup_min": str(pc.min(pickups).as_py()),
+        "pickup_max": str(pc.max(pickups).as_py()),
+    }
 
 
 @dg.asset(group_name=constants.INGESTION_GROUP, kinds={"parquet", "pandas"}, code_version="1")

@@ -21,12 +21,7 @@ from taxi_assets.drift.ks import KS_P_THRESHOLD, KsResult, ks_from_counts, value
 from taxi_assets.drift.profile import DISCRETE_FEATURES, NumericProfile, ReferenceProfile
 from taxi_assets.drift.psi import DRIFT_ALPHA, PSI_THRESHOLD, PsiResult, binned_counts, category_psi, numeric_psi
 from taxi_assets.modeling.evaluation import regression_metrics
-from taxi_assets.modeling.features import (
-    BINARY_FEATURES,
-    CATEGORICAL_FEATURES,
-    NUMERIC_FEATURES,
-    category_key,
-)
+from taxi_assets.modeling.features import BINARY_FEATURES, CATEGORICAL_FEATURES, NUMERIC_FEATURES, category_key
 
 PREDICTION: Final = "prediction"
 ACTUAL: Final = "actual_fare"
@@ -195,6 +190,75 @@ def _accuracy(actual: np.ndarray, predicted: np.ndarray) -> SegmentAccuracy:
     return SegmentAccuracy(rows=metrics.rows, rmse=metrics.rmse, mae=metrics.mae, bias=metrics.bias)
 
 
+@dataclass(frozen=True)
+class _FeatureDrift:
+    psi: dict[str, PsiResult]
+    divergence: dict[str, DivergenceResult]
+    ks: dict[str, KsResult]
+    chi_square: dict[str, ChiSquareResult]
+
+
+def _feature_drift(
+    profile: ReferenceProfile, window: pd.DataFrame, reference_sample: pd.DataFrame | None, limits: Thresholds
+) -> _FeatureDrift:
+    """Every statistic of every feature; numeric ones from one hash count per feature (bins, shares and KS)."""
+    m, alpha = profile.rows, limits.alpha
+    drift = _FeatureDrift({}, {}, {}, {})
+    window_counts = {name: value_counts(window[name].to_numpy()) for name in NUMERIC_FEATURES}
+    for name in CONTINUOUS_FEATURES:
+        distinct, occurrences = window_counts[name]
+        reference = profile.numeric[name]
+        binned = binned_counts(distinct, np.asarray(reference.edges), occurrences)
+        drift.psi[name] = numeric_psi(name, reference.edges, reference.shares, binned, limits.psi, m, alpha)
+    for name in DISCRETE_FEATURES:
+        shares = profile.discrete[name].shares if name in profile.discrete else {}
+        drift.psi[name] = category_psi(name, shares, _keyed(*window_counts[name]), limits.psi, m, alpha)
+    if reference_sample is not None:
+        for name in NUMERIC_FEATURES:
+            sample_counts = value_counts(reference_sample[name].to_numpy())
+            drift.ks[name] = ks_from_counts(name, sample_counts, window_counts[name], limits.ks_p)
+    for name in (*BINARY_FEATURES, *CATEGORICAL_FEATURES):
+        shares = profile.categorical[name].shares
+        counts = _counts(window[name])
+        drift.psi[name] = category_psi(name, shares, counts, limits.psi, m, alpha)
+        drift.divergence[name] = categorical_divergence(name, shares, counts, limits.js, m, alpha)
+        reference_counts = {key: round(share * profile.rows) for key, share in shares.items()}
+        drift.chi_square[name] = chi_square_test(name, reference_counts, counts, limits.chi2_p)
+    return drift
+
+
+def _prediction_drift(
+    window: pd.DataFrame, reference: NumericProfile | None, reference_rows: int | None, limits: Thresholds
+) -> PsiResult | None:
+    if reference is None or PREDICTION not in window:
+        return None
+    predicted = window[PREDICTION].dropna().to_numpy(dtype=np.float64)
+    binned = binned_counts(predicted, np.asarray(reference.edges))
+    return numeric_psi(
+        PREDICTION, reference.edges, reference.shares, binned, limits.prediction_psi, reference_rows, limits.alpha
+    )
+
+
+@dataclass(frozen=True)
+class _Accuracy:
+    labelled_rows: int
+    overall: SegmentAccuracy
+    by_segment: dict[str, dict[str, SegmentAccuracy]]
+    calibrated: AccuracyJudgement | None
+
+
+def _labelled_accuracy(scored: pd.DataFrame, calibration: HoldoutCalibration | None) -> _Accuracy:
+    """Accuracy on the rows whose true fare has arrived, overall, per segment, and against the calibration."""
+    actual = scored[ACTUAL].to_numpy(dtype=np.float64) if ACTUAL in scored else np.array([])
+    matured = ~np.isnan(actual)
+    actual = actual[matured]
+    predicted = scored[PREDICTION].to_numpy(dtype=np.float64)[matured] if len(actual) else np.array([])
+    segments = {segment: scored[segment].to_numpy()[matured] for segment in SEGMENTS if segment in scored}
+    by_segment = {segment: _segment_accuracy(values, actual, predicted) for segment, values in segments.items()}
+    calibrated = calibration.judge(predicted - actual, segments) if calibration is not None else None
+    return _Accuracy(len(actual), _accuracy(actual, predicted), by_segment, calibrated)
+
+
 def compute_drift_report(
     profile: ReferenceProfile,
     window: pd.DataFrame,
@@ -214,72 +278,20 @@ def compute_drift_report(
     Accuracy is measured on the labelled rows of ``labelled`` (a trailing period) when given, else of ``window``.
     """
     limits = thresholds or Thresholds()
-    m, alpha = profile.rows, limits.alpha
-    psi: dict[str, PsiResult] = {}
-    divergence: dict[str, DivergenceResult] = {}
-    ks: dict[str, KsResult] = {}
-    chi: dict[str, ChiSquareResult] = {}
-    # one hash count per numeric feature; bins, discrete shares and KS all come from these counts
-    window_counts = {name: value_counts(window[name].to_numpy()) for name in NUMERIC_FEATURES}
-    for name in CONTINUOUS_FEATURES:
-        distinct, occurrences = window_counts[name]
-        reference = profile.numeric[name]
-        binned = binned_counts(distinct, np.asarray(reference.edges), occurrences)
-        psi[name] = numeric_psi(name, reference.edges, reference.shares, binned, limits.psi, m, alpha)
-    for name in DISCRETE_FEATURES:
-        shares = profile.discrete[name].shares if name in profile.discrete else {}
-        psi[name] = category_psi(name, shares, _keyed(*window_counts[name]), limits.psi, m, alpha)
-    if reference_sample is not None:
-        for name in NUMERIC_FEATURES:
-            sample_counts = value_counts(reference_sample[name].to_numpy())
-            ks[name] = ks_from_counts(name, sample_counts, window_counts[name], limits.ks_p)
-    for name in (*BINARY_FEATURES, *CATEGORICAL_FEATURES):
-        shares = profile.categorical[name].shares
-        counts = _counts(window[name])
-        psi[name] = category_psi(name, shares, counts, limits.psi, m, alpha)
-        divergence[name] = categorical_divergence(name, shares, counts, limits.js, m, alpha)
-        reference_counts = {key: round(share * profile.rows) for key, share in shares.items()}
-        chi[name] = chi_square_test(name, reference_counts, counts, limits.chi2_p)
-
-    prediction = None
-    if prediction_reference is not None and PREDICTION in window:
-        predicted = window[PREDICTION].dropna().to_numpy(dtype=np.float64)
-        prediction = numeric_psi(
-            PREDICTION,
-            prediction_reference.edges,
-            prediction_reference.shares,
-            binned_counts(predicted, np.asarray(prediction_reference.edges)),
-            limits.prediction_psi,
-            prediction_reference_rows,
-            alpha,
-        )
-
-    scored = window if labelled is None else labelled
-    actual = scored[ACTUAL].to_numpy(dtype=np.float64) if ACTUAL in scored else np.array([])
-    matured = ~np.isnan(actual)
-    actual = actual[matured]
-    predicted = scored[PREDICTION].to_numpy(dtype=np.float64)[matured] if len(actual) else np.array([])
-    by_segment = {
-        segment: _segment_accuracy(scored[segment].to_numpy()[matured], actual, predicted)
-        for segment in SEGMENTS
-        if segment in scored
-    }
-    calibrated = None
-    if calibration is not None:
-        segments = {segment: scored[segment].to_numpy()[matured] for segment in SEGMENTS if segment in scored}
-        calibrated = calibration.judge(predicted - actual, segments)
+    drift = _feature_drift(profile, window, reference_sample, limits)
+    accuracy = _labelled_accuracy(window if labelled is None else labelled, calibration)
     return DriftReport(
         rows=len(window),
         rejected=rejected,
-        psi=psi,
-        divergence=divergence,
-        ks=ks,
-        chi_square=chi,
-        prediction=prediction,
-        labelled_rows=len(actual),
-        accuracy=_accuracy(actual, predicted),
-        accuracy_by_segment=by_segment,
-        counted_features=tuple(name for name in psi if name not in not_counted),
+        psi=drift.psi,
+        divergence=drift.divergence,
+        ks=drift.ks,
+        chi_square=drift.chi_square,
+        prediction=_prediction_drift(window, prediction_reference, prediction_reference_rows, limits),
+        labelled_rows=accuracy.labelled_rows,
+        accuracy=accuracy.overall,
+        accuracy_by_segment=accuracy.by_segment,
+        counted_features=tuple(name for name in drift.psi if name not in not_counted),
         thresholds=limits,
-        calibrated=calibrated,
+        calibrated=accuracy.calibrated,
     )

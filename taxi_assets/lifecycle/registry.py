@@ -19,6 +19,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from taxi_assets.constants import known_service
 from taxi_assets.drift.accuracy import HOLDOUT_ERRORS_FILE
 from taxi_assets.drift.profile import SAMPLE_FILE
 from taxi_assets.modeling.pyfunc import (
@@ -43,13 +44,13 @@ PYFUNC_REQUIREMENTS: Final = ("mlflow", "onnxruntime", "pandas", "numpy", "taxi-
 
 
 def model_name(service: str) -> str:
-    """The registered model of a TLC service."""
-    return f"taxi-fare-{service}"
+    """The registered model of a TLC service, ``taxi-fare-<service>``; ValueError for an unknown service."""
+    return f"taxi-fare-{known_service(service)}"
 
 
 def experiment_name(service: str) -> str:
-    """The MLflow experiment of a TLC service."""
-    return f"taxi-fare-{service}"
+    """The MLflow experiment of a TLC service: the model's own name."""
+    return model_name(service)
 
 
 class ModelRegistry:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -97,87 +97,103 @@ def read_spark_trees(model_dir: Path) -> list[SparkTree]:
     return [SparkTree(weight=weights[tree], nodes=nodes[tree]) for tree in sorted(weights)]
 
 
-def build_onnx(trees: list[SparkTree], n_features: int) -> onnx.ModelProto:
-    """One float64 TreeEnsemble node whose output equals Spark's GBT prediction."""
-    modes: list[int] = []
-    feature_ids: list[int] = []
-    splits: list[float] = []
-    true_ids: list[int] = []
-    true_leafs: list[int] = []
-    false_ids: list[int] = []
-    false_leafs: list[int] = []
-    members: list[float] = []
-    leaf_weights: list[float] = []
-    roots: list[int] = []
+@dataclass
+class _Ensemble:
+    """The flat arrays of one ``TreeEnsemble`` node, filled tree by tree (branches first, leaves apart)."""
 
-    def add_leaf(weight: float) -> int:
-        leaf_weights.append(weight)
-        return len(leaf_weights) - 1
+    modes: list[int] = field(default_factory=list)
+    feature_ids: list[int] = field(default_factory=list)
+    splits: list[float] = field(default_factory=list)
+    true_ids: list[int] = field(default_factory=list)
+    true_leafs: list[int] = field(default_factory=list)
+    false_ids: list[int] = field(default_factory=list)
+    false_leafs: list[int] = field(default_factory=list)
+    members: list[float] = field(default_factory=list)
+    leaf_weights: list[float] = field(default_factory=list)
+    roots: list[int] = field(default_factory=list)
 
-    def add_branch(tree: SparkTree, node: dict[str, Any]) -> int:
-        position = len(modes)
+    def add_leaf(self, weight: float) -> int:
+        self.leaf_weights.append(weight)
+        return len(self.leaf_weights) - 1
+
+    def add_node(self, mode: int, feature: int, split: float) -> int:
+        """A branch with its children still to be set; returns its position."""
+        self.modes.append(mode)
+        self.feature_ids.append(feature)
+        self.splits.append(split)
+        for children in (self.true_ids, self.true_leafs, self.false_ids, self.false_leafs):
+            children.append(0)
+        return len(self.modes) - 1
+
+    def add_branch(self, tree: SparkTree, node: dict[str, Any]) -> int:
+        """A Spark split and, recursively, everything under it."""
         split = node["split"]
-        modes.append(BRANCH_MEMBER if split["numCategories"] >= 0 else BRANCH_LEQ)
-        feature_ids.append(int(split["featureIndex"]))
         if split["numCategories"] >= 0:
-            splits.append(0.0)
-            members.extend([*map(float, split["leftCategoriesOrThreshold"]), float("nan")])
+            position = self.add_node(BRANCH_MEMBER, int(split["featureIndex"]), 0.0)
+            self.members.extend([*map(float, split["leftCategoriesOrThreshold"]), float("nan")])
         else:
-            splits.append(float(split["leftCategoriesOrThreshold"][0]))
-        for placeholder in (true_ids, true_leafs, false_ids, false_leafs):
-            placeholder.append(0)
+            position = self.add_node(
+                BRANCH_LEQ, int(split["featureIndex"]), float(split["leftCategoriesOrThreshold"][0])
+            )
         for child_id, ids, leafs in (
-            (node["leftChild"], true_ids, true_leafs),
-            (node["rightChild"], false_ids, false_leafs),
+            (node["leftChild"], self.true_ids, self.true_leafs),
+            (node["rightChild"], self.false_ids, self.false_leafs),
         ):
             child = tree.nodes[int(child_id)]
             if child["leftChild"] < 0:
-                ids[position], leafs[position] = add_leaf(tree.weight * child["prediction"]), 1
+                ids[position], leafs[position] = self.add_leaf(tree.weight * child["prediction"]), 1
             else:
-                ids[position], leafs[position] = add_branch(tree, child), 0
+                ids[position], leafs[position] = self.add_branch(tree, child), 0
         return position
 
-    for tree in trees:
+    def add_tree(self, tree: SparkTree) -> None:
         children = {int(n["leftChild"]) for n in tree.nodes.values()} | {
             int(n["rightChild"]) for n in tree.nodes.values()
         }
         (root_id,) = [node_id for node_id in tree.nodes if node_id not in children]
         root = tree.nodes[root_id]
-        if root["leftChild"] < 0:
-            # a one-leaf tree: one LEQ node whose both branches reach the same leaf
-            leaf = add_leaf(tree.weight * root["prediction"])
-            roots.append(len(modes))
-            modes.append(BRANCH_LEQ)
-            feature_ids.append(0)
-            splits.append(0.0)
-            true_ids.append(leaf)
-            false_ids.append(leaf)
-            true_leafs.append(1)
-            false_leafs.append(1)
-        else:
-            roots.append(add_branch(tree, root))
+        if root["leftChild"] >= 0:
+            self.roots.append(self.add_branch(tree, root))
+            return
+        # a one-leaf tree: one LEQ node whose both branches reach the same leaf
+        leaf = self.add_leaf(tree.weight * root["prediction"])
+        position = self.add_node(BRANCH_LEQ, 0, 0.0)
+        self.roots.append(position)
+        self.true_ids[position], self.false_ids[position] = leaf, leaf
+        self.true_leafs[position], self.false_leafs[position] = 1, 1
 
-    def tensor(name: str, values: Sequence[float], dtype: type = np.float64) -> onnx.TensorProto:
-        return numpy_helper.from_array(np.asarray(values, dtype=dtype), name=name)
+    def attributes(self) -> dict[str, Any]:
+        """The node's attributes, in the tensor types ``ai.onnx.ml`` opset 5 asks for."""
 
-    attributes: dict[str, Any] = {
-        "n_targets": 1,
-        "aggregate_function": 1,
-        "post_transform": 0,
-        "tree_roots": roots,
-        "nodes_modes": tensor("nodes_modes", modes, np.uint8),
-        "nodes_featureids": feature_ids,
-        "nodes_splits": tensor("nodes_splits", splits),
-        "nodes_truenodeids": true_ids,
-        "nodes_trueleafs": true_leafs,
-        "nodes_falsenodeids": false_ids,
-        "nodes_falseleafs": false_leafs,
-        "leaf_targetids": [0] * len(leaf_weights),
-        "leaf_weights": tensor("leaf_weights", leaf_weights),
-    }
-    if members:
-        attributes["membership_values"] = tensor("membership_values", members)
-    node = helper.make_node("TreeEnsemble", [ONNX_INPUT], [ONNX_OUTPUT], domain="ai.onnx.ml", **attributes)
+        def tensor(name: str, values: Sequence[float], dtype: type = np.float64) -> onnx.TensorProto:
+            return numpy_helper.from_array(np.asarray(values, dtype=dtype), name=name)
+
+        attributes: dict[str, Any] = {
+            "n_targets": 1,
+            "aggregate_function": 1,
+            "post_transform": 0,
+            "tree_roots": self.roots,
+            "nodes_modes": tensor("nodes_modes", self.modes, np.uint8),
+            "nodes_featureids": self.feature_ids,
+            "nodes_splits": tensor("nodes_splits", self.splits),
+            "nodes_truenodeids": self.true_ids,
+            "nodes_trueleafs": self.true_leafs,
+            "nodes_falsenodeids": self.false_ids,
+            "nodes_falseleafs": self.false_leafs,
+            "leaf_targetids": [0] * len(self.leaf_weights),
+            "leaf_weights": tensor("leaf_weights", self.leaf_weights),
+        }
+        if self.members:
+            attributes["membership_values"] = tensor("membership_values", self.members)
+        return attributes
+
+
+def build_onnx(trees: list[SparkTree], n_features: int) -> onnx.ModelProto:
+    """One float64 TreeEnsemble node whose output equals Spark's GBT prediction."""
+    ensemble = _Ensemble()
+    for tree in trees:
+        ensemble.add_tree(tree)
+    node = helper.make_node("TreeEnsemble", [ONNX_INPUT], [ONNX_OUTPUT], domain="ai.onnx.ml", **ensemble.attributes())
     graph = helper.make_graph(
         [node],
         "taxi_fare_gbt",

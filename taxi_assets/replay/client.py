@@ -89,80 +89,93 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-async def replay(trips: pd.DataFrame, config: ReplayConfig) -> ReplaySummary:
-    """Send every trip (in order, at ``config.rate``), then post each served trip's true fare when it completes."""
-    summary = ReplaySummary()
-    errors: list[float] = []
-    pending: list[tuple[float, int, str, float]] = []  # (due, order, request_id, fare)
-    limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
-    headers = {"X-API-Key": config.api_key}
-    gate = asyncio.Semaphore(MAX_IN_FLIGHT)
-    records: list[dict[str, Any]] = [{str(k): v for k, v in r.items()} for r in trips.to_dict("records")]
-    started = time.monotonic()
+class _Replay:
+    """One replay in flight: the requests sent on schedule, the feedback due, the tasks still running."""
 
-    async with httpx.AsyncClient(
-        base_url=config.base_url, headers=headers, limits=limits, timeout=REQUEST_TIMEOUT_SECONDS
-    ) as client:
+    def __init__(self, client: httpx.AsyncClient, config: ReplayConfig) -> None:
+        self.client = client
+        self.config = config
+        self.summary = ReplaySummary()
+        self.errors: list[float] = []
+        self.pending: list[tuple[float, int, str, float]] = []  # (due, order, request_id, fare), a heap
+        self.gate = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self.tasks: set[asyncio.Task[None]] = set()
 
-        async def predict(index: int, row: dict[str, Any]) -> None:
-            body = trip_payload(row) | {"client_id": f"replay-{index % config.clients}"}
-            async with gate:
-                try:
-                    response = await client.post("/predict", json=body)
-                except httpx.TransportError:
-                    summary.transport_errors += 1
-                    return
-            summary.status[response.status_code] += 1
-            if response.status_code != 200:
+    async def predict(self, index: int, row: dict[str, Any]) -> None:
+        """Ask for one fare; when served, schedule its true fare for the trip's end."""
+        body = trip_payload(row) | {"client_id": f"replay-{index % self.config.clients}"}
+        async with self.gate:
+            try:
+                response = await self.client.post("/predict", json=body)
+            except httpx.TransportError:
+                self.summary.transport_errors += 1
                 return
-            answer = response.json()
-            summary.model_versions[str(answer["model_version"])] += 1
-            errors.append(abs(float(answer["fare"]) - float(row[TARGET])))
-            trip_minutes = float(row["trip_duration_minutes"]) + config.feedback_delay_minutes
-            due = time.monotonic() + trip_minutes * 60.0 / config.compression
-            heapq.heappush(pending, (due, index, str(answer["request_id"]), float(row[TARGET])))
+        self.summary.status[response.status_code] += 1
+        if response.status_code != 200:
+            return
+        answer = response.json()
+        self.summary.model_versions[str(answer["model_version"])] += 1
+        self.errors.append(abs(float(answer["fare"]) - float(row[TARGET])))
+        trip_minutes = float(row["trip_duration_minutes"]) + self.config.feedback_delay_minutes
+        due = time.monotonic() + trip_minutes * 60.0 / self.config.compression
+        heapq.heappush(self.pending, (due, index, str(answer["request_id"]), float(row[TARGET])))
 
-        async def feedback(request_id: str, fare: float) -> None:
-            async with gate:
-                try:
-                    response = await client.post("/feedback", json={"request_id": request_id, "actual_fare": fare})
-                except httpx.TransportError:
-                    summary.feedback_failed += 1
-                    return
-            if response.status_code == 200:
-                summary.feedback_ok += 1
-            else:
-                summary.feedback_failed += 1
+    async def feedback(self, request_id: str, fare: float) -> None:
+        """Post one true fare."""
+        async with self.gate:
+            try:
+                response = await self.client.post("/feedback", json={"request_id": request_id, "actual_fare": fare})
+            except httpx.TransportError:
+                self.summary.feedback_failed += 1
+                return
+        if response.status_code == 200:
+            self.summary.feedback_ok += 1
+        else:
+            self.summary.feedback_failed += 1
 
-        tasks: set[asyncio.Task[None]] = set()
+    def spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
-        def spawn(coroutine: Any) -> None:
-            task = asyncio.ensure_future(coroutine)
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+    def post_due_feedback(self) -> None:
+        now = time.monotonic()
+        while self.pending and self.pending[0][0] <= now:
+            _, _, request_id, fare = heapq.heappop(self.pending)
+            self.spawn(self.feedback(request_id, fare))
 
-        def post_due_feedback() -> None:
-            now = time.monotonic()
-            while pending and pending[0][0] <= now:
-                _, _, request_id, fare = heapq.heappop(pending)
-                spawn(feedback(request_id, fare))
-
+    async def run(self, records: list[dict[str, Any]]) -> ReplaySummary:
+        """Send every record at the configured rate, then wait for the last true fare."""
+        started = time.monotonic()
         for index, row in enumerate(records):
-            due = started + index / config.rate
-            delay = due - time.monotonic()
+            delay = started + index / self.config.rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            post_due_feedback()
-            spawn(predict(index, row))
-            summary.sent += 1
-        summary.seconds = time.monotonic() - started
-        summary.finished_requests = time.time()
-        while tasks or pending:
-            post_due_feedback()
-            await asyncio.sleep(min(0.05, max(0.0, pending[0][0] - time.monotonic())) if pending else 0.01)
-    summary.total_seconds = time.monotonic() - started
-    summary.mean_abs_error = float(np.mean(errors)) if errors else float("nan")
-    return summary
+            self.post_due_feedback()
+            self.spawn(self.predict(index, row))
+            self.summary.sent += 1
+        self.summary.seconds = time.monotonic() - started
+        self.summary.finished_requests = time.time()
+        while self.tasks or self.pending:
+            self.post_due_feedback()
+            wait = min(0.05, max(0.0, self.pending[0][0] - time.monotonic())) if self.pending else 0.01
+            await asyncio.sleep(wait)
+        self.summary.total_seconds = time.monotonic() - started
+        self.summary.mean_abs_error = float(np.mean(self.errors)) if self.errors else float("nan")
+        return self.summary
+
+
+async def replay(trips: pd.DataFrame, config: ReplayConfig) -> ReplaySummary:
+    """Send every trip (in order, at ``config.rate``), then post each served trip's true fare when it completes."""
+    limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
+    records: list[dict[str, Any]] = [{str(k): v for k, v in r.items()} for r in trips.to_dict("records")]
+    async with httpx.AsyncClient(
+        base_url=config.base_url,
+        headers={"X-API-Key": config.api_key},
+        limits=limits,
+        timeout=REQUEST_TIMEOUT_SECONDS,
+    ) as client:
+        return await _Replay(client, config).run(records)
 
 
 def run_replay(trips: pd.DataFrame, config: ReplayConfig) -> ReplaySummary:

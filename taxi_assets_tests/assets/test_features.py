@@ -13,6 +13,8 @@ from taxi_assets.modeling.feature_schema import content_hash, read_feature_table
 from taxi_assets.modeling.features import FEATURE_TABLE_COLUMNS
 from taxi_assets_tests.assets.conftest import JANUARY, WINDOW_CONFIG, Chain, materialization_metadata
 
+pytestmark = pytest.mark.slow  # materializes Spark assets on real months
+
 
 def test_trip_features_metadata_counts_outliers_per_rule(chain: Chain) -> None:
     meta = materialization_metadata(chain.ingest, "trip_features")

@@ -10,6 +10,8 @@ from taxi_assets.lakefs import read_committed
 from taxi_assets.modeling.feature_schema import read_feature_table
 from taxi_assets_tests.assets.conftest import Chain, materialization_metadata
 
+pytestmark = pytest.mark.slow  # materializes Spark assets on real months
+
 
 def test_reference_profile_is_fitted_on_the_train_split_only(chain: Chain) -> None:
     meta = materialization_metadata(chain.reference, "reference_profile")

@@ -19,6 +19,8 @@ from taxi_assets.modeling.raw_schema import normalize_trip_table
 from taxi_assets.partitions import month_partitions, month_service_key
 from taxi_assets_tests.conftest import PROJECT_ROOT, TLC_DIR, real_trip_table
 
+pytestmark = pytest.mark.slow  # ingests whole older months and runs the CLI
+
 
 def as_2019_yellow(rows: int) -> pa.Table:
     """Real yellow trips laid out as the TLC published 2019.

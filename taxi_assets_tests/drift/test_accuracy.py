@@ -51,6 +51,7 @@ def test_windows_drawn_from_the_holdout_fail_at_the_stated_rate(statistic: str) 
     assert 29 <= sum(failed) <= 74
 
 
+@pytest.mark.slow
 def test_the_threshold_narrows_as_labels_grow_and_never_goes_below_the_material_effect() -> None:
     rule = AccuracyRule(min_effect=0.25, min_relative_effect=0.1)
     calibration = HoldoutCalibration(heavy_tailed_holdout(20_000), rule)

@@ -4,7 +4,7 @@ import pytest
 
 from taxi_assets.drift.profile import fit_reference_profile, numeric_profile, reference_sample
 from taxi_assets.drift.report import compute_drift_report, not_counted_for
-from taxi_assets_tests.drift.test_profile import synthetic_train
+from taxi_assets_tests.drift.frames import synthetic_train
 
 TRAIN = synthetic_train(40_000, seed=1)
 PROFILE = fit_reference_profile(TRAIN, "green", ["2022-01"], 20, 7, "hash")

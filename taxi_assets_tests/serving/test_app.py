@@ -383,8 +383,7 @@ def test_a_refused_row_is_quarantined_and_readiness_stays_true(served: Served, t
 def test_feedback_during_a_log_outage_is_a_503_and_is_joined_when_the_database_returns(
     trained: Trained, tmp_path: Path
 ) -> None:
-    from taxi_assets_tests.postgres import POSTGRES, fresh_database
-    from taxi_assets_tests.serving.test_logging_sink import TcpProxy
+    from taxi_assets_tests.postgres import POSTGRES, TcpProxy, fresh_database
 
     with fresh_database("feedback") as direct:
         proxy = TcpProxy(POSTGRES)

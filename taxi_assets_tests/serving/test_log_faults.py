@@ -13,10 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from taxi_assets.lifecycle.prediction_log import PREDICTION_LOG
-from taxi_assets_tests.postgres import POSTGRES, fresh_database, require_postgres
+from taxi_assets_tests.postgres import POSTGRES, TcpProxy, fresh_database, require_postgres
 from taxi_assets_tests.serving.conftest import Trained, register, trip
 from taxi_assets_tests.serving.servers import Load, registry_for, running_server, wait_ready
-from taxi_assets_tests.serving.test_logging_sink import TcpProxy
 
 
 def logged(url: str) -> tuple[set[str], int]:

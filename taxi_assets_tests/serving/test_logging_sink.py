@@ -1,11 +1,8 @@
 """The prediction log writer against real databases: the journal, outages, refused rows, dead workers' folders."""
 
-import contextlib
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from taxi_assets.lifecycle.prediction_log import PREDICTION_LOG, PREDICTION_LOG_QUARANTINE
-from taxi_assets_tests.postgres import POSTGRES, require_postgres
+from taxi_assets_tests.postgres import POSTGRES, TcpProxy, require_postgres
 from taxi_serving.journal import JournalFolder
 from taxi_serving.logging_sink import PredictionLogSink
 from taxi_serving.service import log_row
@@ -48,68 +45,6 @@ def logged_ids(url: str, tag: str) -> set[str]:
         ids = set(found)
     engine.dispose()
     return ids
-
-
-class TcpProxy:
-    """A TCP proxy in front of the local Postgres server that the test can cut and restore."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.open = threading.Event()
-        self.open.set()
-        self.connections: list[socket.socket] = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if not self.open.is_set():
-                client.close()
-                continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=3)
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.connections += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for end in (source, sink):
-                with contextlib.suppress(OSError):
-                    end.shutdown(socket.SHUT_RDWR)
-
-    def cut(self) -> None:
-        """Refuse new connections and kill the live ones (the database looks down)."""
-        self.open.clear()
-        with self.lock:
-            for connection in self.connections:
-                with contextlib.suppress(OSError):
-                    connection.shutdown(socket.SHUT_RDWR)
-                connection.close()
-            self.connections.clear()
-
-    def restore(self) -> None:
-        self.open.set()
-
-    def close(self) -> None:
-        self.cut()
-        self.listener.close()
 
 
 @pytest.fixture
@@ -242,6 +177,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
+@pytest.mark.slow
 def test_a_killed_workers_journal_is_adopted_and_shipped_by_the_next_worker(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'log.db'}"
     journal = tmp_path / "journal"

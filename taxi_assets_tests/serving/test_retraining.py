@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pytest
 
 from taxi_assets.assets.features import training_set
 from taxi_assets.definitions import build_defs, build_resources
@@ -108,6 +109,7 @@ def test_a_month_that_cannot_be_had_fails_one_run_with_a_critical_alert_and_the_
         assert again.tags[MISSING_TAG] == ""
 
 
+@pytest.mark.slow
 def test_a_one_night_sample_is_refused_as_a_retraining_month(tmp_path: Path) -> None:
     env = {"TAXI_HOME": str(tmp_path), "TAXI_TRIPS_DIR": str(TLC_DIR)}
     with dg.instance_for_test() as instance:

@@ -1,1 +1,1 @@
-"""Alembic migrations of the platform database (prediction_log, promotion_decisions, alert_history)."""
+"""Alembic migrations of the platform database: every table of ``schema.METADATA``, a revision per change."""
