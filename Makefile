@@ -26,7 +26,7 @@ help:
 	@echo "                     sensor retrains, the challenger is promoted, the API swaps; prints the timeline"
 	@echo "                     offline: make demo TAXI_TRIPS_DIR=../shared/data/tlc  (SERVE=sample: exit at the end)"
 	@echo "make test            lint, import contracts, docs, typecheck and the whole test suite with coverage"
-	@echo "make test-fast       the fast tier: pure code and the API's test client (under a minute)"
+	@echo "make test-fast       the fast tier: pure code, the API's rules and settings, the definitions (under a minute)"
 	@echo "make docs            the manual (docs/) as a site in .site/ (mkdocs build --strict)"
 	@echo "make train           train a challenger and decide on promotion (MONTHS=2023-01 HOLDOUT_MONTHS=...)"
 	@echo "make retrain         what the sensor launches on a failed check: the newest TAXI_RETRAIN_MONTHS (2) complete"

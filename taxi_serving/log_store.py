@@ -142,7 +142,11 @@ class LogStore:
                 raw.close()
 
     def quarantine(self, record: bytes, reason: str, service: str | None) -> str | None:
-        """Keep a refused record with its reason (raises LogStoreDownError if even that cannot be stored)."""
+        """Keep a refused record with its reason; its request id when it names one (for the log line).
+
+        Raises:
+            LogStoreDownError: even the quarantine cannot be written.
+        """
         text = record.decode("utf-8", "replace").replace("\x00", "\\u0000")
         request_id = None
         with contextlib.suppress(msgspec.DecodeError):
