@@ -70,36 +70,36 @@ CLI_ARGS = $(if $(SERVICE),--service $(SERVICE)) $(if $(MONTHS),--months $(MONTH
 	$(if $(HOLDOUT_MONTHS),--holdout-months $(HOLDOUT_MONTHS)) $(if $(REFRESH),--refresh)
 
 demo: check-java $(BIN)/.installed instance
-	$(BIN)/python -m taxi_assets.cli demo $(CLI_ARGS) $(if $(SERVE),--serve $(SERVE))
+	$(BIN)/python -m taxi_tools.cli demo $(CLI_ARGS) $(if $(SERVE),--serve $(SERVE))
 
 train: check-java $(BIN)/.installed instance
-	$(BIN)/python -m taxi_assets.cli train $(CLI_ARGS)
+	$(BIN)/python -m taxi_tools.cli train $(CLI_ARGS)
 
 retrain: check-java $(BIN)/.installed instance
-	$(BIN)/python -m taxi_assets.cli retrain $(CLI_ARGS)
+	$(BIN)/python -m taxi_tools.cli retrain $(CLI_ARGS)
 
 # Replay a month through the running API (make serve in another terminal): MONTH=2023-01 ROWS=5000 RATE=1000
 # COMPRESSION=600 SCENARIO=none|gradual|sudden|concept|seasonal|new_categories|bad_requests STRENGTH=... SEED=0
 # (the seed draws the sample of trips and the scenario's randomness: another seed, another sample)
 seed-traffic: check-java $(BIN)/.installed
-	$(BIN)/python -m taxi_assets.cli seed-traffic $(if $(SERVICE),--service $(SERVICE)) $(if $(MONTH),--month $(MONTH)) \
+	$(BIN)/python -m taxi_tools.cli seed-traffic $(if $(SERVICE),--service $(SERVICE)) $(if $(MONTH),--month $(MONTH)) \
 	  $(if $(ROWS),--rows $(ROWS)) $(if $(RATE),--rate $(RATE)) $(if $(COMPRESSION),--compression $(COMPRESSION)) \
 	  $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(STRENGTH),--strength $(STRENGTH)) \
 	  $(if $(FEEDBACK_DELAY),--feedback-delay $(FEEDBACK_DELAY)) $(if $(SEED),--seed $(SEED))
 
 monitor: check-java $(BIN)/.installed instance
-	$(BIN)/python -m taxi_assets.cli monitor $(if $(SERVICE),--service $(SERVICE))
+	$(BIN)/python -m taxi_tools.cli monitor $(if $(SERVICE),--service $(SERVICE))
 
 rollback: check-java $(BIN)/.installed instance
-	$(BIN)/python -m taxi_assets.cli rollback $(if $(SERVICE),--service $(SERVICE))
+	$(BIN)/python -m taxi_tools.cli rollback $(if $(SERVICE),--service $(SERVICE))
 
 migrate: $(BIN)/.installed
-	$(BIN)/python -m taxi_assets.cli migrate
+	$(BIN)/python -m taxi_tools.cli migrate
 
 test: check-java $(BIN)/.installed lint typecheck
 	$(BIN)/python -m pytest
 
-# Line coverage of taxi_assets and taxi_serving over the whole suite (code run in the tests' own process; the
+# Line coverage of taxi_assets, taxi_serving and taxi_tools over the whole suite (code run in the tests' own process; the
 # daemon's run processes and the API servers the tests start are not counted); fails below the floor. Not part
 # of `make test`: tracing every line makes the suite about half as slow again on 2 cores.
 COVERAGE_FLOOR ?= 85
@@ -111,15 +111,15 @@ test-fast: $(BIN)/.installed
 	$(BIN)/python -m pytest -m "not slow" -q
 
 lint: $(BIN)/.installed docs
-	$(BIN)/ruff check taxi_assets taxi_serving taxi_assets_tests scripts
-	$(BIN)/ruff format --check taxi_assets taxi_serving taxi_assets_tests scripts
+	$(BIN)/ruff check taxi_assets taxi_serving taxi_tools taxi_assets_tests scripts
+	$(BIN)/ruff format --check taxi_assets taxi_serving taxi_tools taxi_assets_tests scripts
 	$(BIN)/lint-imports
 
 docs: $(BIN)/.installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 typecheck: $(BIN)/.installed
-	$(BIN)/mypy taxi_assets taxi_serving
+	$(BIN)/mypy taxi_assets taxi_serving taxi_tools
 
 # The Dagster UI and daemon on DAGSTER_PORT (3000): schedules, sensors and the run queue run while it is up.
 # The monitoring windows come from TAXI_MONITOR_WINDOW_MINUTES (60); the demo prints the value it used.

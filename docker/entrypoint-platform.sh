@@ -21,7 +21,7 @@ case "$role" in
       --conf spark.connect.grpc.binding.port=15002 "$@" ;;
   first-training)
     # the first champion, through the same runs `make demo SERVE=no` makes, recorded in the Postgres instance
-    exec python -m taxi_assets.cli demo --serve no "$@" ;;
+    exec python -m taxi_tools.cli demo --serve no "$@" ;;
   *)
     exec "$role" "$@" ;;
 esac

@@ -30,15 +30,15 @@ from taxi_assets.assets.features import trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.assets.training import ChallengerConfig
 from taxi_assets.definitions import build_resources
-from taxi_assets.lifecycle.registry import ModelRegistry
-from taxi_assets.modeling.export import export_pipeline
-from taxi_assets.modeling.feature_schema import read_feature_table
-from taxi_assets.modeling.features import FEATURES
-from taxi_assets.modeling.pyfunc import serving_example, signature_types
-from taxi_assets.modeling.serving_model import FareModel
-from taxi_assets.modeling.training import fit_pipeline
+from taxi_assets.features.columns import FEATURES
+from taxi_assets.features.schema import read_feature_table
 from taxi_assets.partitions import month_service_key
+from taxi_assets.registry.models import ModelRegistry
 from taxi_assets.resources import DataLake
+from taxi_assets.training.export import export_pipeline
+from taxi_assets.training.pipeline import fit_pipeline
+from taxi_assets.training.pyfunc import serving_example, signature_types
+from taxi_assets.training.serving_model import FareModel
 
 YELLOW_MONTH_ROWS = 3_000_000
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

@@ -36,9 +36,9 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from taxi_assets.lifecycle.prediction_log import PREDICTION_LOG
-from taxi_assets.lifecycle.registry import CHAMPION, ModelRegistry, model_name
-from taxi_assets.modeling.features import EXAMPLE_TRIP
+from taxi_assets.features.columns import EXAMPLE_TRIP
+from taxi_assets.platform_db.prediction_log import PREDICTION_LOG
+from taxi_assets.registry.models import CHAMPION, ModelRegistry, model_name
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = Path(os.environ.get("TAXI_HOME") or ROOT / ".taxi").absolute()

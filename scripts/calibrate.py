@@ -31,19 +31,19 @@ from taxi_assets import constants
 from taxi_assets.assets.features import TripFeaturesConfig
 from taxi_assets.assets.ingestion import read_zone_lookup
 from taxi_assets.assets.training import ChallengerConfig
-from taxi_assets.drift import checks
-from taxi_assets.drift.accuracy import STATISTICS, AccuracyRule, HoldoutCalibration, holdout_errors
-from taxi_assets.drift.profile import NumericProfile, ReferenceProfile, fit_reference_profile, numeric_profile
-from taxi_assets.drift.profile import reference_sample as draw_reference_sample
-from taxi_assets.drift.report import ACTUAL, PREDICTION, compute_drift_report
-from taxi_assets.modeling.export import export_pipeline
-from taxi_assets.modeling.features import FEATURES, TARGET
-from taxi_assets.modeling.raw_schema import read_trip_file
-from taxi_assets.modeling.raw_validation import validate_raw_trips
-from taxi_assets.modeling.serving_model import FareModel
-from taxi_assets.modeling.spark_features import kept_feature_rows, label_outliers, with_features
-from taxi_assets.modeling.split import SPLIT, TEST, TRAIN, assign_split
-from taxi_assets.modeling.training import GbtParams, fit_pipeline
+from taxi_assets.features.columns import FEATURES, TARGET
+from taxi_assets.features.spark import kept_feature_rows, label_outliers, with_features
+from taxi_assets.features.split import SPLIT, TEST, TRAIN, assign_split
+from taxi_assets.ingestion.raw_schema import read_trip_file
+from taxi_assets.ingestion.raw_validation import validate_raw_trips
+from taxi_assets.monitoring import checks
+from taxi_assets.monitoring.accuracy import STATISTICS, AccuracyRule, HoldoutCalibration, holdout_errors
+from taxi_assets.monitoring.profile import NumericProfile, ReferenceProfile, fit_reference_profile, numeric_profile
+from taxi_assets.monitoring.profile import reference_sample as draw_reference_sample
+from taxi_assets.monitoring.report import ACTUAL, PREDICTION, compute_drift_report
+from taxi_assets.training.export import export_pipeline
+from taxi_assets.training.pipeline import GbtParams, fit_pipeline
+from taxi_assets.training.serving_model import FareModel
 
 SERVICE = "green"
 CONCEPT_STRENGTHS = (0.05, 0.10, 0.20, 0.35)

@@ -22,10 +22,10 @@ from typing import Final
 import dagster as dg
 
 from taxi_assets import constants
-from taxi_assets.lifecycle.prediction_log import log_activity
-from taxi_assets.lifecycle.registry import CHAMPION, model_name
-from taxi_assets.modeling.errors import SourceUnavailableError
+from taxi_assets.errors import SourceUnavailableError
 from taxi_assets.partitions import MonitoringWindows, month_service_key
+from taxi_assets.platform_db.prediction_log import log_activity
+from taxi_assets.registry.models import CHAMPION, model_name
 from taxi_assets.resources import DataLake, MlflowResource, PlatformDatabase, RetrainingPolicy, TripSource
 
 TRIGGER_TAG: Final = "taxi/trigger"

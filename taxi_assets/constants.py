@@ -1,4 +1,7 @@
-"""Group names, partition bounds, the defaults every asset config starts from, the demo's own values, the services."""
+"""Group names, partition bounds, the defaults every asset config starts from, the services.
+
+The demo's own values are in ``taxi_tools.settings``.
+"""
 
 from __future__ import annotations
 
@@ -36,21 +39,14 @@ HTTP_TIMEOUT_SECONDS: Final = 30.0
 HTTP_RETRIES: Final = 4
 HTTP_BACKOFF_SECONDS: Final = 1.0
 
-# Training windows per service: months before the fare increase of 2022-12-19. The month after the window is
-# the demo's "calm" replay (same fares, unseen trips); the drift month is after the increase.
+# Training windows per service: months before the fare increase of 2022-12-19 (the demo's replays are after them).
 # Yellow is downloaded from the TLC; green is what the offline folder holds.
 DEFAULT_TRAINING_MONTHS: Final[dict[str, tuple[str, ...]]] = {
     "green": ("2022-01", "2022-02"),
     "yellow": ("2022-09", "2022-10"),
 }
-STORY_CALM_MONTH: Final = {"green": "2022-03", "yellow": "2022-11"}
-STORY_DRIFT_MONTH: Final = {"green": "2023-01", "yellow": "2023-01"}
-STORY_CALM_ROWS: Final = 3_000
-STORY_DRIFT_ROWS: Final = 5_000
-REPLAY_RATE: Final = 1_000.0
-# One wall-clock second stands for this many seconds of trip time (a 15-minute trip's fare arrives in 1.5 s).
-REPLAY_COMPRESSION: Final = 600.0
-DEFAULT_DEMO_SERVICE: Final = "green"
+# The service a command acts on when none is named.
+DEFAULT_SERVICE: Final = "green"
 
 # Raw validation: a run fails when more than this share of a file's rows is quarantined.
 MAX_INVALID_SHARE: Final = 0.10
@@ -123,7 +119,7 @@ FEATURE_DRIFT_ERROR_COUNT: Final = 3
 VALIDATION_FAILURE_RATE_MAX: Final = 0.05
 MIN_WINDOW_ROWS: Final = 200
 MIN_LABELLED_ROWS: Final = 500
-# Accuracy is judged against the champion's holdout errors at the window's label count (drift/accuracy.py):
+# Accuracy is judged against the champion's holdout errors at the window's label count (monitoring/accuracy.py):
 # failed when over the chance quantile at level ACCURACY_ALPHA and worse than the holdout by ACCURACY_MIN_EFFECT_USD
 # and by ACCURACY_MIN_RELATIVE_EFFECT of the holdout's value.
 # `make calibrate` measured the choice of statistic and these values on real months (README, "Calibration").

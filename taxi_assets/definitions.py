@@ -38,13 +38,11 @@ from pathlib import Path
 import dagster as dg
 
 from taxi_assets import constants
-from taxi_assets.assets.drift import build_drift_report
-from taxi_assets.assets.features import training_set, trip_features
+from taxi_assets.assets.features import labelled_traffic, training_set, trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
-from taxi_assets.assets.monitoring import reference_profile
+from taxi_assets.assets.monitoring import build_drift_report, reference_profile
 from taxi_assets.assets.promotion import promotion_decision, rollback_job
 from taxi_assets.assets.serving import prediction_log, served_champion
-from taxi_assets.assets.traffic import labelled_traffic
 from taxi_assets.assets.training import challenger_model
 from taxi_assets.automation import build_freshness_schedule, build_monitor_schedule, ingest_new_months
 from taxi_assets.jobs import ingest_job, monitor_job, reference_job, retrain_job, train_job, zones_job

@@ -2,11 +2,10 @@
 
 import dagster as dg
 
-from taxi_assets.assets.features import training_set, trip_features
+from taxi_assets.assets.features import labelled_traffic, training_set, trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.assets.monitoring import reference_profile
 from taxi_assets.assets.promotion import promotion_decision
-from taxi_assets.assets.traffic import labelled_traffic
 from taxi_assets.assets.training import challenger_model
 
 # Jobs that start a Spark session carry this tag: the instance's run queue runs one of them at a time (each has a

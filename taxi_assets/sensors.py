@@ -18,14 +18,14 @@ from typing import NamedTuple
 import dagster as dg
 
 from taxi_assets import constants
-from taxi_assets.drift.checks import DRIFT_CHECKS
 from taxi_assets.jobs import ingest_job, retrain_job
-from taxi_assets.lakefs import MANIFEST
-from taxi_assets.lifecycle.alerts import Kind, Severity
-from taxi_assets.lifecycle.retraining import newest_available
+from taxi_assets.lake_storage import MANIFEST
+from taxi_assets.monitoring.alerts import Kind, Severity
+from taxi_assets.monitoring.checks import DRIFT_CHECKS
 from taxi_assets.partitions import SERVICE, WINDOW, month_service_key
 from taxi_assets.resources import AlertsResource, DataLake, RetrainingPolicy, TripSource
-from taxi_assets.sensor_cursor import SensorCursor
+from taxi_assets.retraining.cursor import SensorCursor
+from taxi_assets.retraining.months import newest_available
 
 CHECK_KEYS = [dg.AssetCheckKey(dg.AssetKey("drift_report"), name) for name in DRIFT_CHECKS]
 

@@ -4,6 +4,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
@@ -13,6 +14,9 @@ from pyspark.sql import SparkSession
 
 from taxi_assets import constants
 from taxi_assets.resources import LocalTripSource
+
+if TYPE_CHECKING:
+    from taxi_assets_tests.champions import Trained
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TLC_DIR = (PROJECT_ROOT.parent / "shared" / "data" / "tlc").resolve()
@@ -99,9 +103,9 @@ def featurize_month(spark: SparkSession, month: str, folder: Path) -> Path:
     """Features of a real green month computed with the pipeline's own functions (no Dagster), as parquet."""
     from taxi_assets.assets.features import TripFeaturesConfig
     from taxi_assets.assets.ingestion import read_zone_lookup
-    from taxi_assets.modeling.raw_schema import read_trip_file
-    from taxi_assets.modeling.raw_validation import validate_raw_trips
-    from taxi_assets.modeling.spark_features import kept_feature_rows, label_outliers, with_features
+    from taxi_assets.features.spark import kept_feature_rows, label_outliers, with_features
+    from taxi_assets.ingestion.raw_schema import read_trip_file
+    from taxi_assets.ingestion.raw_validation import validate_raw_trips
 
     table = read_trip_file(TLC_DIR / "green" / f"green_tripdata_{month}.parquet")
     valid = validate_raw_trips(table, month, pd.Timestamp(f"{month}-01").date(), 1, 0.1).valid
@@ -111,3 +115,11 @@ def featurize_month(spark: SparkSession, month: str, folder: Path) -> Path:
     target = folder / f"features-{month}"
     kept_feature_rows(label_outliers(with_features(raw, zones, "green", month), bounds)).write.parquet(str(target))
     return target
+
+
+@pytest.fixture(scope="session")
+def trained(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> "Trained":
+    """Two real champions for the serving and monitoring tests (``champions.py``), trained once per session."""
+    from taxi_assets_tests.champions import train_champions
+
+    return train_champions(spark, tmp_path_factory.mktemp("serving-models"))

@@ -15,10 +15,10 @@ from mlflow import MlflowClient
 
 from taxi_assets.automation import ingest_new_months
 from taxi_assets.definitions import build_defs
-from taxi_assets.lakefs import MANIFEST
-from taxi_assets.lifecycle.prediction_log import PREDICTION_LOG
-from taxi_assets.lifecycle.registry import CHAMPION, model_name
-from taxi_assets.lifecycle.schema import ensure_schema
+from taxi_assets.lake_storage import MANIFEST
+from taxi_assets.platform_db.prediction_log import PREDICTION_LOG
+from taxi_assets.platform_db.schema import ensure_schema
+from taxi_assets.registry.models import CHAMPION, model_name
 from taxi_assets.resources import (
     DataLake,
     HttpTripSource,

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from taxi_assets.modeling.feature_schema import read_feature_table
+from taxi_assets.features.schema import read_feature_table
 from taxi_assets_tests.conftest import PROJECT_ROOT, featurize_month, write_trip_file
 
 sys.path.insert(0, str(PROJECT_ROOT / "scripts"))

@@ -10,14 +10,14 @@ from pathlib import Path
 
 from taxi_assets_tests.conftest import PROJECT_ROOT
 
-PACKAGES = ("taxi_assets", "taxi_serving")
+PACKAGES = ("taxi_assets", "taxi_serving", "taxi_tools")
 MAX_FUNCTION_LINES = 60
 MAX_ASSET_LINES = 40
 MAX_MODULE_LINES = 300
 # decorators that make a function an asset, a check or an op: orchestration only, so the tightest limit
 DAGSTER_DECORATORS = ("asset", "multi_asset", "asset_check", "multi_asset_check", "op", "observable_source_asset")
-# the demo's story, which the layout's next step moves out of the code location (with the CLI) and splits
-WAITING = {"taxi_assets/story.py": 448}
+# nothing waits to be split: an entry here would name a module over the limit and its size
+WAITING: dict[str, int] = {}
 
 
 def _decorated_by_dagster(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from taxi_assets.assets import features, ingestion, monitoring, promotion, serving, training
 from taxi_assets.definitions import build_defs, defs
 from taxi_assets.partitions import month_service_key
 from taxi_assets.resources import HttpTripSource, LocalTripSource
@@ -51,6 +52,31 @@ def test_asset_keys_groups_and_lineage(tmp_path: Path) -> None:
         "validation_failure_rate",
         "accuracy",
     }
+
+
+ASSET_MODULES = (features, ingestion, monitoring, promotion, serving, training)
+
+
+def test_each_asset_module_holds_one_group_and_is_named_for_it(tmp_path: Path) -> None:
+    """The layout rule: the assets of ``taxi_assets/assets/<group>.py`` are the group ``<group>``, all of it."""
+    modules: dict[str, set[str]] = {}
+    for assets_def in build_defs({"TAXI_HOME": str(tmp_path)}).assets or ():
+        if isinstance(assets_def, dg.SourceAsset):  # an observable source: its observe function and its group
+            function, groups = assets_def.observe_fn, {assets_def.group_name}
+        elif isinstance(assets_def, dg.AssetSpec):  # a spec: the module that declares it
+            module = next(m for m in ASSET_MODULES if assets_def in vars(m).values()).__name__
+            modules.setdefault(module.removeprefix("taxi_assets.assets."), set()).add(str(assets_def.group_name))
+            continue
+        else:
+            assert isinstance(assets_def, dg.AssetsDefinition)
+            function = assets_def.op.compute_fn.decorated_fn  # type: ignore[union-attr]
+            groups = set(assets_def.group_names_by_key.values())
+        module = function.__module__.removeprefix("taxi_assets.assets.")  # type: ignore[union-attr]
+        modules.setdefault(module, set()).update(groups)
+    assert modules == {group: {group} for group in modules}
+    assert set(modules) == {"ingestion", "features", "training", "promotion", "monitoring", "serving"}
+    files = {path.stem for path in (PROJECT_ROOT / "taxi_assets" / "assets").glob("*.py")}
+    assert files - set(modules) == {"__init__", "common"}
 
 
 def test_partitions_month_by_service_and_per_service(tmp_path: Path) -> None:

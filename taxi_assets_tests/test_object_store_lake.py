@@ -29,7 +29,9 @@ from taxi_assets.assets.features import trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.assets.monitoring import reference_profile
 from taxi_assets.definitions import spark_from_env
-from taxi_assets.lakefs import (
+from taxi_assets.errors import MissingInputError
+from taxi_assets.features.schema import content_hash, read_feature_table
+from taxi_assets.lake_storage import (
     DATA_KEY,
     MANIFEST,
     LakeLocation,
@@ -40,8 +42,6 @@ from taxi_assets.lakefs import (
     write_manifest,
     write_parquet_atomic,
 )
-from taxi_assets.modeling.errors import MissingInputError
-from taxi_assets.modeling.feature_schema import content_hash, read_feature_table
 from taxi_assets.partitions import month_service_key
 from taxi_assets.resources import DataLake, LocalTripSource
 from taxi_assets.sensors import in_lake

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from taxi_assets.modeling.errors import SourceUnavailableError
+from taxi_assets.errors import SourceUnavailableError
 from taxi_assets.resources import HttpTripSource, LocalTripSource
 from taxi_assets_tests.conftest import TLC_DIR
 

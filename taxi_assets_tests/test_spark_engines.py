@@ -24,9 +24,9 @@ from taxi_assets import constants
 from taxi_assets.assets.features import trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.definitions import build_resources, lake_from_env, mlflow_from_env, spark_from_env
-from taxi_assets.lakefs import lake_root
-from taxi_assets.lifecycle.registry import CHAMPION, model_name
+from taxi_assets.lake_storage import lake_root
 from taxi_assets.partitions import month_service_key
+from taxi_assets.registry.models import CHAMPION, model_name
 from taxi_assets.resources import parse_spark_conf, spark_config
 from taxi_assets_tests.conftest import PROJECT_ROOT, TLC_DIR
 
@@ -171,7 +171,7 @@ def test_the_first_champion_is_trained_on_the_connect_server(connect_server: Con
     env |= {"TAXI_HOME": str(tmp_path / "home"), "TAXI_TRIPS_DIR": str(TLC_DIR), "PYTHONHASHSEED": "0"}
     env |= {"TAXI_SPARK_REMOTE": connect_server.url, "TAXI_LAKE_ROOT": lake.as_uri()}
     demo = subprocess.run(
-        [sys.executable, "-m", "taxi_assets.cli", "demo", "--serve", "no"],
+        [sys.executable, "-m", "taxi_tools.cli", "demo", "--serve", "no"],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,

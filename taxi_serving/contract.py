@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import msgspec
 
-from taxi_assets.modeling.features import EXAMPLE_TRIP, FEATURES, RUSH_HOURS, WEEKEND_DAYS
+from taxi_assets.features.columns import EXAMPLE_TRIP, FEATURES, RUSH_HOURS, WEEKEND_DAYS
 from taxi_serving.schemas import (
     BatchResponse,
     ErrorBody,

@@ -14,7 +14,7 @@ import pandas as pd
 from litestar import Controller, Request, Response, get, post
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from taxi_assets.modeling.features import FEATURES
+from taxi_assets.features.columns import FEATURES
 from taxi_serving.auth import authorize, require_api_key
 from taxi_serving.contract import FARE_MAX, REQUEST_ID_MAX
 from taxi_serving.errors import (

@@ -20,8 +20,8 @@ import psycopg2.errors
 import sqlalchemy as sa
 from psycopg2.extras import execute_values
 
-from taxi_assets.lifecycle.prediction_log import LOG_COLUMNS, PREDICTION_LOG, PREDICTION_LOG_QUARANTINE, LogRow
-from taxi_assets.lifecycle.schema import ensure_schema
+from taxi_assets.platform_db.prediction_log import LOG_COLUMNS, PREDICTION_LOG, PREDICTION_LOG_QUARANTINE, LogRow
+from taxi_assets.platform_db.schema import ensure_schema
 
 
 @dataclass

@@ -23,8 +23,8 @@ from typing import Final
 import msgspec
 import sqlalchemy as sa
 
-from taxi_assets.lifecycle.alerts import Alert, Alerter, Kind, Severity
-from taxi_assets.lifecycle.prediction_log import PREDICTION_LOG_QUARANTINE, LogRow
+from taxi_assets.monitoring.alerts import Alert, Alerter, Kind, Severity
+from taxi_assets.platform_db.prediction_log import PREDICTION_LOG_QUARANTINE, LogRow
 from taxi_serving.deferred_feedback import DeferredFeedback, now_text
 from taxi_serving.journal import (
     Chunk,

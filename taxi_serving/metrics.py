@@ -21,7 +21,7 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
-from taxi_assets.modeling.features import FEATURES
+from taxi_assets.features.columns import FEATURES
 from taxi_serving.processes import alive
 
 # the field names a validation failure can be counted under: a bounded label set, whatever clients send

@@ -11,8 +11,8 @@ from typing import Any, Final
 
 import msgspec
 
-from taxi_assets.lifecycle.prediction_log import SHADOW_ARM, LogRow
-from taxi_assets.modeling.features import FEATURES
+from taxi_assets.features.columns import FEATURES
+from taxi_assets.platform_db.prediction_log import SHADOW_ARM, LogRow
 from taxi_serving.contract import CLIENT_ID, CLIENT_ID_MAX
 from taxi_serving.errors import InvalidRequestError, MalformedBodyError, NoModelError
 from taxi_serving.logging_sink import PredictionLogSink

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from taxi_assets.constants import known_service
-from taxi_assets.lifecycle.registry import model_name
+from taxi_assets.registry.models import model_name
 
 
 @dataclass(frozen=True)

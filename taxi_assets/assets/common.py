@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import dagster as dg
 
-from taxi_assets.modeling.errors import TaxiDataError
+from taxi_assets.errors import TaxiDataError
 
 # Hadoop's messages when a URL scheme has no filesystem installed: a scheme it knows (s3a:// maps to a class in
 # the hadoop-aws connector, which PySpark does not ship) or one it does not

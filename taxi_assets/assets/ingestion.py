@@ -12,11 +12,11 @@ from pydantic import Field
 
 from taxi_assets import constants
 from taxi_assets.assets.common import failing_clearly
-from taxi_assets.lakefs import write_parquet_atomic
-from taxi_assets.modeling.errors import MissingInputError, NotTripDataError
-from taxi_assets.modeling.features import UNKNOWN_BOROUGH, UNKNOWN_LOCATION_IDS
-from taxi_assets.modeling.raw_schema import read_trip_file
-from taxi_assets.modeling.raw_validation import RawValidationResult, validate_raw_trips
+from taxi_assets.errors import MissingInputError, NotTripDataError
+from taxi_assets.features.columns import UNKNOWN_BOROUGH, UNKNOWN_LOCATION_IDS
+from taxi_assets.ingestion.raw_schema import read_trip_file
+from taxi_assets.ingestion.raw_validation import RawValidationResult, validate_raw_trips
+from taxi_assets.lake_storage import write_parquet_atomic
 from taxi_assets.partitions import monthly_service_partitions, split_month_service
 from taxi_assets.resources import DataLake, FetchedFile, TripSource
 

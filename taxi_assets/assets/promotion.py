@@ -10,9 +10,13 @@ from taxi_assets import constants
 from taxi_assets.assets.common import failing_clearly
 from taxi_assets.assets.serving import served_observation
 from taxi_assets.assets.training import challenger_model
-from taxi_assets.lakefs import read_committed
-from taxi_assets.lifecycle.alerts import Kind, Severity
-from taxi_assets.lifecycle.champion import (
+from taxi_assets.errors import TaxiDataError
+from taxi_assets.features.schema import read_feature_table
+from taxi_assets.features.split import SPLIT, TEST
+from taxi_assets.lake_storage import read_committed
+from taxi_assets.monitoring.alerts import Kind, Severity
+from taxi_assets.partitions import service_partitions
+from taxi_assets.registry.champion import (
     Comparison,
     apply_decision,
     compare,
@@ -20,13 +24,9 @@ from taxi_assets.lifecycle.champion import (
     require_challenger,
     rollback,
 )
-from taxi_assets.lifecycle.decisions import DecisionRecord
-from taxi_assets.lifecycle.promotion import ROLLBACK, PromotionRules
-from taxi_assets.lifecycle.registry import model_name
-from taxi_assets.modeling.errors import TaxiDataError
-from taxi_assets.modeling.feature_schema import read_feature_table
-from taxi_assets.modeling.split import SPLIT, TEST
-from taxi_assets.partitions import service_partitions
+from taxi_assets.registry.decisions import DecisionRecord
+from taxi_assets.registry.models import model_name
+from taxi_assets.registry.promotion import ROLLBACK, PromotionRules
 from taxi_assets.resources import AlertsResource, DataLake, MlflowResource, PlatformDatabase
 
 
@@ -123,7 +123,7 @@ def _decision_metadata(comparison: Comparison, record: DecisionRecord, decision_
 class RollbackConfig(dg.Config):
     """Which service's champion to roll back."""
 
-    service: str = Field(default=constants.DEFAULT_DEMO_SERVICE, description="TLC service (green or yellow).")
+    service: str = Field(default=constants.DEFAULT_SERVICE, description="TLC service (green or yellow).")
 
 
 @dg.op

@@ -15,7 +15,7 @@ from typing import Final
 import dagster as dg
 
 from taxi_assets import constants
-from taxi_assets.lifecycle.prediction_log import log_activity
+from taxi_assets.platform_db.prediction_log import log_activity
 from taxi_assets.resources import PlatformDatabase
 
 SERVED_CHAMPION_KEY: Final = dg.AssetKey("served_champion")

@@ -13,9 +13,13 @@ from taxi_assets import constants
 from taxi_assets.assets.common import failing_clearly
 from taxi_assets.assets.features import training_set
 from taxi_assets.assets.monitoring import reference_profile
-from taxi_assets.drift.profile import PROFILE_FILE, ReferenceProfile
-from taxi_assets.lakefs import read_committed
-from taxi_assets.modeling.challenger import (
+from taxi_assets.errors import MissingInputError
+from taxi_assets.features.split import SPLIT, TEST, TRAIN
+from taxi_assets.lake_storage import read_committed
+from taxi_assets.monitoring.profile import PROFILE_FILE, ReferenceProfile
+from taxi_assets.partitions import service_partitions
+from taxi_assets.resources import DataLake, MlflowResource, SparkResource
+from taxi_assets.training.challenger import (
     BEHAVIOUR_CHECK,
     PARITY_CHECK,
     Challenger,
@@ -23,11 +27,7 @@ from taxi_assets.modeling.challenger import (
     fit_and_export,
     register_challenger,
 )
-from taxi_assets.modeling.errors import MissingInputError
-from taxi_assets.modeling.split import SPLIT, TEST, TRAIN
-from taxi_assets.modeling.training import GbtParams
-from taxi_assets.partitions import service_partitions
-from taxi_assets.resources import DataLake, MlflowResource, SparkResource
+from taxi_assets.training.pipeline import GbtParams
 
 CODE_VERSION = "1"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from taxi_assets.lifecycle.decisions import DecisionStore
+from taxi_assets.registry.decisions import DecisionStore
 
 
 class PlatformDatabase(dg.ConfigurableResource):

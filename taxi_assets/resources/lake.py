@@ -8,14 +8,14 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from taxi_assets.lakefs import MANIFEST, LakeLocation, lake_root, read_committed
+from taxi_assets.lake_storage import MANIFEST, LakeLocation, lake_root, read_committed
 
 
 class DataLake(dg.ConfigurableResource):
     """The parquet lake: raw, quarantine, features, training sets, profiles, traffic, drift reports.
 
     The root is a folder, a ``file://`` URL (a volume every Dagster step and Spark executor mounts under the same
-    path) or an object-store URL (``s3://bucket/prefix``, ``gs://bucket/prefix``; see :mod:`taxi_assets.lakefs`).
+    path) or an object-store URL (``s3://bucket/prefix``, ``gs://bucket/prefix``; see :mod:`taxi_assets.lake_storage`).
     Folder outputs are committed by their manifests, never by renaming a folder, so all of them behave alike.
     """
 

@@ -16,7 +16,7 @@ import requests
 from pydantic import Field
 
 from taxi_assets import constants
-from taxi_assets.modeling.errors import SourceUnavailableError
+from taxi_assets.errors import SourceUnavailableError
 
 ZONE_LOOKUP_FILE = "taxi_zone_lookup.csv"
 MONTH_PATTERN = re.compile(r"\d{4}-(0[1-9]|1[0-2])")

@@ -12,8 +12,8 @@ from taxi_assets.assets.monitoring import reference_profile
 from taxi_assets.assets.promotion import promotion_decision
 from taxi_assets.assets.training import challenger_model
 from taxi_assets.definitions import build_resources, mlflow_from_env
-from taxi_assets.lifecycle.registry import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, ModelRegistry
 from taxi_assets.partitions import month_service_key
+from taxi_assets.registry.models import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, ModelRegistry
 from taxi_assets.resources import DataLake
 from taxi_assets_tests.conftest import TLC_DIR
 

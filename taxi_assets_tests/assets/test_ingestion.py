@@ -7,8 +7,8 @@ import pytest
 
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.definitions import build_resources
-from taxi_assets.modeling.raw_schema import CANONICAL_SCHEMA, SOURCE_ROW
-from taxi_assets.modeling.raw_validation import QUARANTINE_RULES
+from taxi_assets.ingestion.raw_schema import CANONICAL_SCHEMA, SOURCE_ROW
+from taxi_assets.ingestion.raw_validation import QUARANTINE_RULES
 from taxi_assets.partitions import month_service_key
 from taxi_assets.resources import DataLake
 from taxi_assets_tests.conftest import TLC_DIR, write_trip_file

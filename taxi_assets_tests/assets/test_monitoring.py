@@ -6,8 +6,8 @@ import json
 import pandas as pd
 import pytest
 
-from taxi_assets.lakefs import read_committed
-from taxi_assets.modeling.feature_schema import read_feature_table
+from taxi_assets.features.schema import read_feature_table
+from taxi_assets.lake_storage import read_committed
 from taxi_assets_tests.assets.conftest import Chain, materialization_metadata
 
 pytestmark = pytest.mark.slow  # materializes Spark assets on real months

@@ -14,8 +14,8 @@ from taxi_assets import constants
 from taxi_assets.assets.features import trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.definitions import build_resources
-from taxi_assets.modeling.errors import NotTripDataError
-from taxi_assets.modeling.raw_schema import normalize_trip_table
+from taxi_assets.errors import NotTripDataError
+from taxi_assets.ingestion.raw_schema import normalize_trip_table
 from taxi_assets.partitions import month_partitions, month_service_key
 from taxi_assets_tests.conftest import PROJECT_ROOT, TLC_DIR, real_trip_table
 
@@ -124,7 +124,7 @@ def test_a_green_month_before_green_existed_fails_saying_when_it_starts(tmp_path
 @pytest.mark.parametrize("month", ["2008-12", "2099-01", "2022-13"])
 def test_the_cli_rejects_a_month_outside_the_partitions_with_one_line(tmp_path: Path, month: str) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "taxi_assets.cli", "train", "--months", month],
+        [sys.executable, "-m", "taxi_tools.cli", "train", "--months", month],
         cwd=PROJECT_ROOT,
         env={"PATH": "/usr/bin:/bin", "TAXI_HOME": str(tmp_path), "TAXI_TRIPS_DIR": str(tmp_path)},
         capture_output=True,

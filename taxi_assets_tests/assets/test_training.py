@@ -8,9 +8,9 @@ import mlflow
 import numpy as np
 import pytest
 
-from taxi_assets.lakefs import read_committed
-from taxi_assets.modeling.challenger import BEHAVIOUR_CHECK, PARITY_CHECK
-from taxi_assets.modeling.feature_schema import read_feature_table
+from taxi_assets.features.schema import read_feature_table
+from taxi_assets.lake_storage import read_committed
+from taxi_assets.training.challenger import BEHAVIOUR_CHECK, PARITY_CHECK
 from taxi_assets_tests.assets.conftest import Lifecycle, materialization_metadata
 
 pytestmark = pytest.mark.slow  # trains a real model

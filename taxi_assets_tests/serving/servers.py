@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from taxi_assets.lifecycle.registry import ModelRegistry
+from taxi_assets.registry.models import ModelRegistry
 from taxi_assets_tests.conftest import PROJECT_ROOT
 from taxi_assets_tests.serving.conftest import HEADERS
 

@@ -10,18 +10,11 @@ import sqlalchemy as sa
 from litestar.testing import TestClient
 from pyspark.sql import SparkSession
 
-from taxi_assets.lifecycle.prediction_log import PREDICTION_LOG
-from taxi_assets.lifecycle.registry import CHALLENGER, CHAMPION, ModelRegistry
-from taxi_assets.modeling.features import FEATURES, INTEGER_FEATURES
-from taxi_assets_tests.serving.conftest import (
-    HEADERS,
-    Served,
-    Trained,
-    make_settings,
-    register,
-    spark_predictions,
-    trip,
-)
+from taxi_assets.features.columns import FEATURES, INTEGER_FEATURES
+from taxi_assets.platform_db.prediction_log import PREDICTION_LOG
+from taxi_assets.registry.models import CHALLENGER, CHAMPION, ModelRegistry
+from taxi_assets_tests.champions import Trained, register, spark_predictions
+from taxi_assets_tests.serving.conftest import HEADERS, Served, make_settings, trip
 from taxi_serving.app import create_app
 
 TRACE_MARKERS = ("Traceback", 'File "', "Error:", "Exception")

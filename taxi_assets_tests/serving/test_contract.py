@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from taxi_assets_tests.serving.conftest import HEADERS, Trained, register
+from taxi_assets_tests.champions import Trained, register
+from taxi_assets_tests.serving.conftest import HEADERS
 from taxi_assets_tests.serving.servers import Server, registry_for, running_server, wait_ready
 
 

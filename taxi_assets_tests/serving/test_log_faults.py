@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from taxi_assets.lifecycle.prediction_log import PREDICTION_LOG
+from taxi_assets.platform_db.prediction_log import PREDICTION_LOG
+from taxi_assets_tests.champions import Trained, register
 from taxi_assets_tests.postgres import POSTGRES, TcpProxy, fresh_database, require_postgres
-from taxi_assets_tests.serving.conftest import Trained, register, trip
+from taxi_assets_tests.serving.conftest import trip
 from taxi_assets_tests.serving.servers import Load, registry_for, running_server, wait_ready
 
 

@@ -12,7 +12,7 @@ import msgspec
 import pytest
 import sqlalchemy as sa
 
-from taxi_assets.lifecycle.prediction_log import PREDICTION_LOG, PREDICTION_LOG_QUARANTINE
+from taxi_assets.platform_db.prediction_log import PREDICTION_LOG, PREDICTION_LOG_QUARANTINE
 from taxi_assets_tests.postgres import POSTGRES, TcpProxy, require_postgres
 from taxi_serving.journal import JournalFolder
 from taxi_serving.logging_sink import PredictionLogSink
@@ -156,7 +156,7 @@ def test_a_refused_row_is_quarantined_alone_sqlite_and_an_alert_says_so(tmp_path
     (kept,) = quarantined(url)
     assert kept["request_id"] == "poison-0"
     assert "ProgrammingError" in str(kept["reason"]) or "InterfaceError" in str(kept["reason"])
-    from taxi_assets.lifecycle.alerts import Alerter
+    from taxi_assets.monitoring.alerts import Alerter
 
     alerts = [alert for alert in Alerter(url).history() if alert["kind"] == "log_quarantined"]
     assert len(alerts) == 1
@@ -289,7 +289,7 @@ def test_shutdown_ships_everything_and_removes_the_folder(tmp_path: Path) -> Non
 
 
 def test_a_log_row_lines_up_with_the_table_columns(tmp_path: Path) -> None:
-    from taxi_assets.lifecycle.prediction_log import LOG_COLUMNS
+    from taxi_assets.platform_db.prediction_log import LOG_COLUMNS
 
     (row,) = rows(1, "columns")
     assert len(row) == len(LOG_COLUMNS)

@@ -13,14 +13,14 @@ import pytest
 import yaml
 
 from taxi_assets.definitions import build_resources
-from taxi_assets.drift.checks import ACCURACY
-from taxi_assets.lifecycle.alerts import Alerter
-from taxi_assets.lifecycle.registry import CHAMPION, ModelRegistry, model_name
+from taxi_assets.monitoring.alerts import Alerter
+from taxi_assets.monitoring.checks import ACCURACY
+from taxi_assets.registry.models import CHAMPION, ModelRegistry, model_name
 from taxi_assets.resources import DataLake, MlflowResource
 from taxi_assets.sensors import retrain_on_failed_checks
+from taxi_assets_tests.champions import Trained, register
+from taxi_assets_tests.monitored import DAILY_ENV, drift_report, log_traffic, sensor_resources, today
 from taxi_assets_tests.postgres import SERVER, create_database, drop_database, require_postgres
-from taxi_assets_tests.serving.conftest import Trained, register
-from taxi_assets_tests.serving.monitoring import DAILY_ENV, drift_report, log_traffic, sensor_resources, today
 
 
 @pytest.fixture

@@ -8,14 +8,15 @@ import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 
-from taxi_assets.drift.checks import ACCURACY, FEATURE_DRIFT, VALIDATION_FAILURES
-from taxi_assets.modeling.feature_schema import read_feature_table
-from taxi_assets.replay.client import ReplayConfig, replay_trips, run_replay
-from taxi_assets.replay.scenarios import NEW_CATEGORY_CODES, apply
+from taxi_assets.features.schema import read_feature_table
+from taxi_assets.monitoring.checks import ACCURACY, FEATURE_DRIFT, VALIDATION_FAILURES
+from taxi_assets_tests.champions import Trained
 from taxi_assets_tests.conftest import featurize_month
-from taxi_assets_tests.serving.conftest import HEADERS, Trained
-from taxi_assets_tests.serving.monitoring import champion, judge
+from taxi_assets_tests.monitored import champion, judge
+from taxi_assets_tests.serving.conftest import HEADERS
 from taxi_assets_tests.serving.servers import server
+from taxi_tools.replay.client import ReplayConfig, replay_trips, run_replay
+from taxi_tools.replay.scenarios import NEW_CATEGORY_CODES, apply
 
 ROWS = 1_500
 ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN

@@ -7,8 +7,9 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from taxi_assets.lifecycle.prediction_log import PREDICTION_LOG
-from taxi_assets_tests.serving.conftest import HEADERS, Trained, register, trip
+from taxi_assets.platform_db.prediction_log import PREDICTION_LOG
+from taxi_assets_tests.champions import Trained, register
+from taxi_assets_tests.serving.conftest import HEADERS, trip
 from taxi_assets_tests.serving.servers import registry_for, running_server, server, wait_ready
 
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from taxi_assets.lifecycle.registry import model_name
+from taxi_assets.registry.models import model_name
 from taxi_serving.settings import settings_from_env
 
 

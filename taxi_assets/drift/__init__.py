@@ -1,1 +1,0 @@
-"""Reference profiles and drift statistics: no Dagster imports."""

@@ -1,0 +1,1 @@
+"""Ingestion without Dagster: the raw TLC schemas, reading a trip file, and the row rules that quarantine."""

@@ -1,0 +1,198 @@
+"""The challenger's training sequence without Dagster: fit, export, check, and register it in MLflow.
+
+``fit_and_export`` trains the Spark GBT on the train split, scores the test split with Spark and with the ONNX
+export, and writes next to the export what monitoring needs later (the prediction profile and the holdout
+errors). ``register_challenger`` logs the run and registers the version with its lineage and check results, and
+points the ``challenger`` alias at it. The ``challenger_model`` asset calls both and reports what they return.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame as SparkFrame
+from pyspark.sql import SparkSession
+
+from taxi_assets import constants
+from taxi_assets.features.columns import TARGET, TRIP_ID
+from taxi_assets.features.schema import read_feature_table
+from taxi_assets.lake_storage import LakeLocation
+from taxi_assets.monitoring.accuracy import HOLDOUT_ERRORS_FILE, holdout_errors
+from taxi_assets.monitoring.profile import numeric_profile
+from taxi_assets.registry.models import CHALLENGER, ModelRegistry, experiment_name, model_name
+from taxi_assets.training.evaluation import RegressionMetrics, regression_metrics, rmse_by_segment
+from taxi_assets.training.export import export_pipeline
+from taxi_assets.training.pipeline import PREDICTION, GbtParams, fit_pipeline
+from taxi_assets.training.probes import BehaviourResult, behaviour
+from taxi_assets.training.pyfunc import PREDICTION_PROFILE_FILE, serving_example
+from taxi_assets.training.serving_model import FareModel
+
+PARITY_CHECK: Final = "serving_artifact_parity"
+BEHAVIOUR_CHECK: Final = "fare_behaviour"
+
+
+@dataclass(frozen=True)
+class Parity:
+    """How closely the ONNX export reproduces Spark on the test split, and whether its output is a fare."""
+
+    max_abs_diff_usd: float
+    tolerance_usd: float
+    rows: int
+    min_prediction: float
+    all_finite: bool
+
+    @property
+    def passed(self) -> bool:
+        """Within the tolerance on every row, finite and never negative."""
+        return bool(self.max_abs_diff_usd <= self.tolerance_usd and self.all_finite and self.min_prediction >= 0)
+
+
+def parity(onnx_pred: np.ndarray, spark_pred: np.ndarray, tolerance_usd: float) -> Parity:
+    """Compare the export's predictions with Spark's on the same rows (NaN everywhere when there are none)."""
+    if len(onnx_pred) == 0:
+        return Parity(float("nan"), tolerance_usd, 0, float("nan"), True)
+    return Parity(
+        max_abs_diff_usd=float(np.max(np.abs(onnx_pred - spark_pred))),
+        tolerance_usd=tolerance_usd,
+        rows=len(onnx_pred),
+        min_prediction=float(onnx_pred.min()),
+        all_finite=bool(np.isfinite(onnx_pred).all()),
+    )
+
+
+@dataclass(frozen=True)
+class Challenger:
+    """A trained and exported challenger with its holdout metrics and the results of its two checks."""
+
+    metrics: RegressionMetrics
+    rmse_by_borough: dict[str, float]
+    train_seconds: float
+    parity: Parity
+    probe: BehaviourResult
+    behaviour_tolerance_usd: float
+    test: pd.DataFrame
+    spark_model: Path
+    serving_dir: Path
+
+    @property
+    def behaviour_passed(self) -> bool:
+        """Fare never falls with distance beyond the tolerance, and scoring is repeatable."""
+        return self.probe.passed(self.behaviour_tolerance_usd)
+
+
+def fit_and_export(
+    spark: SparkSession,
+    train: SparkFrame,
+    test_path: LakeLocation,
+    params: GbtParams,
+    work: LakeLocation,
+    local: Path,
+    probe_month: str,
+    tolerances: tuple[float, float],
+) -> Challenger:
+    """Fit on ``train``, save to ``work``, export to ``local/serving`` and check it on the test split.
+
+    ``local`` is a local folder (the export and MLflow read local files; on an object-store lake it is a scratch
+    copy). ``tolerances`` are the parity tolerance and the monotonic tolerance in USD; the probes price trips in
+    ``probe_month``.
+    """
+    started = time.perf_counter()
+    model = fit_pipeline(train, params)
+    train_seconds = time.perf_counter() - started
+    model.write().overwrite().save((work / "spark_model").spark_uri)
+    scored = model.transform(spark.read.parquet(test_path.spark_uri)).select(TRIP_ID, PREDICTION).toPandas()
+    test = read_feature_table(test_path)
+    spark_pred = scored.set_index(TRIP_ID).loc[test[TRIP_ID], PREDICTION].to_numpy()
+    spark_model = (work / "spark_model").as_local(local)
+    serving_dir = local / "serving"
+    export_pipeline(spark_model, serving_dir)
+    artifact = FareModel.load(serving_dir)
+    onnx_pred = artifact.predict(test)
+    # the reference for prediction drift: this model's predictions on its own holdout, in quantile bins
+    profile = numeric_profile(onnx_pred, constants.REFERENCE_BINS)
+    (serving_dir / PREDICTION_PROFILE_FILE).write_text(json.dumps(asdict(profile)))
+    # what live accuracy is calibrated against: this model's errors on its holdout, with their segments
+    holdout_errors(test, test[TARGET].to_numpy(), onnx_pred).to_parquet(serving_dir / HOLDOUT_ERRORS_FILE)
+    probe = behaviour(artifact, probe_month)
+    return Challenger(
+        metrics=regression_metrics(test[TARGET].to_numpy(), spark_pred),
+        rmse_by_borough=rmse_by_segment(test[TARGET].to_numpy(), spark_pred, test["pickup_borough"]),
+        train_seconds=train_seconds,
+        parity=parity(onnx_pred, spark_pred, tolerances[0]),
+        probe=probe,
+        behaviour_tolerance_usd=tolerances[1],
+        test=test,
+        spark_model=spark_model,
+        serving_dir=serving_dir,
+    )
+
+
+@dataclass(frozen=True)
+class Registered:
+    """Where a challenger went in MLflow."""
+
+    name: str
+    version: str
+    run_id: str
+
+
+def register_challenger(
+    registry: ModelRegistry,
+    challenger: Challenger,
+    params: GbtParams,
+    manifest: dict[str, Any],
+    lineage: dict[str, str],
+    run_name: str,
+    profile_file: Path,
+) -> Registered:
+    """Log the run (params, metrics, lineage, the model) and register it as the service's ``challenger``.
+
+    ``lineage`` names the service, the Dagster run and the code version; it tags the run and the version. The
+    version is also tagged with both checks' results and the holdout metrics.
+    """
+    service = lineage["service"]
+    lineage = lineage | {
+        "training_months": ",".join(manifest["months"]),
+        "train_hash": manifest["train_hash"],
+        "test_hash": manifest["test_hash"],
+    }
+    name = model_name(service)
+    tags = {"dagster.run_id": lineage["dagster_run_id"], **lineage}
+    with registry.run(experiment_name(service), run_name, tags=tags) as run_id:
+        registry.log_params(
+            {**params.as_dict(), "split_seed": manifest["seed"], "test_fraction": manifest["test_fraction"]}
+            | {f"input_hash_{month}": digest[:16] for month, digest in manifest["input_hashes"].items()}
+        )
+        registry.log_metrics(_logged_metrics(challenger))
+        registry.log_dict({"manifest": manifest, "probe_predictions": challenger.probe.predictions}, "lineage.json")
+        model_uri = registry.log_fare_model(
+            challenger.serving_dir, challenger.spark_model, serving_example(challenger.test), profile_file
+        )
+        version = registry.register(model_uri, name, run_id, tags=lineage)
+    registry.tag_version(
+        name,
+        version,
+        {
+            f"check.{PARITY_CHECK}": "passed" if challenger.parity.passed else "failed",
+            f"check.{BEHAVIOUR_CHECK}": "passed" if challenger.behaviour_passed else "failed",
+            "metrics": challenger.metrics.as_dict(),
+        },
+    )
+    registry.set_alias(name, CHALLENGER, version)
+    return Registered(name, version, run_id)
+
+
+def _logged_metrics(challenger: Challenger) -> dict[str, float]:
+    return {
+        **{key: value for key, value in challenger.metrics.as_dict().items() if np.isfinite(value)},
+        **{f"rmse_{b.replace(' ', '_')}": v for b, v in challenger.rmse_by_borough.items()},
+        "train_seconds": challenger.train_seconds,
+        "parity_max_abs_diff": challenger.parity.max_abs_diff_usd,
+        "behaviour_largest_drop_usd": challenger.probe.largest_drop_usd,
+    }

@@ -1,0 +1,217 @@
+"""Export a saved Spark PipelineModel to a Spark-free artifact: category maps plus an ONNX tree ensemble.
+
+The saved model's parquet and JSON files are read with pyarrow (no JVM). Spark's trees go into one
+``ai.onnx.ml`` opset-5 ``TreeEnsemble`` node in float64: a continuous split "value <= threshold goes left"
+becomes ``BRANCH_LEQ``, a categorical split "category in set goes left" becomes ``BRANCH_MEMBER`` with the
+same set, and each leaf value is multiplied by its tree's weight so the SUM of leaves is Spark's prediction.
+(onnxmltools maps Spark's GBT regressor onto its classifier converter and reads categorical splits as
+thresholds, so it is not used.)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import onnx
+import pyarrow.parquet as pq
+from onnx import TensorProto, helper, numpy_helper
+
+from taxi_assets.features.columns import CATEGORICAL_FEATURES, INDEX_SUFFIX
+
+ONNX_INPUT: Final = "features"
+ONNX_OUTPUT: Final = "fare"
+# onnxruntime 1.2x-1.3x loads models up to IR version 10 at least; onnx 1.23 would write 14 by default.
+ONNX_IR_VERSION: Final = 10
+ONNX_OPSETS: Final = (("", 21), ("ai.onnx.ml", 5))
+BRANCH_LEQ: Final = 0
+BRANCH_MEMBER: Final = 6
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """How a feature row becomes the model's input vector: column order and the category index maps."""
+
+    columns: list[str]
+    categories: dict[str, list[str]]
+
+    def to_json(self) -> str:
+        """Serialise (stored beside the ONNX model)."""
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> FeatureSpec:
+        """Parse what ``to_json`` wrote."""
+        return cls(**json.loads(text))
+
+
+@dataclass(frozen=True)
+class SparkTree:
+    """One decision tree as Spark saved it: nodes by id, and its weight in the ensemble."""
+
+    weight: float
+    nodes: dict[int, dict[str, Any]]
+
+
+def _stage_dirs(model_dir: Path) -> dict[str, Path]:
+    stages = {}
+    for path in sorted((model_dir / "stages").iterdir()):
+        metadata = json.loads(next((path / "metadata").glob("part-*")).read_text())
+        stages[metadata["class"].rsplit(".", 1)[-1]] = path
+    return stages
+
+
+def _metadata(stage: Path) -> dict[str, Any]:
+    metadata: dict[str, Any] = json.loads(next((stage / "metadata").glob("part-*")).read_text())
+    return metadata
+
+
+def read_feature_spec(model_dir: Path) -> FeatureSpec:
+    """Category labels of the StringIndexer and input order of the VectorAssembler of a saved pipeline."""
+    stages = _stage_dirs(model_dir)
+    indexer = stages["StringIndexerModel"]
+    params = _metadata(indexer)["paramMap"]
+    labels = pq.read_table(indexer / "data").column("labelsArray")[0].as_py()
+    categories = {column: list(values) for column, values in zip(params["inputCols"], labels, strict=True)}
+    assembled = _metadata(stages["VectorAssembler"])["paramMap"]["inputCols"]
+    columns = [name.removesuffix(INDEX_SUFFIX) if name.endswith(INDEX_SUFFIX) else name for name in assembled]
+    missing = [name for name in CATEGORICAL_FEATURES if name not in categories]
+    if missing:
+        raise ValueError(f"{model_dir}: the indexer has no categories for {missing}")
+    return FeatureSpec(columns=columns, categories=categories)
+
+
+def read_spark_trees(model_dir: Path) -> list[SparkTree]:
+    """The GBT's trees with their weights; accepts Spark 3 (treeID/weights) and Spark 4 (_1/_3) metadata."""
+    stage = _stage_dirs(model_dir)["GBTRegressionModel"]
+    meta = pq.read_table(stage / "treesMetadata").to_pylist()
+    weights = {int(row.get("treeID", row.get("_1"))): float(row.get("weights", row.get("_3"))) for row in meta}
+    nodes: dict[int, dict[int, dict[str, Any]]] = {tree: {} for tree in weights}
+    for row in pq.read_table(stage / "data").to_pylist():
+        node = row["nodeData"]
+        nodes[int(row["treeID"])][int(node["id"])] = node
+    return [SparkTree(weight=weights[tree], nodes=nodes[tree]) for tree in sorted(weights)]
+
+
+@dataclass
+class _Ensemble:
+    """The flat arrays of one ``TreeEnsemble`` node, filled tree by tree (branches first, leaves apart)."""
+
+    modes: list[int] = field(default_factory=list)
+    feature_ids: list[int] = field(default_factory=list)
+    splits: list[float] = field(default_factory=list)
+    true_ids: list[int] = field(default_factory=list)
+    true_leafs: list[int] = field(default_factory=list)
+    false_ids: list[int] = field(default_factory=list)
+    false_leafs: list[int] = field(default_factory=list)
+    members: list[float] = field(default_factory=list)
+    leaf_weights: list[float] = field(default_factory=list)
+    roots: list[int] = field(default_factory=list)
+
+    def add_leaf(self, weight: float) -> int:
+        self.leaf_weights.append(weight)
+        return len(self.leaf_weights) - 1
+
+    def add_node(self, mode: int, feature: int, split: float) -> int:
+        """A branch with its children still to be set; returns its position."""
+        self.modes.append(mode)
+        self.feature_ids.append(feature)
+        self.splits.append(split)
+        for children in (self.true_ids, self.true_leafs, self.false_ids, self.false_leafs):
+            children.append(0)
+        return len(self.modes) - 1
+
+    def add_branch(self, tree: SparkTree, node: dict[str, Any]) -> int:
+        """A Spark split and, recursively, everything under it."""
+        split = node["split"]
+        if split["numCategories"] >= 0:
+            position = self.add_node(BRANCH_MEMBER, int(split["featureIndex"]), 0.0)
+            self.members.extend([*map(float, split["leftCategoriesOrThreshold"]), float("nan")])
+        else:
+            position = self.add_node(
+                BRANCH_LEQ, int(split["featureIndex"]), float(split["leftCategoriesOrThreshold"][0])
+            )
+        for child_id, ids, leafs in (
+            (node["leftChild"], self.true_ids, self.true_leafs),
+            (node["rightChild"], self.false_ids, self.false_leafs),
+        ):
+            child = tree.nodes[int(child_id)]
+            if child["leftChild"] < 0:
+                ids[position], leafs[position] = self.add_leaf(tree.weight * child["prediction"]), 1
+            else:
+                ids[position], leafs[position] = self.add_branch(tree, child), 0
+        return position
+
+    def add_tree(self, tree: SparkTree) -> None:
+        children = {int(n["leftChild"]) for n in tree.nodes.values()} | {
+            int(n["rightChild"]) for n in tree.nodes.values()
+        }
+        (root_id,) = [node_id for node_id in tree.nodes if node_id not in children]
+        root = tree.nodes[root_id]
+        if root["leftChild"] >= 0:
+            self.roots.append(self.add_branch(tree, root))
+            return
+        # a one-leaf tree: one LEQ node whose both branches reach the same leaf
+        leaf = self.add_leaf(tree.weight * root["prediction"])
+        position = self.add_node(BRANCH_LEQ, 0, 0.0)
+        self.roots.append(position)
+        self.true_ids[position], self.false_ids[position] = leaf, leaf
+        self.true_leafs[position], self.false_leafs[position] = 1, 1
+
+    def attributes(self) -> dict[str, Any]:
+        """The node's attributes, in the tensor types ``ai.onnx.ml`` opset 5 asks for."""
+
+        def tensor(name: str, values: Sequence[float], dtype: type = np.float64) -> onnx.TensorProto:
+            return numpy_helper.from_array(np.asarray(values, dtype=dtype), name=name)
+
+        attributes: dict[str, Any] = {
+            "n_targets": 1,
+            "aggregate_function": 1,
+            "post_transform": 0,
+            "tree_roots": self.roots,
+            "nodes_modes": tensor("nodes_modes", self.modes, np.uint8),
+            "nodes_featureids": self.feature_ids,
+            "nodes_splits": tensor("nodes_splits", self.splits),
+            "nodes_truenodeids": self.true_ids,
+            "nodes_trueleafs": self.true_leafs,
+            "nodes_falsenodeids": self.false_ids,
+            "nodes_falseleafs": self.false_leafs,
+            "leaf_targetids": [0] * len(self.leaf_weights),
+            "leaf_weights": tensor("leaf_weights", self.leaf_weights),
+        }
+        if self.members:
+            attributes["membership_values"] = tensor("membership_values", self.members)
+        return attributes
+
+
+def build_onnx(trees: list[SparkTree], n_features: int) -> onnx.ModelProto:
+    """One float64 TreeEnsemble node whose output equals Spark's GBT prediction."""
+    ensemble = _Ensemble()
+    for tree in trees:
+        ensemble.add_tree(tree)
+    node = helper.make_node("TreeEnsemble", [ONNX_INPUT], [ONNX_OUTPUT], domain="ai.onnx.ml", **ensemble.attributes())
+    graph = helper.make_graph(
+        [node],
+        "taxi_fare_gbt",
+        [helper.make_tensor_value_info(ONNX_INPUT, TensorProto.DOUBLE, [None, n_features])],
+        [helper.make_tensor_value_info(ONNX_OUTPUT, TensorProto.DOUBLE, [None, 1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in ONNX_OPSETS])
+    model.ir_version = ONNX_IR_VERSION
+    onnx.checker.check_model(model)
+    return model
+
+
+def export_pipeline(model_dir: Path, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``model.onnx`` and ``feature_spec.json`` for a saved PipelineModel; return both paths."""
+    spec = read_feature_spec(model_dir)
+    model = build_onnx(read_spark_trees(model_dir), n_features=len(spec.columns))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path, spec_path = out_dir / "model.onnx", out_dir / "feature_spec.json"
+    onnx.save(model, onnx_path)
+    spec_path.write_text(spec.to_json())
+    return onnx_path, spec_path

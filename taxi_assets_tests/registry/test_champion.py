@@ -1,0 +1,58 @@
+from pathlib import Path
+
+import pytest
+
+from taxi_assets.errors import MissingInputError
+from taxi_assets.monitoring.alerts import Kind, Severity
+from taxi_assets.registry.champion import Comparison, Rollback, decision_alert, require_challenger
+from taxi_assets.registry.decisions import DecisionRecord
+from taxi_assets.registry.models import ModelRegistry
+from taxi_assets.registry.promotion import Evidence, PromotionRules, decide
+from taxi_assets.training.challenger import BEHAVIOUR_CHECK, PARITY_CHECK
+
+RULES = PromotionRules(min_rmse_improvement=0.5, latency_tolerance_ratio=0.5, latency_tolerance_ms=1.0)
+PASSED = {PARITY_CHECK: True, BEHAVIOUR_CHECK: True}
+
+
+def comparison(challenger_rmse: float, champion_rmse: float) -> Comparison:
+    challenger = Evidence("3", {"rmse": challenger_rmse}, 0.1, 0.2, PASSED)
+    champion = Evidence("2", {"rmse": champion_rmse}, 0.1, 0.2, PASSED)
+    decision = decide(challenger, champion, RULES)
+    return Comparison("taxi-fare-green", challenger, champion, decision, "labelled_traffic holdout", 2_400)
+
+
+def record_of(compared: Comparison) -> DecisionRecord:
+    after = "3" if compared.promoted else "2"
+    return DecisionRecord("green", compared.name, compared.decision.action, compared.decision.reason, "3", "2", after)
+
+
+def test_a_promotion_alerts_as_info_with_both_models_and_the_holdout() -> None:
+    compared = comparison(3.5, 5.8)
+    assert compared.promoted
+    alert = decision_alert("green", compared, record_of(compared), "run-1")
+    assert (alert.severity, alert.kind) == (Severity.INFO, Kind.PROMOTED)
+    assert alert.title == "taxi-fare-green: challenger v3 promoted"
+    assert alert.details["champion_before"] == "2"
+    assert alert.details["champion_after"] == "3"
+    assert (alert.details["challenger_rmse"], alert.details["champion_rmse"]) == (3.5, 5.8)
+    assert alert.details["holdout"] == "labelled_traffic holdout (2400 rows)"
+
+
+def test_a_rejection_keeps_the_champion_and_warns_with_the_rule_that_failed() -> None:
+    compared = comparison(5.6, 5.8)
+    assert not compared.promoted
+    alert = decision_alert("green", compared, record_of(compared), "run-1")
+    assert (alert.severity, alert.kind) == (Severity.WARNING, Kind.REJECTED)
+    assert alert.details["champion_after"] == "2"
+    assert "RMSE improvement" in str(alert.details["reason"])
+
+
+def test_a_rollback_says_which_version_replaced_which() -> None:
+    assert Rollback("4", "3", 7).reason == "rollback: champion v4 replaced by previous champion v3"
+
+
+@pytest.mark.slow
+def test_promotion_needs_a_challenger_in_the_registry(tmp_path: Path) -> None:
+    registry = ModelRegistry(f"sqlite:///{tmp_path / 'mlflow.db'}", str(tmp_path / "artifacts"))
+    with pytest.raises(MissingInputError, match="taxi-fare-green has no 'challenger' version"):
+        require_challenger(registry, "taxi-fare-green")

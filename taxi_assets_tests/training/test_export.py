@@ -1,0 +1,127 @@
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from pyspark.sql import SparkSession
+
+from taxi_assets.features.columns import CATEGORICAL_FEATURES, FEATURES
+from taxi_assets.features.schema import read_feature_table
+from taxi_assets.training.export import (
+    BRANCH_MEMBER,
+    ONNX_INPUT,
+    SparkTree,
+    build_onnx,
+    export_pipeline,
+    read_feature_spec,
+    read_spark_trees,
+)
+from taxi_assets.training.pipeline import PREDICTION, GbtParams, fit_pipeline
+from taxi_assets.training.serving_model import FareModel
+from taxi_assets_tests.conftest import featurize_month
+
+
+def leaf(value: float) -> dict[str, object]:
+    return {"prediction": value, "leftChild": -1, "rightChild": -1, "split": None}
+
+
+def branch(feature: int, left: int, right: int, threshold: float | None = None, members: list[float] | None = None):
+    split = {
+        "featureIndex": feature,
+        "leftCategoriesOrThreshold": members if members is not None else [threshold],
+        "numCategories": 5 if members is not None else -1,
+    }
+    return {"prediction": 0.0, "leftChild": left, "rightChild": right, "split": split}
+
+
+def run_onnx(trees: list[SparkTree], rows: list[list[float]]) -> np.ndarray:
+    session = ort.InferenceSession(build_onnx(trees, n_features=2).SerializeToString())
+    (output,) = session.run(None, {ONNX_INPUT: np.asarray(rows, dtype=np.float64)})
+    return output.reshape(-1)
+
+
+def test_hand_made_trees_score_as_spark_would() -> None:
+    # tree 0: x0 <= 2.5 ? (x1 in {0, 3} ? 10 : 20) : 30      tree 1 (weight 0.1): a single leaf of 7
+    tree0 = SparkTree(
+        weight=1.0,
+        nodes={
+            0: branch(0, 1, 4, threshold=2.5),
+            1: branch(1, 2, 3, members=[0.0, 3.0]),
+            2: leaf(10.0),
+            3: leaf(20.0),
+            4: leaf(30.0),
+        },
+    )
+    tree1 = SparkTree(weight=0.1, nodes={0: leaf(7.0)})
+    rows = [[2.5, 0.0], [1.0, 3.0], [1.0, 1.0], [2.5000001, 0.0], [1.0, 4.0]]
+    assert run_onnx([tree0, tree1], rows).tolist() == pytest.approx([10.7, 10.7, 20.7, 30.7, 20.7], abs=1e-12)
+
+
+@pytest.fixture(scope="module")
+def small_model(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory, tlc_dir: Path) -> tuple[Path, Path]:
+    """A small GBT trained for real on features of green 2022-01, saved and exported."""
+    folder = tmp_path_factory.mktemp("model")
+    features = featurize_month(spark, "2022-01", folder)
+    frame = spark.read.parquet(str(features))
+    train, test = frame.randomSplit([0.8, 0.2], seed=1)
+    model = fit_pipeline(train, GbtParams(8, 4, 0.3, 1.0, 32, 1, 1))
+    model.write().overwrite().save(str(folder / "spark"))
+    test.write.parquet(str(folder / "test"))
+    export_pipeline(folder / "spark", folder / "serving")
+    return folder, folder / "test"
+
+
+def test_export_matches_spark_on_real_rows_with_categorical_splits(
+    spark: SparkSession, small_model: tuple[Path, Path]
+) -> None:
+    folder, test_path = small_model
+    trees = read_spark_trees(folder / "spark")
+    assert any(node["split"] and node["split"]["numCategories"] >= 0 for tree in trees for node in tree.nodes.values())
+    model = FareModel.load(folder / "serving")
+    modes = next(a for a in model_nodes(folder) if a.name == "nodes_modes")
+    assert BRANCH_MEMBER in np.frombuffer(modes.t.raw_data, dtype=np.uint8)
+
+    from pyspark.ml import PipelineModel
+
+    spark_model = PipelineModel.load(str(folder / "spark"))
+    scored = spark_model.transform(spark.read.parquet(str(test_path))).toPandas()
+    predicted = model.predict(scored)
+    assert np.max(np.abs(predicted - scored[PREDICTION].to_numpy())) <= 1e-9
+    assert model.predict_row(scored.iloc[0][list(FEATURES)].to_dict()) == pytest.approx(
+        scored[PREDICTION].iloc[0], abs=1e-9
+    )
+
+
+def test_unseen_categories_score_like_spark(spark: SparkSession, small_model: tuple[Path, Path]) -> None:
+    folder, test_path = small_model
+    from pyspark.ml import PipelineModel
+
+    rows = read_feature_table(test_path).head(20).copy()
+    rows["pickup_borough"] = "Atlantis"
+    rows["RatecodeID"] = 77
+    scored = PipelineModel.load(str(folder / "spark")).transform(spark.createDataFrame(rows)).toPandas()
+    predicted = FareModel.load(folder / "serving").predict(rows)
+    assert np.max(np.abs(predicted - scored[PREDICTION].to_numpy())) <= 1e-9
+
+
+def test_feature_spec_reads_the_indexer_labels(small_model: tuple[Path, Path]) -> None:
+    spec = read_feature_spec(small_model[0] / "spark")
+    assert set(spec.categories) == set(CATEGORICAL_FEATURES)
+    # frequency order: Manhattan is the most common pickup borough of green trips
+    assert spec.categories["pickup_borough"][0] == "Manhattan"
+    assert all(isinstance(code, str) for code in spec.categories["RatecodeID"])
+    assert "1" in spec.categories["RatecodeID"]
+    assert len(spec.columns) == len(FEATURES)
+
+
+def model_nodes(folder: Path) -> list:  # type: ignore[type-arg]
+    import onnx
+
+    return list(onnx.load(str(folder / "serving" / "model.onnx")).graph.node[0].attribute)
+
+
+def test_integer_and_float_category_codes_are_the_same_category(small_model: tuple[Path, Path]) -> None:
+    model = FareModel.load(small_model[0] / "serving")
+    rows = read_feature_table(small_model[1]).head(5)
+    as_float = rows.astype({"RatecodeID": "float64", "payment_type": "float64"})
+    assert np.array_equal(model.predict(rows), model.predict(as_float))

@@ -1,0 +1,68 @@
+"""What the demo reads from the Dagster instance while the daemon works: runs, check evaluations, ingested months."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import dagster as dg
+
+from taxi_assets.sensors import CHECK_KEYS, evaluation_window
+from taxi_tools.runner import CommandFailedError
+
+# Dagster's own tags on what a schedule or a sensor launched
+SCHEDULE_TAG: Final = "dagster/schedule_name"
+SENSOR_TAG: Final = "dagster/sensor_name"
+TERMINAL: Final = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout: float, every: float = 2.0) -> Any:
+    """Poll ``probe`` until it returns something truthy; that value.
+
+    Raises:
+        CommandFailedError: not within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise CommandFailedError(f"waited {timeout:.0f} s for {what}")
+        time.sleep(every)
+
+
+def finished_runs(instance: dg.DagsterInstance, job: str, tags: Mapping[str, str]) -> list[dg.RunRecord]:
+    """Runs of ``job`` with ``tags``, once every one of them has finished (empty while any is still going)."""
+    records = list(instance.get_run_records(filters=dg.RunsFilter(job_name=job, tags=dict(tags))))
+    return records if records and all(r.dagster_run.status in TERMINAL for r in records) else []
+
+
+def window_evaluations(
+    instance: dg.DagsterInstance, service: str, window: str
+) -> dict[str, tuple[dg.AssetCheckEvaluation, float]]:
+    """The drift checks' evaluations of one window of one service, with when each was recorded."""
+    found: dict[str, tuple[dg.AssetCheckEvaluation, float]] = {}
+    for key in CHECK_KEYS:
+        for record in instance.event_log_storage.get_asset_check_execution_history(key, limit=50):
+            event = record.event
+            if event is None or event.dagster_event is None:
+                continue
+            evaluation = event.dagster_event.event_specific_data
+            if (
+                isinstance(evaluation, dg.AssetCheckEvaluation)
+                and key.name not in found
+                and evaluation_window(evaluation, record.partition) == (service, window)
+            ):
+                found[key.name] = (evaluation, event.timestamp)
+    return found
+
+
+def sensor_ingested(instance: dg.DagsterInstance, service: str) -> list[str]:
+    """The months of ``service`` the new-month sensor ingested successfully."""
+    filters = dg.RunsFilter(
+        job_name="ingest_job", tags={SENSOR_TAG: "ingest_new_months"}, statuses=[dg.DagsterRunStatus.SUCCESS]
+    )
+    partitions = [record.dagster_run.tags.get("dagster/partition", "") for record in instance.get_run_records(filters)]
+    return sorted(key.split("|")[0] for key in partitions if key.endswith(f"|{service}"))

@@ -1,0 +1,275 @@
+"""The whole loop, end to end, as ``make demo`` runs it: left to the Dagster daemon once traffic flows.
+
+Train a champion on 2022 months (by hand, in this process), then start the Dagster daemon and the API and only
+send traffic: an unseen month of the same fare regime, then a month after the fare increase, each with its true
+fares arriving as the trips end, each in its own monitoring window (one minute here, an hour by default). From
+then on nothing is done by hand: the daemon's ``monitor_windows`` schedule judges each window as it closes, the
+accuracy check fails, the ``retrain_on_failed_checks`` sensor starts the retraining, the challenger is promoted
+and the API swaps to it. The story watches the instance and prints the timeline with the measured latencies.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from taxi_assets.automation import WINDOW_TAG
+from taxi_assets.features.schema import read_feature_table
+from taxi_assets.monitoring.checks import ACCURACY, DRIFT_CHECKS
+from taxi_assets.partitions import MonitoringWindows
+from taxi_tools.instance_watch import (
+    SCHEDULE_TAG,
+    SENSOR_TAG,
+    finished_runs,
+    sensor_ingested,
+    wait_for,
+    window_evaluations,
+)
+from taxi_tools.processes import SAMPLE_TRIP, Api, running_api, running_daemon, show_sample_request, wait_for_swap
+from taxi_tools.replay.client import ReplayConfig, ReplaySummary, replay_trips, run_replay
+from taxi_tools.replay.scenarios import apply
+from taxi_tools.runner import CommandFailedError, Runner
+
+
+@dataclass(frozen=True)
+class StoryOptions:
+    """The story's months and traffic: what the champion learns, what is replayed, how fast, how windows close."""
+
+    service: str
+    training_months: tuple[str, ...]
+    calm_month: str
+    drift_month: str
+    calm_rows: int
+    drift_rows: int
+    rate: float
+    compression: float
+    seed: int = 0
+    # The story replays the drift month as if it were live traffic, so retraining must not also learn that month
+    # from the TLC file (its trips would be the holdout too): one month, the newest, which is after it.
+    retrain_months: int = 1
+    # compressed monitoring windows, so the story takes minutes; accuracy looks back over one window
+    window_minutes: int = 1
+    # how long the story waits for each step the daemon takes before it gives up
+    step_timeout_seconds: float = 600.0
+
+
+@dataclass
+class StoryResult:
+    """The numbers of each step, for the summary and for the end-to-end test."""
+
+    champion_before: str = ""
+    champion_rmse: float = float("nan")
+    replays: dict[str, ReplaySummary] = field(default_factory=dict)
+    windows: dict[str, str] = field(default_factory=dict)
+    checks: dict[str, dict[str, dg.AssetCheckEvaluation]] = field(default_factory=dict)
+    retrain_run: dg.RunRecord | None = None
+    decision: dict[str, Any] = field(default_factory=dict)
+    served_version_after: str = ""
+    new_months: list[str] = field(default_factory=list)
+    # the monitoring settings the daemon ran with (make dev needs the same to show the same windows)
+    monitoring_env: dict[str, str] = field(default_factory=dict)
+    # epoch seconds of each step of the timeline
+    times: dict[str, float] = field(default_factory=dict)
+
+    def latency(self, start: str, end: str) -> float:
+        """Seconds from one step of the timeline to another (NaN when either did not happen)."""
+        return self.times[end] - self.times[start] if start in self.times and end in self.times else float("nan")
+
+
+def story_env(env: Mapping[str, str], options: StoryOptions, instance: dg.DagsterInstance) -> dict[str, str]:
+    """The environment of the daemon and the API: this instance, compressed windows, the story's retraining."""
+    today = datetime.now(UTC).strftime("%Y-%m-%d-00:00")
+    return {
+        **env,
+        "DAGSTER_HOME": str(Path(instance.root_directory).absolute()),
+        "TAXI_MONITOR_WINDOW_MINUTES": str(options.window_minutes),
+        "TAXI_MONITOR_START": env.get("TAXI_MONITOR_START") or today,
+        "TAXI_MONITOR_ACCURACY_HOURS": str(options.window_minutes / 60),
+        "TAXI_RETRAIN_MONTHS": str(options.retrain_months),
+        # a story replayed on the same data home a second time retrains again
+        "TAXI_RETRAIN_COOLDOWN_SECONDS": env.get("TAXI_RETRAIN_COOLDOWN_SECONDS") or "60",
+    }
+
+
+def replay_month(runner: Runner, api: Api, options: StoryOptions, month: str, rows: int) -> ReplaySummary:
+    """Replay a sample of one ingested month through the API, with true fares as the trips complete."""
+    features = read_feature_table(runner.lake.committed_features(options.service, month))
+    trips = apply("none", replay_trips(features, rows, options.seed))
+    print(f"\n== replaying {len(trips):,} trips of {options.service} {month} at {options.rate:,.0f}/s", flush=True)
+    config = ReplayConfig(api.base_url, api.key, rate=options.rate, compression=options.compression)
+    summary = run_replay(trips, config)
+    for line in summary.lines():
+        print(f"  {line}")
+    return summary
+
+
+def fresh_window(windows: MonitoringWindows, needed_seconds: float, after: str | None = None) -> str:
+    """Wait, if need be, until a window (later than ``after``) starts that has ``needed_seconds`` left; its key."""
+    now = datetime.now(UTC)
+    window = windows.containing(now)
+    if (windows.bounds(window)[1] - now).total_seconds() < needed_seconds or (after is not None and window <= after):
+        start = windows.bounds(window)[1] + timedelta(seconds=1)
+        time.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()))
+        window = windows.containing(start)
+    return window
+
+
+def replay_in_window(
+    runner: Runner, api: Api, options: StoryOptions, month: str, rows: int, after: str | None = None
+) -> tuple[str, ReplaySummary]:
+    """Replay a month inside one monitoring window later than ``after`` (it must not spill into the next)."""
+    windows = MonitoringWindows(options.window_minutes)
+    # the replay's requests, the last true fares (a trip's length over the compression) and a margin
+    needed = rows / options.rate * 2 + 240 * 60 / options.compression + 5
+    if needed > windows.length.total_seconds():
+        raise CommandFailedError(
+            f"{rows:,} trips at {options.rate:,.0f}/s do not fit one {windows.minutes}-minute window"
+        )
+    window = fresh_window(windows, needed, after)
+    return window, replay_month(runner, api, options, month, rows)
+
+
+def judged_window(runner: Runner, options: StoryOptions, story: StoryResult, month: str) -> None:
+    """Wait for the schedule's run on the month's window; keep its check evaluations."""
+    window = story.windows[month]
+    tags = {WINDOW_TAG: window, SCHEDULE_TAG: "monitor_windows"}
+    print(f"\n== waiting for the daemon to judge window {window} (it closes, the schedule ticks)", flush=True)
+    runs = wait_for(
+        f"the monitor_windows run of window {window}",
+        lambda: finished_runs(runner.instance, "monitor_job", tags),
+        options.step_timeout_seconds,
+    )
+    evaluations = window_evaluations(runner.instance, options.service, window)
+    story.checks[month] = {name: evaluation for name, (evaluation, _) in evaluations.items()}
+    if ACCURACY in evaluations and not evaluations[ACCURACY][0].passed:
+        story.times["check_failed"] = evaluations[ACCURACY][1]
+    for name in DRIFT_CHECKS:
+        if name in story.checks[month]:
+            check = story.checks[month][name]
+            outcome = "passed" if check.passed else f"FAILED ({check.severity.value})"
+            print(f"  monitor_job run {runs[0].dagster_run.run_id[:8]} (schedule monitor_windows): {name} {outcome}")
+
+
+def retrained_by_sensor(runner: Runner, options: StoryOptions, story: StoryResult) -> None:
+    """Wait for the sensor's retraining run on the drift window, and for its promotion decision."""
+    window = story.windows[options.drift_month]
+    tags = {WINDOW_TAG: window, SENSOR_TAG: "retrain_on_failed_checks"}
+    print("\n== waiting for the sensor to start the retraining", flush=True)
+    requested = wait_for(
+        "the retraining run",
+        lambda: list(runner.instance.get_run_records(filters=dg.RunsFilter(job_name="retrain_job", tags=tags))),
+        options.step_timeout_seconds,
+    )
+    story.times["retrain_requested"] = requested[0].create_timestamp.timestamp()
+    print(f"  retrain_job run {requested[0].dagster_run.run_id[:8]} launched by sensor retrain_on_failed_checks")
+    print("\n== waiting for the retraining (labelled traffic + newest month -> challenger -> promotion decision)")
+    (record,) = wait_for(
+        "the retraining run to finish",
+        lambda: finished_runs(runner.instance, "retrain_job", tags),
+        options.step_timeout_seconds,
+    )
+    story.retrain_run = record
+    if record.dagster_run.status != dg.DagsterRunStatus.SUCCESS:
+        raise CommandFailedError(f"retrain_job run {record.dagster_run.run_id} {record.dagster_run.status.value}")
+    event = runner.instance.get_latest_materialization_event(dg.AssetKey("promotion_decision"))
+    if event is None or event.asset_materialization is None:
+        raise CommandFailedError("the retraining recorded no promotion decision")
+    story.decision = {key: value.value for key, value in event.asset_materialization.metadata.items()}
+    story.times["decided"] = event.timestamp
+
+
+def run_story(
+    runner: Runner,
+    options: StoryOptions,
+    keep_serving: bool = False,
+    when_running: Callable[[], None] | None = None,
+) -> StoryResult:
+    """Every step of the loop; prints as it goes and returns the numbers.
+
+    ``when_running`` is called once the daemon runs (the end-to-end test drops a new month file there).
+    """
+    story = StoryResult()
+    months = list(options.training_months)
+    runner.ingest(options.service, [*months, options.calm_month, options.drift_month], refresh=False)
+    outcome = runner.train(options.service, months, [])["promotion_decision"]
+    story.champion_before = str(outcome["champion_version_after"])
+    story.champion_rmse = float(outcome["challenger_rmse"])
+    env = story_env(runner.env, options, runner.instance)
+    story.monitoring_env = {key: env[key] for key in ("TAXI_MONITOR_WINDOW_MINUTES", "TAXI_MONITOR_START")}
+    with running_daemon(env, runner.instance), running_api(env, options.service, poll_seconds=1.0) as api:
+        if when_running is not None:
+            when_running()
+        show_sample_request(api)
+        # back to back, each in its own window: the daemon judges the calm one while the drift one is replayed
+        for month, rows in ((options.calm_month, options.calm_rows), (options.drift_month, options.drift_rows)):
+            after = max(story.windows.values(), default=None)
+            story.windows[month], story.replays[month] = replay_in_window(runner, api, options, month, rows, after)
+            story.times[f"replayed {month}"] = story.replays[month].finished_requests
+        judged_window(runner, options, story, options.calm_month)
+        judged_window(runner, options, story, options.drift_month)
+        retrained_by_sensor(runner, options, story)
+        if story.decision.get("decision") == "promote":
+            story.times["swapped"] = wait_for_swap(api, str(story.decision["champion_version_after"]))
+        answer = api.predict(SAMPLE_TRIP)
+        story.served_version_after = str(answer.json().get("model_version", ""))
+        story.new_months = sensor_ingested(runner.instance, options.service)
+        print_summary(options, story)
+        if keep_serving:
+            print("\nThe daemon keeps judging windows and the API keeps serving (and swapping). Ctrl-C to stop.")
+            try:
+                api.process.wait()
+            except KeyboardInterrupt:
+                print("\nstopping the API and the daemon")
+    return story
+
+
+def _number(value: object) -> str:
+    return f"{float(value):.3f}" if isinstance(value, int | float) else "n/a"
+
+
+def print_summary(options: StoryOptions, story: StoryResult) -> None:
+    """One line per step of the story with its numbers, then the timeline's latencies."""
+    calm, drift = options.calm_month, options.drift_month
+    accuracy = story.checks.get(drift, {}).get(ACCURACY)
+    numbers: dict[str, Any] = {k: v.value for k, v in accuracy.metadata.items()} if accuracy else {}
+    statistic = str(numbers.get("statistic", "")).upper()
+    failed_calm = [name for name, check in story.checks.get(calm, {}).items() if not check.passed]
+    decision = story.decision
+    run = story.retrain_run
+    lines = [
+        f"1. champion v{story.champion_before} trained on {options.service} {', '.join(options.training_months)}: "
+        f"holdout RMSE {story.champion_rmse:.3f}",
+        f"2. replayed {calm} in window {story.windows.get(calm)} ({story.replays[calm].sent:,} trips, same fares); "
+        f"judged by the schedule: checks failed: {', '.join(failed_calm) or 'none'}",
+        f"3. replayed {drift} in window {story.windows.get(drift)} ({story.replays[drift].sent:,} trips, after the "
+        f"fare increase): accuracy {'FAILED' if accuracy and not accuracy.passed else 'passed'}, {statistic} "
+        f"{_number(numbers.get('value'))} on {numbers.get('labelled_rows', 0):,} labelled rows vs threshold "
+        f"{_number(numbers.get('threshold'))} (holdout {_number(numbers.get('holdout_value'))})",
+        f"4. the sensor started retrain_job run {run.dagster_run.run_id[:8] if run else 'none'}"
+        + (f" ({run.dagster_run.tags.get('taxi/reason', '')})" if run else ""),
+    ]
+    if decision:
+        lines.append(
+            f"5. {decision['decision']} v{decision['challenger_version']}: RMSE {decision['challenger_rmse']:.3f} vs "
+            f"champion {decision['champion_rmse']:.3f} on {decision['holdout_rows']:,} rows of {decision['holdout']}"
+        )
+    lines.append(f"6. the API serves v{story.served_version_after}")
+    drifted = f"replayed {drift}"
+    timeline = [
+        f"last drifted request -> failed accuracy check: {story.latency(drifted, 'check_failed'):.1f} s "
+        f"(the window closes, the schedule ticks, the run judges it)",
+        f"failed check -> retraining run requested: {story.latency('check_failed', 'retrain_requested'):.1f} s",
+        f"retraining requested -> promotion decision: {story.latency('retrain_requested', 'decided'):.1f} s",
+        f"promotion -> the API serves the new version: {story.latency('decided', 'swapped'):.1f} s",
+    ]
+    if story.new_months:
+        lines.append(
+            f"7. sensor ingest_new_months ingested {', '.join(story.new_months)} as it appeared in the trip source"
+        )
+    print("\n== summary\n" + "\n".join(lines) + "\n\n== timeline (measured)\n" + "\n".join(timeline))
