@@ -25,6 +25,7 @@ loads, never at import. Environment variables:
 * ``TAXI_MONITOR_WINDOW_MINUTES``: length of a monitoring window (default 60; a divisor of an hour or whole hours
   dividing a day); ``TAXI_MONITOR_START``: the first window (``YYYY-MM-DD-HH:MM`` UTC, default 2026-01-01-00:00);
   ``TAXI_MONITOR_ACCURACY_HOURS``: the trailing period of matured labels accuracy is judged on (default 24).
+* ``TAXI_LOG_FORMAT``: the runs' console log and Spark's, ``json`` (default: one JSON object per line) or ``text``.
 * ``TAXI_FRESHNESS_RETRAIN``: ``1`` runs the freshness retraining schedule from the start (default off);
   ``TAXI_FRESHNESS_CRON``: when (default Mondays 06:00 UTC).
 """
@@ -46,6 +47,7 @@ from taxi_assets.assets.serving import prediction_log, served_champion
 from taxi_assets.assets.training import challenger_model
 from taxi_assets.automation import build_freshness_schedule, build_monitor_schedule, ingest_new_months
 from taxi_assets.jobs import ingest_job, monitor_job, reference_job, retrain_job, train_job, zones_job
+from taxi_assets.logs import JSON, log_format
 from taxi_assets.resources import (
     AlertsResource,
     DataLake,
@@ -60,6 +62,7 @@ from taxi_assets.resources import (
     parse_spark_conf,
     spark_config,
 )
+from taxi_assets.run_logging import console_logger
 from taxi_assets.sensors import retrain_on_failed_checks
 
 DEFAULT_HOME = ".taxi"
@@ -126,6 +129,7 @@ def spark_from_env(env: Mapping[str, str]) -> SparkResource:
         master=env.get("TAXI_SPARK_MASTER") or None,
         remote=env.get("TAXI_SPARK_REMOTE") or None,
         extra=parse_spark_conf(env.get("TAXI_SPARK_CONF") or ""),
+        log_format=log_format(env, JSON),
     )
     return SparkResource(spark_config=config)
 
@@ -188,6 +192,7 @@ def build_defs(env: Mapping[str, str]) -> dg.Definitions:
         ],
         sensors=[retrain_on_failed_checks, ingest_new_months],
         resources=build_resources(env),
+        loggers={"console": console_logger(log_format(env, JSON))},
     )
 
 

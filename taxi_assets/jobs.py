@@ -7,6 +7,7 @@ from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.assets.monitoring import reference_profile
 from taxi_assets.assets.promotion import promotion_decision
 from taxi_assets.assets.training import challenger_model
+from taxi_assets.run_logging import RUN_LOG_CONFIG
 
 # Jobs that start a Spark session carry this tag: the instance's run queue runs one of them at a time (each has a
 # JVM of its own), while monitoring runs, which need no Spark, never wait behind one (dagster.yaml).
@@ -14,26 +15,33 @@ SPARK_RUN_TAGS = {"taxi/engine": "spark"}
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
+    config=RUN_LOG_CONFIG,
     tags=SPARK_RUN_TAGS,
     selection=dg.AssetSelection.assets(raw_trips, trip_features),
     description="One month of one service: TLC file -> canonical raw trips -> model features.",
 )
 zones_job = dg.define_asset_job(
-    "zones_job", selection=dg.AssetSelection.assets(taxi_zones), description="Refresh the zone lookup."
+    "zones_job",
+    config=RUN_LOG_CONFIG,
+    selection=dg.AssetSelection.assets(taxi_zones),
+    description="Refresh the zone lookup.",
 )
 reference_job = dg.define_asset_job(
     "reference_job",
+    config=RUN_LOG_CONFIG,
     tags=SPARK_RUN_TAGS,
     selection=dg.AssetSelection.assets(training_set, reference_profile),
     description="One service: training window -> train/test split -> reference profile.",
 )
 monitor_job = dg.define_asset_job(
     "monitor_job",
+    config=RUN_LOG_CONFIG,
     selection=dg.AssetSelection.assets("drift_report"),
     description="One window of the prediction log against the champion's reference, and its checks.",
 )
 train_job = dg.define_asset_job(
     "train_job",
+    config=RUN_LOG_CONFIG,
     tags=SPARK_RUN_TAGS,
     selection=dg.AssetSelection.assets(training_set, reference_profile, challenger_model, promotion_decision),
     description="One service: split the window, fit its profile, train and register a challenger, decide on it.",
@@ -41,6 +49,7 @@ train_job = dg.define_asset_job(
 
 retrain_job = dg.define_asset_job(
     "retrain_job",
+    config=RUN_LOG_CONFIG,
     tags=SPARK_RUN_TAGS,
     selection=dg.AssetSelection.assets(
         labelled_traffic, training_set, reference_profile, challenger_model, promotion_decision

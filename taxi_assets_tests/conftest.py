@@ -12,8 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import SparkSession
 
-from taxi_assets import constants
-from taxi_assets.resources import LocalTripSource
+from taxi_assets.resources import LocalTripSource, spark_config
 
 if TYPE_CHECKING:
     from taxi_assets_tests.champions import Trained
@@ -50,7 +49,7 @@ def tlc_dir() -> Path:
 def spark() -> Iterator[SparkSession]:
     """The same local[2] session the assets get (they call getOrCreate on the same config)."""
     builder = SparkSession.builder
-    for key, value in constants.SPARK_CONFIG.items():
+    for key, value in spark_config().items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     yield session

@@ -7,7 +7,8 @@ launcher makes a fresh one per start (``$TAXI_HOME/serving/metrics/<launcher pid
 launchers are removed) and exports ``PROMETHEUS_MULTIPROC_DIR`` before uvicorn starts the workers.
 
 Options: ``--host`` (``TAXI_API_HOST``, 127.0.0.1), ``--port`` (``TAXI_API_PORT``, 8000), ``--workers``
-(``TAXI_API_WORKERS``, 1), ``--log-level`` (info).
+(``TAXI_API_WORKERS``, 1), ``--log-level`` (info). Logs are JSON lines on stderr (``TAXI_LOG_FORMAT=text`` for
+readable lines).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from taxi_assets import logs
 from taxi_serving.processes import alive
 
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -61,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         workers=args.workers,
         access_log=False,
         log_level=args.log_level,
+        log_config=logs.dict_config(logs.log_format(env, logs.JSON), args.log_level.upper()),
         server_header=False,
     )
     return 0

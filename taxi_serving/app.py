@@ -13,6 +13,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 
+from taxi_assets import logs
 from taxi_serving.auth import ApiKeys
 from taxi_serving.controllers import (
     FeedbackController,
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> Litestar:
         openapi_config=None,  # contract.py writes the document; docs.py serves it
         response_headers={"X-Content-Type-Options": "nosniff"},  # errors: errors.error_response
         debug=False,
+        logging_config=None,  # one setup for the process (taxi_assets.logs), not Litestar's own root handler
     )
 
 
@@ -150,5 +152,5 @@ async def _refresh_metrics(metrics: ApiMetrics) -> None:
 
 def app_from_env() -> Litestar:
     """The uvicorn factory: ``uvicorn --factory taxi_serving.app:app_from_env``."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(logs.log_format(os.environ, logs.JSON), logs.log_level(os.environ))
     return create_app(settings_from_env(os.environ))

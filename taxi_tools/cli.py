@@ -5,6 +5,7 @@ home (``TAXI_HOME``), the same one ``make dev`` opens, so every run shows up in 
 """
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -14,7 +15,7 @@ import dagster as dg
 import requests
 import sqlalchemy as sa
 
-from taxi_assets import constants
+from taxi_assets import constants, logs
 from taxi_assets.definitions import (
     data_home,
     mlflow_from_env,
@@ -251,7 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if outside:
         print(f"error: {outside}", file=sys.stderr)
         return 2
-    env = os.environ
+    # a person reads the CLI: its own log, its in-process runs' and Spark's are readable unless asked otherwise
+    env = {**os.environ, logs.FORMAT_ENV: logs.log_format(os.environ, logs.TEXT)}
+    logs.configure(env[logs.FORMAT_ENV], "WARNING")  # libraries only when it matters
+    logging.getLogger("taxi").setLevel(logs.log_level(env))  # the platform's alerts and notes
     source = trip_source_from_env(env)
     if (
         args.command in ("demo", "train", "retrain")

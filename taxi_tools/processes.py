@@ -17,6 +17,7 @@ from typing import Any, Final
 import dagster as dg
 import requests
 
+from taxi_assets import logs
 from taxi_assets.features.columns import EXAMPLE_TRIP
 from taxi_tools.runner import CommandFailedError
 from taxi_tools.settings import ApiAddress
@@ -53,7 +54,9 @@ def running_api(env: Mapping[str, str], service: str, poll_seconds: float | None
     """
     address = ApiAddress.from_env({key: value for key, value in env.items() if key != "TAXI_API_URL"})
     port, key = address.port, address.key
+    # its log shares the terminal with the story: readable lines unless the environment asks for JSON
     server_env = {**env, "TAXI_SERVICE": service, "TAXI_API_KEYS": address.keys}
+    server_env[logs.FORMAT_ENV] = env.get(logs.FORMAT_ENV) or logs.TEXT
     if poll_seconds is not None:
         server_env["TAXI_MODEL_POLL_SECONDS"] = str(poll_seconds)
     command = [sys.executable, "-m", "taxi_serving", "--host", "127.0.0.1", "--port", port, "--log-level", "warning"]
@@ -97,7 +100,9 @@ def running_daemon(env: Mapping[str, str], instance: dg.DagsterInstance) -> Iter
     log = Path(env["DAGSTER_HOME"]) / "daemon.log"
     print(f"\n== starting the Dagster daemon on {env['DAGSTER_HOME']} (its log and its runs': {log})", flush=True)
     with log.open("ab") as sink:
-        process = subprocess.Popen(command, env=dict(env), start_new_session=True, stdout=sink, stderr=sink)
+        # a service's log in a file: JSON lines (its runs' console and Spark's as well)
+        daemon_env = {**env, logs.FORMAT_ENV: logs.JSON}
+        process = subprocess.Popen(command, env=daemon_env, start_new_session=True, stdout=sink, stderr=sink)
     try:
         deadline = time.monotonic() + API_START_SECONDS
         while not _daemons_alive(instance):

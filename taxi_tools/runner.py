@@ -4,6 +4,7 @@ Every run lands in the instance it is given (the CLI's: ``DAGSTER_HOME``, by def
 commands' runs show up in ``dagster dev``.
 """
 
+import logging
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -36,8 +37,32 @@ SHOWN_METADATA = (
     "path",
     "profile_path",
 )
-# Dagster's step-by-step log stays in the run's record (dagster dev); the console shows warnings and errors.
-QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Dagster's step-by-step log stays in the run's record (dagster dev); this runner prints each failed step and
+# check itself, and the platform's alerts reach the terminal through the CLI's own readable log.
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+class _StepProgress(logging.Handler):
+    """Prints each step of an in-process run as it starts and as it ends, so a long run is never silent."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None)
+        event = meta.get("dagster_event") if isinstance(meta, dict) else None
+        if event is None or event.step_key is None:
+            return
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            print(f"  {event.step_key} ...", flush=True)
+        elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
+            seconds = event.event_specific_data.duration_ms / 1000
+            print(f"  {event.step_key} done in {seconds:.1f} s", flush=True)
+
+
+@dg.logger(config_schema={}, description="The CLI's progress: each step as it starts and ends.")
+def step_progress(init_context: dg.InitLoggerContext) -> logging.Logger:
+    """A logger that only prints step starts and ends (Dagster's step events are DEBUG records)."""
+    logger = logging.Logger("progress", level=logging.DEBUG)
+    logger.addHandler(_StepProgress())
+    return logger
 
 
 class CommandFailedError(Exception):
@@ -63,10 +88,13 @@ class Runner:
     ) -> dict[str, dict[str, Any]]:
         """Run a job; return each materialized asset's metadata. Raises CommandFailedError on a failed step."""
         print(f"\n== {job}{f' [{partition}]' if partition else ''}", flush=True)
-        result = self.defs.resolve_job_def(job).execute_in_process(
+        job_def = self.defs.resolve_job_def(job)
+        job_def = job_def.with_logger_defs({**job_def.loggers, "progress": step_progress})
+        loggers = {**QUIET_CONSOLE["loggers"], "progress": {}}
+        result = job_def.execute_in_process(
             instance=self.instance,
             partition_key=partition,
-            run_config={**QUIET_CONSOLE, **({"ops": ops} if ops else {})},
+            run_config={"loggers": loggers, **({"ops": ops} if ops else {})},
             tags=dict(tags or {}),
             raise_on_error=False,
         )

@@ -28,6 +28,7 @@ from taxi_assets.registry.decisions import DecisionRecord
 from taxi_assets.registry.models import model_name
 from taxi_assets.registry.promotion import ROLLBACK, PromotionRules
 from taxi_assets.resources import AlertsResource, DataLake, MlflowResource, PlatformDatabase
+from taxi_assets.run_logging import RUN_LOG_CONFIG
 
 
 class PromotionConfig(dg.Config):
@@ -149,7 +150,7 @@ def rollback_champion(
     )
 
 
-@dg.job(description="Move the champion alias back to the previous champion, and record it.")
+@dg.job(description="Move the champion alias back to the previous champion, and record it.", config=RUN_LOG_CONFIG)
 def rollback_job() -> None:
     """Roll back one service's champion."""
     rollback_champion()

@@ -105,15 +105,8 @@ class Alerter:
 
     def send(self, alert: Alert) -> dict[str, str]:
         """Deliver to every sink; return each sink's outcome ("sent" or the error), as stored in the history."""
-        LOGGER.log(
-            LOG_LEVELS[alert.severity],
-            "alert %s",
-            json.dumps(
-                {"severity": alert.severity, "kind": alert.kind, "service": alert.service, "title": alert.title}
-                | {"details": alert.details},
-                default=str,
-            ),
-        )
+        fields = {"alert": alert.kind.value, "severity": alert.severity.value, "service": alert.service}
+        LOGGER.log(LOG_LEVELS[alert.severity], "%s", alert.title, extra={"fields": fields | {"details": alert.details}})
         delivery = {"log": "sent"}
         if self.webhook_url:
             delivery["webhook"] = self._deliver(self._post_webhook, alert)

@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_pyspark import LazyPySparkResource
 
 from taxi_assets import constants
+from taxi_assets.logs import JSON
 
 # what only a driver inside this process can take: a Spark Connect client names its server and nothing more
-_DRIVER_ONLY = ("spark.master", "spark.driver.memory", "spark.driver.bindAddress", "spark.driver.host", "spark.ui.")
+_DRIVER_ONLY = (
+    "spark.master",
+    "spark.driver.memory",
+    "spark.driver.bindAddress",
+    "spark.driver.host",
+    "spark.driver.extraJavaOptions",
+    "spark.ui.",
+)
 # binding the driver to 127.0.0.1 suits local[N]; a cluster's executors must reach the driver from outside
 _LOCAL_ONLY = ("spark.driver.bindAddress", "spark.driver.host")
 
 
 def spark_config(
-    master: str | None = None, remote: str | None = None, extra: Mapping[str, str] | None = None
+    master: str | None = None,
+    remote: str | None = None,
+    extra: Mapping[str, str] | None = None,
+    log_format: str = JSON,
 ) -> dict[str, str]:
     """The SparkSession configuration for local mode, a cluster master, or a Spark Connect server.
 
@@ -26,8 +38,11 @@ def spark_config(
         remote: a Spark Connect URL (``sc://host:15002``); the server then owns master, memory and UI, and
             ``master`` is ignored.
         extra: further settings (executor memory and count, object-store credentials), applied last.
+        log_format: the driver JVM's log, ``json`` (JSON lines, warnings and errors) or ``text`` (errors only,
+            readable); either way without Spark's start-up banner.
     """
     config = dict(constants.SPARK_CONFIG)
+    config["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={log4j_config(log_format).as_uri()}"
     if remote:
         config = {key: value for key, value in config.items() if not key.startswith(_DRIVER_ONLY)}
         config["spark.remote"] = remote
@@ -37,6 +52,11 @@ def spark_config(
             config = {key: value for key, value in config.items() if key not in _LOCAL_ONLY}
     config.update(extra or {})
     return config
+
+
+def log4j_config(log_format: str) -> Path:
+    """The log4j2 configuration of the driver JVM for ``json`` or ``text`` (shipped with the package)."""
+    return Path(__file__).with_name(f"log4j2-{log_format}.properties")
 
 
 class SparkResource(LazyPySparkResource):

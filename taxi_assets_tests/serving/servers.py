@@ -1,5 +1,6 @@
 """Real API servers for the tests: uvicorn in a subprocess on 127.0.0.1, with one or several workers."""
 
+import json
 import os
 import signal
 import socket
@@ -36,6 +37,7 @@ class Server:
 
     base: str
     process: subprocess.Popen[bytes]
+    output: str = ""  # everything it wrote, once stopped
 
     def workers(self) -> list[int]:
         """Process ids of the uvicorn workers (the master's spawned children)."""
@@ -81,6 +83,7 @@ def running_server(
     command = [sys.executable, "-m", "taxi_serving", "--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
+    running = Server(base, process)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -89,11 +92,26 @@ def running_server(
                 break
             except httpx.TransportError:
                 time.sleep(0.2)
-        yield Server(base, process)
+        yield running
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
+        running.output = output.decode()
         assert b"Traceback" not in output, output.decode()[-3000:]
+        if env.get("TAXI_LOG_FORMAT", "json") == "json":  # the service's log: every line one JSON object
+            assert not_json_lines(output.decode()) == [], output.decode()[-3000:]
+
+
+def not_json_lines(output: str) -> list[str]:
+    """The lines of a service's output that are not one JSON object each."""
+    found = []
+    for line in output.splitlines():
+        try:
+            if line.strip() and not isinstance(json.loads(line), dict):
+                found.append(line)
+        except json.JSONDecodeError:
+            found.append(line)
+    return found
 
 
 @contextmanager

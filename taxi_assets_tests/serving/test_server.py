@@ -1,5 +1,6 @@
 """A real uvicorn server on 127.0.0.1: readiness, and a hot swap under a stream of requests."""
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -13,9 +14,10 @@ from taxi_assets_tests.serving.conftest import HEADERS, trip
 from taxi_assets_tests.serving.servers import registry_for, running_server, server, wait_ready
 
 
-def test_readiness_follows_the_champion(trained: Trained, tmp_path: Path) -> None:
+def test_readiness_follows_the_champion_and_the_server_logs_json_lines(trained: Trained, tmp_path: Path) -> None:
     registry = registry_for(tmp_path)
-    with server(tmp_path) as base:
+    with running_server(tmp_path) as api:
+        base = api.base
         not_ready = httpx.get(f"{base}/readyz")
         assert not_ready.status_code == 503
         assert not_ready.json()["champion_version"] is None
@@ -27,6 +29,10 @@ def test_readiness_follows_the_champion(trained: Trained, tmp_path: Path) -> Non
         assert ready["champion_version"] == version
         assert ready["registry_reachable"] is True
         assert ready["source"] == f"models:/taxi-fare-green/{version}"
+    # one format for uvicorn's lines and the API's own (running_server checks every line is JSON)
+    entries = [json.loads(line) for line in api.output.splitlines() if line.strip()]
+    assert {"uvicorn.error", "taxi_serving.model_store"} <= {entry["logger"] for entry in entries}
+    assert all(set(entry) >= {"time", "level", "logger", "message"} for entry in entries)
 
 
 def test_a_hot_swap_under_load_fails_no_request_and_logs_every_one(trained: Trained, tmp_path: Path) -> None:

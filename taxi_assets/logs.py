@@ -1,0 +1,144 @@
+"""One logging setup for every process: JSON lines for the services, a readable line for a person.
+
+The API's workers and the Dagster runs write one JSON object per line (``time``, ``level``, ``logger``,
+``message``, the record's structured ``fields``, and for a Dagster record its run, job and step), which a log
+shipper reads without a parser. The CLI and the demo write short lines a person reads. ``TAXI_LOG_FORMAT``
+(``json`` or ``text``) overrides a process's default; ``TAXI_LOG_LEVEL`` its level.
+
+Structured values travel in ``extra={"fields": {...}}``: the JSON line holds them as they are, the readable
+line as ``key=value`` pairs after the message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+FORMAT_ENV: Final = "TAXI_LOG_FORMAT"
+LEVEL_ENV: Final = "TAXI_LOG_LEVEL"
+JSON: Final = "json"
+TEXT: Final = "text"
+FORMATS: Final = (JSON, TEXT)
+LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+FIELDS: Final = "fields"
+# what Dagster's log manager attaches to each record it emits, and the parts of it worth a field
+DAGSTER_META: Final = "dagster_meta"
+DAGSTER_FIELDS: Final = ("run_id", "job_name", "step_key")
+
+
+def record_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The structured values of a record: its ``fields``, and its run, job and step when Dagster emitted it."""
+    found: dict[str, Any] = {}
+    meta = getattr(record, DAGSTER_META, None)
+    if isinstance(meta, Mapping):
+        found |= {key: meta[key] for key in DAGSTER_FIELDS if meta.get(key)}
+    fields = getattr(record, FIELDS, None)
+    if isinstance(fields, Mapping):
+        found |= dict(fields)
+    return found
+
+
+def _message(record: logging.LogRecord) -> str:
+    """The record's message; for a Dagster record the user's own message, not Dagster's prefixed copy."""
+    meta = getattr(record, DAGSTER_META, None)
+    if isinstance(meta, Mapping) and isinstance(meta.get("orig_message"), str):
+        return str(meta["orig_message"])
+    return record.getMessage()
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per record: time (UTC, ISO 8601), level, logger, message, fields, error."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON."""
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": _message(record),
+        }
+        entry |= {key: value for key, value in record_fields(record).items() if key not in entry}
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class Readable(logging.Formatter):
+    """``12:04:05 WARNING taxi.alerts: message  key=value ...``: what a person reads in a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one short line (and its traceback, if any, below it)."""
+        moment = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        fields = record_fields(record)
+        shown = "  " + " ".join(f"{key}={_short(value)}" for key, value in fields.items()) if fields else ""
+        line = f"{moment} {record.levelname} {record.name}: {_message(record)}{shown}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def _short(value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def formatter(log_format: str) -> logging.Formatter:
+    """The formatter of ``json`` or ``text``."""
+    return JsonLines() if log_format == JSON else Readable()
+
+
+def log_format(env: Mapping[str, str], default: str) -> str:
+    """``TAXI_LOG_FORMAT`` if set, else the process kind's ``default``.
+
+    Raises:
+        ValueError: the variable names no known format.
+    """
+    chosen = (env.get(FORMAT_ENV) or default).strip().lower()
+    if chosen not in FORMATS:
+        raise ValueError(f"{FORMAT_ENV}={chosen!r}: one of {', '.join(FORMATS)}")
+    return chosen
+
+
+def log_level(env: Mapping[str, str], default: str = "INFO") -> str:
+    """``TAXI_LOG_LEVEL`` if set, else ``default``.
+
+    Raises:
+        ValueError: the variable names no logging level.
+    """
+    chosen = (env.get(LEVEL_ENV) or default).strip().upper()
+    if chosen not in LEVELS:
+        raise ValueError(f"{LEVEL_ENV}={chosen!r}: one of {', '.join(LEVELS)}")
+    return chosen
+
+
+def configure(log_format: str, level: str = "INFO") -> None:
+    """Send every logger's records (and warnings) to stderr in ``log_format`` from ``level``; twice is once."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):  # the process has one setup: this one replaces any before it
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(log_format))
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.captureWarnings(True)  # a library's warning is a record too, in the same format
+
+
+def dict_config(log_format: str, level: str = "INFO") -> dict[str, Any]:
+    """The same setup as a ``logging.config.dictConfig`` (what uvicorn takes as ``log_config``).
+
+    uvicorn's own loggers propagate to the root's handler, so its start-up lines and errors are in the same
+    format as the API's.
+    """
+    factory = f"{__name__}.{JsonLines.__name__ if log_format == JSON else Readable.__name__}"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"taxi": {"()": factory}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "taxi", "stream": "ext://sys.stderr"}},
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {name: {"handlers": [], "propagate": True} for name in ("uvicorn", "uvicorn.error")},
+    }

@@ -1,0 +1,158 @@
+"""One logging setup: JSON lines for the services and the runs, readable lines for the CLI."""
+
+import json
+import logging
+from collections.abc import Iterator
+
+import dagster as dg
+import pytest
+
+from taxi_assets import logs
+from taxi_assets.definitions import build_defs
+from taxi_assets.monitoring.alerts import Alert, Alerter, Kind, Severity
+from taxi_assets.run_logging import RUN_LOG_CONFIG, console_logger
+
+
+def record(message: str = "window %s judged", *args: object, **extra: object) -> logging.LogRecord:
+    made = logging.LogRecord("taxi.alerts", logging.WARNING, __file__, 1, message, args or ("w1",), None)
+    made.__dict__.update(extra)
+    return made
+
+
+@pytest.fixture
+def root_restored() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.captureWarnings(False)
+
+
+def test_a_json_line_holds_the_message_the_fields_and_the_dagster_run() -> None:
+    meta = {"run_id": "abc123", "job_name": "monitor_job", "step_key": "drift_report", "orig_message": "judged"}
+    line = logs.JsonLines().format(record(fields={"service": "green", "rows": 3}, dagster_meta=meta))
+    entry = json.loads(line)
+    assert "\n" not in line
+    assert entry["level"] == "WARNING"
+    assert entry["logger"] == "taxi.alerts"
+    assert entry["message"] == "judged"  # the user's message, not Dagster's prefixed copy
+    assert (entry["service"], entry["rows"]) == ("green", 3)
+    assert (entry["run_id"], entry["job_name"], entry["step_key"]) == ("abc123", "monitor_job", "drift_report")
+    assert entry["time"].endswith("+00:00")
+
+
+def test_a_json_line_carries_the_traceback_and_never_lets_a_field_replace_the_message() -> None:
+    try:
+        raise ValueError("bad month")
+    except ValueError:
+        import sys
+
+        failed = record(fields={"message": "overwritten?"})
+        failed.exc_info = sys.exc_info()
+    entry = json.loads(logs.JsonLines().format(failed))
+    assert entry["message"] == "window w1 judged"
+    assert "ValueError: bad month" in entry["error"]
+
+
+def test_a_readable_line_is_one_short_line_with_its_fields() -> None:
+    line = logs.Readable().format(record(fields={"service": "green", "details": {"x": "y" * 500}}))
+    assert "WARNING taxi.alerts: window w1 judged  service=green details=" in line
+    assert "\n" not in line
+    assert len(line) < 200  # a long value is cut
+
+
+def test_the_format_and_level_come_from_the_environment_and_bad_values_are_named() -> None:
+    assert logs.log_format({}, logs.JSON) == "json"
+    assert logs.log_format({"TAXI_LOG_FORMAT": "TEXT"}, logs.JSON) == "text"
+    with pytest.raises(ValueError, match="TAXI_LOG_FORMAT='xml': one of json, text"):
+        logs.log_format({"TAXI_LOG_FORMAT": "xml"}, logs.JSON)
+    assert logs.log_level({"TAXI_LOG_LEVEL": "debug"}) == "DEBUG"
+    with pytest.raises(ValueError, match="TAXI_LOG_LEVEL='LOUD'"):
+        logs.log_level({"TAXI_LOG_LEVEL": "loud"})
+
+
+def test_configured_twice_the_process_logs_each_record_once_as_json(
+    root_restored: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logs.configure(logs.JSON)
+    logs.configure(logs.JSON)
+    logging.getLogger("taxi.test").info("hello", extra={"fields": {"n": 1}})
+    import warnings
+
+    warnings.warn("a library's warning", UserWarning, stacklevel=1)
+    lines = capsys.readouterr().err.splitlines()
+    entries = [json.loads(line) for line in lines]  # every line is JSON, the warning too
+    assert [(e["logger"], e["message"]) for e in entries] == [
+        ("taxi.test", "hello"),
+        ("py.warnings", entries[1]["message"]),
+    ]
+    assert entries[0]["n"] == 1
+    assert "a library's warning" in entries[1]["message"]
+
+
+def test_an_alert_logs_its_title_as_the_message_and_its_numbers_as_fields(
+    tmp_path: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    alert = Alert(Severity.CRITICAL, Kind.CHECK_FAILED, "green", "taxi-fare-green v1: accuracy failed", {"mae": 4.0})
+    with caplog.at_level("INFO", logger="taxi.alerts"):
+        Alerter(f"sqlite:///{tmp_path}/platform.db").send(alert)
+    (logged,) = caplog.records
+    assert logged.getMessage() == "taxi-fare-green v1: accuracy failed"
+    assert logged.fields == {  # type: ignore[attr-defined]
+        "alert": "check_failed",
+        "severity": "CRITICAL",
+        "service": "green",
+        "details": {"mae": 4.0},
+    }
+
+
+def test_a_run_logs_json_lines_with_its_run_and_step_and_the_platform_loggers_join_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    @dg.op
+    def judge(context: dg.OpExecutionContext) -> None:
+        context.log.info("from the step")
+        logging.getLogger("taxi.alerts").warning("from the platform", extra={"fields": {"service": "green"}})
+
+    @dg.job(logger_defs={"console": console_logger(logs.JSON)}, config=RUN_LOG_CONFIG)
+    def tiny() -> None:
+        judge()
+
+    settings = {"python_logs": {"managed_python_loggers": ["taxi"], "python_log_level": "INFO"}}
+    with dg.DagsterInstance.ephemeral(settings=settings) as instance:
+        result = tiny.execute_in_process(instance=instance, run_config={"ops": {}})  # a sensor's own run config
+        stored = [e.user_message for e in instance.all_logs(result.run_id) if not e.is_dagster_event]
+    entries = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.strip()]
+    mine = {e["message"]: e for e in entries if e["message"].startswith("from the")}
+    assert set(mine) == {"from the step", "from the platform"}
+    assert all(e["run_id"] == result.run_id and e["step_key"] == "judge" for e in mine.values())
+    assert mine["from the platform"]["service"] == "green"
+    assert "from the platform" in stored  # in the run's log in the UI as well
+
+
+def test_a_run_asked_for_text_logs_readable_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    @dg.op
+    def step(context: dg.OpExecutionContext) -> None:
+        context.log.warning("look here")
+
+    @dg.job(logger_defs={"console": console_logger(logs.JSON)}, config=RUN_LOG_CONFIG)
+    def tiny() -> None:
+        step()
+
+    config = {"loggers": {"console": {"config": {"log_level": "WARNING", "format": "text"}}}}
+    assert tiny.execute_in_process(run_config=config).success
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "look here" in line]
+    assert " WARNING dagster: look here  run_id=" in line
+
+
+def test_every_job_of_the_code_location_logs_through_the_platform_console_logger(tmp_path: object) -> None:
+    defs = build_defs({"TAXI_HOME": str(tmp_path), "TAXI_LOG_FORMAT": "text"})
+    names = [job.name for job in defs.resolve_all_job_defs() if not job.name.startswith("__")]
+    assert len(names) == 7
+    for name in names:
+        console = defs.resolve_job_def(name).loggers["console"]
+        assert console.description == "Records on stderr as JSON lines (json) or readable lines (text)."
+        assert console.config_schema.as_field().config_type.fields["format"].default_value == "text"  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="TAXI_LOG_FORMAT"):
+        build_defs({"TAXI_HOME": str(tmp_path), "TAXI_LOG_FORMAT": "yaml"})
