@@ -1,5 +1,5 @@
 # The expected commands. `make demo` runs the pipeline, `make test` runs the whole test suite.
-# Both create .venv from requirements.lock (exact versions) on first use and whenever the lock changes.
+# Both create .venv from requirements.lock (exact versions, hash-checked) on first use and whenever the lock changes.
 
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -44,7 +44,7 @@ help:
 	@echo "make calibrate       false-alarm and detection rates of every check on real months (WINDOWS=200, SEED)"
 	@echo "make up              the compose deployment (copy docker/.env.example to docker/.env first)"
 	@echo "make migrate         bring the platform database (TAXI_DATABASE_URL) to the newest schema revision"
-	@echo "make lock            re-resolve pyproject.toml into requirements.lock"
+	@echo "make lock            re-resolve pyproject.toml into the hashed locks (the venv's and each image's)"
 
 check-java:
 	@command -v java >/dev/null 2>&1 || { \
@@ -166,12 +166,22 @@ bench-serve: check-java $(BIN)/.installed
 	@command -v wrk >/dev/null 2>&1 || { echo "error: wrk is needed: sudo apt-get install -y wrk"; exit 1; }
 	$(BIN)/python scripts/bench_serve.py
 
+# Three hashed locks, one resolution: pip resolves the whole project on this Python, then uv writes the pins
+# with every file's sha256 for the venv (requirements.lock) and for each image (requirements-<extra>.lock), so
+# pip installs them in hash-checking mode. uv is a tool of this target only, not a dependency.
+LOCK_COMPILE = .lockenv/bin/uv pip compile pyproject.toml --generate-hashes --no-strip-extras --no-header --no-annotate \
+	--python-version 3.11 -c .lockenv/pins.txt
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
-	.lockenv/bin/python -m pip install --quiet --upgrade "pip>=24"
+	.lockenv/bin/python -m pip install --quiet --upgrade "pip>=24" uv
 	.lockenv/bin/python -m pip install --quiet ".[api,platform,dev]"
-	{ echo "# Exact versions of everything installed, resolved from pyproject.toml by 'make lock'."; \
-	  .lockenv/bin/python -m pip freeze --exclude taxi-fare-platform; } > requirements.lock
+	.lockenv/bin/python -m pip freeze --exclude taxi-fare-platform --exclude uv > .lockenv/pins.txt
+	{ echo "# Every distribution of the venv (make .venv) with its hashes, resolved from pyproject.toml by 'make lock'."; \
+	  $(LOCK_COMPILE) --extra api --extra platform --extra dev; } > requirements.lock
+	{ echo "# The API image's distributions (the api extra) with their hashes, from the same resolution ('make lock')."; \
+	  $(LOCK_COMPILE) --extra api; } > requirements-api.lock
+	{ echo "# The platform image's distributions (the platform extra) with their hashes, from the same resolution."; \
+	  $(LOCK_COMPILE) --extra platform; } > requirements-platform.lock
 	rm -rf .lockenv
 
 # The compose deployment: Docker's compose plugin, or the standalone docker-compose.

@@ -147,26 +147,42 @@ def _closure(requirements: list[str]) -> set[str]:
     return {key.split("[")[0] for key in seen}
 
 
-def test_each_image_installs_its_extra_and_the_api_extra_holds_no_dagster_or_spark() -> None:
+def _locked(name: str) -> dict[str, str]:
+    """A hashed lock's pins, ``{distribution: version}``; each pin must carry at least one sha256."""
+    text = (PROJECT_ROOT / name).read_text()
+    pins = re.findall(
+        r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+) \\\n((?:    --hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)", text, re.M
+    )
+    requirement_lines = [line for line in text.splitlines() if line and not line.startswith(("#", " "))]
+    assert len(pins) == len(requirement_lines), f"{name}: a pin without its hashes"
+    from packaging.utils import canonicalize_name
+
+    return {canonicalize_name(pin): version for pin, version, _ in pins}
+
+
+def test_each_image_installs_its_hashed_lock_and_the_api_holds_no_dagster_or_spark() -> None:
     import tomllib
 
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
     dockerfile = (DOCKER / "Dockerfile").read_text()
     stages = dict(re.findall(r"^FROM base AS (\S+)\n(.*?)(?=^FROM |\Z)", dockerfile, flags=re.MULTILINE | re.DOTALL))
-    assert 'pip install -c requirements.lock ".[api]"' in stages["api-build"]
-    assert 'pip install -c requirements.lock ".[platform]"' in stages["platform-build"]
+    for stage, lock in (("api-build", "requirements-api.lock"), ("platform-build", "requirements-platform.lock")):
+        install = stages[stage].index(f"pip install --require-hashes -r {lock}")
+        assert install < stages[stage].index("COPY taxi_assets") < stages[stage].index("pip install --no-deps .")
     assert "grep" not in dockerfile
     api = _closure(project["dependencies"] + extras["api"])
     platform = _closure(project["dependencies"] + extras["platform"])
     assert {"litestar", "uvicorn", "mlflow", "onnxruntime"} <= api
     assert not {name for name in api if name.startswith(("dagster", "pyspark", "py4j"))}, sorted(api)
     assert {"dagster", "pyspark", "mlflow"} <= platform
-    # the lock pins every distribution any extra installs
-    locked = {
-        line.split("==")[0].lower().replace("_", "-")
-        for line in (PROJECT_ROOT / "requirements.lock").read_text().splitlines()
-        if "==" in line
-    }
+    # one resolution: the venv's lock pins every distribution any extra installs, each image's lock what its
+    # extra needs, all at the same versions
+    venv = _locked("requirements.lock")
     everything = _closure(project["dependencies"] + [r for reqs in extras.values() for r in reqs])
-    assert everything - locked == set(), sorted(everything - locked)
+    assert everything - set(venv) == set(), sorted(everything - set(venv))
+    for name, needed in (("requirements-api.lock", api), ("requirements-platform.lock", platform)):
+        image = _locked(name)
+        assert needed - set(image) == set(), (name, sorted(needed - set(image)))
+        assert {pin: venv[pin] for pin in image} == image
+    assert not {pin for pin in _locked("requirements-api.lock") if pin.startswith(("dagster", "pyspark", "py4j"))}
