@@ -86,6 +86,22 @@ def _short(value: object) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record comes (as logging's own last-resort handler does)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> Any:
+        """The current ``sys.stderr``."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        """Set by ``StreamHandler``: ignored, the stream is looked up at each record."""
+
+
 def formatter(log_format: str) -> logging.Formatter:
     """The formatter of ``json`` or ``text``."""
     return JsonLines() if log_format == JSON else Readable()
@@ -120,7 +136,7 @@ def configure(log_format: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):  # the process has one setup: this one replaces any before it
         root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.setFormatter(formatter(log_format))
     root.addHandler(handler)
     root.setLevel(level)

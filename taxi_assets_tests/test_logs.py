@@ -2,6 +2,8 @@
 
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import dagster as dg
@@ -20,9 +22,11 @@ def record(message: str = "window %s judged", *args: object, **extra: object) ->
 
 
 @pytest.fixture
-def root_restored() -> Iterator[None]:
+def bare_root() -> Iterator[None]:
+    """The root logger without handlers for the test (an earlier test may have configured one), restored after."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    root.handlers[:] = []
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
@@ -46,8 +50,6 @@ def test_a_json_line_carries_the_traceback_and_never_lets_a_field_replace_the_me
     try:
         raise ValueError("bad month")
     except ValueError:
-        import sys
-
         failed = record(fields={"message": "overwritten?"})
         failed.exc_info = sys.exc_info()
     entry = json.loads(logs.JsonLines().format(failed))
@@ -73,22 +75,29 @@ def test_the_format_and_level_come_from_the_environment_and_bad_values_are_named
 
 
 def test_configured_twice_the_process_logs_each_record_once_as_json(
-    root_restored: None, capsys: pytest.CaptureFixture[str]
+    bare_root: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     logs.configure(logs.JSON)
     logs.configure(logs.JSON)
     logging.getLogger("taxi.test").info("hello", extra={"fields": {"n": 1}})
-    import warnings
+    (entry,) = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert (entry["logger"], entry["message"], entry["n"]) == ("taxi.test", "hello", 1)
 
-    warnings.warn("a library's warning", UserWarning, stacklevel=1)
-    lines = capsys.readouterr().err.splitlines()
-    entries = [json.loads(line) for line in lines]  # every line is JSON, the warning too
-    assert [(e["logger"], e["message"]) for e in entries] == [
-        ("taxi.test", "hello"),
-        ("py.warnings", entries[1]["message"]),
-    ]
-    assert entries[0]["n"] == 1
-    assert "a library's warning" in entries[1]["message"]
+
+def test_a_process_so_configured_writes_only_json_lines_a_library_warning_included() -> None:
+    program = (
+        "import logging, warnings\n"
+        "from taxi_assets import logs\n"
+        "logs.configure(logs.log_format({}, logs.JSON))\n"
+        "logging.getLogger('taxi.x').warning('careful', extra={'fields': {'k': 2}})\n"
+        "warnings.warn('a library says so', UserWarning, stacklevel=1)\n"
+        "logging.getLogger('taxi.x').error('failed', exc_info=ValueError('bad'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, timeout=60)
+    entries = [json.loads(line) for line in done.stderr.splitlines()]  # every line one JSON object
+    assert [entry["logger"] for entry in entries] == ["taxi.x", "py.warnings", "taxi.x"]
+    assert "a library says so" in entries[1]["message"]
+    assert "ValueError: bad" in entries[2]["error"]
 
 
 def test_an_alert_logs_its_title_as_the_message_and_its_numbers_as_fields(
@@ -108,7 +117,7 @@ def test_an_alert_logs_its_title_as_the_message_and_its_numbers_as_fields(
 
 
 def test_a_run_logs_json_lines_with_its_run_and_step_and_the_platform_loggers_join_them(
-    capsys: pytest.CaptureFixture[str],
+    bare_root: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     @dg.op
     def judge(context: dg.OpExecutionContext) -> None:
@@ -131,7 +140,7 @@ def test_a_run_logs_json_lines_with_its_run_and_step_and_the_platform_loggers_jo
     assert "from the platform" in stored  # in the run's log in the UI as well
 
 
-def test_a_run_asked_for_text_logs_readable_lines(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_run_asked_for_text_logs_readable_lines(bare_root: None, capsys: pytest.CaptureFixture[str]) -> None:
     @dg.op
     def step(context: dg.OpExecutionContext) -> None:
         context.log.warning("look here")
