@@ -1,15 +1,18 @@
 #!/bin/sh
 # One image, several roles: the compose services pick theirs by the first argument.
 set -eu
+# services log JSON lines (TAXI_LOG_FORMAT=text for readable ones), Dagster's processes as well
+case "${TAXI_LOG_FORMAT:-json}" in text) dagster_log=colored ;; *) dagster_log=json ;; esac
 role="${1:-webserver}"
 [ "$#" -gt 0 ] && shift
 case "$role" in
   code)
-    exec dagster api grpc --host 0.0.0.0 --port 4000 --module-name taxi_assets.definitions --attribute defs "$@" ;;
+    exec dagster api grpc --host 0.0.0.0 --port 4000 --module-name taxi_assets.definitions --attribute defs --log-format "$dagster_log" "$@" ;;
   webserver)
-    exec dagster-webserver --host 0.0.0.0 --port 3000 --workspace /opt/dagster/home/workspace.yaml "$@" ;;
+    exec dagster-webserver --host 0.0.0.0 --port 3000 --workspace /opt/dagster/home/workspace.yaml \
+      --log-format "$dagster_log" "$@" ;;
   daemon)
-    exec dagster-daemon run --workspace /opt/dagster/home/workspace.yaml "$@" ;;
+    exec dagster-daemon run --workspace /opt/dagster/home/workspace.yaml --log-format "$dagster_log" "$@" ;;
   mlflow)
     exec mlflow server --host 0.0.0.0 --port 5000 \
       --backend-store-uri "$MLFLOW_BACKEND_STORE_URI" \

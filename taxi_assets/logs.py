@@ -1,8 +1,9 @@
 """One logging setup for every process: JSON lines for the services, a readable line for a person.
 
-The API's workers and the Dagster runs write one JSON object per line (``time``, ``level``, ``logger``,
-``message``, the record's structured ``fields``, and for a Dagster record its run, job and step), which a log
-shipper reads without a parser. The CLI and the demo write short lines a person reads. ``TAXI_LOG_FORMAT``
+The API's workers and the Dagster runs write one JSON object per line, with the keys Dagster's own processes
+use for theirs (``--log-format json``): ``event``, ``logger``, ``level``, ``timestamp``, then the record's
+structured ``fields`` and, for a Dagster record, its run, job and step. A log shipper reads every process's
+lines with one schema. The CLI and the demo write short lines a person reads. ``TAXI_LOG_FORMAT``
 (``json`` or ``text``) overrides a process's default; ``TAXI_LOG_LEVEL`` its level.
 
 Structured values travel in ``extra={"fields": {...}}``: the JSON line holds them as they are, the readable
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -28,6 +30,10 @@ FIELDS: Final = "fields"
 # what Dagster's log manager attaches to each record it emits, and the parts of it worth a field
 DAGSTER_META: Final = "dagster_meta"
 DAGSTER_FIELDS: Final = ("run_id", "job_name", "step_key")
+# the JSON line keeps them all; a person reading a terminal needs the step, not the run's id
+NOT_READ_BY_PEOPLE: Final = ("run_id", "job_name")
+# libraries that install a handler of their own at import: their records go to the one setup instead
+OWN_HANDLERS: Final = ("mlflow",)
 
 
 def record_fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -51,15 +57,18 @@ def _message(record: logging.LogRecord) -> str:
 
 
 class JsonLines(logging.Formatter):
-    """One JSON object per record: time (UTC, ISO 8601), level, logger, message, fields, error."""
+    """One JSON object per record, in the keys of Dagster's own JSON lines: event, logger, level, timestamp.
+
+    Then the record's fields, and its traceback as ``error``.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as one line of JSON."""
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
+            "event": _message(record),
             "logger": record.name,
-            "message": _message(record),
+            "level": record.levelname.lower(),
+            "timestamp": datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         }
         entry |= {key: value for key, value in record_fields(record).items() if key not in entry}
         if record.exc_info:
@@ -73,7 +82,7 @@ class Readable(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """The record as one short line (and its traceback, if any, below it)."""
         moment = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
-        fields = record_fields(record)
+        fields = {key: value for key, value in record_fields(record).items() if key not in NOT_READ_BY_PEOPLE}
         shown = "  " + " ".join(f"{key}={_short(value)}" for key, value in fields.items()) if fields else ""
         line = f"{moment} {record.levelname} {record.name}: {_message(record)}{shown}"
         if record.exc_info:
@@ -139,6 +148,11 @@ def configure(log_format: str, level: str = "INFO") -> None:
     handler = _Stderr()
     handler.setFormatter(formatter(log_format))
     root.addHandler(handler)
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")  # in this process's children, from the start
+    for name in OWN_HANDLERS:
+        library = logging.getLogger(name)
+        library.handlers[:] = []
+        library.propagate = True
     root.setLevel(level)
     logging.captureWarnings(True)  # a library's warning is a record too, in the same format
 

@@ -5,6 +5,7 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -91,6 +92,24 @@ def test_what_the_images_run_exists() -> None:
 
     assert callable(defs)
     assert callable(main)
+
+
+@pytest.mark.parametrize(("log_format", "dagster_format"), [("", "json"), ("text", "colored")])
+def test_the_dagster_services_log_in_the_platform_format(log_format: str, dagster_format: str) -> None:
+    """Each Dagster role of the image accepts the log format it is given (click rejects an unknown option)."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "TAXI_LOG_FORMAT": log_format}
+    for role in ("code", "webserver", "daemon"):
+        shown = subprocess.run(
+            ["sh", "-x", str(DOCKER / "entrypoint-platform.sh"), role, "--help"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=True,
+        )
+        assert f"--log-format {dagster_format} --help" in shown.stderr, shown.stderr[-500:]
+        assert "--log-format" in shown.stdout
 
 
 @pytest.mark.slow

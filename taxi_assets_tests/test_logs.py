@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -38,22 +39,22 @@ def test_a_json_line_holds_the_message_the_fields_and_the_dagster_run() -> None:
     line = logs.JsonLines().format(record(fields={"service": "green", "rows": 3}, dagster_meta=meta))
     entry = json.loads(line)
     assert "\n" not in line
-    assert entry["level"] == "WARNING"
+    assert entry["level"] == "warning"
     assert entry["logger"] == "taxi.alerts"
-    assert entry["message"] == "judged"  # the user's message, not Dagster's prefixed copy
+    assert entry["event"] == "judged"  # the user's message, not Dagster's prefixed copy
     assert (entry["service"], entry["rows"]) == ("green", 3)
     assert (entry["run_id"], entry["job_name"], entry["step_key"]) == ("abc123", "monitor_job", "drift_report")
-    assert entry["time"].endswith("+00:00")
+    assert entry["timestamp"].endswith("Z")
 
 
 def test_a_json_line_carries_the_traceback_and_never_lets_a_field_replace_the_message() -> None:
     try:
         raise ValueError("bad month")
     except ValueError:
-        failed = record(fields={"message": "overwritten?"})
+        failed = record(fields={"event": "overwritten?"})
         failed.exc_info = sys.exc_info()
     entry = json.loads(logs.JsonLines().format(failed))
-    assert entry["message"] == "window w1 judged"
+    assert entry["event"] == "window w1 judged"
     assert "ValueError: bad month" in entry["error"]
 
 
@@ -81,23 +82,25 @@ def test_configured_twice_the_process_logs_each_record_once_as_json(
     logs.configure(logs.JSON)
     logging.getLogger("taxi.test").info("hello", extra={"fields": {"n": 1}})
     (entry,) = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
-    assert (entry["logger"], entry["message"], entry["n"]) == ("taxi.test", "hello", 1)
+    assert (entry["logger"], entry["event"], entry["n"]) == ("taxi.test", "hello", 1)
 
 
 def test_a_process_so_configured_writes_only_json_lines_a_library_warning_included() -> None:
     program = (
         "import logging, warnings\n"
+        "import mlflow\n"  # it installs a handler of its own at import
         "from taxi_assets import logs\n"
         "logs.configure(logs.log_format({}, logs.JSON))\n"
         "logging.getLogger('taxi.x').warning('careful', extra={'fields': {'k': 2}})\n"
+        "logging.getLogger('mlflow.tracking').warning('from mlflow')\n"
         "warnings.warn('a library says so', UserWarning, stacklevel=1)\n"
         "logging.getLogger('taxi.x').error('failed', exc_info=ValueError('bad'))\n"
     )
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, timeout=60)
     entries = [json.loads(line) for line in done.stderr.splitlines()]  # every line one JSON object
-    assert [entry["logger"] for entry in entries] == ["taxi.x", "py.warnings", "taxi.x"]
-    assert "a library says so" in entries[1]["message"]
-    assert "ValueError: bad" in entries[2]["error"]
+    assert [entry["logger"] for entry in entries] == ["taxi.x", "mlflow.tracking", "py.warnings", "taxi.x"]
+    assert "a library says so" in entries[2]["event"]
+    assert "ValueError: bad" in entries[3]["error"]
 
 
 def test_an_alert_logs_its_title_as_the_message_and_its_numbers_as_fields(
@@ -133,7 +136,7 @@ def test_a_run_logs_json_lines_with_its_run_and_step_and_the_platform_loggers_jo
         result = tiny.execute_in_process(instance=instance, run_config={"ops": {}})  # a sensor's own run config
         stored = [e.user_message for e in instance.all_logs(result.run_id) if not e.is_dagster_event]
     entries = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.strip()]
-    mine = {e["message"]: e for e in entries if e["message"].startswith("from the")}
+    mine = {e["event"]: e for e in entries if e["event"].startswith("from the")}
     assert set(mine) == {"from the step", "from the platform"}
     assert all(e["run_id"] == result.run_id and e["step_key"] == "judge" for e in mine.values())
     assert mine["from the platform"]["service"] == "green"
@@ -152,7 +155,7 @@ def test_a_run_asked_for_text_logs_readable_lines(bare_root: None, capsys: pytes
     config = {"loggers": {"console": {"config": {"log_level": "WARNING", "format": "text"}}}}
     assert tiny.execute_in_process(run_config=config).success
     (line,) = [line for line in capsys.readouterr().err.splitlines() if "look here" in line]
-    assert " WARNING dagster: look here  run_id=" in line
+    assert line.endswith(" WARNING dagster: look here  step_key=step")  # the run's id is in the JSON form only
 
 
 def test_every_job_of_the_code_location_logs_through_the_platform_console_logger(tmp_path: object) -> None:
@@ -165,3 +168,40 @@ def test_every_job_of_the_code_location_logs_through_the_platform_console_logger
         assert console.config_schema.as_field().config_type.fields["format"].default_value == "text"  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="TAXI_LOG_FORMAT"):
         build_defs({"TAXI_HOME": str(tmp_path), "TAXI_LOG_FORMAT": "yaml"})
+
+
+SPARK_PROGRAM = """
+import sys
+from pyspark.sql import SparkSession
+from taxi_assets.resources import spark_config
+builder = SparkSession.builder
+for key, value in spark_config(log_format=sys.argv[1]).items():
+    builder = builder.config(key, value)
+session = builder.getOrCreate()
+session.sparkContext._jvm.org.apache.logging.log4j.LogManager.getLogger("taxi.jvm").warn("from the JVM")
+session.stop()
+"""
+# printed by the java launcher itself for Spark's --add-modules option, before any logging starts
+JVM_LAUNCHER_NOTICE = "WARNING: Using incubator modules: jdk.incubator.vector"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("log_format", [logs.JSON, logs.TEXT])
+def test_spark_logs_in_the_platform_format_without_its_banner(log_format: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SPARK_PROGRAM, log_format],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"},
+        check=True,
+    )
+    lines = [line for line in done.stderr.splitlines() if line.strip() and line != JVM_LAUNCHER_NOTICE]
+    assert "Setting default log level" not in done.stderr
+    (line,) = lines  # the one warning, and nothing else from the JVM
+    if log_format == logs.JSON:
+        entry = json.loads(line)
+        assert (entry["level"], entry["logger"], entry["event"]) == ("warn", "taxi.jvm", "from the JVM")
+        assert entry["timestamp"].endswith("Z")
+    else:
+        assert line.endswith(" WARN spark.jvm: from the JVM")  # the logger's last name, as Spark's own profile shows it

@@ -7,6 +7,7 @@ accuracy check, the challenger is promoted and the running API swaps to it. A TL
 trip folder while the daemon runs is ingested by its sensor. The instance's records say who launched each run.
 """
 
+import json
 import os
 import shutil
 import socket
@@ -167,3 +168,10 @@ def test_left_to_the_daemon_the_loop_catches_the_fare_increase_retrains_promotes
         story.windows["2023-01"],
         None,
     )
+
+    # the daemon's log and its runs' are JSON lines: the alert is one, with the run and the step it came from
+    logged = [json.loads(line) for line in (home / "daemon.log").read_text().splitlines() if line.startswith("{")]
+    alerts = [entry for entry in logged if entry.get("alert") == "check_failed"]
+    assert [(a["service"], a["job_name"], a["step_key"]) for a in alerts] == [("green", "monitor_job", "drift_report")]
+    assert runs[alerts[0]["run_id"]].job_name == "monitor_job"
+    assert any(entry.get("logger", "").startswith("dagster.daemon") for entry in logged)

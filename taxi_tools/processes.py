@@ -96,7 +96,7 @@ def show_sample_request(api: Api) -> None:
 @contextmanager
 def running_daemon(env: Mapping[str, str], instance: dg.DagsterInstance) -> Iterator[subprocess.Popen[bytes]]:
     """``dagster-daemon run`` on the instance (schedules, sensors, the run queue); stopped with its runs on exit."""
-    command = [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(WORKSPACE)]
+    command = [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(WORKSPACE), "--log-format", "json"]
     log = Path(env["DAGSTER_HOME"]) / "daemon.log"
     print(f"\n== starting the Dagster daemon on {env['DAGSTER_HOME']} (its log and its runs': {log})", flush=True)
     with log.open("ab") as sink:

@@ -32,7 +32,7 @@ def test_readiness_follows_the_champion_and_the_server_logs_json_lines(trained: 
     # one format for uvicorn's lines and the API's own (running_server checks every line is JSON)
     entries = [json.loads(line) for line in api.output.splitlines() if line.strip()]
     assert {"uvicorn.error", "taxi_serving.model_store"} <= {entry["logger"] for entry in entries}
-    assert all(set(entry) >= {"time", "level", "logger", "message"} for entry in entries)
+    assert all(set(entry) >= {"event", "logger", "level", "timestamp"} for entry in entries)
 
 
 def test_a_hot_swap_under_load_fails_no_request_and_logs_every_one(trained: Trained, tmp_path: Path) -> None:
