@@ -122,10 +122,7 @@ def log_format(env: Mapping[str, str], default: str) -> str:
     Raises:
         ValueError: the variable names no known format.
     """
-    chosen = (env.get(FORMAT_ENV) or default).strip().lower()
-    if chosen not in FORMATS:
-        raise ValueError(f"{FORMAT_ENV}={chosen!r}: one of {', '.join(FORMATS)}")
-    return chosen
+    return _one_of(env, FORMAT_ENV, default, FORMATS)
 
 
 def log_level(env: Mapping[str, str], default: str = "INFO") -> str:
@@ -134,10 +131,16 @@ def log_level(env: Mapping[str, str], default: str = "INFO") -> str:
     Raises:
         ValueError: the variable names no logging level.
     """
-    chosen = (env.get(LEVEL_ENV) or default).strip().upper()
-    if chosen not in LEVELS:
-        raise ValueError(f"{LEVEL_ENV}={chosen!r}: one of {', '.join(LEVELS)}")
-    return chosen
+    return _one_of(env, LEVEL_ENV, default, LEVELS)
+
+
+def _one_of(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    """The variable's value (else ``default``) as spelled in ``allowed``, whatever its case; else a ValueError."""
+    chosen = (env.get(name) or default).strip()
+    by_case = {value.lower(): value for value in allowed}
+    if chosen.lower() not in by_case:
+        raise ValueError(f"{name}={chosen!r}: one of {', '.join(allowed)}")
+    return by_case[chosen.lower()]
 
 
 def configure(log_format: str, level: str = "INFO") -> None:
