@@ -7,8 +7,8 @@ launcher makes a fresh one per start (``$TAXI_HOME/serving/metrics/<launcher pid
 launchers are removed) and exports ``PROMETHEUS_MULTIPROC_DIR`` before uvicorn starts the workers.
 
 Options: ``--host`` (``TAXI_API_HOST``, 127.0.0.1), ``--port`` (``TAXI_API_PORT``, 8000), ``--workers``
-(``TAXI_API_WORKERS``, 1), ``--log-level`` (info). Logs are JSON lines on stderr (``TAXI_LOG_FORMAT=text`` for
-readable lines).
+(``TAXI_API_WORKERS``, 1), ``--log-level`` (``TAXI_LOG_LEVEL``, info): the environment is read in ``settings``.
+Logs are JSON lines on stderr (``TAXI_LOG_FORMAT=text`` for readable lines).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from taxi_assets import logs
 from taxi_serving.processes import alive
+from taxi_serving.settings import launcher_from_env
 
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -41,18 +42,21 @@ def metrics_folder(home: Path, pid: int) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the options, prepare the metrics folder, run uvicorn until it stops."""
-    env = os.environ
+    try:
+        launcher = launcher_from_env(os.environ)
+    except ValueError as exc:  # a setting that cannot be: say which, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="python -m taxi_serving", description="The taxi fare prediction API.")
-    parser.add_argument("--host", default=env.get("TAXI_API_HOST") or "127.0.0.1")
-    parser.add_argument("--port", type=int, default=int(env.get("TAXI_API_PORT") or 8000))
-    parser.add_argument("--workers", type=int, default=int(env.get("TAXI_API_WORKERS") or 1))
-    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--host", default=launcher.host)
+    parser.add_argument("--port", type=int, default=launcher.port)
+    parser.add_argument("--workers", type=int, default=launcher.workers)
+    parser.add_argument("--log-level", default=launcher.log_level.lower())
     args = parser.parse_args(argv)
     if "prometheus_client" in sys.modules:  # pragma: no cover - a programming error, not a user's
         raise RuntimeError("prometheus_client was imported before its multiprocess folder was set")
-    home = Path(env.get("TAXI_HOME") or ".taxi").absolute()
-    if not env.get(METRICS_ENV):
-        os.environ[METRICS_ENV] = str(metrics_folder(home, os.getpid()))
+    if not os.environ.get(METRICS_ENV):
+        os.environ[METRICS_ENV] = str(metrics_folder(launcher.home, os.getpid()))
     import uvicorn  # after the folder is set: the workers inherit the environment
 
     uvicorn.run(
@@ -63,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         workers=args.workers,
         access_log=False,
         log_level=args.log_level,
-        log_config=logs.dict_config(logs.log_format(env, logs.JSON), args.log_level.upper()),
+        log_config=logs.dict_config(launcher.log_format, args.log_level.upper()),
         server_header=False,
     )
     return 0

@@ -35,7 +35,7 @@ from taxi_serving.metrics import ApiMetrics
 from taxi_serving.model_store import ModelStore
 from taxi_serving.predict_route import predict_route
 from taxi_serving.service import Serving
-from taxi_serving.settings import Settings, settings_from_env
+from taxi_serving.settings import Settings, launcher_from_env, settings_from_env
 
 log = logging.getLogger("taxi_serving")
 
@@ -152,5 +152,6 @@ async def _refresh_metrics(metrics: ApiMetrics) -> None:
 
 def app_from_env() -> Litestar:
     """The uvicorn factory: ``uvicorn --factory taxi_serving.app:app_from_env``."""
-    logs.configure(logs.log_format(os.environ, logs.JSON), logs.log_level(os.environ))
+    launcher = launcher_from_env(os.environ)
+    logs.configure(launcher.log_format, launcher.log_level)
     return create_app(settings_from_env(os.environ))

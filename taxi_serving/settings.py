@@ -1,4 +1,8 @@
-"""API settings: a frozen dataclass built by ``settings_from_env``, never at import time."""
+"""API settings, read from the environment in this one module, never at import time.
+
+``settings_from_env`` builds what each worker serves with; ``launcher_from_env`` what ``python -m taxi_serving``
+starts them with (address, workers, log format and level).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from taxi_assets import logs
 from taxi_assets.constants import known_service
 from taxi_assets.registry.models import model_name
 
@@ -80,4 +85,35 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         registry_retries=int(env.get("TAXI_REGISTRY_RETRIES") or 1),
         registry_timeout_seconds=float(env.get("TAXI_REGISTRY_TIMEOUT_SECONDS") or 3.0),
         log_durable=(env.get("TAXI_LOG_DURABLE") or "1").strip().lower() not in {"0", "false", "no", "off"},
+    )
+
+
+@dataclass(frozen=True)
+class Launcher:
+    """How ``python -m taxi_serving`` starts uvicorn: address, workers, the data home, the log's format and level."""
+
+    host: str
+    port: int
+    workers: int
+    home: Path
+    log_format: str
+    log_level: str
+
+
+def launcher_from_env(env: Mapping[str, str]) -> Launcher:
+    """How the launcher starts uvicorn, from the environment.
+
+    ``TAXI_API_HOST`` (127.0.0.1), ``TAXI_API_PORT`` (8000), ``TAXI_API_WORKERS`` (1), ``TAXI_HOME`` (``.taxi``),
+    ``TAXI_LOG_FORMAT`` (json) and ``TAXI_LOG_LEVEL`` (INFO).
+
+    Raises:
+        ValueError: a log format or level that does not exist (the message names the valid ones).
+    """
+    return Launcher(
+        host=env.get("TAXI_API_HOST") or "127.0.0.1",
+        port=int(env.get("TAXI_API_PORT") or 8000),
+        workers=int(env.get("TAXI_API_WORKERS") or 1),
+        home=Path(env.get("TAXI_HOME") or ".taxi").absolute(),
+        log_format=logs.log_format(env, logs.JSON),
+        log_level=logs.log_level(env),
     )
