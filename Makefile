@@ -27,7 +27,7 @@ help:
 	@echo "                     offline: make demo TAXI_TRIPS_DIR=../shared/data/tlc  (SERVE=sample: exit at the end)"
 	@echo "make test            lint, import contracts, docs, typecheck and the whole test suite"
 	@echo "make coverage        the whole suite with line coverage, failing under COVERAGE_FLOOR (85 %)"
-	@echo "make test-fast       the fast tier: pure code, the API's rules and settings, the definitions (under a minute)"
+	@echo "make test-fast       the fast tier: pure code, the API through its test client, the definitions (under a minute)"
 	@echo "make docs            the manual (docs/) as a site in .site/ (mkdocs build --strict)"
 	@echo "make train           train a challenger and decide on promotion (MONTHS=2023-01 HOLDOUT_MONTHS=...)"
 	@echo "make retrain         what the sensor launches on a failed check: the newest TAXI_RETRAIN_MONTHS (2) complete"

@@ -36,9 +36,15 @@ JANUARY = str(month_service_key("2022-01", "green"))
 
 
 def test_local_mode_is_the_default_and_binds_to_loopback() -> None:
-    config = spark_from_env({}).spark_config
+    config = dict(spark_from_env({}).spark_config)
+    java_options = config.pop("spark.driver.extraJavaOptions")
     assert config == constants.SPARK_CONFIG
     assert config["spark.master"] == "local[2]"
+    # the driver's log4j configuration: the services' JSON lines unless the environment asks for text
+    assert java_options.endswith("/log4j2-json.properties")
+    text = spark_from_env({"TAXI_LOG_FORMAT": "text"}).spark_config["spark.driver.extraJavaOptions"]
+    assert text.endswith("/log4j2-text.properties")
+    assert Path(text.split("=", 1)[1].removeprefix("file://")).is_file()
 
 
 def test_a_cluster_master_replaces_local_mode_and_lets_executors_reach_the_driver() -> None:

@@ -1,5 +1,6 @@
 """The API under test: its settings, and an app serving a real champion (``champions.py``) through a test client."""
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,11 +47,21 @@ class Served:
     client: TestClient  # type: ignore[type-arg]
 
 
+@pytest.fixture(scope="module")
+def champion_registry(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """An MLflow registry with model "a" as champion, made once per module: its folder and the version."""
+    home = tmp_path_factory.mktemp("registry")
+    registry = ModelRegistry(f"sqlite:///{home / 'mlflow.db'}", (home / "artifacts").as_uri())
+    return home, register(registry, trained, "a")
+
+
 @pytest.fixture
-def served(trained: Trained, tmp_path: Path) -> Iterator[Served]:
+def served(champion_registry: tuple[Path, str], tmp_path: Path) -> Iterator[Served]:
+    """A fresh app on a copy of the module's registry (its own database, prediction log, cache and journal)."""
+    template, version = champion_registry
+    shutil.copy(template / "mlflow.db", tmp_path / "mlflow.db")
     settings = make_settings(tmp_path)
-    registry = ModelRegistry(settings.tracking_uri, (tmp_path / "artifacts").as_uri())
-    version = register(registry, trained, "a")
+    registry = ModelRegistry(settings.tracking_uri, (template / "artifacts").as_uri())
     app = create_app(settings)
     with TestClient(app) as client:
         yield Served(tmp_path, registry, version, app, client)

@@ -1,4 +1,9 @@
-"""The API through Litestar's test client, on a real champion registered in MLflow."""
+"""The API through Litestar's test client, on a champion registered in MLflow.
+
+The champion here is a small ensemble written by hand (``champions.tiny_champions``): these tests are about the
+API's own behaviour, need no Spark and run in the fast tier. A Spark-trained champion is served in
+``test_spark_champion.py`` and by the real servers of ``test_server.py`` and ``test_contract.py``.
+"""
 
 import json
 import socket
@@ -8,16 +13,21 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from litestar.testing import TestClient
-from pyspark.sql import SparkSession
 
 from taxi_assets.features.columns import FEATURES, INTEGER_FEATURES
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG
 from taxi_assets.registry.models import CHALLENGER, CHAMPION, ModelRegistry
-from taxi_assets_tests.champions import Trained, register, spark_predictions
+from taxi_assets_tests.champions import Trained, register, tiny_champions
 from taxi_assets_tests.serving.conftest import HEADERS, Served, make_settings, trip
 from taxi_serving.app import create_app
 
 TRACE_MARKERS = ("Traceback", 'File "', "Error:", "Exception")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    """This module's champions: no Spark (the session-wide ``trained`` of ``conftest.py`` trains them with it)."""
+    return tiny_champions(tmp_path_factory.mktemp("tiny-champions"))
 
 
 def log_rows(served: Served) -> list[dict[str, object]]:
@@ -32,21 +42,6 @@ def log_rows(served: Served) -> list[dict[str, object]]:
 def assert_no_trace(body: str) -> None:
     for marker in TRACE_MARKERS:
         assert marker not in body
-
-
-def test_predict_returns_the_champion_and_matches_spark(served: Served, trained: Trained, spark: SparkSession) -> None:
-    rows = trained.holdout.head(40)
-    expected = spark_predictions(spark, trained, "a", rows)
-    for index in range(len(rows)):
-        response = served.client.post("/predict", json=trip(rows, index), headers=HEADERS)
-        assert response.status_code == 200
-        body = response.json()
-        assert body["model_version"] == served.champion_version
-        assert body["arm"] == "champion"
-        assert abs(body["fare"] - expected[index]) <= 1e-6
-    logged = [row for row in log_rows(served) if row["status"] == "ok"]
-    assert len(logged) == len(rows)
-    assert logged[0]["trip_distance"] == rows.iloc[0]["trip_distance"]
 
 
 def test_batch_matches_single_predictions(served: Served, trained: Trained) -> None:
@@ -197,6 +192,7 @@ def test_readyz_without_a_model_then_after_a_champion_appears(trained: Trained, 
         assert client.get("/readyz").status_code == 200
 
 
+@pytest.mark.slow  # seconds of traffic or of waiting: the full suite has it
 def test_ab_split_is_within_tolerance_and_sticky(trained: Trained, tmp_path: Path) -> None:
     settings = make_settings(tmp_path, challenger_share=0.3)
     registry = ModelRegistry(settings.tracking_uri, (tmp_path / "artifacts").as_uri())
@@ -259,6 +255,7 @@ def test_the_schema_documents_the_request_bodies(served: Served) -> None:
     assert "/predict/batch" in schema["paths"]
 
 
+@pytest.mark.slow  # waits for the registry client's timeouts: the full suite has it
 @pytest.mark.parametrize("failure", ["refused", "silent"])
 def test_an_unreachable_registry_keeps_the_cached_champion_serving_within_seconds(
     served: Served, trained: Trained, failure: str
@@ -373,6 +370,7 @@ def test_a_refused_row_is_quarantined_and_readiness_stays_true(served: Served, t
     assert "taxi_api_log_rows_quarantined_total 1.0" in served.client.get("/metrics").text
 
 
+@pytest.mark.slow  # seconds of traffic or of waiting: the full suite has it
 def test_feedback_during_a_log_outage_is_a_503_and_is_joined_when_the_database_returns(
     trained: Trained, tmp_path: Path
 ) -> None:
