@@ -94,6 +94,7 @@ def test_what_the_images_run_exists() -> None:
     assert callable(main)
 
 
+@pytest.mark.slow  # starts each Dagster command six times
 @pytest.mark.parametrize(("log_format", "dagster_format"), [("", "json"), ("text", "colored")])
 def test_the_dagster_services_log_in_the_platform_format(log_format: str, dagster_format: str) -> None:
     """Each Dagster role of the image accepts the log format it is given (click rejects an unknown option)."""
