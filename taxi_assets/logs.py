@@ -98,9 +98,6 @@ def _short(value: object) -> str:
 class _Stderr(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is when a record comes (as logging's own last-resort handler does)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-
     @property
     def stream(self) -> Any:
         """The current ``sys.stderr``."""
