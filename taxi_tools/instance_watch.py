@@ -17,11 +17,18 @@ SENSOR_TAG: Final = "dagster/sensor_name"
 TERMINAL: Final = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
 
-def wait_for(what: str, probe: Callable[[], Any], timeout: float, every: float = 2.0) -> Any:
+def wait_for(
+    what: str,
+    probe: Callable[[], Any],
+    timeout: float,
+    every: float = 2.0,
+    explain: Callable[[], str] | None = None,
+) -> Any:
     """Poll ``probe`` until it returns something truthy; that value.
 
     Raises:
-        CommandFailedError: not within ``timeout`` seconds.
+        CommandFailedError: not within ``timeout`` seconds; the message ends with ``explain()`` when given (what
+            the instance was doing, so a timeout says why).
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -29,8 +36,30 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float, every: float =
         if found:
             return found
         if time.monotonic() > deadline:
-            raise CommandFailedError(f"waited {timeout:.0f} s for {what}")
+            detail = f"\n{explain()}" if explain is not None else ""
+            raise CommandFailedError(f"waited {timeout:.0f} s for {what}{detail}")
         time.sleep(every)
+
+
+def instance_activity(instance: dg.DagsterInstance, sensors: tuple[str, ...], runs: int = 15, ticks: int = 4) -> str:
+    """The newest runs (job, partition, status, who launched them) and each sensor's newest ticks, as lines."""
+    lines = ["newest runs:"]
+    for record in instance.get_run_records(limit=runs):
+        run, tags = record.dagster_run, record.dagster_run.tags
+        launcher = tags.get(SENSOR_TAG) or tags.get(SCHEDULE_TAG) or "by hand"
+        partition = tags.get("dagster/partition", "")
+        lines.append(f"  {run.run_id[:8]} {run.job_name} [{partition}] {run.status.value} ({launcher})")
+    states = {state.name: state for state in instance.all_instigator_state()}
+    for name in sensors:
+        state = states.get(name)
+        if state is None:
+            lines.append(f"sensor {name}: never ticked")
+            continue
+        lines.append(f"sensor {name} ({state.status.value}), newest ticks:")
+        for tick in instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=ticks):
+            said = tick.error.message.strip() if tick.error else tick.skip_reason or ", ".join(tick.run_ids)
+            lines.append(f"  {tick.status.value}: {said}")
+    return "\n".join(lines)
 
 
 def finished_runs(instance: dg.DagsterInstance, job: str, tags: Mapping[str, str]) -> list[dg.RunRecord]:

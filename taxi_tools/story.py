@@ -27,6 +27,7 @@ from taxi_tools.instance_watch import (
     SCHEDULE_TAG,
     SENSOR_TAG,
     finished_runs,
+    instance_activity,
     sensor_ingested,
     wait_for,
     window_evaluations,
@@ -144,6 +145,7 @@ def judged_window(runner: Runner, options: StoryOptions, story: StoryResult, mon
         f"the monitor_windows run of window {window}",
         lambda: finished_runs(runner.instance, "monitor_job", tags),
         options.step_timeout_seconds,
+        explain=lambda: instance_activity(runner.instance, ()),
     )
     evaluations = window_evaluations(runner.instance, options.service, window)
     story.checks[month] = {name: evaluation for name, (evaluation, _) in evaluations.items()}
@@ -157,14 +159,28 @@ def judged_window(runner: Runner, options: StoryOptions, story: StoryResult, mon
 
 
 def retrained_by_sensor(runner: Runner, options: StoryOptions, story: StoryResult) -> None:
-    """Wait for the sensor's retraining run on the drift window, and for its promotion decision."""
+    """Wait for the sensor's retraining run on the drift window, and for its promotion decision.
+
+    Raises:
+        CommandFailedError: the drift window's accuracy check did not fail with ERROR (nothing would retrain),
+            or a step did not come; the message says what the instance was doing.
+    """
     window = story.windows[options.drift_month]
+    accuracy = story.checks.get(options.drift_month, {}).get(ACCURACY)
+    if accuracy is None or accuracy.passed or accuracy.severity != dg.AssetCheckSeverity.ERROR:
+        numbers = {key: value.value for key, value in accuracy.metadata.items()} if accuracy else {}
+        raise CommandFailedError(f"the accuracy check of window {window} did not fail with ERROR: {numbers}")
     tags = {WINDOW_TAG: window, SENSOR_TAG: "retrain_on_failed_checks"}
+
+    def activity() -> str:
+        return instance_activity(runner.instance, ("retrain_on_failed_checks", "ingest_new_months"))
+
     print("\n== waiting for the sensor to start the retraining", flush=True)
     requested = wait_for(
         "the retraining run",
         lambda: list(runner.instance.get_run_records(filters=dg.RunsFilter(job_name="retrain_job", tags=tags))),
         options.step_timeout_seconds,
+        explain=activity,
     )
     story.times["retrain_requested"] = requested[0].create_timestamp.timestamp()
     print(f"  retrain_job run {requested[0].dagster_run.run_id[:8]} launched by sensor retrain_on_failed_checks")
@@ -173,6 +189,7 @@ def retrained_by_sensor(runner: Runner, options: StoryOptions, story: StoryResul
         "the retraining run to finish",
         lambda: finished_runs(runner.instance, "retrain_job", tags),
         options.step_timeout_seconds,
+        explain=activity,
     )
     story.retrain_run = record
     if record.dagster_run.status != dg.DagsterRunStatus.SUCCESS:
