@@ -107,15 +107,15 @@ test-fast: $(BIN)/.installed
 	$(BIN)/python -m pytest -m "not slow" -q
 
 lint: $(BIN)/.installed docs
-	$(BIN)/ruff check taxi_assets taxi_serving taxi_tools taxi_assets_tests scripts
-	$(BIN)/ruff format --check taxi_assets taxi_serving taxi_tools taxi_assets_tests scripts
+	$(BIN)/ruff check taxi_assets taxi_serving taxi_tools taxi_dashboard taxi_assets_tests scripts
+	$(BIN)/ruff format --check taxi_assets taxi_serving taxi_tools taxi_dashboard taxi_assets_tests scripts
 	$(BIN)/lint-imports
 
 docs: $(BIN)/.installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 typecheck: $(BIN)/.installed
-	$(BIN)/mypy taxi_assets taxi_serving taxi_tools
+	$(BIN)/mypy taxi_assets taxi_serving taxi_tools taxi_dashboard
 
 # The Dagster UI and daemon on DAGSTER_PORT (3000): schedules, sensors and the run queue run while it is up.
 # The monitoring windows come from TAXI_MONITOR_WINDOW_MINUTES (60); the demo prints the value it used.
@@ -162,22 +162,26 @@ bench-serve: check-java $(BIN)/.installed
 	@command -v wrk >/dev/null 2>&1 || { echo "error: wrk is needed: sudo apt-get install -y wrk"; exit 1; }
 	$(BIN)/python scripts/bench_serve.py
 
-# Three hashed locks, one resolution: pip resolves the whole project on this Python, then uv writes the pins
-# with every file's sha256 for the venv (requirements.lock) and for each image (requirements-<extra>.lock), so
-# pip installs them in hash-checking mode. uv is a tool of this target only, not a dependency.
+# Four hashed locks, one resolution: pip resolves the whole project on this Python, keeping every pin of the
+# current lock that pyproject.toml still allows (a new dependency adds pins, it does not move the others), then
+# uv writes the pins with every file's sha256 for the venv (requirements.lock) and for each image
+# (requirements-<extra>.lock), so pip installs them in hash-checking mode. uv is a tool of this target only.
 LOCK_COMPILE = .lockenv/bin/uv pip compile pyproject.toml --generate-hashes --no-strip-extras --no-header --no-annotate \
 	--python-version 3.11 -c .lockenv/pins.txt
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/python -m pip install --quiet --upgrade "pip>=24" uv
-	.lockenv/bin/python -m pip install --quiet ".[api,platform,dev]"
+	.lockenv/bin/python -m pip install --quiet -r requirements.lock
+	.lockenv/bin/python -m pip install --quiet ".[api,platform,dashboard,dev]"
 	.lockenv/bin/python -m pip freeze --exclude taxi-fare-platform --exclude uv > .lockenv/pins.txt
 	{ echo "# Every distribution of the venv (make .venv) with its hashes, resolved from pyproject.toml by 'make lock'."; \
-	  $(LOCK_COMPILE) --extra api --extra platform --extra dev; } > requirements.lock
+	  $(LOCK_COMPILE) --extra api --extra platform --extra dashboard --extra dev; } > requirements.lock
 	{ echo "# The API image's distributions (the api extra) with their hashes, from the same resolution ('make lock')."; \
 	  $(LOCK_COMPILE) --extra api; } > requirements-api.lock
 	{ echo "# The platform image's distributions (the platform extra) with their hashes, from the same resolution."; \
 	  $(LOCK_COMPILE) --extra platform; } > requirements-platform.lock
+	{ echo "# The dashboard image's distributions (the dashboard extra) with their hashes, from the same resolution."; \
+	  $(LOCK_COMPILE) --extra dashboard; } > requirements-dashboard.lock
 	rm -rf .lockenv
 
 # The compose deployment: Docker's compose plugin, or the standalone docker-compose.

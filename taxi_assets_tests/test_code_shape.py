@@ -10,7 +10,7 @@ from pathlib import Path
 
 from taxi_assets_tests.conftest import PROJECT_ROOT
 
-PACKAGES = ("taxi_assets", "taxi_serving", "taxi_tools")
+PACKAGES = ("taxi_assets", "taxi_serving", "taxi_tools", "taxi_dashboard")
 MAX_FUNCTION_LINES = 60
 MAX_ASSET_LINES = 40
 MAX_MODULE_LINES = 300

@@ -210,7 +210,9 @@ def build_drift_report(windows: MonitoringWindows) -> dg.AssetsDefinition:
             alerts.send(*alert)
         path = lake.drift_report(service, window)
         summaries = {version: report_summary(report) for version, report in reports.items()}
-        write_json_atomic(path, {"window": [window], "service": service, "champion": champion, "versions": summaries})
+        bounds = [moment.isoformat() for moment in (log.start, log.end)]
+        written = {"window": [window], "bounds": bounds, "service": service, "champion": champion}
+        write_json_atomic(path, written | {"dagster_run_id": context.run.run_id, "versions": summaries})
         metadata = _report_metadata(reports, headline, champion, path) | log.metadata()
         return dg.MaterializeResult(metadata=metadata, check_results=results)
 

@@ -16,6 +16,14 @@ import pandas as pd
 
 from taxi_assets.features.columns import BINARY_FEATURES, CATEGORICAL_FEATURES, NUMERIC_FEATURES, category_key
 from taxi_assets.monitoring.accuracy import SEGMENTS, AccuracyJudgement, HoldoutCalibration
+from taxi_assets.monitoring.breakdowns import (
+    TIME_OF_DAY,
+    Distribution,
+    SegmentAccuracy,
+    distributions,
+    segment_accuracy,
+    time_of_day_band,
+)
 from taxi_assets.monitoring.chi_square import CHI2_P_THRESHOLD, ChiSquareResult, chi_square_test
 from taxi_assets.monitoring.jensen_shannon import JS_THRESHOLD, DivergenceResult, categorical_divergence
 from taxi_assets.monitoring.ks import KS_P_THRESHOLD, KsResult, ks_from_counts, value_counts
@@ -60,16 +68,6 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
-class SegmentAccuracy:
-    """Accuracy of one segment value on matured labels."""
-
-    rows: int
-    rmse: float
-    mae: float
-    bias: float
-
-
-@dataclass(frozen=True)
 class DriftReport:
     """Everything measured on one window."""
 
@@ -87,6 +85,8 @@ class DriftReport:
     thresholds: Thresholds = field(default_factory=Thresholds)
     # accuracy against the champion's holdout at this window's label count (None without holdout errors)
     calibrated: AccuracyJudgement | None = None
+    # each feature's shares in the window beside the reference's, for people to look at (judges nothing)
+    distributions: dict[str, Distribution] = field(default_factory=dict)
 
     @property
     def validation_failure_rate(self) -> float:
@@ -165,26 +165,6 @@ def _keyed(values: np.ndarray, counts: np.ndarray) -> dict[str, int]:
     return keyed
 
 
-def _segment_accuracy(segments: np.ndarray, actual: np.ndarray, predicted: np.ndarray) -> dict[str, SegmentAccuracy]:
-    """RMSE, MAE and bias per segment value from sums per group (no per-group frames)."""
-    codes, uniques = pd.factorize(segments)
-    error = predicted - actual
-    rows = np.bincount(codes, minlength=len(uniques))
-    squared = np.bincount(codes, weights=error**2, minlength=len(uniques))
-    absolute = np.bincount(codes, weights=np.abs(error), minlength=len(uniques))
-    signed = np.bincount(codes, weights=error, minlength=len(uniques))
-    keyed: dict[str, SegmentAccuracy] = {}
-    for index, value in enumerate(uniques.tolist()):
-        n = int(rows[index])
-        keyed[category_key(value)] = SegmentAccuracy(
-            rows=n,
-            rmse=float(np.sqrt(squared[index] / n)),
-            mae=float(absolute[index] / n),
-            bias=float(signed[index] / n),
-        )
-    return dict(sorted(keyed.items()))
-
-
 def _accuracy(actual: np.ndarray, predicted: np.ndarray) -> SegmentAccuracy:
     metrics = regression_metrics(actual, predicted)
     return SegmentAccuracy(rows=metrics.rows, rmse=metrics.rmse, mae=metrics.mae, bias=metrics.bias)
@@ -254,8 +234,10 @@ def _labelled_accuracy(scored: pd.DataFrame, calibration: HoldoutCalibration | N
     actual = actual[matured]
     predicted = scored[PREDICTION].to_numpy(dtype=np.float64)[matured] if len(actual) else np.array([])
     segments = {segment: scored[segment].to_numpy()[matured] for segment in SEGMENTS if segment in scored}
-    by_segment = {segment: _segment_accuracy(values, actual, predicted) for segment, values in segments.items()}
     calibrated = calibration.judge(predicted - actual, segments) if calibration is not None else None
+    if "pickup_hour" in scored:
+        segments[TIME_OF_DAY] = time_of_day_band(scored["pickup_hour"].to_numpy()[matured])
+    by_segment = {segment: segment_accuracy(values, actual, predicted) for segment, values in segments.items()}
     return _Accuracy(len(actual), _accuracy(actual, predicted), by_segment, calibrated)
 
 
@@ -294,4 +276,5 @@ def compute_drift_report(
         counted_features=tuple(name for name in drift.psi if name not in not_counted),
         thresholds=limits,
         calibrated=accuracy.calibrated,
+        distributions=distributions(profile, window),
     )

@@ -1,0 +1,135 @@
+"""What a window's report keeps for people to look at: distributions over the reference's bins, time-of-day bands.
+
+Neither judges anything. ``distributions`` puts a window's shares beside the reference's, bin for bin (the same
+bins the PSI was computed on), so a drifted feature can be drawn as two histograms. ``segment_accuracy`` breaks
+accuracy down per segment value with an interval; ``time_of_day_band`` groups pickup hours into the bands a
+dispatcher speaks of, one more segment (described, not judged: the holdout has no such column).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from taxi_assets.features.columns import BINARY_FEATURES, CATEGORICAL_FEATURES, category_key
+from taxi_assets.monitoring.profile import DISCRETE_FEATURES, ReferenceProfile
+from taxi_assets.monitoring.psi import binned_counts
+
+# (first hour, last hour, name): every hour of the day in exactly one band
+TIME_OF_DAY_BANDS: Final = (
+    (0, 5, "night 0-5h"),
+    (6, 9, "morning rush 6-9h"),
+    (10, 15, "midday 10-15h"),
+    (16, 19, "evening rush 16-19h"),
+    (20, 23, "evening 20-23h"),
+)
+TIME_OF_DAY: Final = "time_of_day"
+# z of a two-sided 95 % interval
+Z_95: Final = 1.959964
+
+
+@dataclass(frozen=True)
+class SegmentAccuracy:
+    """Accuracy of one segment value on matured labels, with a 95 % interval of its MAE (NaN under 2 rows)."""
+
+    rows: int
+    rmse: float
+    mae: float
+    bias: float
+    mae_low: float = float("nan")
+    mae_high: float = float("nan")
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One feature's shares per bin (or category) in the reference and in the window, in the same order."""
+
+    labels: list[str]
+    reference: list[float]
+    window: list[float]
+
+
+def time_of_day_band(hours: np.ndarray) -> np.ndarray:
+    """The band name of each pickup hour (NaN and hours outside 0-23 are "unknown")."""
+    out = np.full(len(hours), "unknown", dtype=object)
+    values = pd.to_numeric(pd.Series(hours), errors="coerce").to_numpy(dtype=np.float64)
+    for first, last, name in TIME_OF_DAY_BANDS:
+        out[(values >= first) & (values <= last)] = name
+    return out
+
+
+def segment_accuracy(segments: np.ndarray, actual: np.ndarray, predicted: np.ndarray) -> dict[str, SegmentAccuracy]:
+    """RMSE, MAE (with its normal 95 % interval) and bias per segment value, from sums per group."""
+    codes, uniques = pd.factorize(segments)
+    error = predicted - actual
+    rows = np.bincount(codes, minlength=len(uniques))
+    squared = np.bincount(codes, weights=error**2, minlength=len(uniques))
+    absolute = np.bincount(codes, weights=np.abs(error), minlength=len(uniques))
+    signed = np.bincount(codes, weights=error, minlength=len(uniques))
+    keyed: dict[str, SegmentAccuracy] = {}
+    for index, value in enumerate(uniques.tolist()):
+        n = int(rows[index])
+        mae = float(absolute[index] / n)
+        # the sample variance of |error|: E|e|^2 is E e^2
+        spread = np.sqrt(max(squared[index] / n - mae**2, 0.0) * n / (n - 1) / n) if n > 1 else float("nan")
+        keyed[category_key(value)] = SegmentAccuracy(
+            rows=n,
+            rmse=float(np.sqrt(squared[index] / n)),
+            mae=mae,
+            bias=float(signed[index] / n),
+            mae_low=float(mae - Z_95 * spread),
+            mae_high=float(mae + Z_95 * spread),
+        )
+    return dict(sorted(keyed.items()))
+
+
+def bin_labels(edges: list[float]) -> list[str]:
+    """Readable names of the bins of ``edges``: open outer bins, right-closed inner ones."""
+    if not edges:
+        return ["all"]
+    inner = [f"{low:.4g} to {high:.4g}" for low, high in itertools.pairwise(edges)]
+    return [f"up to {edges[0]:.4g}", *inner, f"over {edges[-1]:.4g}"]
+
+
+def distributions(profile: ReferenceProfile, window: pd.DataFrame) -> dict[str, Distribution]:
+    """Every feature of ``window`` beside the reference: numeric ones on its quantile bins, the others by value.
+
+    A category the reference never saw is listed with a reference share of 0.
+    """
+    out: dict[str, Distribution] = {}
+    for name, numeric in profile.numeric.items():
+        if name in DISCRETE_FEATURES or name not in window:
+            continue
+        values = pd.to_numeric(window[name], errors="coerce").dropna().to_numpy(dtype=np.float64)
+        counts = binned_counts(values, np.asarray(numeric.edges))
+        out[name] = Distribution(bin_labels(numeric.edges), list(numeric.shares), _shares(counts))
+    by_value = {name: profile.discrete[name].shares for name in DISCRETE_FEATURES if name in profile.discrete}
+    by_value |= {name: profile.categorical[name].shares for name in (*BINARY_FEATURES, *CATEGORICAL_FEATURES)}
+    for name, reference in by_value.items():
+        if name not in window:
+            continue
+        keys = pd.Series([category_key(v) for v in window[name].dropna().tolist()], dtype=object)
+        seen = keys.value_counts()
+        labels = sorted(set(reference) | set(seen.index), key=_natural)
+        total = max(int(seen.sum()), 1)
+        out[name] = Distribution(
+            labels, [float(reference.get(k, 0.0)) for k in labels], [float(seen.get(k, 0)) / total for k in labels]
+        )
+    return out
+
+
+def _shares(counts: np.ndarray) -> list[float]:
+    total = float(counts.sum())
+    return [float(c) / total if total else 0.0 for c in counts.tolist()]
+
+
+def _natural(key: str) -> tuple[int, float, str]:
+    """Numbers in numeric order first, then names."""
+    try:
+        return 0, float(key), ""
+    except ValueError:
+        return 1, 0.0, key

@@ -1,0 +1,83 @@
+"""A data home the platform's own code filled, and the dashboard pointed at it.
+
+A champion, a judged window with a fare shift in one borough, a retraining and a promotion recorded by the
+platform's own stores.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from taxi_assets.monitoring.alerts import Alert, Alerter, Kind, Severity
+from taxi_assets.registry.decisions import DecisionRecord, DecisionStore
+from taxi_assets.registry.models import ModelRegistry
+from taxi_assets.training.serving_model import FareModel
+from taxi_assets_tests.champions import register, synthetic_trips, tiny_champions
+from taxi_assets_tests.monitored import champion, judge, log_traffic
+
+SHIFTED_BOROUGH = "Manhattan"
+RETRAIN_TITLE = "retraining green after accuracy failed"
+
+
+@dataclass(frozen=True)
+class Home:
+    """The data home and what was put in it."""
+
+    path: Path
+    version: str
+    promoted: str
+    metadata: dict[str, object]
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.path / 'platform.db'}"
+
+    def env(self) -> dict[str, str]:
+        return {"TAXI_HOME": str(self.path), "TAXI_MONITOR_WINDOW_MINUTES": str(24 * 60)}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
+    path = tmp_path_factory.mktemp("dashboard-home")
+    tiny = tiny_champions(path / "tiny")
+    version, _ = champion(path, tiny)
+    rows = synthetic_trips(2_000, seed=7)
+    predictions = FareModel.load(tiny.serving_dirs["a"]).predict(rows)
+    actual = rows["fare_amount"].to_numpy().copy()
+    # the fare increase, in one borough only
+    actual[(rows["pickup_borough"] == SHIFTED_BOROUGH).to_numpy()] *= 1.6
+    log_traffic(path, rows, predictions, version, actual, rejected=40)
+    _, metadata = judge(path, min_segment_labels=50)
+    url = f"sqlite:///{path / 'platform.db'}"
+    # the retraining's challenger, promoted: the champion alias moves to it, the decision is recorded
+    registry = ModelRegistry(f"sqlite:///{path / 'mlflow' / 'mlflow.db'}", (path / "mlflow" / "artifacts").as_uri())
+    promoted = register(registry, tiny, "b")
+    Alerter(url).send(Alert(Severity.INFO, Kind.RETRAIN_STARTED, "green", RETRAIN_TITLE, {"months": "2023-02"}))
+    DecisionStore(url).record(
+        DecisionRecord(
+            service="green",
+            model_name="taxi-fare-green",
+            action="promote",
+            reason="the challenger's RMSE 3.10 beats the champion's 5.20 by more than 1 %",
+            challenger_version=promoted,
+            champion_version=version,
+            new_champion_version=promoted,
+            rules={"rmse_improved": True, "latency_ok": True},
+            challenger_metrics={"version": promoted, "metrics": {"rmse": 3.1}},
+            champion_metrics={"version": version, "metrics": {"rmse": 5.2}},
+            dagster_run_id="0123456789abcdef",
+        )
+    )
+    assert np.isfinite(float(str(metadata["rmse"])))
+    return Home(path, version, promoted, metadata)
+
+
+@pytest.fixture
+def dashboard_env(home: Home, monkeypatch: pytest.MonkeyPatch) -> Home:
+    for key, value in home.env().items():
+        monkeypatch.setenv(key, value)
+    for key in ("TAXI_DATABASE_URL", "TAXI_LAKE_ROOT", "MLFLOW_TRACKING_URI", "TAXI_DASHBOARD_KEYS"):
+        monkeypatch.delenv(key, raising=False)
+    return home

@@ -1,0 +1,127 @@
+"""Every page of the dashboard, run by Streamlit's AppTest on a data home the platform's own code filled."""
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import taxi_dashboard
+from taxi_assets_tests.dashboard.conftest import RETRAIN_TITLE, SHIFTED_BOROUGH, Home
+
+APP = Path(taxi_dashboard.__file__).parent / "app.py"
+
+
+def run(page: str | None = None) -> AppTest:
+    app = AppTest.from_file(str(APP), default_timeout=60).run()
+    if page is not None:
+        app.switch_page(f"screens/{page}.py").run()
+    assert not app.exception, [e.message for e in app.exception]
+    return app
+
+
+def report(home: Home) -> dict[str, object]:
+    (path,) = (home.path / "lake" / "drift" / "green").glob("*.json")
+    return json.loads(path.read_text())
+
+
+def test_the_overview_says_how_far_off_the_fares_are_and_names_the_incident(dashboard_env: Home) -> None:
+    app = run()
+    summary = report(dashboard_env)["versions"][dashboard_env.version]
+    mae = summary["accuracy"]["mae"]
+    baseline = summary["calibrated_accuracy"]["overall"]["baseline"]
+    # the shift is in one borough: overall accuracy holds (amber, not red), the segment's incident is open
+    assert not app.error
+    headline = app.warning[0]
+    assert f"Fare estimates are off by ${mae:,.2f} on average" in headline.value
+    assert f"(normally ${baseline:,.2f})" in headline.value
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Average error per trip"] == f"${mae:,.2f}"
+    assert metrics["Over- or under-charging"] == f"${summary['accuracy']['bias']:,.2f}"
+    rejected = summary["rejected"] / (summary["rows"] + summary["rejected"])
+    assert metrics["Requests rejected as invalid"] == f"{100 * rejected:.1f} %"
+    texts = [element.value for element in app.markdown] + [element.value for element in app.warning]
+    assert any(text.startswith("Fare estimates are less accurate (worth a look)") for text in texts)
+    assert any(f"Model version {dashboard_env.promoted} answers requests since" in text for text in texts)
+    assert any("Last retraining started" in text and "it promoted" in text for text in texts)
+
+
+def test_the_segment_view_flags_the_shifted_borough_and_no_other(dashboard_env: Home) -> None:
+    app = run("segments")
+    flagged = [element.value for element in app.error]
+    assert len(flagged) == 1, flagged
+    assert flagged[0].startswith(f"Pickup borough {SHIFTED_BOROUGH}: fare estimates are off by")
+    boroughs = app.dataframe[0].value
+    # worst first: the shifted borough leads, and is the only one over its threshold
+    assert boroughs["value"].iloc[0] == SHIFTED_BOROUGH
+    assert boroughs["alarm"].tolist() == [True] + [False] * (len(boroughs) - 1)
+    summary = report(dashboard_env)["versions"][dashboard_env.version]["accuracy_by_segment"]["pickup_borough"]
+    for row in boroughs.to_dict("records"):
+        assert row["average error $"] == pytest.approx(summary[row["value"]]["mae"])
+        assert row["95 % low"] < row["average error $"] < row["95 % high"]
+    assert {"Pickup borough", "Payment type", "Time of day"} <= {element.value for element in app.subheader}
+
+
+def test_the_accuracy_page_draws_each_window_against_its_band(dashboard_env: Home) -> None:
+    app = run("accuracy")
+    table = app.dataframe[0].value
+    overall = report(dashboard_env)["versions"][dashboard_env.version]["calibrated_accuracy"]["overall"]
+    # the shift is in one borough: the window's overall error stays under its alarm
+    assert table["alarm"].tolist() == [overall["value"] > table["alarm at $"].iloc[0]] == [False]
+    assert table["alarm at $"].iloc[0] == pytest.approx(
+        max(overall["noise_limit"], overall["baseline"] + overall["min_effect"])
+    )
+    charts = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    names = {trace["name"] for trace in charts[0]["data"]}
+    assert names == {"normal error (holdout)", "alarm threshold", "average error"}
+
+
+def test_the_drift_page_lists_every_feature_with_its_limit_and_draws_training_against_production(
+    dashboard_env: Home,
+) -> None:
+    app = run("drift")
+    table = app.dataframe[0].value
+    summary = report(dashboard_env)["versions"][dashboard_env.version]
+    assert set(table["feature"]) == set(summary["psi"])
+    for row in table.to_dict("records"):
+        assert row["PSI"] == pytest.approx(summary["psi"][row["feature"]], nan_ok=True)
+        assert row["PSI limit"] == pytest.approx(summary["psi_limit"][row["feature"]])
+    ratios = (table["PSI"] / table["PSI limit"]).fillna(-1).tolist()
+    assert ratios == sorted(ratios, reverse=True)
+    specs = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    bars = next(spec for spec in specs if {t.get("name") for t in spec["data"]} == {"training", "production"})
+    feature = table["feature"].iloc[0]
+    assert bars["data"][0]["y"] == pytest.approx(summary["distributions"][feature]["reference"])
+
+
+def test_the_health_page_counts_the_logged_requests(dashboard_env: Home) -> None:
+    app = run("health")
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Requests"] == "2,040"
+    assert metrics["Rejected"] == f"{40 / 2040:.1%}"
+
+
+def test_the_history_shows_the_retraining_and_the_promotion_linked_to_its_run(dashboard_env: Home) -> None:
+    app = run("history")
+    decisions, alerts, retraining = (frame.value for frame in app.dataframe)
+    assert decisions["action"].tolist() == ["promote"]
+    assert decisions["champion after"].tolist() == [dashboard_env.promoted]
+    assert decisions["Dagster run"].tolist() == ["http://127.0.0.1:3000/runs/0123456789abcdef"]
+    assert decisions["challenger RMSE"].tolist() == [3.1]
+    assert "retraining started" in alerts["what"].tolist()
+    assert "a check failed" in alerts["what"].tolist()
+    assert retraining["why"].tolist() == [RETRAIN_TITLE]
+
+
+def test_with_keys_configured_nothing_shows_before_sign_in(
+    dashboard_env: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TAXI_DASHBOARD_KEYS", "s3cret,other")
+    app = run()
+    assert not app.metric
+    assert "Enter a dashboard key" in app.info[0].value
+    app.sidebar.text_input[0].input("wrong").run()
+    assert app.sidebar.error[0].value == "That key is not valid."
+    assert not app.metric
+    app.sidebar.text_input[0].input("s3cret").run()
+    assert app.metric

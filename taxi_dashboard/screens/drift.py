@@ -1,0 +1,46 @@
+"""Drift: each feature's score against its limit over time, the worst first, and training against production."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from taxi_dashboard import charts, view
+
+config, service = view.page()
+reports = view.reports(config.lake_root, service)
+st.title("Drift: do today's trips look like the training trips?")
+rows = reports.champion_rows()
+if rows.empty:
+    st.info("No window has been judged yet.")
+    st.stop()
+features = reports.features.merge(rows[["window", "version"]], on=["window", "version"])
+window = st.selectbox("Window", rows["window"].tolist()[::-1], help="The drift report of this window.")
+version = rows.loc[rows["window"] == window, "version"].iloc[0]
+shown = features[features["window"] == window].assign(ratio=lambda f: f["psi"] / f["psi_limit"])
+shown = shown.sort_values("ratio", ascending=False)
+drifted = shown[shown["drifted"]]["feature"].tolist()
+st.write(
+    f"Drifted (counted) in window {window}: {', '.join(drifted) or 'none'}. "
+    "Calendar features a window this short cannot match are shown but not counted."
+)
+news = rows.loc[rows["window"] == window, "new_categories"].iloc[0]
+for feature, categories in news.items():
+    st.warning(f"New values of {feature} never seen in training: {', '.join(map(str, categories))}")
+st.dataframe(
+    shown[["feature", "psi", "psi_limit", "js", "js_limit", "counted", "drifted"]].rename(
+        columns={"psi": "PSI", "psi_limit": "PSI limit", "js": "JS", "js_limit": "JS limit"}
+    ),
+    hide_index=True,
+)
+feature = st.selectbox("Feature", shown["feature"].tolist(), help="Drill down: its score over time and its shares.")
+st.plotly_chart(charts.drift_figure(features, feature), key="drift")
+distribution = reports.distributions.get((window, version), {}).get(feature)
+if distribution:
+    st.subheader(f"{feature}: training against production in window {window}")
+    st.plotly_chart(
+        charts.distribution_figure(distribution["labels"], distribution["reference"], distribution["window"]),
+        key="distribution",
+    )
+st.subheader("Fare estimates over time")
+st.caption("PSI of the estimates against the estimates on the training holdout: a shift in what the model says.")
+st.plotly_chart(charts.prediction_drift_figure(rows), key="predictions")

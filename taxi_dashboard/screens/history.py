@@ -1,0 +1,85 @@
+"""History: alerts, retraining runs, promotion decisions and rollbacks, each linked to its runs."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from taxi_assets.registry.models import model_name
+from taxi_dashboard import view, wording
+
+config, service = view.page()
+st.title("History")
+link = st.column_config.LinkColumn
+
+st.subheader("Promotion decisions and rollbacks")
+decisions = view.decisions(config.database_url, service)
+if decisions.empty:
+    st.write("No decision recorded yet.")
+else:
+    name = model_name(service)
+    table = pd.DataFrame(
+        {
+            "decided": decisions["decided_at"].map(wording.when),
+            "action": decisions["action"],
+            "challenger": decisions["challenger_version"],
+            "champion before": decisions["champion_version"],
+            "champion after": decisions["new_champion_version"],
+            "challenger RMSE": decisions["challenger_metrics"].map(lambda m: (m.get("metrics") or {}).get("rmse")),
+            "champion RMSE": decisions["champion_metrics"].map(lambda m: (m.get("metrics") or {}).get("rmse")),
+            "reason": decisions["reason"],
+            "rules": decisions["rules"].map(lambda r: ", ".join(f"{k}: {v}" for k, v in sorted(r.items()))),
+            "Dagster run": decisions["dagster_run_id"].map(lambda run: view.run_link(config, run)),
+            "MLflow model": decisions["challenger_version"].map(
+                lambda v: config.mlflow_version_url(name, str(v)) if v else None
+            ),
+        }
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={"Dagster run": link(display_text="run"), "MLflow model": link(display_text="version")},
+        key="decisions",
+    )
+
+st.subheader("Alerts")
+alerts = view.alerts(config.database_url, service)
+if alerts.empty:
+    st.write("No alert raised yet.")
+else:
+    severities = st.multiselect("Severity", sorted(alerts["severity"].unique()), default=None)
+    kinds = st.multiselect(
+        "Kind", sorted(alerts["kind"].unique()), default=None, format_func=lambda kind: wording.KINDS.get(kind, kind)
+    )
+    shown = alerts[
+        alerts["severity"].isin(severities or alerts["severity"]) & alerts["kind"].isin(kinds or alerts["kind"])
+    ]
+    table = pd.DataFrame(
+        {
+            "raised": shown["raised_at"].map(wording.when),
+            "severity": shown["severity"],
+            "what": shown["kind"].map(lambda kind: wording.KINDS.get(kind, kind)),
+            "title": shown["title"],
+            "Dagster run": shown["details"].map(lambda d: view.run_link(config, d.get("dagster_run_id"))),
+        }
+    )
+    st.dataframe(table, hide_index=True, column_config={"Dagster run": link(display_text="run")}, key="alerts")
+
+st.subheader("Retraining runs")
+started = alerts[alerts["kind"].isin(["retrain_started", "retrain_failed"])] if not alerts.empty else alerts
+if started.empty:
+    st.write("No retraining started yet.")
+else:
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "started": started["raised_at"].map(wording.when),
+                "what": started["kind"].map(lambda kind: wording.KINDS.get(kind, kind)),
+                "why": started["title"],
+                "months": started["details"].map(lambda d: d.get("months", "")),
+                "window": started["details"].map(lambda d: d.get("window", "")),
+            }
+        ),
+        hide_index=True,
+        key="retraining",
+    )

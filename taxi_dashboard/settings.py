@@ -1,0 +1,54 @@
+"""The dashboard's settings, read from the environment in this one module.
+
+The data it reads has the same variables as the platform's other processes: ``TAXI_HOME`` (data home, default
+``.taxi``), ``TAXI_DATABASE_URL``, ``TAXI_LAKE_ROOT``, ``MLFLOW_TRACKING_URI``, ``TAXI_MONITOR_WINDOW_MINUTES``.
+Its own: ``TAXI_DASHBOARD_KEYS`` (comma-separated keys; when set, every page asks for one), ``TAXI_DAGSTER_URL``
+(the Dagster UI the links point at, default ``http://127.0.0.1:3000``) and ``TAXI_MLFLOW_URL`` (the MLflow UI;
+without it a link shows the version, not a URL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from taxi_assets import constants
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    """Where the dashboard reads from and links to, and who may act."""
+
+    database_url: str
+    lake_root: str
+    tracking_uri: str
+    window_minutes: int
+    dagster_url: str
+    mlflow_url: str | None
+    keys: tuple[str, ...]
+    services: tuple[str, ...] = constants.SERVICES
+
+    def dagster_run_url(self, run_id: str) -> str:
+        """The Dagster UI page of one run."""
+        return f"{self.dagster_url}/runs/{run_id}"
+
+    def mlflow_version_url(self, name: str, version: str) -> str | None:
+        """The MLflow UI page of one registered model version (None without ``TAXI_MLFLOW_URL``)."""
+        return f"{self.mlflow_url}/#/models/{name}/versions/{version}" if self.mlflow_url else None
+
+
+def settings_from_env(env: Mapping[str, str]) -> DashboardSettings:
+    """Settings from environment variables; the defaults are those of ``make demo`` and ``make dev``."""
+    home = Path(env.get("TAXI_HOME") or ".taxi").absolute()
+    keys = tuple(key.strip() for key in (env.get("TAXI_DASHBOARD_KEYS") or "").split(",") if key.strip())
+    mlflow_url = (env.get("TAXI_MLFLOW_URL") or "").rstrip("/")
+    return DashboardSettings(
+        database_url=env.get("TAXI_DATABASE_URL") or f"sqlite:///{home / 'platform.db'}",
+        lake_root=env.get("TAXI_LAKE_ROOT") or str(home / "lake"),
+        tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow' / 'mlflow.db'}",
+        window_minutes=int(env.get("TAXI_MONITOR_WINDOW_MINUTES") or constants.MONITORING_WINDOW_MINUTES),
+        dagster_url=(env.get("TAXI_DAGSTER_URL") or "http://127.0.0.1:3000").rstrip("/"),
+        mlflow_url=mlflow_url or None,
+        keys=keys,
+    )

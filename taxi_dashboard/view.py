@@ -1,0 +1,119 @@
+"""What every screen shares: the settings, the chosen service, the sign-in, and cached loads of the data.
+
+Loads are cached for ``CACHE_SECONDS`` so that moving between pages does not re-read the lake and the database;
+the "Reload" button in the sidebar clears them.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import pandas as pd
+import streamlit as st
+
+from taxi_assets.registry.models import CHAMPION, ModelRegistry, model_name
+from taxi_dashboard import reports as lake_reports
+from taxi_dashboard import tables
+from taxi_dashboard.settings import DashboardSettings, settings_from_env
+
+CACHE_SECONDS: Final = 30
+SERVICE_KEY: Final = "service"
+SIGNED_IN_KEY: Final = "signed_in_as"
+
+
+def settings() -> DashboardSettings:
+    """The settings of this process (read from the environment at each run, which costs microseconds)."""
+    return settings_from_env(os.environ)
+
+
+def service() -> str:
+    """The service every page shows, chosen in the sidebar."""
+    return str(st.session_state.get(SERVICE_KEY) or settings().services[0])
+
+
+def signed_in() -> bool:
+    """Whether this session entered a valid key (always False when no key is configured)."""
+    return bool(st.session_state.get(SIGNED_IN_KEY))
+
+
+def sidebar(config: DashboardSettings) -> None:
+    """The service selector, the sign-in and a reload button."""
+    st.sidebar.selectbox("Service", config.services, key=SERVICE_KEY, help="The TLC service whose model is shown.")
+    if not config.keys:
+        st.sidebar.caption("Read-only: no dashboard key is configured (TAXI_DASHBOARD_KEYS), so nobody can act.")
+    elif signed_in():
+        st.sidebar.caption("Signed in: you may ask for a retraining.")
+    else:
+        key = st.sidebar.text_input("Dashboard key", type="password", help="One of TAXI_DASHBOARD_KEYS.")
+        if key and any(hmac.compare_digest(key, known) for known in config.keys):
+            st.session_state[SIGNED_IN_KEY] = key[:4] + "…"
+            st.rerun()
+        elif key:
+            st.sidebar.error("That key is not valid.")
+    if st.sidebar.button("Reload", help=f"Data is kept for {CACHE_SECONDS} s; this reads it again now."):
+        st.cache_data.clear()
+
+
+def gate(config: DashboardSettings) -> bool:
+    """Whether the pages may be shown: always without configured keys, after sign-in with them."""
+    if config.keys and not signed_in():
+        st.info("Enter a dashboard key in the sidebar to see the model's monitoring.")
+        return False
+    return True
+
+
+def page() -> tuple[DashboardSettings, str]:
+    """What every screen calls first: the sidebar, then the sign-in gate (stops the script when it is shut).
+
+    Each screen guards itself, so none is shown without a key however it is reached.
+    """
+    config = settings()
+    sidebar(config)
+    if not gate(config):
+        st.stop()
+    return config, service()
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def reports(lake_root: str, name: str) -> lake_reports.Reports:
+    """The drift reports of one service."""
+    return lake_reports.load_reports(lake_root, name)
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def incidents(url: str, name: str) -> pd.DataFrame:
+    """Every incident of one service."""
+    return tables.incidents(url, name)
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def alerts(url: str, name: str) -> pd.DataFrame:
+    """The newest alerts of one service."""
+    return tables.alerts(url, name)
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def decisions(url: str, name: str) -> pd.DataFrame:
+    """Every decision of one service."""
+    return tables.decisions(url, name)
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def champion(tracking_uri: str, name: str) -> str | None:
+    """The version MLflow's ``champion`` alias points at."""
+    return ModelRegistry(tracking_uri).alias(model_name(name), CHAMPION)
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def health(url: str, name: str, hours: float, bucket_minutes: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Service health per bucket, and rejections by reason, over the last ``hours``."""
+    since = datetime.now(UTC) - timedelta(hours=hours)
+    return tables.service_health(url, name, since, bucket_minutes), tables.rejections(url, name, since)
+
+
+def run_link(config: DashboardSettings, run_id: object) -> str | None:
+    """The Dagster UI address of a run, for a link column (None without a run)."""
+    return config.dagster_run_url(str(run_id)) if isinstance(run_id, str) and run_id else None

@@ -1,0 +1,132 @@
+"""Numbers in words a dispatcher or a product manager reads; the technical name goes in the tooltip.
+
+Pure functions of what ``sources`` loaded, so each sentence is tested against the numbers it states.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any, Final
+
+import pandas as pd
+
+# check name -> (what it means in plain words, what the check computes)
+CHECKS: Final = {
+    "accuracy": ("Fare estimates are less accurate", "drift_report check `accuracy`: error on matured labels"),
+    "feature_drift": ("Trips look different from training", "drift_report check `feature_drift`: PSI / JS"),
+    "prediction_drift": ("Fare estimates have shifted", "drift_report check `prediction_drift`: PSI of predictions"),
+    "validation_failure_rate": (
+        "More requests are rejected as invalid",
+        "drift_report check `validation_failure_rate`: rejected / all requests",
+    ),
+}
+SEVERITIES: Final = {"ERROR": "serious: the platform retrains", "WARN": "worth a look"}
+# alert kind -> plain words
+KINDS: Final = {
+    "check_failed": "a check failed",
+    "check_resolved": "a check recovered",
+    "retrain_started": "retraining started",
+    "retrain_failed": "retraining failed",
+    "promoted": "new model promoted",
+    "rejected": "new model not promoted",
+    "rolled_back": "rolled back to the previous model",
+    "log_quarantined": "prediction log rows quarantined",
+}
+SEGMENTS: Final = {"pickup_borough": "pickup borough", "payment_type": "payment type", "time_of_day": "time of day"}
+PAYMENT_TYPES: Final = {
+    "1": "credit card",
+    "2": "cash",
+    "3": "no charge",
+    "4": "dispute",
+    "5": "unknown",
+    "6": "voided",
+}
+
+
+def dollars(value: float) -> str:
+    """``$1.23``, or "n/a" for a missing number."""
+    return "n/a" if value is None or math.isnan(value) else f"${value:,.2f}"
+
+
+def share(value: float) -> str:
+    """``1.2 %``, or "n/a"."""
+    return "n/a" if value is None or math.isnan(value) else f"{100 * value:.1f} %"
+
+
+def when(moment: Any) -> str:
+    """A UTC time as people read it: ``Nov 29, 12:37 UTC``."""
+    if moment is None or (isinstance(moment, float) and math.isnan(moment)) or moment is pd.NaT:
+        return "unknown"
+    stamp = pd.Timestamp(moment)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return f"{stamp.strftime('%b')} {stamp.day}, {stamp.strftime('%H:%M')} UTC"
+
+
+def segment_value(segment: str, value: str) -> str:
+    """A segment value in words (payment type 2 is "cash")."""
+    return PAYMENT_TYPES.get(value, value) if segment == "payment_type" else value
+
+
+def headline(row: pd.Series | None, window_minutes: int) -> str:
+    """The overview's first sentence, from the newest judged window of the champion."""
+    if row is None:
+        return "No window has been judged yet: fare estimates have no matured true fares to compare with."
+    length = f"{window_minutes} minutes" if window_minutes < 60 else f"{window_minutes / 60:g} hour(s)"
+    sentence = (
+        f"Fare estimates are off by {dollars(row['mae'])} on average in the window of {length} that ended "
+        f"{when(row['end'])}"
+    )
+    normally = row["baseline"] if row["statistic"] == "mae" else math.nan
+    return sentence + (f" (normally {dollars(normally)})." if not math.isnan(normally) else ".")
+
+
+def bias_sentence(bias: float) -> str:
+    """Under- or over-charging, from the mean of estimate minus true fare."""
+    if math.isnan(bias):
+        return "No matured true fares to measure over- or under-charging."
+    if abs(bias) < 0.005:
+        return "Estimates are neither high nor low on average."
+    direction = "above" if bias > 0 else "below"
+    return f"Estimates are {dollars(abs(bias))} {direction} the true fare on average."
+
+
+def champion_sentence(version: str | None, decision: dict[str, Any] | None) -> str:
+    """Which model answers, since when and why (from the decision that made it champion)."""
+    if not version:
+        return "No model is champion yet: the API has nothing to serve."
+    if decision is None:
+        return f"Model version {version} answers requests (it was champion before any recorded decision)."
+    since = when(decision["decided_at"])
+    if decision["action"] == "rollback":
+        return f"Model version {version} answers requests since {since}: rolled back to it ({decision['reason']})."
+    return f"Model version {version} answers requests since {since}: {decision['reason']}."
+
+
+def incident_sentence(incident: dict[str, Any]) -> str:
+    """One open incident in words."""
+    plain, _ = CHECKS.get(incident["check_name"], (incident["check_name"], ""))
+    severity = SEVERITIES.get(incident["severity"], incident["severity"].lower())
+    windows = incident["failed_windows"]
+    return (
+        f"{plain} ({severity}): since window {incident['first_window']}, {windows} window"
+        f"{'s' if windows != 1 else ''} so far, model version {incident['model_version']}."
+    )
+
+
+def retraining_sentence(started: dict[str, Any] | None, decision: dict[str, Any] | None) -> str:
+    """The last retraining and its outcome (the decision recorded after it, if any)."""
+    if started is None:
+        return "No retraining has been started."
+    sentence = f"Last retraining started {when(started['raised_at'])} ({started['title']})"
+    if decision is None or pd.Timestamp(decision["decided_at"]) < pd.Timestamp(started["raised_at"]):
+        return sentence + "; no decision recorded yet."
+    outcome = "promoted" if decision["action"] == "promote" else "kept the champion"
+    return sentence + f"; it {outcome}: {decision['reason']}."
+
+
+def traffic_sentence(rows: int, rejected: int, end: datetime | Any) -> str:
+    """Requests and the share rejected in the newest window."""
+    total = rows + rejected
+    rate = rejected / total if total else math.nan
+    return f"{total:,} requests in the window that ended {when(end)}; {share(rate)} rejected as invalid."
