@@ -18,7 +18,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYTHONHASHSEED := 0
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: instance calibrate migrate help demo train retrain seed-traffic monitor bench-drift up rollback serve bench-serve test test-fast lint docs typecheck dev bench-features bench-model lock check-java clean
+.PHONY: instance calibrate migrate help demo dashboard train retrain seed-traffic monitor bench-drift up rollback serve bench-serve test test-fast lint docs typecheck dev bench-features bench-model lock check-java clean
 
 help:
 	@echo "make demo            the whole loop under the Dagster daemon: train on 2022, serve, replay 2022-03 (calm)"
@@ -36,6 +36,7 @@ help:
 	@echo "make rollback        move the champion back to the previous champion"
 	@echo "make serve           the prediction API on the champion (TAXI_API_PORT, TAXI_API_KEYS, TAXI_API_WORKERS)"
 	@echo "make dev             the Dagster UI and daemon (dagster dev) on http://127.0.0.1:3000 (DAGSTER_PORT)"
+	@echo "make dashboard       the monitoring dashboard on http://127.0.0.1:8501 (TAXI_DASHBOARD_PORT, TAXI_DASHBOARD_KEYS)"
 	@echo "make bench-features  raw -> features throughput on the local green months"
 	@echo "make bench-model     training time and memory, scoring latency ONNX vs Spark"
 	@echo "make bench-drift     drift report at 10k/100k/1M rows beside Evidently 0.7 on the same frames"
@@ -134,6 +135,14 @@ export TAXI_API_KEYS
 serve: check-java $(BIN)/.installed
 	@echo "API on http://127.0.0.1:$(TAXI_API_PORT) (docs: /schema); API keys from TAXI_API_KEYS"
 	$(BIN)/python -m taxi_serving --host 127.0.0.1 --port $(TAXI_API_PORT) --workers $(TAXI_API_WORKERS)
+
+# The monitoring dashboard on TAXI_DASHBOARD_PORT (8501): it reads the data home (TAXI_HOME), links runs to the
+# Dagster UI at TAXI_DAGSTER_URL (http://127.0.0.1:3000) and, signed in with a key of TAXI_DASHBOARD_KEYS, asks it
+# for a retraining.
+TAXI_DASHBOARD_PORT ?= 8501
+dashboard: $(BIN)/.installed
+	@echo "dashboard on http://127.0.0.1:$(TAXI_DASHBOARD_PORT)"
+	TAXI_DASHBOARD_PORT=$(TAXI_DASHBOARD_PORT) $(BIN)/python -m taxi_dashboard
 
 # How often each check fails on calm and changed real months: WINDOWS per scenario and size, SIZES, SEED.
 calibrate: check-java $(BIN)/.installed

@@ -13,5 +13,6 @@ screens = [
     st.Page("screens/drift.py", title="Drift"),
     st.Page("screens/health.py", title="Service health"),
     st.Page("screens/history.py", title="History"),
+    st.Page("screens/retrain.py", title="Retrain"),
 ]
 st.navigation(screens).run()

@@ -2,7 +2,8 @@
 
 The data it reads has the same variables as the platform's other processes: ``TAXI_HOME`` (data home, default
 ``.taxi``), ``TAXI_DATABASE_URL``, ``TAXI_LAKE_ROOT``, ``MLFLOW_TRACKING_URI``, ``TAXI_MONITOR_WINDOW_MINUTES``.
-Its own: ``TAXI_DASHBOARD_KEYS`` (comma-separated keys; when set, every page asks for one), ``TAXI_DAGSTER_URL``
+Its own: ``TAXI_DASHBOARD_KEYS`` (comma-separated ``name:key`` pairs, or bare keys; when set, every screen asks for
+one and the name is who asked for a retraining), ``TAXI_DASHBOARD_RETRAIN_MONTHS`` (2), ``TAXI_DAGSTER_URL``
 (the Dagster UI the links point at, default ``http://127.0.0.1:3000``) and ``TAXI_MLFLOW_URL`` (the MLflow UI;
 without it a link shows the version, not a URL).
 """
@@ -26,7 +27,9 @@ class DashboardSettings:
     window_minutes: int
     dagster_url: str
     mlflow_url: str | None
-    keys: tuple[str, ...]
+    # key -> the name of who holds it
+    keys: dict[str, str]
+    retrain_months: int
     services: tuple[str, ...] = constants.SERVICES
 
     def dagster_run_url(self, run_id: str) -> str:
@@ -41,7 +44,11 @@ class DashboardSettings:
 def settings_from_env(env: Mapping[str, str]) -> DashboardSettings:
     """Settings from environment variables; the defaults are those of ``make demo`` and ``make dev``."""
     home = Path(env.get("TAXI_HOME") or ".taxi").absolute()
-    keys = tuple(key.strip() for key in (env.get("TAXI_DASHBOARD_KEYS") or "").split(",") if key.strip())
+    entries = [entry.strip() for entry in (env.get("TAXI_DASHBOARD_KEYS") or "").split(",") if entry.strip()]
+    keys = {}
+    for number, entry in enumerate(entries, start=1):
+        name, _, key = entry.rpartition(":")
+        keys[key] = name or f"user {number}"
     mlflow_url = (env.get("TAXI_MLFLOW_URL") or "").rstrip("/")
     return DashboardSettings(
         database_url=env.get("TAXI_DATABASE_URL") or f"sqlite:///{home / 'platform.db'}",
@@ -51,4 +58,5 @@ def settings_from_env(env: Mapping[str, str]) -> DashboardSettings:
         dagster_url=(env.get("TAXI_DAGSTER_URL") or "http://127.0.0.1:3000").rstrip("/"),
         mlflow_url=mlflow_url or None,
         keys=keys,
+        retrain_months=int(env.get("TAXI_DASHBOARD_RETRAIN_MONTHS") or constants.RETRAIN_MONTH_COUNT),
     )

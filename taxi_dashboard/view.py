@@ -45,16 +45,23 @@ def sidebar(config: DashboardSettings) -> None:
     if not config.keys:
         st.sidebar.caption("Read-only: no dashboard key is configured (TAXI_DASHBOARD_KEYS), so nobody can act.")
     elif signed_in():
-        st.sidebar.caption("Signed in: you may ask for a retraining.")
+        st.sidebar.caption(f"Signed in as {st.session_state[SIGNED_IN_KEY]}: you may ask for a retraining.")
     else:
         key = st.sidebar.text_input("Dashboard key", type="password", help="One of TAXI_DASHBOARD_KEYS.")
-        if key and any(hmac.compare_digest(key, known) for known in config.keys):
-            st.session_state[SIGNED_IN_KEY] = key[:4] + "…"
+        holder = key_holder(config, key)
+        if key and holder:
+            st.session_state[SIGNED_IN_KEY] = holder
             st.rerun()
         elif key:
             st.sidebar.error("That key is not valid.")
     if st.sidebar.button("Reload", help=f"Data is kept for {CACHE_SECONDS} s; this reads it again now."):
         st.cache_data.clear()
+
+
+def key_holder(config: DashboardSettings, key: str) -> str | None:
+    """The name of who holds ``key`` (compared in constant time), None for an unknown key."""
+    given = key.encode()
+    return next((name for known, name in config.keys.items() if hmac.compare_digest(given, known.encode())), None)
 
 
 def gate(config: DashboardSettings) -> bool:

@@ -27,6 +27,7 @@ KINDS: Final = {
     "check_failed": "a check failed",
     "check_resolved": "a check recovered",
     "retrain_started": "retraining started",
+    "retrain_requested": "retraining asked for",
     "retrain_failed": "retraining failed",
     "promoted": "new model promoted",
     "rejected": "new model not promoted",
@@ -68,11 +69,21 @@ def segment_value(segment: str, value: str) -> str:
     return PAYMENT_TYPES.get(value, value) if segment == "payment_type" else value
 
 
-def headline(row: pd.Series | None, window_minutes: int) -> str:
+def duration(start: Any, end: Any) -> str:
+    """A window's length in words: ``1 minute``, ``60 minutes`` is ``1 hour``, ``1 day``."""
+    minutes = (pd.Timestamp(end) - pd.Timestamp(start)).total_seconds() / 60
+    for size, unit in ((24 * 60, "day"), (60, "hour"), (1, "minute")):
+        if minutes >= size and minutes % size == 0:
+            count = int(minutes // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{minutes:g} minutes"
+
+
+def headline(row: pd.Series | None) -> str:
     """The overview's first sentence, from the newest judged window of the champion."""
     if row is None:
         return "No window has been judged yet: fare estimates have no matured true fares to compare with."
-    length = f"{window_minutes} minutes" if window_minutes < 60 else f"{window_minutes / 60:g} hour(s)"
+    length = duration(row["start"], row["end"])
     sentence = (
         f"Fare estimates are off by {dollars(row['mae'])} on average in the window of {length} that ended "
         f"{when(row['end'])}"

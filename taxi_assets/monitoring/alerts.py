@@ -57,6 +57,8 @@ class Kind(StrEnum):
     CHECK_FAILED = "check_failed"
     CHECK_RESOLVED = "check_resolved"
     RETRAIN_STARTED = "retrain_started"
+    # a person asked for a retraining (the dashboard's button)
+    RETRAIN_REQUESTED = "retrain_requested"
     RETRAIN_FAILED = "retrain_failed"
     PROMOTED = "promoted"
     REJECTED = "rejected"

@@ -17,11 +17,11 @@ incidents = view.incidents(config.database_url, service)
 open_now = incidents[incidents["resolved_at"].isna()] if not incidents.empty else incidents
 # red: the window's accuracy raised the alarm; amber: something else is open; green: all is well
 if newest is not None and newest["degraded"]:
-    st.error(wording.headline(newest, config.window_minutes), icon="⚠️")
+    st.error(wording.headline(newest), icon="⚠️")
 elif not open_now.empty:
-    st.warning(wording.headline(newest, config.window_minutes))
+    st.warning(wording.headline(newest))
 else:
-    st.success(wording.headline(newest, config.window_minutes))
+    st.success(wording.headline(newest))
 
 columns = st.columns(4)
 if newest is not None:
