@@ -18,7 +18,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYTHONHASHSEED := 0
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: instance calibrate migrate help demo dashboard train retrain seed-traffic monitor bench-drift up rollback serve bench-serve test test-fast lint docs typecheck dev bench-features bench-model lock check-java clean
+.PHONY: instance calibrate migrate help demo dashboard bench-dashboard train retrain seed-traffic monitor bench-drift up rollback serve bench-serve test test-fast lint docs typecheck dev bench-features bench-model lock check-java clean
 
 help:
 	@echo "make demo            the whole loop under the Dagster daemon: train on 2022, serve, replay 2022-03 (calm)"
@@ -41,6 +41,7 @@ help:
 	@echo "make bench-model     training time and memory, scoring latency ONNX vs Spark"
 	@echo "make bench-drift     drift report at 10k/100k/1M rows beside Evidently 0.7 on the same frames"
 	@echo "make bench-serve     API load benchmark under wrk (after make demo)"
+	@echo "make bench-dashboard the overview's first meaningful paint in chromium: 30 days of hourly reports, 1M predictions"
 	@echo "make calibrate       false-alarm and detection rates of every check on real months (WINDOWS=200, SEED)"
 	@echo "make up              the compose deployment (copy docker/.env.example to docker/.env first)"
 	@echo "make migrate         bring the platform database (TAXI_DATABASE_URL) to the newest schema revision"
@@ -166,6 +167,11 @@ $(BENCH_VENV)/.installed: scripts/bench-evidently.lock
 bench-drift: check-java $(BIN)/.installed $(BENCH_VENV)/.installed
 	$(BIN)/python scripts/bench_drift.py $(if $(TAXI_TRIPS_DIR),$(TAXI_TRIPS_DIR),../shared/data/tlc) \
 	  --evidently-python $(BENCH_VENV)/bin/python
+
+# The dashboard's overview in a real browser (Debian's chromium): time to its headline, cold, warm and empty.
+bench-dashboard: $(BIN)/.installed
+	@test -x /usr/bin/chromium || { echo "error: chromium is needed: sudo apt-get install -y chromium"; exit 1; }
+	$(BIN)/python scripts/bench_dashboard.py
 
 bench-serve: check-java $(BIN)/.installed
 	@command -v wrk >/dev/null 2>&1 || { echo "error: wrk is needed: sudo apt-get install -y wrk"; exit 1; }

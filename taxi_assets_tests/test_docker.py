@@ -52,11 +52,16 @@ def test_the_compose_file_validates() -> None:
         "daemon",
         "trainer",
         "api",
+        "dashboard",
         "spark-connect",
     }
     assert resolved["services"]["postgres"]["healthcheck"]["test"]
     assert resolved["services"]["webserver"]["depends_on"]["code"]["condition"] == "service_healthy"
     assert resolved["services"]["spark-connect"]["profiles"] == ["spark"]  # only with --profile spark
+    dashboard = resolved["services"]["dashboard"]
+    assert dashboard["build"]["target"] == "dashboard"
+    assert "/_stcore/health" in " ".join(dashboard["healthcheck"]["test"])
+    assert dashboard["environment"]["TAXI_DAGSTER_URL"] == "http://webserver:3000"
 
 
 def test_every_variable_of_env_example_is_used_and_none_is_missing() -> None:
@@ -187,12 +192,20 @@ def test_each_image_installs_its_hashed_lock_and_the_api_holds_no_dagster_or_spa
     extras = project["optional-dependencies"]
     dockerfile = (DOCKER / "Dockerfile").read_text()
     stages = dict(re.findall(r"^FROM base AS (\S+)\n(.*?)(?=^FROM |\Z)", dockerfile, flags=re.MULTILINE | re.DOTALL))
-    for stage, lock in (("api-build", "requirements-api.lock"), ("platform-build", "requirements-platform.lock")):
+    images = (
+        ("api-build", "requirements-api.lock"),
+        ("platform-build", "requirements-platform.lock"),
+        ("dashboard-build", "requirements-dashboard.lock"),
+    )
+    for stage, lock in images:
         install = stages[stage].index(f"pip install --require-hashes -r {lock}")
         assert install < stages[stage].index("COPY taxi_assets") < stages[stage].index("pip install --no-deps .")
     assert "grep" not in dockerfile
     api = _closure(project["dependencies"] + extras["api"])
     platform = _closure(project["dependencies"] + extras["platform"])
+    dashboard = _closure(project["dependencies"] + extras["dashboard"])
+    assert {"streamlit", "plotly", "mlflow"} <= dashboard
+    assert not {name for name in dashboard if name.startswith(("dagster", "pyspark", "py4j"))}, sorted(dashboard)
     assert {"litestar", "uvicorn", "mlflow", "onnxruntime"} <= api
     assert not {name for name in api if name.startswith(("dagster", "pyspark", "py4j"))}, sorted(api)
     assert {"dagster", "pyspark", "mlflow"} <= platform
@@ -201,8 +214,14 @@ def test_each_image_installs_its_hashed_lock_and_the_api_holds_no_dagster_or_spa
     venv = _locked("requirements.lock")
     everything = _closure(project["dependencies"] + [r for reqs in extras.values() for r in reqs])
     assert everything - set(venv) == set(), sorted(everything - set(venv))
-    for name, needed in (("requirements-api.lock", api), ("requirements-platform.lock", platform)):
+    locks = (
+        ("requirements-api.lock", api),
+        ("requirements-platform.lock", platform),
+        ("requirements-dashboard.lock", dashboard),
+    )
+    for name, needed in locks:
         image = _locked(name)
         assert needed - set(image) == set(), (name, sorted(needed - set(image)))
         assert {pin: venv[pin] for pin in image} == image
-    assert not {pin for pin in _locked("requirements-api.lock") if pin.startswith(("dagster", "pyspark", "py4j"))}
+    for lock in ("requirements-api.lock", "requirements-dashboard.lock"):
+        assert not {pin for pin in _locked(lock) if pin.startswith(("dagster", "pyspark", "py4j"))}, lock

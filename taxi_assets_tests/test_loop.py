@@ -25,6 +25,7 @@ from taxi_assets.monitoring.incidents import IncidentStore
 from taxi_assets.registry.decisions import DECISIONS
 from taxi_assets.registry.models import CHAMPION, PREVIOUS_CHAMPION, model_name
 from taxi_assets_tests.conftest import PROJECT_ROOT, TLC_DIR
+from taxi_assets_tests.dashboard.screens import point_at, run_screen
 from taxi_tools.instance_watch import SCHEDULE_TAG, SENSOR_TAG
 from taxi_tools.runner import Runner
 from taxi_tools.story import StoryOptions, run_story
@@ -58,7 +59,9 @@ def link_month(trips: Path, name: str) -> None:
     (trips / name).symlink_to(TLC_DIR / "green" / name)
 
 
-def test_left_to_the_daemon_the_loop_catches_the_fare_increase_retrains_promotes_and_swaps(tmp_path: Path) -> None:
+def test_left_to_the_daemon_the_loop_catches_the_fare_increase_retrains_promotes_and_swaps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # the trip folder holds the months the champion and the replays need; 2023-02 is "published" later
     trips = tmp_path / "trips"
     trips.mkdir()
@@ -175,3 +178,36 @@ def test_left_to_the_daemon_the_loop_catches_the_fare_increase_retrains_promotes
     assert [(a["service"], a["job_name"], a["step_key"]) for a in alerts] == [("green", "monitor_job", "drift_report")]
     assert runs[alerts[0]["run_id"]].job_name == "monitor_job"
     assert any(entry.get("logger", "").startswith("dagster.daemon") for entry in logged)
+
+    # the dashboard, on what the loop wrote: it names the incident, shows it by segment, and shows the retraining
+    # and the promotion, with no number the drift report or the decision table does not hold
+    point_at(tmp_path / "home", monkeypatch)
+    report = json.loads(
+        (tmp_path / "home" / "lake" / "drift" / "green" / f"{story.windows['2023-01']}.json").read_text()
+    )
+    summary = report["versions"][story.champion_before]
+    overview = run_screen("overview")
+    headline, *incidents = (element.value for element in overview.error)
+    assert headline.startswith(f"Fare estimates are off by ${summary['accuracy']['mae']:,.2f} on average")
+    assert f"(normally ${summary['calibrated_accuracy']['overall']['baseline']:,.2f})" in headline
+    assert incidents == [
+        f"Fare estimates are less accurate (serious: the platform retrains): since window {story.windows['2023-01']}, "
+        f"1 window so far, model version {story.champion_before}."
+    ]
+    assert any(f"Model version {new_version} answers requests since" in text.value for text in overview.markdown)
+    flagged = [element.value for element in run_screen("segments").error]
+    degraded = [
+        s
+        for s in summary["calibrated_accuracy"]["segments"]
+        if s["verdict"]["value"]
+        > max(s["verdict"]["noise_limit"], s["verdict"]["baseline"] + s["verdict"]["min_effect"])
+    ]
+    assert len(flagged) == len(degraded) > 0
+    decisions, alerts, retraining = (frame.value for frame in run_screen("history").dataframe)
+    assert decisions["action"].tolist() == ["promote", "promote"]
+    assert decisions["champion after"].tolist() == [new_version, story.champion_before]
+    assert decisions["challenger RMSE"].iloc[0] == pytest.approx(decision["challenger_rmse"])
+    assert decisions["Dagster run"].iloc[0] == f"http://127.0.0.1:3000/runs/{retrain.run_id}"
+    assert retraining["why"].tolist() == [
+        next(a["title"] for a in Alerter(database).history("green") if a["kind"] == "retrain_started")
+    ]

@@ -56,16 +56,18 @@ SEGMENT_COLUMNS: Final = (
 )  # fmt: skip
 
 
-def load_reports(root: str, service: str) -> Reports:
-    """Every drift report of ``service`` under the lake ``root``; empty frames before the first one."""
+def load_reports(root: str, service: str, newest: int | None = None) -> Reports:
+    """The drift reports of ``service`` under the lake ``root`` (the ``newest`` windows' only, when given).
+
+    Empty frames before the first report.
+    """
     folder = lake_root(root) / "drift" / service
+    found = sorted((child for child in folder.children() if child.name.endswith(".json")), key=lambda c: c.name)
     windows: list[dict[str, Any]] = []
     features: list[dict[str, Any]] = []
     segments: list[dict[str, Any]] = []
     shown: dict[tuple[str, str], dict[str, dict[str, list[Any]]]] = {}
-    for location in sorted(folder.children(), key=lambda child: child.name):
-        if not location.name.endswith(".json"):
-            continue
+    for location in found[-newest:] if newest else found:
         report = json.loads(location.read_text())
         window = location.name.removesuffix(".json")
         for version, summary in report.get("versions", {}).items():

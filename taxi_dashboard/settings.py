@@ -4,7 +4,8 @@ The data it reads has the same variables as the platform's other processes: ``TA
 ``.taxi``), ``TAXI_DATABASE_URL``, ``TAXI_LAKE_ROOT``, ``MLFLOW_TRACKING_URI``, ``TAXI_MONITOR_WINDOW_MINUTES``.
 Its own: ``TAXI_DASHBOARD_KEYS`` (comma-separated ``name:key`` pairs, or bare keys; when set, every screen asks for
 one and the name is who asked for a retraining), ``TAXI_DASHBOARD_RETRAIN_MONTHS`` (2), ``TAXI_DAGSTER_URL``
-(the Dagster UI the links point at, default ``http://127.0.0.1:3000``) and ``TAXI_MLFLOW_URL`` (the MLflow UI;
+(the Dagster webserver the retrain button calls, default ``http://127.0.0.1:3000``), ``TAXI_DAGSTER_UI_URL`` (the
+same as a browser reaches it, for links; default ``TAXI_DAGSTER_URL``) and ``TAXI_MLFLOW_URL`` (the MLflow UI;
 without it a link shows the version, not a URL).
 """
 
@@ -26,6 +27,7 @@ class DashboardSettings:
     tracking_uri: str
     window_minutes: int
     dagster_url: str
+    dagster_ui_url: str
     mlflow_url: str | None
     # key -> the name of who holds it
     keys: dict[str, str]
@@ -34,7 +36,7 @@ class DashboardSettings:
 
     def dagster_run_url(self, run_id: str) -> str:
         """The Dagster UI page of one run."""
-        return f"{self.dagster_url}/runs/{run_id}"
+        return f"{self.dagster_ui_url}/runs/{run_id}"
 
     def mlflow_version_url(self, name: str, version: str) -> str | None:
         """The MLflow UI page of one registered model version (None without ``TAXI_MLFLOW_URL``)."""
@@ -50,12 +52,14 @@ def settings_from_env(env: Mapping[str, str]) -> DashboardSettings:
         name, _, key = entry.rpartition(":")
         keys[key] = name or f"user {number}"
     mlflow_url = (env.get("TAXI_MLFLOW_URL") or "").rstrip("/")
+    dagster_url = (env.get("TAXI_DAGSTER_URL") or "http://127.0.0.1:3000").rstrip("/")
     return DashboardSettings(
         database_url=env.get("TAXI_DATABASE_URL") or f"sqlite:///{home / 'platform.db'}",
         lake_root=env.get("TAXI_LAKE_ROOT") or str(home / "lake"),
         tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow' / 'mlflow.db'}",
         window_minutes=int(env.get("TAXI_MONITOR_WINDOW_MINUTES") or constants.MONITORING_WINDOW_MINUTES),
-        dagster_url=(env.get("TAXI_DAGSTER_URL") or "http://127.0.0.1:3000").rstrip("/"),
+        dagster_url=dagster_url,
+        dagster_ui_url=(env.get("TAXI_DAGSTER_UI_URL") or dagster_url).rstrip("/"),
         mlflow_url=mlflow_url or None,
         keys=keys,
         retrain_months=int(env.get("TAXI_DASHBOARD_RETRAIN_MONTHS") or constants.RETRAIN_MONTH_COUNT),

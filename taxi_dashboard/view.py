@@ -1,7 +1,7 @@
 """What every screen shares: the settings, the chosen service, the sign-in, and cached loads of the data.
 
-Loads are cached for ``CACHE_SECONDS`` so that moving between pages does not re-read the lake and the database;
-the "Reload" button in the sidebar clears them.
+Loads are cached for ``CACHE_SECONDS`` (``TAXI_DASHBOARD_CACHE_SECONDS``, 30; read when the app starts) so that
+moving between screens does not re-read the lake and the database; the "Reload" button in the sidebar clears them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from taxi_dashboard import reports as lake_reports
 from taxi_dashboard import tables
 from taxi_dashboard.settings import DashboardSettings, settings_from_env
 
-CACHE_SECONDS: Final = 30
+CACHE_SECONDS: Final = int(os.environ.get("TAXI_DASHBOARD_CACHE_SECONDS") or 30)
 SERVICE_KEY: Final = "service"
 SIGNED_IN_KEY: Final = "signed_in_as"
 
@@ -85,9 +85,9 @@ def page() -> tuple[DashboardSettings, str]:
 
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
-def reports(lake_root: str, name: str) -> lake_reports.Reports:
-    """The drift reports of one service."""
-    return lake_reports.load_reports(lake_root, name)
+def reports(lake_root: str, name: str, newest: int | None = None) -> lake_reports.Reports:
+    """The drift reports of one service (only the ``newest`` windows' when given)."""
+    return lake_reports.load_reports(lake_root, name, newest)
 
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)

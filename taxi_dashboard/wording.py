@@ -141,3 +141,24 @@ def traffic_sentence(rows: int, rejected: int, end: datetime | Any) -> str:
     total = rows + rejected
     rate = rejected / total if total else math.nan
     return f"{total:,} requests in the window that ended {when(end)}; {share(rate)} rejected as invalid."
+
+
+def rules_sentence(rules: dict[str, Any]) -> str:
+    """Every promotion rule's result with the value it saw and the threshold it applied, then the holdout."""
+    parts = []
+    for name, result in sorted(rules.items()):
+        if isinstance(result, dict) and "passed" in result:
+            verdict = "passed" if result["passed"] else "FAILED"
+            value, threshold = _short(result.get("value")), _short(result.get("threshold"))
+            parts.append(f"{name} {verdict} ({value} against {threshold})")
+        else:
+            parts.append(f"{name}: {_short(result)}")
+    return "; ".join(parts)
+
+
+def _short(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {'ok' if v is True else 'failed' if v is False else v}" for k, v in value.items())
+    return str(value)

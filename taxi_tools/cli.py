@@ -92,6 +92,8 @@ def command_demo(runner: Runner, args: argparse.Namespace) -> None:
         f"\nData home: {data_home(runner.env)}. The runs the schedule and the sensors launched, their ticks and the "
         f"checks' history are in the Dagster UI (which also runs the daemon from then on):"
         f"\n    make dev {monitoring}      # then open http://127.0.0.1:3000"
+        f"\nWhat the model did, for whom it got worse and what the platform did about it, in plain words:"
+        f"\n    make dashboard {monitoring}      # then open {settings.DASHBOARD_URL}"
     )
 
 

@@ -28,6 +28,8 @@ REPLAY_COMPRESSION: Final = 600.0
 OFFLINE_SERVICE: Final = "green"
 
 DEFAULT_API_PORT: Final = "8000"
+# where `make dashboard` serves the dashboard (TAXI_DASHBOARD_PORT)
+DASHBOARD_URL: Final = "http://127.0.0.1:8501"
 DEV_API_KEY: Final = "local-dev-key"
 
 

@@ -15,6 +15,7 @@ from taxi_assets.registry.decisions import DecisionRecord, DecisionStore
 from taxi_assets.registry.models import ModelRegistry
 from taxi_assets.training.serving_model import FareModel
 from taxi_assets_tests.champions import register, synthetic_trips, tiny_champions
+from taxi_assets_tests.dashboard.screens import point_at
 from taxi_assets_tests.monitored import champion, judge, log_traffic
 
 SHIFTED_BOROUGH = "Manhattan"
@@ -33,9 +34,6 @@ class Home:
     @property
     def url(self) -> str:
         return f"sqlite:///{self.path / 'platform.db'}"
-
-    def env(self) -> dict[str, str]:
-        return {"TAXI_HOME": str(self.path), "TAXI_MONITOR_WINDOW_MINUTES": str(24 * 60)}
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +62,13 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
             challenger_version=promoted,
             champion_version=version,
             new_champion_version=promoted,
-            rules={"rmse_improved": True, "latency_ok": True},
-            challenger_metrics={"version": promoted, "metrics": {"rmse": 3.1}},
-            champion_metrics={"version": version, "metrics": {"rmse": 5.2}},
+            rules={
+                "checks_passed": {"passed": True, "value": {"fare_behaviour": True}, "threshold": "every check passed"},
+                "rmse_improvement": {"passed": True, "value": 2.1, "threshold": 0.05},
+                "holdout": "labelled_traffic holdout",
+            },
+            challenger_metrics={"version": promoted, "rmse": 3.1, "p50_ms": 0.4, "p99_ms": 1.2},
+            champion_metrics={"version": version, "rmse": 5.2, "p50_ms": 0.4, "p99_ms": 1.1},
             dagster_run_id="0123456789abcdef",
         )
     )
@@ -76,8 +78,5 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
 
 @pytest.fixture
 def dashboard_env(home: Home, monkeypatch: pytest.MonkeyPatch) -> Home:
-    for key, value in home.env().items():
-        monkeypatch.setenv(key, value)
-    for key in ("TAXI_DATABASE_URL", "TAXI_LAKE_ROOT", "MLFLOW_TRACKING_URI", "TAXI_DASHBOARD_KEYS"):
-        monkeypatch.delenv(key, raising=False)
+    point_at(home.path, monkeypatch)
     return home

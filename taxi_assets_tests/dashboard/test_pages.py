@@ -1,23 +1,11 @@
 """Every page of the dashboard, run by Streamlit's AppTest on a data home the platform's own code filled."""
 
 import json
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-import taxi_dashboard
 from taxi_assets_tests.dashboard.conftest import RETRAIN_TITLE, SHIFTED_BOROUGH, Home
-
-APP = Path(taxi_dashboard.__file__).parent / "app.py"
-
-
-def run(page: str | None = None) -> AppTest:
-    app = AppTest.from_file(str(APP), default_timeout=60).run()
-    if page is not None:
-        app.switch_page(f"screens/{page}.py").run()
-    assert not app.exception, [e.message for e in app.exception]
-    return app
+from taxi_assets_tests.dashboard.screens import run_screen as run
 
 
 def report(home: Home) -> dict[str, object]:
@@ -108,6 +96,10 @@ def test_the_history_shows_the_retraining_and_the_promotion_linked_to_its_run(da
     assert decisions["champion after"].tolist() == [dashboard_env.promoted]
     assert decisions["Dagster run"].tolist() == ["http://127.0.0.1:3000/runs/0123456789abcdef"]
     assert decisions["challenger RMSE"].tolist() == [3.1]
+    assert decisions["rules"].tolist() == [
+        "checks_passed passed (fare_behaviour ok against every check passed); holdout: labelled_traffic holdout; "
+        "rmse_improvement passed (2.1 against 0.05)"
+    ]
     assert "retraining started" in alerts["what"].tolist()
     assert "a check failed" in alerts["what"].tolist()
     assert retraining["why"].tolist() == [RETRAIN_TITLE]

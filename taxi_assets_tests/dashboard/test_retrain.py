@@ -6,19 +6,16 @@ import dagster as dg
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import taxi_dashboard
 from taxi_assets.lake_storage import lake_root, write_manifest
 from taxi_assets.monitoring.alerts import Alerter
 from taxi_assets_tests.dashboard.conftest import Home
+from taxi_assets_tests.dashboard.screens import run_screen
 from taxi_assets_tests.dashboard.services import running_webserver
 from taxi_assets_tests.serving.servers import free_port
 
-APP = Path(taxi_dashboard.__file__).parent / "app.py"
-
 
 def signed_in_on_retrain(key: str | None) -> AppTest:
-    app = AppTest.from_file(str(APP), default_timeout=60).run()
-    app.switch_page("screens/retrain.py").run()
+    app = run_screen("retrain")
     if key is not None:
         app.sidebar.text_input[0].input(key).run()
     assert not app.exception, [e.message for e in app.exception]

@@ -46,7 +46,8 @@ def journal_records(home: Path) -> int:
     return sum(len(path.read_bytes().splitlines()) for path in root.glob("*/*.jsonl") if path.name[0].isdigit())
 
 
-@pytest.mark.parametrize(("database", "workers"), [("sqlite", 2), ("sqlite", 4), ("postgres", 2), ("postgres", 4)])
+# each database once, and both worker counts once (the four pairs took a minute more of CI for no new failure mode)
+@pytest.mark.parametrize(("database", "workers"), [("sqlite", 2), ("postgres", 4)])
 def test_kill_9_of_every_worker_mid_load_loses_no_answered_row(
     trained: Trained, tmp_path: Path, database: str, workers: int
 ) -> None:
@@ -84,7 +85,7 @@ def test_kill_9_of_every_worker_mid_load_loses_no_answered_row(
     assert journal_records(tmp_path) == 0
 
 
-@pytest.mark.parametrize("workers", [2, 4])
+@pytest.mark.parametrize("workers", [4])
 def test_postgres_cut_for_10_seconds_mid_load_five_times_loses_and_duplicates_nothing(
     trained: Trained, tmp_path: Path, workers: int
 ) -> None:

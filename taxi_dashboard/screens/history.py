@@ -25,10 +25,10 @@ else:
             "challenger": decisions["challenger_version"],
             "champion before": decisions["champion_version"],
             "champion after": decisions["new_champion_version"],
-            "challenger RMSE": decisions["challenger_metrics"].map(lambda m: (m.get("metrics") or {}).get("rmse")),
-            "champion RMSE": decisions["champion_metrics"].map(lambda m: (m.get("metrics") or {}).get("rmse")),
+            "challenger RMSE": decisions["challenger_metrics"].map(lambda m: m.get("rmse")),
+            "champion RMSE": decisions["champion_metrics"].map(lambda m: m.get("rmse")),
             "reason": decisions["reason"],
-            "rules": decisions["rules"].map(lambda r: ", ".join(f"{k}: {v}" for k, v in sorted(r.items()))),
+            "rules": decisions["rules"].map(wording.rules_sentence),
             "Dagster run": decisions["dagster_run_id"].map(lambda run: view.run_link(config, run)),
             "MLflow model": decisions["challenger_version"].map(
                 lambda v: config.mlflow_version_url(name, str(v)) if v else None
