@@ -20,7 +20,7 @@ def main(home: Path, out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with dashboard(home, 30) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page = browser.new_page(viewport={"width": 1280, "height": 1500})
         page.goto(url)
         for screen in SCREENS:
             page.get_by_role("link", name=screen).click()

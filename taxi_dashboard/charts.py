@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from taxi_dashboard import wording
 
-GOOD, BAD, NEUTRAL, BAND = "#2e7d32", "#c62828", "#546e7a", "rgba(198, 40, 40, 0.10)"
+BAD, UNDER, NEUTRAL, BAND = "#c62828", "#ef6c00", "#546e7a", "rgba(198, 40, 40, 0.10)"
 
 
 def accuracy_figure(rows: pd.DataFrame) -> go.Figure:
@@ -44,8 +44,8 @@ def accuracy_figure(rows: pd.DataFrame) -> go.Figure:
 
 
 def bias_figure(rows: pd.DataFrame) -> go.Figure:
-    """Mean (estimate - true fare) per window: above zero the estimates over-charge."""
-    colours = np.where(rows["bias"].to_numpy(dtype=float) > 0, BAD, GOOD).tolist()
+    """Mean (estimate - true fare) per window: red above zero (over-charging), orange below (under-charging)."""
+    colours = np.where(rows["bias"].to_numpy(dtype=float) > 0, BAD, UNDER).tolist()
     figure = go.Figure(go.Bar(x=rows["start"], y=rows["bias"], marker_color=colours, name="bias"))
     figure.update_layout(yaxis_title="estimate - true fare ($)", xaxis_title="window start (UTC)")
     return figure

@@ -49,7 +49,7 @@ def settings_from_env(env: Mapping[str, str]) -> DashboardSettings:
     entries = [entry.strip() for entry in (env.get("TAXI_DASHBOARD_KEYS") or "").split(",") if entry.strip()]
     keys = {}
     for number, entry in enumerate(entries, start=1):
-        name, _, key = entry.rpartition(":")
+        name, _, key = entry.partition(":") if ":" in entry else ("", "", entry)
         keys[key] = name or f"user {number}"
     mlflow_url = (env.get("TAXI_MLFLOW_URL") or "").rstrip("/")
     dagster_url = (env.get("TAXI_DAGSTER_URL") or "http://127.0.0.1:3000").rstrip("/")

@@ -46,8 +46,10 @@ PAYMENT_TYPES: Final = {
 
 
 def dollars(value: float) -> str:
-    """``$1.23``, or "n/a" for a missing number."""
-    return "n/a" if value is None or math.isnan(value) else f"${value:,.2f}"
+    """``$1.23`` (``-$1.23`` below zero), or "n/a" for a missing number."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
 
 
 def share(value: float) -> str:

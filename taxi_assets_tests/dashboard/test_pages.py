@@ -6,6 +6,7 @@ import pytest
 
 from taxi_assets_tests.dashboard.conftest import RETRAIN_TITLE, SHIFTED_BOROUGH, Home
 from taxi_assets_tests.dashboard.screens import run_screen as run
+from taxi_dashboard import wording
 
 
 def report(home: Home) -> dict[str, object]:
@@ -25,7 +26,7 @@ def test_the_overview_says_how_far_off_the_fares_are_and_names_the_incident(dash
     assert f"(normally ${baseline:,.2f})" in headline.value
     metrics = {metric.label: metric.value for metric in app.metric}
     assert metrics["Average error per trip"] == f"${mae:,.2f}"
-    assert metrics["Over- or under-charging"] == f"${summary['accuracy']['bias']:,.2f}"
+    assert metrics["Over- or under-charging"] == wording.dollars(summary["accuracy"]["bias"])
     rejected = summary["rejected"] / (summary["rows"] + summary["rejected"])
     assert metrics["Requests rejected as invalid"] == f"{100 * rejected:.1f} %"
     texts = [element.value for element in app.markdown] + [element.value for element in app.warning]
@@ -74,8 +75,11 @@ def test_the_drift_page_lists_every_feature_with_its_limit_and_draws_training_ag
     for row in table.to_dict("records"):
         assert row["PSI"] == pytest.approx(summary["psi"][row["feature"]], nan_ok=True)
         assert row["PSI limit"] == pytest.approx(summary["psi_limit"][row["feature"]])
-    ratios = (table["PSI"] / table["PSI limit"]).fillna(-1).tolist()
-    assert ratios == sorted(ratios, reverse=True)
+    # the features that count first, each group the nearest to its limit first
+    assert table["counted"].tolist() == sorted(table["counted"].tolist(), reverse=True)
+    for _, group in table.groupby("counted"):
+        ratios = (group["PSI"] / group["PSI limit"]).fillna(-1).tolist()
+        assert ratios == sorted(ratios, reverse=True)
     specs = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
     bars = next(spec for spec in specs if {t.get("name") for t in spec["data"]} == {"training", "production"})
     feature = table["feature"].iloc[0]

@@ -17,7 +17,8 @@ features = reports.features.merge(rows[["window", "version"]], on=["window", "ve
 window = st.selectbox("Window", rows["window"].tolist()[::-1], help="The drift report of this window.")
 version = rows.loc[rows["window"] == window, "version"].iloc[0]
 shown = features[features["window"] == window].assign(ratio=lambda f: f["psi"] / f["psi_limit"])
-shown = shown.sort_values("ratio", ascending=False)
+# counted features first (the ones that can raise the alarm), each group the nearest to its limit first
+shown = shown.sort_values(["counted", "ratio"], ascending=False)
 drifted = shown[shown["drifted"]]["feature"].tolist()
 st.write(
     f"Drifted (counted) in window {window}: {', '.join(drifted) or 'none'}. "

@@ -1,0 +1,43 @@
+"""make bench-dashboard on tiny input (a day of reports, a few thousand predictions), so it cannot rot."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from taxi_assets_tests.conftest import PROJECT_ROOT
+
+sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
+import bench_dashboard
+
+pytestmark = pytest.mark.slow  # three dashboard servers and a browser
+
+
+def test_the_filled_home_is_what_the_overview_reads(tmp_path: Path) -> None:
+    newest = bench_dashboard.fill_reports(tmp_path, days=1, rows=200, seed=0)
+    bench_dashboard.fill_tables(tmp_path, predictions=500, days=1, newest=newest, seed=0)
+    reports = sorted((tmp_path / "lake" / "drift" / "green").glob("*.json"))
+    assert len(reports) == 24
+    assert reports[-1].stem == newest
+    # the last six hours are after a fare increase: the newest window's accuracy fails, an earlier one's does not
+    overall = [json.loads(p.read_text())["versions"]["1"]["calibrated_accuracy"]["overall"] for p in reports]
+    assert overall[-1]["value"] > max(overall[-1]["noise_limit"], overall[-1]["baseline"] + overall[-1]["min_effect"])
+    assert overall[0]["value"] < max(overall[0]["noise_limit"], overall[0]["baseline"] + overall[0]["min_effect"])
+
+
+def test_the_benchmark_prints_cold_warm_and_empty_paint_times(capsys: pytest.CaptureFixture[str]) -> None:
+    if not Path(bench_dashboard.CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    code = bench_dashboard.main(["--days", "1", "--predictions", "1000", "--window-rows", "200", "--loads", "1"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "data home: 24 hourly drift reports" in printed
+    rows = {
+        line.split()[0]: line.split()[1:]
+        for line in printed.splitlines()
+        if line.split()[:1] in (["cold"], ["warm"], ["empty"])
+    }
+    assert set(rows) == {"cold", "warm", "empty"}
+    assert all(float(median) > 0 for median, _, _ in rows.values())
+    assert rows["empty"][2] == "1.00"
