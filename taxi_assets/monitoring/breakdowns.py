@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from taxi_assets.features.columns import BINARY_FEATURES, CATEGORICAL_FEATURES, category_key
-from taxi_assets.monitoring.profile import DISCRETE_FEATURES, ReferenceProfile
+from taxi_assets.monitoring.profile import DISCRETE_FEATURES, NumericProfile, ReferenceProfile
 from taxi_assets.monitoring.psi import binned_counts
 
 # (first hour, last hour, name): every hour of the day in exactly one band
@@ -95,12 +95,19 @@ def bin_labels(edges: list[float]) -> list[str]:
     return [f"up to {edges[0]:.4g}", *inner, f"over {edges[-1]:.4g}"]
 
 
-def distributions(profile: ReferenceProfile, window: pd.DataFrame) -> dict[str, Distribution]:
+def distributions(
+    profile: ReferenceProfile, window: pd.DataFrame, predictions: NumericProfile | None = None
+) -> dict[str, Distribution]:
     """Every feature of ``window`` beside the reference: numeric ones on its quantile bins, the others by value.
 
-    A category the reference never saw is listed with a reference share of 0.
+    With the reference's ``predictions`` profile, the window's ``prediction`` column too (on its bins). A category
+    the reference never saw is listed with a reference share of 0.
     """
     out: dict[str, Distribution] = {}
+    if predictions is not None and "prediction" in window:
+        values = pd.to_numeric(window["prediction"], errors="coerce").dropna().to_numpy(dtype=np.float64)
+        counts = binned_counts(values, np.asarray(predictions.edges))
+        out["prediction"] = Distribution(bin_labels(predictions.edges), list(predictions.shares), _shares(counts))
     for name, numeric in profile.numeric.items():
         if name in DISCRETE_FEATURES or name not in window:
             continue

@@ -276,5 +276,5 @@ def compute_drift_report(
         counted_features=tuple(name for name in drift.psi if name not in not_counted),
         thresholds=limits,
         calibrated=accuracy.calibrated,
-        distributions=distributions(profile, window),
+        distributions=distributions(profile, window, prediction_reference),
     )

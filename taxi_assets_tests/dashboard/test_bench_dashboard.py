@@ -36,8 +36,8 @@ def test_the_benchmark_prints_cold_warm_and_empty_paint_times(capsys: pytest.Cap
     rows = {
         line.split()[0]: line.split()[1:]
         for line in printed.splitlines()
-        if line.split()[:1] in (["cold"], ["warm"], ["empty"])
+        if line.split()[:1] in (["cold"], ["warm"], ["revisit"], ["empty"])
     }
-    assert set(rows) == {"cold", "warm", "empty"}
+    assert set(rows) == {"cold", "warm", "revisit", "empty"}
     assert all(float(median) > 0 for median, _, _ in rows.values())
     assert rows["empty"][2] == "1.00"

@@ -84,6 +84,9 @@ def test_the_drift_page_lists_every_feature_with_its_limit_and_draws_training_ag
     bars = next(spec for spec in specs if {t.get("name") for t in spec["data"]} == {"training", "production"})
     feature = table["feature"].iloc[0]
     assert bars["data"][0]["y"] == pytest.approx(summary["distributions"][feature]["reference"])
+    # and the estimates of the window against those of the training holdout
+    estimates = [spec for spec in specs if {t.get("name") for t in spec["data"]} == {"training", "production"}][1]
+    assert estimates["data"][1]["y"] == pytest.approx(summary["distributions"]["prediction"]["window"])
 
 
 def test_the_health_page_counts_the_logged_requests(dashboard_env: Home) -> None:

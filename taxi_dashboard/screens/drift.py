@@ -45,3 +45,10 @@ if distribution:
 st.subheader("Fare estimates over time")
 st.caption("PSI of the estimates against the estimates on the training holdout: a shift in what the model says.")
 st.plotly_chart(charts.prediction_drift_figure(rows), key="predictions")
+estimates = reports.distributions.get((window, version), {}).get("prediction")
+if estimates:
+    st.caption(f"The estimates of window {window} against those on the training holdout, over the same bins.")
+    st.plotly_chart(
+        charts.distribution_figure(estimates["labels"], estimates["reference"], estimates["window"]),
+        key="prediction-distribution",
+    )

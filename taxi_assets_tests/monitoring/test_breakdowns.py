@@ -1,0 +1,62 @@
+"""What a report keeps for people to look at: distributions beside the reference, time-of-day bands, intervals."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from taxi_assets.monitoring.breakdowns import (
+    TIME_OF_DAY_BANDS,
+    bin_labels,
+    distributions,
+    segment_accuracy,
+    time_of_day_band,
+)
+from taxi_assets.monitoring.profile import fit_reference_profile, numeric_profile
+from taxi_assets_tests.champions import synthetic_trips
+
+
+def test_every_hour_is_in_exactly_one_band_and_others_are_unknown() -> None:
+    bands = time_of_day_band(np.array([*range(24), np.nan, 24, -1]))
+    assert set(bands[:24]) == {name for _, _, name in TIME_OF_DAY_BANDS}
+    assert list(bands[[0, 5, 6, 9, 10, 16, 23]]) == [
+        "night 0-5h",
+        "night 0-5h",
+        "morning rush 6-9h",
+        "morning rush 6-9h",
+        "midday 10-15h",
+        "evening rush 16-19h",
+        "evening 20-23h",
+    ]
+    assert list(bands[24:]) == ["unknown"] * 3
+
+
+def test_the_mae_interval_covers_the_mean_of_absolute_errors_as_a_normal_interval_would() -> None:
+    rng = np.random.default_rng(0)
+    error = rng.normal(0, 2.0, 400)
+    (only,) = segment_accuracy(np.array(["a"] * 400), np.zeros(400), error).values()
+    absolute = np.abs(error)
+    half = 1.959964 * absolute.std(ddof=1) / np.sqrt(400)
+    assert only.mae == pytest.approx(absolute.mean())
+    assert (only.mae_low, only.mae_high) == pytest.approx((absolute.mean() - half, absolute.mean() + half))
+    (single,) = segment_accuracy(np.array(["b"]), np.zeros(1), np.ones(1)).values()
+    assert np.isnan(single.mae_low)
+    assert np.isnan(single.mae_high)
+
+
+def test_distributions_put_the_window_beside_the_reference_bin_for_bin() -> None:
+    train = synthetic_trips(2_000, seed=0)
+    profile = fit_reference_profile(train, "green", ["2022-01"], 10, 0, "test")
+    window = synthetic_trips(500, seed=1)
+    window.loc[:9, "pickup_borough"] = "Atlantis"
+    window["prediction"] = window["fare_amount"]
+    shown = distributions(profile, window, numeric_profile(train["fare_amount"].to_numpy(), 10))
+    distance = shown["trip_distance"]
+    assert distance.reference == profile.numeric["trip_distance"].shares
+    assert distance.labels == bin_labels(profile.numeric["trip_distance"].edges)
+    assert sum(distance.window) == pytest.approx(1.0)
+    boroughs = dict(zip(shown["pickup_borough"].labels, shown["pickup_borough"].window, strict=True))
+    assert boroughs["Atlantis"] == pytest.approx(10 / 500)
+    assert dict(zip(shown["pickup_borough"].labels, shown["pickup_borough"].reference, strict=True))["Atlantis"] == 0
+    assert sum(shown["prediction"].window) == pytest.approx(1.0)
+    assert set(shown) >= {"payment_type", "is_weekend", "passenger_count", "prediction"}
+    assert pd.Series(bin_labels([1.0, 2.5])).tolist() == ["up to 1", "1 to 2.5", "over 2.5"]
