@@ -211,6 +211,6 @@ def test_left_to_the_daemon_the_loop_catches_the_fare_increase_retrains_promotes
     assert retraining["why"].tolist() == [
         next(a["title"] for a in Alerter(database).history("green") if a["kind"] == "retrain_started")
     ]
-    # and the other screens run on it without an error, the drift screen naming the window it shows
+    # and the other screens run on it without an error
     for screen in ("accuracy", "drift", "health"):
         assert run_screen(screen).title
