@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+import pandas as pd
 import requests
 
 from taxi_assets.lake_storage import MANIFEST, lake_root
@@ -19,12 +20,23 @@ JOB: Final = "retrain_job"
 LOCATION: Final = "taxi_assets"
 REPOSITORY: Final = "__repository__"
 TIMEOUT_SECONDS: Final = 15.0
+# a screen that only reads waits less for an answer
+READ_TIMEOUT_SECONDS: Final = 3.0
 LAUNCH: Final = """
 mutation Launch($params: ExecutionParams!) {
   launchRun(executionParams: $params) {
     __typename
     ... on LaunchRunSuccess { run { runId status } }
     ... on RunConfigValidationInvalid { errors { message } }
+    ... on Error { message }
+  }
+}
+"""
+RUNS: Final = """
+query Runs($filter: RunsFilter) {
+  runsOrError(filter: $filter, limit: 50) {
+    __typename
+    ... on Runs { results { runId status startTime endTime tags { key value } } }
     ... on Error { message }
   }
 }
@@ -77,19 +89,20 @@ def launch_params(service: str, months: list[str], who: str, why: str) -> dict[s
     }
 
 
-def _graphql(dagster_url: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+def _graphql(
+    dagster_url: str, query: str, variables: dict[str, Any], timeout: float = TIMEOUT_SECONDS
+) -> dict[str, Any]:
     try:
-        response = requests.post(
-            f"{dagster_url}/graphql", json={"query": query, "variables": variables}, timeout=TIMEOUT_SECONDS
-        )
+        body = {"query": query, "variables": variables}
+        response = requests.post(f"{dagster_url}/graphql", json=body, timeout=timeout)
     except requests.RequestException as error:
         raise DagsterUnavailableError(f"the Dagster webserver at {dagster_url} did not answer: {error}") from error
     if response.status_code != 200:
         raise DagsterUnavailableError(f"the Dagster webserver at {dagster_url} answered HTTP {response.status_code}")
-    body = response.json()
-    if body.get("errors"):
-        raise DagsterUnavailableError("; ".join(str(error.get("message")) for error in body["errors"]))
-    return dict(body["data"])
+    answer = response.json()
+    if answer.get("errors"):
+        raise DagsterUnavailableError("; ".join(str(error.get("message")) for error in answer["errors"]))
+    return dict(answer["data"])
 
 
 def launch_retraining(dagster_url: str, service: str, months: list[str], who: str, why: str) -> Launched:
@@ -115,6 +128,34 @@ def run_status(dagster_url: str, run_id: str) -> str:
     if data["__typename"] != "Run":
         raise DagsterUnavailableError(f"run {run_id}: {data.get('message', data['__typename'])}")
     return str(data["status"])
+
+
+def retraining_runs(dagster_url: str, service: str) -> pd.DataFrame:
+    """The newest ``retrain_job`` runs of ``service`` as Dagster knows them: id, status, times, who and why.
+
+    Raises:
+        DagsterUnavailableError: the webserver is down or refused the query.
+    """
+    selector = {"pipelineName": JOB, "tags": [{"key": "dagster/partition", "value": service}]}
+    data = _graphql(dagster_url, RUNS, {"filter": selector}, timeout=READ_TIMEOUT_SECONDS)["runsOrError"]
+    if data["__typename"] != "Runs":
+        raise DagsterUnavailableError(f"Dagster refused the query: {data.get('message', data['__typename'])}")
+    rows = []
+    for run in data["results"]:
+        tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+        rows.append(
+            {
+                "run_id": run["runId"],
+                "status": run["status"],
+                "started": pd.to_datetime(run["startTime"], unit="s", utc=True) if run["startTime"] else pd.NaT,
+                "ended": pd.to_datetime(run["endTime"], unit="s", utc=True) if run["endTime"] else pd.NaT,
+                "launched_by": tags.get("dagster/sensor_name") or tags.get("taxi/requested_by") or "by hand",
+                "reason": tags.get("taxi/reason", ""),
+                "months": tags.get("taxi/months", ""),
+            }
+        )
+    columns = ["run_id", "status", "started", "ended", "launched_by", "reason", "months"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def record_request(database_url: str, service: str, launched: Launched, who: str, why: str) -> None:

@@ -16,7 +16,7 @@ import streamlit as st
 
 from taxi_assets.registry.models import CHAMPION, ModelRegistry, model_name
 from taxi_dashboard import reports as lake_reports
-from taxi_dashboard import tables
+from taxi_dashboard import retraining, tables
 from taxi_dashboard.settings import DashboardSettings, settings_from_env
 
 CACHE_SECONDS: Final = int(os.environ.get("TAXI_DASHBOARD_CACHE_SECONDS") or 30)
@@ -119,6 +119,12 @@ def health(url: str, name: str, hours: float, bucket_minutes: int) -> tuple[pd.D
     """Service health per bucket, and rejections by reason, over the last ``hours``."""
     since = datetime.now(UTC) - timedelta(hours=hours)
     return tables.service_health(url, name, since, bucket_minutes), tables.rejections(url, name, since)
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def retraining_runs(dagster_url: str, name: str) -> pd.DataFrame:
+    """The retraining runs Dagster knows of (an unanswered query is not cached: the next view asks again)."""
+    return retraining.retraining_runs(dagster_url, name)
 
 
 def run_link(config: DashboardSettings, run_id: object) -> str | None:

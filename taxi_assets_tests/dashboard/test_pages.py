@@ -109,7 +109,11 @@ def test_the_history_shows_the_retraining_and_the_promotion_linked_to_its_run(da
     ]
     assert "retraining started" in alerts["what"].tolist()
     assert "a check failed" in alerts["what"].tolist()
+    # no Dagster to ask: the retrainings come from the alert history, and the screen says so
     assert retraining["why"].tolist() == [RETRAIN_TITLE]
+    said = [c.value for c in app.caption if "the retrainings the alert history recorded instead" in c.value]
+    assert len(said) == 1
+    assert said[0].startswith("the Dagster webserver at http://127.0.0.1:9 did not answer")
 
 
 def test_with_keys_configured_nothing_shows_before_sign_in(

@@ -14,8 +14,8 @@ from taxi_assets_tests.dashboard.services import running_webserver
 from taxi_assets_tests.serving.servers import free_port
 
 
-def signed_in_on_retrain(key: str | None) -> AppTest:
-    app = run_screen("retrain")
+def signed_in_on_retrain(key: str | None, screen: str = "retrain") -> AppTest:
+    app = run_screen(screen)
     if key is not None:
         app.sidebar.text_input[0].input(key).run()
     assert not app.exception, [e.message for e in app.exception]
@@ -78,6 +78,11 @@ def test_the_button_launches_retrain_job_through_graphql_and_records_who_asked(
         assert run.tags["taxi/requested_by"] == "alice"
         assert run.tags["taxi/reason"] == "asked for on the dashboard by alice: the fare increase"
         assert run.run_config["ops"]["training_set"]["config"]["months"] == ["2023-01", "2023-02"]
+        # the history lists the run as Dagster knows it, linked to it
+        retrainings = signed_in_on_retrain("s3cret", "history").dataframe[2].value
+        assert retrainings["status"].tolist() == ["QUEUED"]
+        assert retrainings["launched by"].tolist() == ["alice"]
+        assert retrainings["Dagster run"].tolist() == [f"http://127.0.0.1:3000/runs/{run.run_id}"]
     (alert,) = [row for row in Alerter(dashboard_env.url).history("green") if row["kind"] == "retrain_requested"]
     assert alert["title"] == "retraining green asked for by alice: the fare increase"
     assert alert["details"]["dagster_run_id"] == run.run_id

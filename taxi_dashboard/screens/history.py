@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from taxi_assets.registry.models import model_name
-from taxi_dashboard import view, wording
+from taxi_dashboard import retraining, view, wording
 
 config, service = view.page()
 st.title("History")
@@ -66,20 +66,45 @@ else:
     st.dataframe(table, hide_index=True, column_config={"Dagster run": link(display_text="run")}, key="alerts")
 
 st.subheader("Retraining runs")
-started = alerts[alerts["kind"].isin(["retrain_started", "retrain_failed"])] if not alerts.empty else alerts
-if started.empty:
-    st.write("No retraining started yet.")
-else:
+runs: pd.DataFrame | None
+try:
+    runs = view.retraining_runs(config.dagster_url, service)
+except retraining.DagsterUnavailableError as error:
+    runs = None
+    st.caption(f"{error}; the retrainings the alert history recorded instead:")
+if runs is not None and not runs.empty:
     st.dataframe(
         pd.DataFrame(
             {
-                "started": started["raised_at"].map(wording.when),
-                "what": started["kind"].map(lambda kind: wording.KINDS.get(kind, kind)),
-                "why": started["title"],
-                "months": started["details"].map(lambda d: d.get("months", "")),
-                "window": started["details"].map(lambda d: d.get("window", "")),
+                "started": runs["started"].map(wording.when),
+                "status": runs["status"],
+                "launched by": runs["launched_by"],
+                "why": runs["reason"],
+                "months": runs["months"],
+                "Dagster run": runs["run_id"].map(lambda run: view.run_link(config, run)),
             }
         ),
         hide_index=True,
+        column_config={"Dagster run": link(display_text="run")},
         key="retraining",
     )
+elif runs is not None:
+    st.write("Dagster has no retraining run of this service.")
+else:
+    started = alerts[alerts["kind"].isin(["retrain_started", "retrain_failed"])] if not alerts.empty else alerts
+    if started.empty:
+        st.write("No retraining started yet.")
+    else:
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "started": started["raised_at"].map(wording.when),
+                    "what": started["kind"].map(lambda kind: wording.KINDS.get(kind, kind)),
+                    "why": started["title"],
+                    "months": started["details"].map(lambda d: d.get("months", "")),
+                    "window": started["details"].map(lambda d: d.get("window", "")),
+                }
+            ),
+            hide_index=True,
+            key="retraining",
+        )
