@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -26,8 +27,14 @@ def _engine(url: str) -> sa.Engine:
 
 
 def read_frame(url: str, query: sa.Select[Any]) -> pd.DataFrame:
-    """A query's rows as a frame (an empty one when the platform database has no such table yet)."""
+    """A query's rows as a frame (an empty one when the platform database, or the table, does not exist yet).
+
+    A SQLite file that is not there is not created: the dashboard only reads.
+    """
     engine = _engine(url)
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:") and not Path(database).exists():
+        return pd.DataFrame()
     try:
         with engine.connect() as connection:
             return pd.DataFrame(connection.execute(query).mappings().all())

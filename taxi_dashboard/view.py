@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Final
 
 import pandas as pd
@@ -110,7 +111,9 @@ def decisions(url: str, name: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
 def champion(tracking_uri: str, name: str) -> str | None:
-    """The version MLflow's ``champion`` alias points at."""
+    """The version MLflow's ``champion`` alias points at (None before MLflow holds anything: no file is created)."""
+    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).exists():
+        return None
     return ModelRegistry(tracking_uri).alias(model_name(name), CHAMPION)
 
 
@@ -125,6 +128,17 @@ def health(url: str, name: str, hours: float, bucket_minutes: int) -> tuple[pd.D
 def retraining_runs(dagster_url: str, name: str) -> pd.DataFrame:
     """The retraining runs Dagster knows of (an unanswered query is not cached: the next view asks again)."""
     return retraining.retraining_runs(dagster_url, name)
+
+
+def judged_windows(config: DashboardSettings, service: str, title: str) -> tuple[lake_reports.Reports, pd.DataFrame]:
+    """The screen's title, then the service's reports and each window's champion row; stops before the first."""
+    loaded = reports(config.lake_root, service)
+    st.title(title)
+    rows = loaded.champion_rows()
+    if rows.empty:
+        st.info("No window has been judged yet.")
+        st.stop()
+    return loaded, rows
 
 
 def run_link(config: DashboardSettings, run_id: object) -> str | None:

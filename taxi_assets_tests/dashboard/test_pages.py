@@ -1,10 +1,12 @@
 """Every page of the dashboard, run by Streamlit's AppTest on a data home the platform's own code filled."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from taxi_assets_tests.dashboard.conftest import RETRAIN_TITLE, SHIFTED_BOROUGH, Home
+from taxi_assets_tests.dashboard.screens import point_at
 from taxi_assets_tests.dashboard.screens import run_screen as run
 from taxi_dashboard import wording
 
@@ -128,3 +130,20 @@ def test_with_keys_configured_nothing_shows_before_sign_in(
     assert not app.metric
     app.sidebar.text_input[0].input("s3cret").run()
     assert app.metric
+
+
+def test_on_an_empty_data_home_every_screen_says_there_is_nothing_yet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    point_at(tmp_path, monkeypatch)
+    overview = run()
+    assert overview.success[0].value.startswith("No window has been judged yet")
+    assert any(text.value.startswith("No model is champion yet") for text in overview.markdown)
+    for screen in ("accuracy", "segments", "drift"):
+        assert run(screen).info[0].value == "No window has been judged yet."
+    assert run("health").info[0].value == "No request logged in the last 24 h."
+    assert [element.value for element in run("history").markdown if element.value.startswith("No ")][:2] == [
+        "No decision recorded yet.",
+        "No alert raised yet.",
+    ]
+    assert sorted(path.name for path in tmp_path.iterdir()) == []  # it only read: not a file was created

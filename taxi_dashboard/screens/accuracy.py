@@ -7,11 +7,7 @@ import streamlit as st
 from taxi_dashboard import charts, view, wording
 
 config, service = view.page()
-rows = view.reports(config.lake_root, service).champion_rows()
-st.title("Accuracy over time")
-if rows.empty:
-    st.info("No window has been judged yet.")
-    st.stop()
+_, rows = view.judged_windows(config, service, "Accuracy over time")
 st.write(
     "Each point is one monitoring window, measured on the trips whose true fare had arrived when it was judged. "
     "The red band runs from the model's normal error (on trips held out from training) to the error that raises "

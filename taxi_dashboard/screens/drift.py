@@ -7,12 +7,7 @@ import streamlit as st
 from taxi_dashboard import charts, view
 
 config, service = view.page()
-reports = view.reports(config.lake_root, service)
-st.title("Drift: do today's trips look like the training trips?")
-rows = reports.champion_rows()
-if rows.empty:
-    st.info("No window has been judged yet.")
-    st.stop()
+reports, rows = view.judged_windows(config, service, "Drift: do today's trips look like the training trips?")
 features = reports.features.merge(rows[["window", "version"]], on=["window", "version"])
 window = st.selectbox("Window", rows["window"].tolist()[::-1], help="The drift report of this window.")
 version = rows.loc[rows["window"] == window, "version"].iloc[0]

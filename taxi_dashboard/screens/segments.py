@@ -7,12 +7,7 @@ import streamlit as st
 from taxi_dashboard import charts, tables, view, wording
 
 config, service = view.page()
-reports = view.reports(config.lake_root, service)
-st.title("Accuracy by segment")
-rows = reports.champion_rows()
-if rows.empty:
-    st.info("No window has been judged yet.")
-    st.stop()
+reports, rows = view.judged_windows(config, service, "Accuracy by segment")
 segments = reports.segments.merge(rows[["window", "version"]], on=["window", "version"])
 newest = segments[segments["window"] == rows["window"].iloc[-1]]
 failing = newest[newest["degraded"]]
