@@ -206,8 +206,8 @@ def build_drift_report(windows: MonitoringWindows) -> dg.AssetsDefinition:
         verdicts = checks.combine({v: checks.judge(r, config.rules(), v) for v, r in reports.items()}, champion)
         results = [_check_result(verdict, service, window) for verdict in verdicts]
         store = IncidentStore(platform_db.url)
-        for alert in record_verdicts(store, verdicts, service, window, name):
-            alerts.send(*alert)
+        for severity, kind, _, title, details in record_verdicts(store, verdicts, service, window, name):
+            alerts.send(severity, kind, service, title, details | {"dagster_run_id": context.run.run_id})
         path = lake.drift_report(service, window)
         summaries = {version: report_summary(report) for version, report in reports.items()}
         bounds = [moment.isoformat() for moment in (log.start, log.end)]

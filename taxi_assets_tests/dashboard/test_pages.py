@@ -110,7 +110,9 @@ def test_the_history_shows_the_retraining_and_the_promotion_linked_to_its_run(da
         "rmse_improvement passed (2.1 against 0.05)"
     ]
     assert "retraining started" in alerts["what"].tolist()
-    assert "a check failed" in alerts["what"].tolist()
+    # the failed check links to the run that judged the window, the one the drift report names
+    (failed,) = alerts[alerts["what"] == "a check failed"]["Dagster run"].tolist()
+    assert failed == f"http://127.0.0.1:3000/runs/{report(dashboard_env)['dagster_run_id']}"
     # no Dagster to ask: the retrainings come from the alert history, and the screen says so
     assert retraining["why"].tolist() == [RETRAIN_TITLE]
     said = [c.value for c in app.caption if "the retrainings the alert history recorded instead" in c.value]
