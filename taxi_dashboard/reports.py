@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from taxi_assets.lake_storage import lake_root
+from taxi_assets.monitoring.accuracy import AccuracyVerdict
 
 WINDOW_FORMAT: Final = "%Y-%m-%d-%H:%M"
 
@@ -112,7 +113,7 @@ def _window_row(report: dict[str, Any], window: str, version: str, summary: dict
         "value": _number(overall.get("value")),
         "baseline": _number(overall.get("baseline")),
         "threshold": _threshold(overall),
-        "degraded": _degraded(summary.get("calibrated_accuracy")),
+        "degraded": bool((summary.get("calibrated_accuracy") or {}).get("judged")) and _degraded(overall),
         "prediction_psi": _number(summary.get("prediction_psi")),
         "drifted_features": list(summary.get("drifted_features", [])),
         "new_categories": dict(summary.get("new_categories", {})),
@@ -163,7 +164,7 @@ def _segment_rows(window: str, version: str, summary: dict[str, Any]) -> list[di
                     "baseline": _number((verdict or {}).get("baseline")),
                     "effect_low": _number((verdict or {}).get("effect_low")),
                     "effect_high": _number((verdict or {}).get("effect_high")),
-                    "degraded": verdict is not None and _over(verdict),
+                    "degraded": verdict is not None and _degraded(verdict),
                 }
             )
     return rows
@@ -174,16 +175,10 @@ def _number(value: object) -> float:
 
 
 def _threshold(verdict: dict[str, Any]) -> float:
-    """The value over which a verdict fails, as ``AccuracyVerdict.threshold`` computes it."""
-    if not verdict:
-        return np.nan
-    return max(_number(verdict.get("noise_limit")), _number(verdict.get("baseline")) + _number(verdict["min_effect"]))
+    """The value over which a verdict fails (``AccuracyVerdict.threshold``); NaN without a verdict."""
+    return AccuracyVerdict(**verdict).threshold if verdict else np.nan
 
 
-def _over(verdict: dict[str, Any]) -> bool:
-    return bool(_number(verdict.get("value")) > _threshold(verdict))
-
-
-def _degraded(calibrated: dict[str, Any] | None) -> bool:
-    """Whether the window's accuracy failed: judged (enough labels) and over its threshold."""
-    return bool(calibrated and calibrated.get("judged") and _over(calibrated["overall"]))
+def _degraded(verdict: dict[str, Any]) -> bool:
+    """Whether a verdict's value is over its threshold (``AccuracyVerdict.degraded``)."""
+    return bool(verdict) and AccuracyVerdict(**verdict).degraded

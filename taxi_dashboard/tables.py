@@ -22,16 +22,12 @@ from taxi_assets.registry.decisions import DECISIONS
 LATENCY_QUANTILES: Final = (0.5, 0.95, 0.99)
 
 
-def _engine(url: str) -> sa.Engine:
-    return sa.create_engine(url, future=True)
-
-
 def read_frame(url: str, query: sa.Select[Any]) -> pd.DataFrame:
     """A query's rows as a frame (an empty one when the platform database, or the table, does not exist yet).
 
     A SQLite file that is not there is not created: the dashboard only reads.
     """
-    engine = _engine(url)
+    engine = sa.create_engine(url)
     database = engine.url.database
     if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:") and not Path(database).exists():
         return pd.DataFrame()

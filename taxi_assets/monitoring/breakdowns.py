@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from taxi_assets.features.columns import BINARY_FEATURES, CATEGORICAL_FEATURES, category_key
+from taxi_assets.monitoring.accuracy import Z_95
 from taxi_assets.monitoring.profile import DISCRETE_FEATURES, NumericProfile, ReferenceProfile
 from taxi_assets.monitoring.psi import binned_counts
 
@@ -28,8 +29,6 @@ TIME_OF_DAY_BANDS: Final = (
     (20, 23, "evening 20-23h"),
 )
 TIME_OF_DAY: Final = "time_of_day"
-# z of a two-sided 95 % interval
-Z_95: Final = 1.959964
 
 
 @dataclass(frozen=True)

@@ -44,9 +44,14 @@ class DivergenceResult:
     critical: float = 0.0
 
     @property
+    def limit(self) -> float:
+        """The JS over which this window drifts: the threshold plus the small-sample bias, and beyond chance."""
+        return max(self.threshold + self.bias, self.critical)
+
+    @property
     def drifted(self) -> bool:
-        """True when JS less its small-sample bias exceeds the threshold and JS is beyond chance."""
-        return bool(self.js - self.bias > self.threshold and self.js > self.critical)
+        """True when JS less its small-sample bias exceeds the threshold and JS is beyond chance (over ``limit``)."""
+        return bool(self.js > self.limit)
 
 
 def _entropy_terms(p: np.ndarray, q: np.ndarray) -> float:

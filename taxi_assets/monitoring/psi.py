@@ -56,12 +56,17 @@ class PsiResult:
         return self.value - self.bias
 
     @property
+    def limit(self) -> float:
+        """The PSI over which this window drifts: the threshold plus the small-sample bias, and beyond chance."""
+        return max(self.threshold + self.bias, self.critical)
+
+    @property
     def drifted(self) -> bool:
-        """True when the bias-corrected PSI exceeds the threshold and the PSI is beyond chance.
+        """True when the bias-corrected PSI exceeds the threshold and the PSI is beyond chance (over ``limit``).
 
         NaN, an empty window, is not a pass: see ``judged``.
         """
-        return bool(self.corrected > self.threshold and self.value > self.critical)
+        return bool(self.value > self.limit)
 
     @property
     def judged(self) -> bool:

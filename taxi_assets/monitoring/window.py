@@ -157,9 +157,9 @@ def report_summary(report: DriftReport) -> dict[str, object]:
         "rejected": report.rejected,
         "psi": {name: result.value for name, result in report.psi.items()},
         # the PSI (and JS) over which a feature drifts at this window's size: threshold plus the chance level
-        "psi_limit": {name: max(r.threshold + r.bias, r.critical) for name, r in report.psi.items()},
+        "psi_limit": {name: result.limit for name, result in report.psi.items()},
         "js": {name: result.js for name, result in report.divergence.items()},
-        "js_limit": {name: max(r.threshold + r.bias, r.critical) for name, r in report.divergence.items()},
+        "js_limit": {name: result.limit for name, result in report.divergence.items()},
         "not_counted": [name for name in report.psi if name not in report.counted_features],
         "new_categories": {n: list(r.new_categories) for n, r in report.divergence.items() if r.new_categories},
         "prediction_psi": report.prediction.value if report.prediction else None,

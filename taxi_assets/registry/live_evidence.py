@@ -18,13 +18,11 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from taxi_assets.monitoring.accuracy import SEGMENTS, segment_keys
+from taxi_assets.monitoring.accuracy import SEGMENTS, Z_95, segment_keys
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG, SHADOW_ARM
 from taxi_assets.registry.sequential import Evidence, SequentialRule, Verdict, judge
 
 SHADOW_SUFFIX: Final = "-shadow"
-# z of a two-sided 95 % interval
-Z_95: Final = 1.959964
 
 
 def shadow_pairs_query(service: str, challenger_version: str, since: datetime) -> sa.Select[Any]:

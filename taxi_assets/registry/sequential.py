@@ -138,6 +138,8 @@ def first_decision(differences: np.ndarray, rule: SequentialRule) -> Verdict:
     The same as calling ``judge`` after each label, computed at once from cumulative sums.
     """
     values = np.asarray(differences, dtype=np.float64)[: rule.max_labels]
+    if values.size == 0:
+        return judge(Evidence(), rule)
     n = np.arange(1, values.size + 1, dtype=np.float64)
     means = np.cumsum(values) / n
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -151,8 +153,6 @@ def first_decision(differences: np.ndarray, rule: SequentialRule) -> Verdict:
     else:
         at = values.size - 1
         decision = TIMEOUT if values.size >= rule.max_labels else CONTINUE
-    if at < 0:
-        return judge(Evidence(), rule)
     return Verdict(
         decision, at + 1, float(means[at]), float(means[at] - widths[at]), float(means[at] + widths[at]),
         rule.margin, rule.alpha,

@@ -1,4 +1,4 @@
-"""make bench-dashboard on tiny input (a day of reports, a few thousand predictions), so it cannot rot."""
+"""make bench-dashboard and the docs' screenshot script on tiny input, so they cannot rot."""
 
 import json
 import sys
@@ -10,6 +10,7 @@ from taxi_assets_tests.conftest import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
 import bench_dashboard
+import dashboard_screenshots
 
 pytestmark = pytest.mark.slow  # three dashboard servers and a browser
 
@@ -41,3 +42,17 @@ def test_the_benchmark_prints_cold_warm_and_empty_paint_times(capsys: pytest.Cap
     assert set(rows) == {"cold", "warm", "revisit", "empty"}
     assert all(float(median) > 0 for median, _, _ in rows.values())
     assert rows["empty"][2] == "1.00"
+
+
+def test_the_screenshot_script_writes_one_picture_per_screen(tmp_path: Path) -> None:
+    if not Path(bench_dashboard.CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    home = tmp_path / "home"
+    newest = bench_dashboard.fill_reports(home, days=1, rows=200, seed=0)
+    bench_dashboard.fill_tables(home, predictions=200, days=1, newest=newest, seed=0)
+    assert dashboard_screenshots.main(home, tmp_path / "img") == 0
+    pictures = sorted(tmp_path.glob("img/*.png"))
+    assert [picture.name for picture in pictures] == sorted(
+        f"dashboard-{screen.lower().replace(' ', '-')}.png" for screen in dashboard_screenshots.SCREENS
+    )
+    assert all(picture.read_bytes().startswith(b"\x89PNG") for picture in pictures)
