@@ -10,6 +10,9 @@
 * ``freshness_retrain``: a schedule (off unless ``TAXI_FRESHNESS_RETRAIN`` is set, or switched on in the UI)
   that trains a challenger on the newest ``TAXI_RETRAIN_MONTHS`` months in the lake of every service with a
   champion; the same promotion rules decide on it.
+* ``judge_live_rollouts``: a sensor that, while a service's challenger is in a live stage (shadow, A/B or the
+  guardrail), requests its ``online_evaluation`` each time more labels have matured since the last (run key
+  ``rollout-<service>-v<version>-<stage>-<start>-<labels>``), and once more when the stage's time is up.
 """
 
 from __future__ import annotations
@@ -25,8 +28,17 @@ from taxi_assets import constants
 from taxi_assets.errors import SourceUnavailableError
 from taxi_assets.partitions import MonitoringWindows, month_service_key
 from taxi_assets.platform_db.prediction_log import log_activity
+from taxi_assets.registry.live_evidence import labels_since
 from taxi_assets.registry.models import CHAMPION, model_name
-from taxi_assets.resources import DataLake, MlflowResource, PlatformDatabase, RetrainingPolicy, TripSource
+from taxi_assets.registry.stages import current_stage
+from taxi_assets.resources import (
+    DataLake,
+    MlflowResource,
+    PlatformDatabase,
+    RetrainingPolicy,
+    RolloutPolicy,
+    TripSource,
+)
 
 TRIGGER_TAG: Final = "taxi/trigger"
 WINDOW_TAG: Final = "taxi/window"
@@ -145,3 +157,38 @@ def build_freshness_schedule(cron: str, enabled: bool) -> dg.ScheduleDefinition:
         return requests or dg.SkipReason("no service has both a champion and months in the lake")
 
     return freshness_retrain
+
+
+# how often the daemon looks for matured labels of a challenger in a live stage
+ROLLOUT_SENSOR_INTERVAL_SECONDS: Final = 60
+
+
+@dg.sensor(
+    name="judge_live_rollouts",
+    job_name="rollout_job",
+    minimum_interval_seconds=ROLLOUT_SENSOR_INTERVAL_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="While a challenger is in shadow, A/B or the guardrail, judge it each time more of its labels have "
+    "matured, and once more when its stage's time is up.",
+)
+def judge_live_rollouts(
+    context: dg.SensorEvaluationContext, mlflow: MlflowResource, platform_db: PlatformDatabase, rollout: RolloutPolicy
+) -> list[dg.RunRequest] | dg.SkipReason:
+    """One online_evaluation request per service whose challenger is in a live stage and has new labels."""
+    registry, requests = mlflow.registry(), []
+    for service in constants.SERVICES:
+        stage = current_stage(registry, model_name(service))
+        if stage is None:
+            continue
+        labels = labels_since(platform_db.url, service, stage.started_at)
+        hours = (datetime.now(UTC) - stage.started_at).total_seconds() / 3600
+        expired = "-expired" if hours >= rollout.plan(service).max_hours else ""
+        started = stage.started_at.strftime("%Y%m%dT%H%M%S")
+        requests.append(
+            dg.RunRequest(
+                run_key=f"rollout-{service}-v{stage.version}-{stage.name}-{started}-{labels}{expired}",
+                partition_key=service,
+                tags={TRIGGER_TAG: "labels_matured", "taxi/stage": stage.name, "taxi/labels": str(labels)},
+            )
+        )
+    return requests or dg.SkipReason("no challenger is in a live stage (shadow, A/B or the guardrail)")

@@ -14,6 +14,7 @@ TRAINING_GROUP: Final = "training"
 PROMOTION_GROUP: Final = "promotion"
 MONITORING_GROUP: Final = "monitoring"
 SERVING_GROUP: Final = "serving"
+ROLLOUT_GROUP: Final = "rollout"
 
 # TLC services and the first month each published: the monthly partitions start at the earliest of them, and a
 # month before a service's own first month fails saying when that service starts.
@@ -95,6 +96,16 @@ MIN_RMSE_IMPROVEMENT: Final = 0.5
 LATENCY_TOLERANCE_RATIO: Final = 0.5
 LATENCY_TOLERANCE_MS: Final = 0.05
 LATENCY_REPEATS: Final = 2_000
+
+# Rollout on live traffic (registry/rollout.py): the sequential test's level and limits, the A/B share, the
+# guardrail after a promotion. Margins are mean per-trip squared-error differences, in USD².
+ROLLOUT_AB_SHARE: Final = 0.1
+ROLLOUT_ALPHA: Final = 0.05
+ROLLOUT_MARGIN: Final = 0.0
+ROLLOUT_MIN_LABELS: Final = 200
+ROLLOUT_MAX_LABELS: Final = 20_000
+ROLLOUT_MAX_HOURS: Final = 72.0
+GUARDRAIL_MAX_LABELS: Final = 5_000
 
 # Spark, sized for a 2-core machine.
 SPARK_CONFIG: Final[dict[str, str]] = {

@@ -43,10 +43,24 @@ from taxi_assets.assets.features import labelled_traffic, training_set, trip_fea
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.assets.monitoring import build_drift_report, reference_profile
 from taxi_assets.assets.promotion import promotion_decision, rollback_job
+from taxi_assets.assets.rollout import online_evaluation
 from taxi_assets.assets.serving import prediction_log, served_champion
 from taxi_assets.assets.training import challenger_model
-from taxi_assets.automation import build_freshness_schedule, build_monitor_schedule, ingest_new_months
-from taxi_assets.jobs import ingest_job, monitor_job, reference_job, retrain_job, train_job, zones_job
+from taxi_assets.automation import (
+    build_freshness_schedule,
+    build_monitor_schedule,
+    ingest_new_months,
+    judge_live_rollouts,
+)
+from taxi_assets.jobs import (
+    ingest_job,
+    monitor_job,
+    reference_job,
+    retrain_job,
+    rollout_job,
+    train_job,
+    zones_job,
+)
 from taxi_assets.logs import JSON, log_format
 from taxi_assets.resources import (
     AlertsResource,
@@ -57,6 +71,7 @@ from taxi_assets.resources import (
     MonitoringPolicy,
     PlatformDatabase,
     RetrainingPolicy,
+    RolloutPolicy,
     SparkResource,
     TripSource,
     parse_spark_conf,
@@ -153,6 +168,37 @@ def monitoring_from_env(env: Mapping[str, str]) -> MonitoringPolicy:
     return policy
 
 
+def rollout_stages(text: str) -> dict[str, str]:
+    """``TAXI_ROLLOUT_STAGES``: one stage list for every service (``shadow,ab``), or ``green:shadow;yellow:ab``."""
+    if ":" not in text:
+        return dict.fromkeys(constants.SERVICES, text.strip()) if text.strip() else {}
+    pairs = (item.split(":", 1) for item in text.split(";") if item.strip())
+    return {constants.known_service(service.strip()): stages.strip() for service, stages in pairs}
+
+
+def rollout_from_env(env: Mapping[str, str]) -> RolloutPolicy:
+    """``TAXI_ROLLOUT_STAGES`` and ``TAXI_ROLLOUT_*`` (the test's limits, the guardrail), else the defaults."""
+
+    def number(key: str, default: float) -> float:
+        return float(env.get(f"TAXI_ROLLOUT_{key}") or default)
+
+    policy = RolloutPolicy(
+        stages=rollout_stages(env.get("TAXI_ROLLOUT_STAGES") or ""),
+        ab_share=number("AB_SHARE", constants.ROLLOUT_AB_SHARE),
+        alpha=number("ALPHA", constants.ROLLOUT_ALPHA),
+        margin=number("MARGIN", constants.ROLLOUT_MARGIN),
+        min_labels=int(number("MIN_LABELS", constants.ROLLOUT_MIN_LABELS)),
+        max_labels=int(number("MAX_LABELS", constants.ROLLOUT_MAX_LABELS)),
+        max_hours=number("MAX_HOURS", constants.ROLLOUT_MAX_HOURS),
+        guardrail=(env.get("TAXI_ROLLOUT_GUARDRAIL") or "1").strip().lower() not in {"0", "false", "no", "off"},
+        guardrail_margin=number("GUARDRAIL_MARGIN", constants.ROLLOUT_MARGIN),
+        guardrail_labels=int(number("GUARDRAIL_LABELS", constants.GUARDRAIL_MAX_LABELS)),
+    )
+    for service in constants.SERVICES:
+        policy.plan(service)  # stages or limits out of range fail here, by name
+    return policy
+
+
 def build_resources(env: Mapping[str, str]) -> dict[str, object]:
     """The resources for an environment (tests pass their own mapping)."""
     return {
@@ -164,6 +210,7 @@ def build_resources(env: Mapping[str, str]) -> dict[str, object]:
         "alerts": alerts_from_env(env),
         "retraining": retraining_from_env(env),
         "monitoring": monitoring_from_env(env),
+        "rollout": rollout_from_env(env),
     }
 
 
@@ -183,14 +230,15 @@ def build_defs(env: Mapping[str, str]) -> dg.Definitions:
             reference_profile,
             challenger_model,
             promotion_decision,
+            online_evaluation,
             build_drift_report(windows),
         ],
-        jobs=[ingest_job, zones_job, reference_job, train_job, retrain_job, monitor_job, rollback_job],
+        jobs=[ingest_job, zones_job, reference_job, train_job, retrain_job, monitor_job, rollback_job, rollout_job],
         schedules=[
             build_monitor_schedule(windows),
             build_freshness_schedule(env.get("TAXI_FRESHNESS_CRON") or constants.FRESHNESS_CRON, freshness),
         ],
-        sensors=[retrain_on_failed_checks, ingest_new_months],
+        sensors=[retrain_on_failed_checks, ingest_new_months, judge_live_rollouts],
         resources=build_resources(env),
         loggers={"console": console_logger(log_format(env, JSON))},
     )

@@ -6,6 +6,7 @@ from taxi_assets.assets.features import labelled_traffic, training_set, trip_fea
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.assets.monitoring import reference_profile
 from taxi_assets.assets.promotion import promotion_decision
+from taxi_assets.assets.rollout import online_evaluation
 from taxi_assets.assets.training import challenger_model
 from taxi_assets.run_logging import RUN_LOG_CONFIG
 
@@ -56,4 +57,10 @@ retrain_job = dg.define_asset_job(
     ),
     description="One service, what the retraining sensor launches: labelled traffic + the latest months -> "
     "challenger -> promotion decision on the most recent labelled traffic.",
+)
+rollout_job = dg.define_asset_job(
+    "rollout_job",
+    config=RUN_LOG_CONFIG,
+    selection=dg.AssetSelection.assets(online_evaluation),
+    description="One service: its challenger's live stage judged on the labels matured so far, and the step taken.",
 )

@@ -84,7 +84,7 @@ def _serving(settings: Settings) -> Serving:
         settings.tracking_uri,
         settings.model_name,
         settings.cache_dir,
-        with_challenger=settings.challenger_share > 0 or settings.shadow,
+        with_challenger=settings.challenger_share > 0 or settings.shadow or settings.follow_rollout,
     )
     sink = PredictionLogSink(
         settings.database_url,

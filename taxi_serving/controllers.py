@@ -158,8 +158,9 @@ class ModelController(Controller):
             model_name=serving.settings.model_name,
             champion=describe(serving.store.champion),
             challenger=describe(serving.store.challenger),
-            challenger_share=serving.settings.challenger_share,
-            shadow=serving.settings.shadow,
+            challenger_share=serving.challenger_share(),
+            shadow=serving.shadow_model() is not None,
+            rollout_stage=serving.store.stage.name if serving.store.stage else None,
         )
 
 

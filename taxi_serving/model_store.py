@@ -1,5 +1,8 @@
 """Loads the champion (and challenger) through their MLflow aliases, polls them, and hot-swaps.
 
+The challenger's rollout stage is read from its version's tags at each poll: the platform moves a challenger
+into shadow, A/B or the guardrail by tagging it, and every worker follows within one poll.
+
 A swap replaces one reference: a request reads ``store.champion`` once and uses that object to the end, so no
 request fails or waits while a new version loads in the background. When the registry cannot be reached, the
 last loaded models keep serving; at start-up the last champion can be loaded from the local cache.
@@ -24,6 +27,7 @@ from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
 from taxi_assets.monitoring.profile import PROFILE_FILE, ReferenceProfile
 from taxi_assets.registry.models import CHALLENGER, CHAMPION, ModelRegistry
+from taxi_assets.registry.rollout import Stage
 from taxi_assets.training.serving_model import FareModel
 from taxi_serving.validation import TripValidator
 
@@ -56,6 +60,8 @@ class ModelStore:
         self.with_challenger = with_challenger
         self.champion: LoadedModel | None = None
         self.challenger: LoadedModel | None = None
+        # the challenger's rollout stage (shadow, A/B, the guardrail), read from its version's tags at each poll
+        self.stage: Stage | None = None
         self.registry_reachable = False
         self.last_error: str | None = None
         self.reloads = 0
@@ -76,6 +82,11 @@ class ModelStore:
                 challenger = self._resolve(registry, CHALLENGER) if self.with_challenger else None
                 self.champion = self._updated(registry, CHAMPION, champion, self.champion)
                 self.challenger = self._updated(registry, CHALLENGER, challenger, self.challenger)
+                self.stage = (
+                    Stage.from_tags(challenger, registry.version_tags(self.model_name, challenger))
+                    if challenger is not None
+                    else None
+                )
                 self.registry_reachable, self.last_error = True, None
             except REGISTRY_ERRORS as exc:
                 # keep serving what is loaded; /readyz and the metrics report the outage

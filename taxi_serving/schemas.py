@@ -68,6 +68,7 @@ class ModelInfo(msgspec.Struct, kw_only=True):
     challenger: ModelDescription | None
     challenger_share: float
     shadow: bool
+    rollout_stage: str | None = None
 
 
 class Readiness(msgspec.Struct, kw_only=True):

@@ -12,7 +12,8 @@ from typing import Any, Final
 import msgspec
 
 from taxi_assets.features.columns import FEATURES
-from taxi_assets.platform_db.prediction_log import SHADOW_ARM, LogRow
+from taxi_assets.platform_db.prediction_log import CHALLENGER_ARM, CHAMPION_ARM, SHADOW_ARM, LogRow
+from taxi_assets.registry.rollout import AB, GUARDRAIL, SHADOW
 from taxi_serving.contract import CLIENT_ID, CLIENT_ID_MAX
 from taxi_serving.errors import InvalidRequestError, MalformedBodyError, NoModelError
 from taxi_serving.logging_sink import PredictionLogSink
@@ -21,8 +22,6 @@ from taxi_serving.model_store import LoadedModel, ModelStore
 from taxi_serving.schemas import FieldError, Prediction
 from taxi_serving.settings import Settings
 
-CHAMPION_ARM: Final = "champion"
-CHALLENGER_ARM: Final = "challenger"
 _BUCKETS: Final = 10_000
 _decoder = msgspec.json.Decoder()
 
@@ -57,8 +56,8 @@ class Serving:
         """Champion or challenger: a stable hash of the client id (or the request id) picks the arm."""
         champion = self.champion()
         challenger = self.store.challenger
-        share = self.settings.challenger_share
-        if challenger is None or share <= 0 or self.settings.shadow:
+        share = self.challenger_share()
+        if challenger is None or share <= 0 or self.shadow_model() is not None:
             return Routed(CHAMPION_ARM, champion)
         digest = hashlib.blake2b((client_id or request_id).encode(), digest_size=8).digest()
         bucket = int.from_bytes(digest, "big") % _BUCKETS
@@ -116,9 +115,18 @@ class Serving:
         self.metrics.count_predictions(routed.arm, version, "/predict", latency_ms / 1000)
         return Prediction(request_id=request_id, fare=fare, model_version=version, arm=routed.arm, served_at=served_at)
 
+    def challenger_share(self) -> float:
+        """The share of clients the challenger answers: ``TAXI_CHALLENGER_SHARE``, else its A/B stage's share."""
+        stage = self.store.stage
+        if self.settings.challenger_share > 0 or not self.settings.follow_rollout or stage is None:
+            return self.settings.challenger_share
+        return stage.share if stage.name == AB else 0.0
+
     def shadow_model(self) -> LoadedModel | None:
-        """The challenger, when shadow mode scores it on every request."""
-        return self.store.challenger if self.settings.shadow else None
+        """The challenger, when it is scored on every request: ``TAXI_SHADOW``, or its shadow or guardrail stage."""
+        stage = self.store.stage
+        following = self.settings.follow_rollout and stage is not None and stage.name in (SHADOW, GUARDRAIL)
+        return self.store.challenger if self.settings.shadow or following else None
 
     @staticmethod
     def decode(body: bytes) -> Any:

@@ -29,6 +29,8 @@ class Settings:
     poll_interval_seconds: float = 10.0
     challenger_share: float = 0.0
     shadow: bool = False
+    # follow the challenger's rollout stage (shadow, A/B share, guardrail) as the platform tags it
+    follow_rollout: bool = True
     batch_limit: int = 1_000
     max_body_bytes: int = 1_048_576
     log_batch_size: int = 500
@@ -58,7 +60,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     ``TAXI_HOME`` (data home, default ``.taxi``), ``MLFLOW_TRACKING_URI``, ``TAXI_DATABASE_URL``,
     ``TAXI_SERVICE`` (green), ``TAXI_API_KEYS`` (comma-separated), ``TAXI_API_KEYS_FILE`` (one key per line,
     re-read when it changes), ``TAXI_MODEL_POLL_SECONDS``, ``TAXI_CHALLENGER_SHARE`` (0..1),
-    ``TAXI_SHADOW`` (1 to score the challenger on every request), ``TAXI_BATCH_LIMIT``, ``TAXI_MAX_BODY_BYTES``,
+    ``TAXI_SHADOW`` (1 to score the challenger on every request), ``TAXI_FOLLOW_ROLLOUT`` (1; 0 ignores the
+    challenger's rollout stage), ``TAXI_BATCH_LIMIT``, ``TAXI_MAX_BODY_BYTES``,
     ``TAXI_LOG_FSYNC_SECONDS`` (1; the journal's sync interval), ``TAXI_LOG_DURABLE`` (1; 0 only to benchmark),
     ``TAXI_REGISTRY_RETRIES`` (1) and ``TAXI_REGISTRY_TIMEOUT_SECONDS`` (3) for each call to the MLflow server.
 
@@ -79,6 +82,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         poll_interval_seconds=float(env.get("TAXI_MODEL_POLL_SECONDS") or 10.0),
         challenger_share=float(env.get("TAXI_CHALLENGER_SHARE") or 0.0),
         shadow=_flag(env.get("TAXI_SHADOW")),
+        follow_rollout=_flag(env.get("TAXI_FOLLOW_ROLLOUT") or "1"),
         batch_limit=int(env.get("TAXI_BATCH_LIMIT") or 1_000),
         max_body_bytes=int(env.get("TAXI_MAX_BODY_BYTES") or 1_048_576),
         log_fsync_seconds=float(env.get("TAXI_LOG_FSYNC_SECONDS") or 1.0),

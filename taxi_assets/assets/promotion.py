@@ -27,7 +27,8 @@ from taxi_assets.registry.champion import (
 from taxi_assets.registry.decisions import DecisionRecord
 from taxi_assets.registry.models import model_name
 from taxi_assets.registry.promotion import ROLLBACK, PromotionRules
-from taxi_assets.resources import AlertsResource, DataLake, MlflowResource, PlatformDatabase
+from taxi_assets.registry.stages import enter_first_stage, start_guardrail
+from taxi_assets.resources import AlertsResource, DataLake, MlflowResource, PlatformDatabase, RolloutPolicy
 from taxi_assets.run_logging import RUN_LOG_CONFIG
 
 
@@ -77,11 +78,14 @@ def promotion_decision(
     mlflow: MlflowResource,
     platform_db: PlatformDatabase,
     alerts: AlertsResource,
+    rollout: RolloutPolicy,
 ) -> dg.MaterializeResult:
     """Champion vs challenger on the same holdout, and the recorded decision.
 
-    Promotes (moves ``champion``, keeps the old one as ``previous_champion``) only if the challenger's checks
-    passed, its RMSE is lower by the required margin and its single-row p99 latency is within tolerance.
+    A challenger passes only if its checks passed, its RMSE is lower by the required margin and its single-row
+    p99 latency is within tolerance. One that passes enters the service's first rollout stage (shadow or A/B,
+    promoted later on live evidence by ``online_evaluation``), or with no stages is promoted at once: it moves
+    ``champion``, keeps the old one as ``previous_champion``, and the old one runs in shadow for the guardrail.
     Every decision is recorded with its evidence.
     """
     service, run_id = context.partition_key, context.run.run_id
@@ -94,7 +98,13 @@ def promotion_decision(
     rules = PromotionRules(config.min_rmse_improvement, config.latency_tolerance_ratio, config.latency_tolerance_ms)
     comparison = compare(registry, name, challenger_version, holdout, rules, config.latency_repeats)
     store = platform_db.decisions()
-    record, decision_id = apply_decision(registry, store, service, comparison, run_id)
+    plan = rollout.plan(service)
+    if comparison.promoted and comparison.champion and plan.first_stage():
+        record, decision_id = enter_first_stage(registry, store, service, comparison, plan, run_id)
+    else:
+        record, decision_id = apply_decision(registry, store, service, comparison, run_id)
+        if comparison.promoted and comparison.champion and plan.guardrail:
+            start_guardrail(registry, name, comparison.champion.version, challenger_version)
     store.dispose()
     context.log.info(f"{name}: {record.action} v{challenger_version} — {record.reason}")
     alerts.alerter().send(decision_alert(service, comparison, record, run_id))

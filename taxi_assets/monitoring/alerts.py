@@ -63,6 +63,8 @@ class Kind(StrEnum):
     PROMOTED = "promoted"
     REJECTED = "rejected"
     ROLLED_BACK = "rolled_back"
+    # a challenger entered or left a rollout stage (shadow, A/B, the guardrail) on live evidence
+    ROLLOUT = "rollout"
     LOG_QUARANTINED = "log_quarantined"
 
 

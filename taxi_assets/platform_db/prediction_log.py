@@ -65,6 +65,9 @@ PREDICTION_LOG_QUARANTINE: Final = sa.Table(
 LOG_COLUMNS: Final = tuple(column.name for column in PREDICTION_LOG.columns if column.name != "id")
 # One row in LOG_COLUMNS order; datetimes as text ("YYYY-MM-DD HH:MM:SS.ffffff+00:00"), read by both databases.
 LogRow = tuple[Any, ...]
+# the arm of a row: the model that answered (A/B splits clients between two), or a challenger scored in shadow
+CHAMPION_ARM: Final = "champion"
+CHALLENGER_ARM: Final = "challenger"
 SHADOW_ARM: Final = "shadow"
 
 

@@ -142,9 +142,9 @@ def apply_decision(
 
 
 def decision_alert(service: str, comparison: Comparison, record: DecisionRecord, dagster_run_id: str) -> Alert:
-    """The alert of a decision: INFO for a promotion, WARNING for a rejection."""
+    """The alert of a decision: INFO for a promotion or a rollout stage entered, WARNING for a rejection."""
     challenger, champion = comparison.challenger, comparison.champion
-    verb = "promoted" if comparison.promoted else "rejected"
+    verb = {PROMOTE: "promoted", REJECT: "rejected"}.get(record.action, f"enters {record.action}")
     details: dict[str, Any] = {
         "reason": comparison.decision.reason,
         "champion_before": record.champion_version or "none",
@@ -154,9 +154,10 @@ def decision_alert(service: str, comparison: Comparison, record: DecisionRecord,
         "holdout": f"{comparison.holdout_label} ({comparison.holdout_rows} rows)",
         "dagster_run_id": dagster_run_id,
     }
+    kind = {PROMOTE: Kind.PROMOTED, REJECT: Kind.REJECTED}.get(record.action, Kind.ROLLOUT)
     return Alert(
-        Severity.INFO if comparison.promoted else Severity.WARNING,
-        Kind.PROMOTED if comparison.promoted else Kind.REJECTED,
+        Severity.WARNING if record.action == REJECT else Severity.INFO,
+        kind,
         service,
         f"{comparison.name}: challenger v{challenger.version} {verb}",
         details,

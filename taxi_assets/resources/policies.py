@@ -1,4 +1,4 @@
-"""The policies of retraining (which months, how often) and of monitoring (its windows, its accuracy period)."""
+"""The policies of retraining (which months, how often), monitoring (windows, accuracy period) and rollout."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pydantic import Field
 
 from taxi_assets import constants
 from taxi_assets.partitions import MonitoringWindows
+from taxi_assets.registry.rollout import RolloutPlan
 
 
 class RetrainingPolicy(dg.ConfigurableResource):
@@ -37,3 +38,61 @@ class MonitoringPolicy(dg.ConfigurableResource):
     def windows(self) -> MonitoringWindows:
         """The windows this policy cuts."""
         return MonitoringWindows(self.window_minutes, self.start)
+
+
+class RolloutPolicy(dg.ConfigurableResource):
+    """How a challenger that passed the offline rules is rolled out on live traffic (``registry/rollout.py``).
+
+    ``stages`` per service, comma-separated (``shadow``, ``shadow,ab``, ``ab``); a service not named there is
+    promoted on the offline decision alone, as is every service when it is empty. The test's limits and the
+    guardrail apply to every service.
+    """
+
+    stages: dict[str, str] = Field(
+        default_factory=dict, description="Per service, its stages in order: shadow, ab or shadow,ab."
+    )
+    ab_share: float = Field(default=constants.ROLLOUT_AB_SHARE, description="Share of clients it answers in A/B.")
+    alpha: float = Field(
+        default=constants.ROLLOUT_ALPHA, description="Level of the sequential test: the bound on false promotions."
+    )
+    margin: float = Field(
+        default=constants.ROLLOUT_MARGIN,
+        description="Mean per-trip squared-error gain (USD²) the challenger must beat with confidence 1 - alpha.",
+    )
+    min_labels: int = Field(
+        default=constants.ROLLOUT_MIN_LABELS, description="No live decision before this many labels."
+    )
+    max_labels: int = Field(
+        default=constants.ROLLOUT_MAX_LABELS,
+        description="A stage without a decision at this many labels ends in rejection.",
+    )
+    max_hours: float = Field(
+        default=constants.ROLLOUT_MAX_HOURS, description="A stage without a decision after this long ends in rejection."
+    )
+    guardrail: bool = Field(
+        default=True,
+        description="Score the old champion in shadow after a promotion, and roll back on a confident loss.",
+    )
+    guardrail_margin: float = Field(
+        default=constants.ROLLOUT_MARGIN,
+        description="Mean per-trip squared-error loss (USD²) of a new champion over the old that rolls it back.",
+    )
+    guardrail_labels: int = Field(
+        default=constants.GUARDRAIL_MAX_LABELS, description="The guardrail ends, cleared, at this many labels."
+    )
+
+    def plan(self, service: str) -> RolloutPlan:
+        """The plan of ``service``. Raises ValueError for stages or limits out of range, naming them."""
+        stages = tuple(stage.strip() for stage in self.stages.get(service, "").split(",") if stage.strip())
+        return RolloutPlan(
+            stages=stages,
+            ab_share=self.ab_share,
+            alpha=self.alpha,
+            margin=self.margin,
+            min_labels=self.min_labels,
+            max_labels=self.max_labels,
+            max_hours=self.max_hours,
+            guardrail=self.guardrail,
+            guardrail_margin=self.guardrail_margin,
+            guardrail_labels=self.guardrail_labels,
+        )

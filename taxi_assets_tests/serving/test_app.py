@@ -8,6 +8,7 @@ API's own behaviour, need no Spark and run in the fast tier. A Spark-trained cha
 import json
 import socket
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from litestar.testing import TestClient
 from taxi_assets.features.columns import FEATURES, INTEGER_FEATURES
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG
 from taxi_assets.registry.models import CHALLENGER, CHAMPION, ModelRegistry
+from taxi_assets.registry.rollout import AB, SHADOW, Stage
 from taxi_assets_tests.champions import Trained, register, tiny_champions
 from taxi_assets_tests.serving.conftest import HEADERS, Served, make_settings, trip
 from taxi_serving.app import create_app
@@ -228,6 +230,55 @@ def test_shadow_scores_the_challenger_without_returning_it(trained: Trained, tmp
         rows = connection.execute(sa.select(PREDICTION_LOG.c.arm, PREDICTION_LOG.c.model_version)).all()
     engine.dispose()
     assert sorted(rows) == sorted([("champion", response["model_version"]), ("shadow", challenger_version)])
+
+
+def test_the_api_follows_the_challengers_rollout_stage_at_each_poll(trained: Trained, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    registry = ModelRegistry(settings.tracking_uri, (tmp_path / "artifacts").as_uri())
+    register(registry, trained, "a", CHAMPION)
+    challenger_version = register(registry, trained, "b", CHALLENGER)
+    app = create_app(settings)
+    store, model = app.state.serving.store, settings.model_name
+
+    def arms(clients: int) -> list[str]:
+        body = trip(trained.holdout)
+        return [
+            client.post("/predict", json=body | {"client_id": f"c{i}"}, headers=HEADERS).json()["arm"]
+            for i in range(clients)
+        ]
+
+    def logged_arms() -> list[str]:
+        app.state.serving.sink.flush()
+        engine = sa.create_engine(settings.database_url)
+        with engine.connect() as connection:
+            rows = connection.execute(sa.select(PREDICTION_LOG.c.arm)).scalars().all()
+        engine.dispose()
+        return list(rows)
+
+    with TestClient(app) as client:
+        # a challenger alias alone (an offline rejection keeps it) is neither scored nor served
+        assert set(arms(50)) == {"champion"}
+        assert "shadow" not in logged_arms()
+        registry.tag_version(
+            model, challenger_version, Stage(SHADOW, challenger_version, "1", datetime.now(UTC)).tags()
+        )
+        store.refresh()
+        assert set(arms(50)) == {"champion"}
+        assert logged_arms().count("shadow") == 50
+        assert client.get("/model", headers=HEADERS).json()["rollout_stage"] == "shadow"
+        registry.tag_version(
+            model, challenger_version, Stage(AB, challenger_version, "1", datetime.now(UTC), 0.4).tags()
+        )
+        store.refresh()
+        split = arms(2_000)
+        assert split.count("challenger") / len(split) == pytest.approx(0.4, abs=0.04)
+        assert logged_arms().count("shadow") == 50  # A/B answers with one model: nothing more in shadow
+        info = client.get("/model", headers=HEADERS).json()
+        assert (info["rollout_stage"], info["challenger_share"], info["shadow"]) == ("ab", 0.4, False)
+        registry.tag_version(model, challenger_version, {"rollout.stage": "ended"})
+        store.refresh()
+        assert set(arms(200)) == {"champion"}
+        assert client.get("/model", headers=HEADERS).json()["rollout_stage"] is None
 
 
 def test_api_keys_rotate_from_a_file_without_restart(trained: Trained, tmp_path: Path) -> None:
