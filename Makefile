@@ -18,7 +18,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYTHONHASHSEED := 0
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: instance calibrate migrate help demo dashboard bench-dashboard train retrain seed-traffic monitor bench-drift up rollback serve bench-serve test test-fast lint docs typecheck dev bench-features bench-model lock check-java clean
+.PHONY: instance calibrate migrate help demo dashboard bench-dashboard simulate-rollout train retrain seed-traffic monitor bench-drift up rollback serve bench-serve test test-fast lint docs typecheck dev bench-features bench-model lock check-java clean
 
 help:
 	@echo "make demo            the whole loop under the Dagster daemon: train on 2022, serve, replay 2022-03 (calm)"
@@ -42,6 +42,7 @@ help:
 	@echo "make bench-drift     drift report at 10k/100k/1M rows beside Evidently 0.7 on the same frames"
 	@echo "make bench-serve     API load benchmark under wrk (after make demo)"
 	@echo "make bench-dashboard the overview's first meaningful paint in chromium: 30 days of hourly reports, 1M predictions"
+	@echo "make simulate-rollout false promotions, power and labels to decision of the live test (1,000 seeded runs)"
 	@echo "make calibrate       false-alarm and detection rates of every check on real months (WINDOWS=200, SEED)"
 	@echo "make up              the compose deployment (copy docker/.env.example to docker/.env first)"
 	@echo "make migrate         bring the platform database (TAXI_DATABASE_URL) to the newest schema revision"
@@ -167,6 +168,10 @@ $(BENCH_VENV)/.installed: scripts/bench-evidently.lock
 bench-drift: check-java $(BIN)/.installed $(BENCH_VENV)/.installed
 	$(BIN)/python scripts/bench_drift.py $(if $(TAXI_TRIPS_DIR),$(TAXI_TRIPS_DIR),../shared/data/tlc) \
 	  --evidently-python $(BENCH_VENV)/bin/python
+
+# The live promotion test by seeded simulation: false promotions at each alpha, power, labels to a decision.
+simulate-rollout: $(BIN)/.installed
+	$(BIN)/python scripts/simulate_rollout.py
 
 # The dashboard's overview in a real browser (Debian's chromium): time to its headline, cold, warm and empty.
 bench-dashboard: $(BIN)/.installed

@@ -4,7 +4,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,7 +18,8 @@ from taxi_assets.definitions import build_defs
 from taxi_assets.lake_storage import MANIFEST
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG
 from taxi_assets.platform_db.schema import ensure_schema
-from taxi_assets.registry.models import CHAMPION, model_name
+from taxi_assets.registry.models import CHALLENGER, CHAMPION, model_name
+from taxi_assets.registry.rollout import SHADOW, Stage
 from taxi_assets.resources import (
     DataLake,
     HttpTripSource,
@@ -26,6 +27,7 @@ from taxi_assets.resources import (
     MlflowResource,
     PlatformDatabase,
     RetrainingPolicy,
+    RolloutPolicy,
 )
 
 
@@ -196,3 +198,60 @@ def test_the_freshness_retraining_trains_each_service_with_a_champion_on_its_new
     assert request.partition_key == "green"
     assert request.run_config == {"ops": {"training_set": {"config": {"months": ["2022-02", "2022-03"]}}}}
     assert request.tags["taxi/trigger"] == "freshness"
+
+
+def test_a_challenger_in_a_live_stage_is_judged_each_time_labels_mature(tmp_path: Path) -> None:
+    database = PlatformDatabase(url=f"sqlite:///{tmp_path / 'platform.db'}")
+    mlflow = MlflowResource(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    rollout = RolloutPolicy(max_hours=1.0)
+    defs = build_defs({"TAXI_HOME": str(tmp_path)})
+    sensor = defs.resolve_sensor_def("judge_live_rollouts")
+
+    def evaluate() -> tuple[list[dg.RunRequest], str]:
+        context = dg.build_sensor_context(
+            instance=dg.DagsterInstance.ephemeral(),
+            resources={"mlflow": mlflow, "platform_db": database, "rollout": rollout},
+            repository_def=defs.get_repository_def(),
+        )
+        data = sensor.evaluate_tick(context)
+        return list(data.run_requests or []), str(data.skip_message or "")
+
+    client = MlflowClient(tracking_uri=mlflow.tracking_uri, registry_uri=mlflow.tracking_uri)
+    name = model_name("green")
+    client.create_registered_model(name)
+    for _ in range(2):
+        client.create_model_version(name, source=str(tmp_path / "model"))
+    client.set_registered_model_alias(name, CHAMPION, "1")
+    client.set_registered_model_alias(name, CHALLENGER, "2")
+    # a challenger alias without a stage (an offline rejection keeps it) is not judged
+    assert evaluate() == ([], "no challenger is in a live stage (shadow, A/B or the guardrail)")
+    started = datetime.now(UTC) - timedelta(minutes=30)
+    for key, value in Stage(SHADOW, "2", "1", started).tags().items():
+        client.set_model_version_tag(name, "2", key, value)
+    engine = sa.create_engine(database.url)
+    ensure_schema(engine)
+
+    def log_labelled(first: int, count: int, moment: datetime) -> None:
+        with engine.begin() as connection:
+            for index in range(first, first + count):
+                connection.execute(
+                    PREDICTION_LOG.insert().values(
+                        request_id=f"r{index}", logged_at=moment, endpoint="/predict", status="ok", status_code=200,
+                        service="green", arm="champion", model_version="1", prediction=10.0, actual_fare=11.0,
+                    )
+                )  # fmt: skip
+
+    log_labelled(0, 5, started - timedelta(minutes=1))  # before the stage: not its labels
+    log_labelled(5, 3, started + timedelta(minutes=1))
+    (request,), _ = evaluate()
+    assert request.partition_key == "green"
+    assert request.run_key == f"rollout-green-v2-shadow-{started:%Y%m%dT%H%M%S}-3"
+    assert (request.tags["taxi/stage"], request.tags["taxi/labels"]) == ("shadow", "3")
+    # the same labels give the same run key (Dagster runs a key once); new labels a new one
+    assert evaluate()[0][0].run_key == request.run_key
+    log_labelled(8, 2, started + timedelta(minutes=2))
+    assert evaluate()[0][0].run_key.endswith("-5")
+    # once the stage's time is up it is judged once more, to time it out
+    client.set_model_version_tag(name, "2", "rollout.started_at", (started - timedelta(hours=1)).isoformat())
+    assert evaluate()[0][0].run_key.endswith("-expired")
+    engine.dispose()

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from taxi_assets.assets import features, ingestion, monitoring, promotion, serving, training
+from taxi_assets.assets import features, ingestion, monitoring, promotion, rollout, serving, training
 from taxi_assets.definitions import build_defs, defs
 from taxi_assets.partitions import month_service_key
 from taxi_assets.resources import HttpTripSource, LocalTripSource
@@ -24,6 +24,7 @@ EXPECTED_GROUPS = {
     "drift_report": "monitoring",
     "prediction_log": "serving",
     "served_champion": "serving",
+    "online_evaluation": "rollout",
 }
 
 
@@ -43,6 +44,8 @@ def test_asset_keys_groups_and_lineage(tmp_path: Path) -> None:
     assert parents["reference_profile"] == {"training_set"}
     assert parents["challenger_model"] == {"training_set", "reference_profile"}
     assert parents["promotion_decision"] == {"challenger_model"}
+    # a challenger in a live stage is judged on what the API logged
+    assert parents["online_evaluation"] == {"prediction_log", "promotion_decision"}
     checks = {key.name for key in graph.asset_check_keys}
     assert checks == {
         "serving_artifact_parity",
@@ -51,10 +54,12 @@ def test_asset_keys_groups_and_lineage(tmp_path: Path) -> None:
         "prediction_drift",
         "validation_failure_rate",
         "accuracy",
+        "live_scoring",
+        "guardrail",
     }
 
 
-ASSET_MODULES = (features, ingestion, monitoring, promotion, serving, training)
+ASSET_MODULES = (features, ingestion, monitoring, promotion, rollout, serving, training)
 
 
 def test_each_asset_module_holds_one_group_and_is_named_for_it(tmp_path: Path) -> None:
@@ -74,7 +79,7 @@ def test_each_asset_module_holds_one_group_and_is_named_for_it(tmp_path: Path) -
         module = function.__module__.removeprefix("taxi_assets.assets.")  # type: ignore[union-attr]
         modules.setdefault(module, set()).update(groups)
     assert modules == {group: {group} for group in modules}
-    assert set(modules) == {"ingestion", "features", "training", "promotion", "monitoring", "serving"}
+    assert set(modules) == {"ingestion", "features", "training", "promotion", "rollout", "monitoring", "serving"}
     files = {path.stem for path in (PROJECT_ROOT / "taxi_assets" / "assets").glob("*.py")}
     assert files - set(modules) == {"__init__", "common"}
 
@@ -114,7 +119,11 @@ def test_jobs_and_resources_follow_the_environment(tmp_path: Path) -> None:
         "retrain_job",
         "monitor_job",
         "rollback_job",
+        "rollout_job",
     }
+    rollouts = local.resolve_sensor_def("judge_live_rollouts")
+    assert [job.name for job in rollouts.jobs] == ["rollout_job"]
+    assert rollouts.default_status == dg.DefaultSensorStatus.RUNNING
     assert isinstance(local.resources["trip_source"], LocalTripSource)
     assert local.resources["lake"].root == str(tmp_path / "lake")
     remote = build_defs({"TAXI_HOME": str(tmp_path)})

@@ -134,7 +134,12 @@ def retraining_sentence(started: dict[str, Any] | None, decision: dict[str, Any]
     sentence = f"Last retraining started {when(started['raised_at'])} ({started['title']})"
     if decision is None or pd.Timestamp(decision["decided_at"]) < pd.Timestamp(started["raised_at"]):
         return sentence + "; no decision recorded yet."
-    outcome = "promoted" if decision["action"] == "promote" else "kept the champion"
+    outcomes = {
+        "promote": "promoted",
+        "shadow": "sent the challenger into shadow, to be promoted only on live evidence",
+        "ab": "sent the challenger into an A/B split, to be promoted only on live evidence",
+    }
+    outcome = outcomes.get(decision["action"], "kept the champion")
     return sentence + f"; it {outcome}: {decision['reason']}."
 
 
@@ -149,13 +154,28 @@ def rules_sentence(rules: dict[str, Any]) -> str:
     """Every promotion rule's result with the value it saw and the threshold it applied, then the holdout."""
     parts = []
     for name, result in sorted(rules.items()):
-        if isinstance(result, dict) and "passed" in result:
+        if name == "live" and isinstance(result, dict):
+            parts.append(live_sentence(result))
+        elif name in ("segments", "plan"):
+            continue  # per-segment comparisons and the rollout plan: in the table's JSON, too long for a sentence
+        elif isinstance(result, dict) and "passed" in result:
             verdict = "passed" if result["passed"] else "FAILED"
             value, threshold = _short(result.get("value")), _short(result.get("threshold"))
             parts.append(f"{name} {verdict} ({value} against {threshold})")
         else:
             parts.append(f"{name}: {_short(result)}")
     return "; ".join(parts)
+
+
+def live_sentence(live: dict[str, Any]) -> str:
+    """The sequential test behind a live decision: the stage, the labels, the mean difference and its bounds."""
+    confidence = f"{1 - float(live['alpha']):.0%}"
+    return (
+        f"live {live['stage']} test: {live['decision']} after {int(live['labels']):,} true fares, mean squared-error "
+        f"difference {_short(float(live['mean_difference']))} USD² in [{_short(float(live['low']))}, "
+        f"{_short(float(live['high']))}] at {confidence} (margin {_short(float(live['margin']))}, statistic "
+        f"{_short(float(live['statistic']))})"
+    )
 
 
 def _short(value: object) -> str:

@@ -87,8 +87,8 @@ def online_evaluation(
         store.dispose()
         severity = Severity.WARNING if step.action in (ROLLBACK_LIVE, REJECT_LIVE) else Severity.INFO
         kind = Kind.ROLLED_BACK if step.action == ROLLBACK_LIVE else Kind.ROLLOUT
-        alerts.send(severity, kind, service, f"{name}: {record.action} — v{record.challenger_version} "
-                    f"({stage.name})", {"reason": step.reason, "dagster_run_id": context.run.run_id})  # fmt: skip
+        title = f"{name}: {stage.name} of v{stage.version} beside champion v{stage.against} ends in {record.action}"
+        alerts.send(severity, kind, service, title, {"reason": step.reason, "dagster_run_id": context.run.run_id})
         context.log_event(served_observation(service, name, record.new_champion_version, record.action))
     context.log.info(f"{name} {stage.name} v{stage.version} against v{stage.against}: {step.action} — {step.reason}")
     arm = CHALLENGER_ARM if stage.name == AB else SHADOW_ARM

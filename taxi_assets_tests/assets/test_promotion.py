@@ -36,7 +36,10 @@ def test_a_model_trained_after_the_fare_increase_replaces_the_2022_champion(life
     assert third["holdout"] == "training_set test split (2023-01)"
     # the 2022 model under-predicts 2023 fares: much worse RMSE on the 2023 holdout
     assert float(third["champion_rmse"]) - float(third["challenger_rmse"]) > 1.0  # type: ignore[arg-type]
-    assert lifecycle.aliases["v3"] == {"champion": "3", "previous_champion": "1", "challenger": None}
+    # the old champion runs in shadow beside the new one, for the guardrail
+    assert lifecycle.aliases["v3"] == {"champion": "3", "previous_champion": "1", "challenger": "1"}
+    tags = lifecycle.registry().version_tags(MODEL, "1")
+    assert (tags["rollout.stage"], tags["rollout.against"]) == ("guardrail", "3")
 
 
 def test_every_decision_is_in_the_table_and_on_the_model_versions(lifecycle: Lifecycle) -> None:

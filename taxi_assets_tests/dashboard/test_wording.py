@@ -67,3 +67,18 @@ def test_named_and_bare_keys() -> None:
     assert config.database_url == "sqlite:////tmp/h/platform.db"
     assert config.dagster_run_url("abc") == "http://127.0.0.1:3000/runs/abc"
     assert config.mlflow_version_url("taxi-fare-green", "2") is None
+
+
+def test_a_live_decision_says_its_test_and_leaves_the_segments_to_the_table() -> None:
+    live = {"stage": "shadow", "decision": "promote", "labels": 1433, "mean_difference": 19.99123, "low": 0.0012,
+            "high": 39.98, "margin": 0.0, "alpha": 0.05, "statistic": 1.00006}  # fmt: skip
+    said = wording.rules_sentence({"live": live, "segments": {"pickup_borough": {"Bronx": {}}}, "plan": {}})
+    assert said == (
+        "live shadow test: promote after 1,433 true fares, mean squared-error difference 19.99 USD² in "
+        "[0.0012, 39.98] at 95% (margin 0, statistic 1)"
+    )
+    started = {"raised_at": "2026-03-01T10:00:00+00:00", "title": "accuracy failed"}
+    decision = {"decided_at": "2026-03-01T10:05:00+00:00", "action": "shadow", "reason": "passed the offline rules"}
+    assert "it sent the challenger into shadow, to be promoted only on live evidence" in wording.retraining_sentence(
+        started, decision
+    )

@@ -1,5 +1,7 @@
 """The sequential test: known answers, and its error rate and power measured by seeded simulation."""
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -14,38 +16,13 @@ from taxi_assets.registry.sequential import (
     judge,
     radius,
 )
+from taxi_assets_tests.conftest import PROJECT_ROOT
+
+sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
+from simulate_rollout import main, outcomes, paired_squared_errors
 
 RUNS = 1_000
 LABELS = 5_000
-
-
-def paired_squared_errors(
-    runs: int, labels: int, champion_rmse: float, challenger_rmse: float, seed: int
-) -> np.ndarray:
-    """``runs`` sequences of champion minus challenger squared error on the same trips.
-
-    The errors are heavy-tailed (Student t, 4 degrees of freedom, scaled to the RMSE) and correlated (0.8), as two
-    fare models' errors on the same trips are: both miss the same odd trips.
-    """
-    rng = np.random.default_rng(seed)
-    unit = np.sqrt(2.0)  # the standard deviation of t with 4 degrees of freedom
-    shared = rng.standard_t(4, (runs, labels)) / unit
-    own = rng.standard_t(4, (2, runs, labels)) / unit
-    champion = champion_rmse * (0.8 * shared + 0.6 * own[0])
-    challenger = challenger_rmse * (0.8 * shared + 0.6 * own[1])
-    return np.square(champion) - np.square(challenger)
-
-
-def outcomes(differences: np.ndarray, rule: SequentialRule) -> tuple[dict[str, int], list[int]]:
-    """How many runs ended in each decision, and the labels each promotion took."""
-    counts = {PROMOTE: 0, REJECT: 0, TIMEOUT: 0, CONTINUE: 0}
-    labels = []
-    for run in differences:
-        verdict = first_decision(run, rule)
-        counts[verdict.decision] += 1
-        if verdict.decision == PROMOTE:
-            labels.append(verdict.labels)
-    return counts, labels
 
 
 def test_equal_models_are_promoted_at_most_at_the_configured_rate_over_a_thousand_seeded_runs() -> None:
@@ -114,3 +91,15 @@ def test_known_answers() -> None:
         SequentialRule(alpha=1.5)
     with pytest.raises(ValueError, match="min_labels"):
         SequentialRule(min_labels=10, max_labels=5)
+
+
+def test_the_simulation_script_prints_a_row_per_case(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--runs", "20", "--labels", "1500"]) == 0
+    printed = capsys.readouterr().out
+    assert "20 seeded runs of 1500 labels each" in printed
+    rows = [line.split() for line in printed.splitlines() if line.startswith(("equal", "better", "worse"))]
+    assert len(rows) == 7
+    # a challenger better by 1.0 RMSE is promoted in every run; a worse one never
+    better = next(row for row in rows if row[:4] == ["better", "by", "1.0", "RMSE"] and row[4] == "0.05")
+    assert better[5] == "20"
+    assert next(row for row in rows if row[0] == "worse")[5] == "0"

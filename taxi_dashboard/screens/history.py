@@ -25,8 +25,10 @@ else:
             "challenger": decisions["challenger_version"],
             "champion before": decisions["champion_version"],
             "champion after": decisions["new_champion_version"],
-            "challenger RMSE": decisions["challenger_metrics"].map(lambda m: m.get("rmse")),
-            "champion RMSE": decisions["champion_metrics"].map(lambda m: m.get("rmse")),
+            # offline decisions measure RMSE on a holdout; live ones on the true fares of the trips both scored
+            "challenger RMSE": decisions["challenger_metrics"].map(lambda m: m.get("rmse", m.get("live_rmse"))),
+            "champion RMSE": decisions["champion_metrics"].map(lambda m: m.get("rmse", m.get("live_rmse"))),
+            "live labels": decisions["rules"].map(lambda r: r.get("live", {}).get("labels")),
             "reason": decisions["reason"],
             "rules": decisions["rules"].map(wording.rules_sentence),
             "Dagster run": decisions["dagster_run_id"].map(lambda run: view.run_link(config, run)),
