@@ -26,6 +26,7 @@ import dagster as dg
 
 from taxi_assets import constants
 from taxi_assets.errors import SourceUnavailableError
+from taxi_assets.jobs import rollout_job
 from taxi_assets.partitions import MonitoringWindows, month_service_key
 from taxi_assets.platform_db.prediction_log import log_activity
 from taxi_assets.registry.live_evidence import labels_since
@@ -165,7 +166,7 @@ ROLLOUT_SENSOR_INTERVAL_SECONDS: Final = 60
 
 @dg.sensor(
     name="judge_live_rollouts",
-    job_name="rollout_job",
+    job=rollout_job,
     minimum_interval_seconds=ROLLOUT_SENSOR_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="While a challenger is in shadow, A/B or the guardrail, judge it each time more of its labels have "

@@ -161,7 +161,7 @@ def test_a_run_asked_for_text_logs_readable_lines(bare_root: None, capsys: pytes
 def test_every_job_of_the_code_location_logs_through_the_platform_console_logger(tmp_path: object) -> None:
     defs = build_defs({"TAXI_HOME": str(tmp_path), "TAXI_LOG_FORMAT": "text"})
     names = [job.name for job in defs.resolve_all_job_defs() if not job.name.startswith("__")]
-    assert len(names) == 7
+    assert len(names) == 8
     for name in names:
         console = defs.resolve_job_def(name).loggers["console"]
         assert console.description == "Records on stderr as JSON lines (json) or readable lines (text)."

@@ -8,7 +8,6 @@ import dagster as dg
 from taxi_assets import constants
 from taxi_assets.assets.promotion import promotion_decision
 from taxi_assets.assets.serving import prediction_log, served_observation
-from taxi_assets.monitoring.alerts import Kind, Severity
 from taxi_assets.partitions import service_partitions
 from taxi_assets.platform_db.prediction_log import CHALLENGER_ARM, SHADOW_ARM
 from taxi_assets.registry.live_evidence import LiveEvaluation, stage_traffic
@@ -16,7 +15,6 @@ from taxi_assets.registry.models import model_name
 from taxi_assets.registry.rollout import (
     AB,
     CONTINUE,
-    REJECT_LIVE,
     ROLLBACK_LIVE,
     RolloutPlan,
     Stage,
@@ -24,7 +22,7 @@ from taxi_assets.registry.rollout import (
     boundary_ratio,
     next_step,
 )
-from taxi_assets.registry.stages import carry_out, current_stage, evaluate_stage
+from taxi_assets.registry.stages import carry_out, current_stage, evaluate_stage, step_alert
 from taxi_assets.resources import AlertsResource, MlflowResource, PlatformDatabase, RolloutPolicy
 
 LIVE_SCORING = "live_scoring"
@@ -85,21 +83,13 @@ def online_evaluation(
             registry, store, service, name, step, stage, evaluation, plan, context.run.run_id
         )
         store.dispose()
-        severity = Severity.WARNING if step.action in (ROLLBACK_LIVE, REJECT_LIVE) else Severity.INFO
-        kind = Kind.ROLLED_BACK if step.action == ROLLBACK_LIVE else Kind.ROLLOUT
-        title = f"{name}: {stage.name} of v{stage.version} beside champion v{stage.against} ends in {record.action}"
-        alerts.send(severity, kind, service, title, {"reason": step.reason, "dagster_run_id": context.run.run_id})
+        alerts.alerter().send(step_alert(service, name, stage, step, record, context.run.run_id))
         context.log_event(served_observation(service, name, record.new_champion_version, record.action))
     context.log.info(f"{name} {stage.name} v{stage.version} against v{stage.against}: {step.action} — {step.reason}")
     arm = CHALLENGER_ARM if stage.name == AB else SHADOW_ARM
     traffic = stage_traffic(platform_db.url, service, stage.against, stage.version, arm, stage.started_at)
-    return dg.MaterializeResult(
-        metadata=metadata,
-        check_results=[
-            _scoring_check(stage, traffic.champion_requests, traffic.challenger_requests, plan),
-            _guardrail_check(stage, step),
-        ],
-    )
+    checks = [_scoring_check(stage, traffic.champion_requests, traffic.challenger_requests, plan)]
+    return dg.MaterializeResult(metadata=metadata, check_results=[*checks, _guardrail_check(stage, step)])
 
 
 def _plan(plan: RolloutPlan) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from taxi_assets.monitoring.alerts import Alert, Kind, Severity
 from taxi_assets.registry.champion import Comparison
 from taxi_assets.registry.decisions import DecisionRecord, DecisionStore
 from taxi_assets.registry.live_evidence import (
@@ -133,31 +134,7 @@ def carry_out(
     """Do what ``step`` calls for on ``stage`` and record it. The step must not be CONTINUE."""
     # in the guardrail the challenger alias holds the old champion; the served model is the new one
     served, scored = (stage.against, stage.version)
-    champion_after = served
-    if step.action == ADVANCE:
-        assert step.next_stage is not None
-        following = _stage(step.next_stage, stage.version, stage.against, plan)
-        registry.tag_version(name, stage.version, following.tags())
-    elif step.action == PROMOTE_LIVE:
-        registry.set_alias(name, PREVIOUS_CHAMPION, served)
-        registry.set_alias(name, CHAMPION, scored)
-        registry.delete_alias(name, CHALLENGER)
-        registry.tag_version(name, scored, {STAGE_TAG: ENDED})
-        champion_after = scored
-        if plan.guardrail:
-            start_guardrail(registry, name, served, scored)
-    elif step.action == ROLLBACK_LIVE:
-        registry.set_alias(name, CHAMPION, scored)
-        registry.delete_alias(name, PREVIOUS_CHAMPION)
-        registry.delete_alias(name, CHALLENGER)
-        registry.tag_version(name, scored, {STAGE_TAG: ENDED})
-        registry.tag_version(name, served, {"rolled_back_at": datetime.now(UTC).isoformat()})
-        champion_after = scored
-    elif step.action in (REJECT_LIVE, CLEARED):
-        registry.delete_alias(name, CHALLENGER)
-        registry.tag_version(name, scored, {STAGE_TAG: ENDED})
-    else:
-        raise ValueError(f"nothing to carry out for the step {step.action!r}")
+    champion_after = _move_aliases(registry, name, step, stage, plan)
     record = DecisionRecord(
         service=service,
         model_name=name,
@@ -181,6 +158,45 @@ def carry_out(
     )
     # the guardrail judges the new champion: its decision is tagged on it
     return record, _record_and_tag(registry, store, record, served if stage.name == GUARDRAIL else scored)
+
+
+def _move_aliases(registry: ModelRegistry, name: str, step: Step, stage: Stage, plan: RolloutPlan) -> str:
+    """Move the aliases and stage tags ``step`` calls for; return the champion after it."""
+    served, scored = (stage.against, stage.version)
+    if step.action == ADVANCE and step.next_stage is not None:
+        registry.tag_version(name, scored, _stage(step.next_stage, scored, served, plan).tags())
+        return served
+    if step.action == PROMOTE_LIVE:
+        registry.set_alias(name, PREVIOUS_CHAMPION, served)
+        registry.set_alias(name, CHAMPION, scored)
+        registry.delete_alias(name, CHALLENGER)
+        registry.tag_version(name, scored, {STAGE_TAG: ENDED})
+        if plan.guardrail:
+            start_guardrail(registry, name, served, scored)
+        return scored
+    if step.action == ROLLBACK_LIVE:
+        registry.set_alias(name, CHAMPION, scored)
+        registry.delete_alias(name, PREVIOUS_CHAMPION)
+        registry.delete_alias(name, CHALLENGER)
+        registry.tag_version(name, scored, {STAGE_TAG: ENDED})
+        registry.tag_version(name, served, {"rolled_back_at": datetime.now(UTC).isoformat()})
+        return scored
+    if step.action in (REJECT_LIVE, CLEARED):
+        registry.delete_alias(name, CHALLENGER)
+        registry.tag_version(name, scored, {STAGE_TAG: ENDED})
+        return served
+    raise ValueError(f"nothing to carry out for the step {step.action!r}")
+
+
+def step_alert(service: str, name: str, stage: Stage, step: Step, record: DecisionRecord, run_id: str) -> Alert:
+    """The alert of a live step: a WARNING for a rollback or a rejection, INFO otherwise."""
+    return Alert(
+        Severity.WARNING if step.action in (ROLLBACK_LIVE, REJECT_LIVE) else Severity.INFO,
+        Kind.ROLLED_BACK if step.action == ROLLBACK_LIVE else Kind.ROLLOUT,
+        service,
+        f"{name}: {stage.name} of v{stage.version} beside champion v{stage.against} ends in {record.action}",
+        {"reason": step.reason, "labels": record.rules["live"]["labels"], "dagster_run_id": run_id},
+    )
 
 
 def _record_and_tag(registry: ModelRegistry, store: DecisionStore, record: DecisionRecord, version: str) -> int:
