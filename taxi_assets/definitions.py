@@ -72,6 +72,7 @@ from taxi_assets.resources import (
     PlatformDatabase,
     RetrainingPolicy,
     RolloutPolicy,
+    RolloutSettings,
     SparkResource,
     TripSource,
     parse_spark_conf,
@@ -168,31 +169,27 @@ def monitoring_from_env(env: Mapping[str, str]) -> MonitoringPolicy:
     return policy
 
 
-def rollout_stages(text: str) -> dict[str, str]:
-    """``TAXI_ROLLOUT_STAGES``: one stage list for every service (``shadow,ab``), or ``green:shadow;yellow:ab``."""
+def per_service(text: str) -> dict[str, str]:
+    """A setting for every service (``shadow,ab``), or per service (``green:shadow;yellow:ab``)."""
     if ":" not in text:
-        return dict.fromkeys(constants.SERVICES, text.strip()) if text.strip() else {}
+        return dict.fromkeys(constants.SERVICES, text.strip())
     pairs = (item.split(":", 1) for item in text.split(";") if item.strip())
-    return {constants.known_service(service.strip()): stages.strip() for service, stages in pairs}
+    return {constants.known_service(service.strip()): value.strip() for service, value in pairs}
 
 
 def rollout_from_env(env: Mapping[str, str]) -> RolloutPolicy:
-    """``TAXI_ROLLOUT_STAGES`` and ``TAXI_ROLLOUT_*`` (the test's limits, the guardrail), else the defaults."""
+    """``TAXI_ROLLOUT_STAGES`` and the other ``TAXI_ROLLOUT_*`` settings, each for every service or per service.
 
-    def number(key: str, default: float) -> float:
-        return float(env.get(f"TAXI_ROLLOUT_{key}") or default)
-
+    Each takes one value for every service or ``service:value`` pairs separated by ``;``; what is unset keeps
+    the defaults in constants.py.
+    """
+    fields: dict[str, dict[str, str]] = {service: {} for service in constants.SERVICES}
+    for field in RolloutSettings.model_fields:
+        text = env.get(f"TAXI_ROLLOUT_{field.upper()}")
+        for service, value in per_service(text or "").items() if text else ():
+            fields[service][field] = value
     policy = RolloutPolicy(
-        stages=rollout_stages(env.get("TAXI_ROLLOUT_STAGES") or ""),
-        ab_share=number("AB_SHARE", constants.ROLLOUT_AB_SHARE),
-        alpha=number("ALPHA", constants.ROLLOUT_ALPHA),
-        margin=number("MARGIN", constants.ROLLOUT_MARGIN),
-        min_labels=int(number("MIN_LABELS", constants.ROLLOUT_MIN_LABELS)),
-        max_labels=int(number("MAX_LABELS", constants.ROLLOUT_MAX_LABELS)),
-        max_hours=number("MAX_HOURS", constants.ROLLOUT_MAX_HOURS),
-        guardrail=(env.get("TAXI_ROLLOUT_GUARDRAIL") or "1").strip().lower() not in {"0", "false", "no", "off"},
-        guardrail_margin=number("GUARDRAIL_MARGIN", constants.ROLLOUT_MARGIN),
-        guardrail_labels=int(number("GUARDRAIL_LABELS", constants.GUARDRAIL_MAX_LABELS)),
+        services={service: RolloutSettings.model_validate(values) for service, values in fields.items()}
     )
     for service in constants.SERVICES:
         policy.plan(service)  # stages or limits out of range fail here, by name

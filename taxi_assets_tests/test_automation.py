@@ -28,6 +28,7 @@ from taxi_assets.resources import (
     PlatformDatabase,
     RetrainingPolicy,
     RolloutPolicy,
+    RolloutSettings,
 )
 
 
@@ -203,7 +204,7 @@ def test_the_freshness_retraining_trains_each_service_with_a_champion_on_its_new
 def test_a_challenger_in_a_live_stage_is_judged_each_time_labels_mature(tmp_path: Path) -> None:
     database = PlatformDatabase(url=f"sqlite:///{tmp_path / 'platform.db'}")
     mlflow = MlflowResource(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
-    rollout = RolloutPolicy(max_hours=1.0)
+    rollout = RolloutPolicy(services={"green": RolloutSettings(max_hours=1.0)})
     defs = build_defs({"TAXI_HOME": str(tmp_path)})
     sensor = defs.resolve_sensor_def("judge_live_rollouts")
 

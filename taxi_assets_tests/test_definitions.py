@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from taxi_assets.assets import features, ingestion, monitoring, promotion, rollout, serving, training
-from taxi_assets.definitions import build_defs, defs
+from taxi_assets.definitions import build_defs, defs, rollout_from_env
 from taxi_assets.partitions import month_service_key
 from taxi_assets.resources import HttpTripSource, LocalTripSource
 from taxi_assets_tests.conftest import PROJECT_ROOT, TLC_DIR
@@ -196,3 +196,24 @@ def test_spark_runs_queue_one_at_a_time_and_monitoring_never_waits_behind_them(t
     assert queue is not None
     assert queue.max_concurrent_runs >= 2
     assert queue.tag_concurrency_limits == [{"key": "taxi/engine", "value": "spark", "limit": 1}]
+
+
+def test_the_rollout_is_configured_per_service_and_a_bad_setting_is_named() -> None:
+    policy = rollout_from_env(
+        {"TAXI_ROLLOUT_STAGES": "green:shadow,ab;yellow:shadow", "TAXI_ROLLOUT_AB_SHARE": "green:0.25",
+         "TAXI_ROLLOUT_MAX_LABELS": "3000", "TAXI_ROLLOUT_GUARDRAIL": "yellow:0"}
+    )  # fmt: skip
+    green, yellow = policy.plan("green"), policy.plan("yellow")
+    assert (green.stages, green.ab_share, green.max_labels, green.guardrail) == (("shadow", "ab"), 0.25, 3000, True)
+    assert (yellow.stages, yellow.ab_share, yellow.max_labels, yellow.guardrail) == (("shadow",), 0.1, 3000, False)
+    # nothing set: promoted on the offline decision, with the guardrail
+    default = rollout_from_env({}).plan("green")
+    assert (default.stages, default.guardrail, default.alpha) == ((), True, 0.05)
+    with pytest.raises(ValueError, match="ordered subset of shadow, ab, not ab,shadow"):
+        rollout_from_env({"TAXI_ROLLOUT_STAGES": "ab,shadow"})
+    with pytest.raises(ValueError, match="unknown TLC service 'blue'"):
+        rollout_from_env({"TAXI_ROLLOUT_STAGES": "blue:shadow"})
+    with pytest.raises(ValueError, match="ab_share must be in"):
+        rollout_from_env({"TAXI_ROLLOUT_AB_SHARE": "1.5"})
+    with pytest.raises(ValueError, match="max_labels"):
+        rollout_from_env({"TAXI_ROLLOUT_MAX_LABELS": "many"})

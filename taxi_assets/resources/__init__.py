@@ -9,7 +9,7 @@ from taxi_assets.resources.alerts import AlertsResource
 from taxi_assets.resources.database import PlatformDatabase
 from taxi_assets.resources.lake import DataLake
 from taxi_assets.resources.mlflow_registry import MlflowResource
-from taxi_assets.resources.policies import MonitoringPolicy, RetrainingPolicy, RolloutPolicy
+from taxi_assets.resources.policies import MonitoringPolicy, RetrainingPolicy, RolloutPolicy, RolloutSettings
 from taxi_assets.resources.spark import SparkResource, parse_spark_conf, spark_config
 from taxi_assets.resources.trip_source import (
     ZONE_LOOKUP_FILE,
@@ -34,6 +34,7 @@ __all__ = [
     "PlatformDatabase",
     "RetrainingPolicy",
     "RolloutPolicy",
+    "RolloutSettings",
     "SparkResource",
     "TripSource",
     "describe_file",

@@ -40,17 +40,11 @@ class MonitoringPolicy(dg.ConfigurableResource):
         return MonitoringWindows(self.window_minutes, self.start)
 
 
-class RolloutPolicy(dg.ConfigurableResource):
-    """How a challenger that passed the offline rules is rolled out on live traffic (``registry/rollout.py``).
+class RolloutSettings(dg.Config):
+    """One service's rollout on live traffic (``registry/rollout.py``): its stages, the A/B share, the test's limits."""
 
-    ``stages`` per service, comma-separated (``shadow``, ``shadow,ab``, ``ab``); a service not named there is
-    promoted on the offline decision alone, as is every service when it is empty. The test's limits and the
-    guardrail apply to every service.
-    """
-
-    stages: dict[str, str] = Field(
-        default_factory=dict, description="Per service, its stages in order: shadow, ab or shadow,ab."
-    )
+    stages: str = Field(default="", description="Stages in order, comma-separated: shadow, ab or shadow,ab; empty: "
+                        "promoted on the offline decision at once.")  # fmt: skip
     ab_share: float = Field(default=constants.ROLLOUT_AB_SHARE, description="Share of clients it answers in A/B.")
     alpha: float = Field(
         default=constants.ROLLOUT_ALPHA, description="Level of the sequential test: the bound on false promotions."
@@ -81,18 +75,18 @@ class RolloutPolicy(dg.ConfigurableResource):
         default=constants.GUARDRAIL_MAX_LABELS, description="The guardrail ends, cleared, at this many labels."
     )
 
+    def plan(self) -> RolloutPlan:
+        """These settings as a plan. Raises ValueError for stages or limits out of range, naming them."""
+        stages = tuple(stage.strip() for stage in self.stages.split(",") if stage.strip())
+        values = self.model_dump(exclude={"stages"})
+        return RolloutPlan(stages=stages, **values)
+
+
+class RolloutPolicy(dg.ConfigurableResource):
+    """How each service rolls out a challenger that passed the offline rules; a service not listed uses defaults."""
+
+    services: dict[str, RolloutSettings] = Field(default_factory=dict, description="Each service's rollout.")
+
     def plan(self, service: str) -> RolloutPlan:
-        """The plan of ``service``. Raises ValueError for stages or limits out of range, naming them."""
-        stages = tuple(stage.strip() for stage in self.stages.get(service, "").split(",") if stage.strip())
-        return RolloutPlan(
-            stages=stages,
-            ab_share=self.ab_share,
-            alpha=self.alpha,
-            margin=self.margin,
-            min_labels=self.min_labels,
-            max_labels=self.max_labels,
-            max_hours=self.max_hours,
-            guardrail=self.guardrail,
-            guardrail_margin=self.guardrail_margin,
-            guardrail_labels=self.guardrail_labels,
-        )
+        """The plan of ``service``."""
+        return self.services.get(service, RolloutSettings()).plan()
