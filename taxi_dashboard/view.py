@@ -15,7 +15,8 @@ from typing import Final
 import pandas as pd
 import streamlit as st
 
-from taxi_assets.registry.models import CHAMPION, ModelRegistry, model_name
+from taxi_assets.registry.models import CHALLENGER, CHAMPION, ModelRegistry, model_name
+from taxi_assets.registry.rollout import Stage
 from taxi_dashboard import reports as lake_reports
 from taxi_dashboard import retraining, tables
 from taxi_dashboard.settings import DashboardSettings, settings_from_env
@@ -115,6 +116,16 @@ def champion(tracking_uri: str, name: str) -> str | None:
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).exists():
         return None
     return ModelRegistry(tracking_uri).alias(model_name(name), CHAMPION)
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def challenger_stage(tracking_uri: str, name: str) -> Stage | None:
+    """The live stage of the version the ``challenger`` alias points at (shadow, A/B, the guardrail), or None."""
+    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).exists():
+        return None
+    registry = ModelRegistry(tracking_uri)
+    version = registry.alias(model_name(name), CHALLENGER)
+    return Stage.from_tags(version, registry.version_tags(model_name(name), version)) if version else None
 
 
 @st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)

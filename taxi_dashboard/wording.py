@@ -11,6 +11,8 @@ from typing import Any, Final
 
 import pandas as pd
 
+from taxi_assets.registry.rollout import GUARDRAIL, SHADOW, Stage
+
 # check name -> (what it means in plain words, what the check computes)
 CHECKS: Final = {
     "accuracy": ("Fare estimates are less accurate", "drift_report check `accuracy`: error on matured labels"),
@@ -114,6 +116,26 @@ def champion_sentence(version: str | None, decision: dict[str, Any] | None) -> s
     if decision["action"] == "rollback":
         return f"Model version {version} answers requests since {since}: rolled back to it ({decision['reason']})."
     return f"Model version {version} answers requests since {since}: {decision['reason']}."
+
+
+def stage_sentence(stage: Stage) -> str:
+    """The challenger's live stage in words: what the API does with it, since when, and what ends it."""
+    since = when(stage.started_at)
+    if stage.name == GUARDRAIL:
+        return (
+            f"Model version {stage.version}, the previous champion, is scored beside version {stage.against} on "
+            f"every request since {since}: if version {stage.against} turns out confidently worse on the same "
+            "trips once their fares arrive, it is rolled back."
+        )
+    doing = (
+        "is scored on every request without answering any"
+        if stage.name == SHADOW
+        else f"answers {share(stage.share)} of clients"
+    )
+    return (
+        f"Challenger version {stage.version} {doing} since {since} ({stage.name}): it replaces version "
+        f"{stage.against} only when its error on the true fares is confidently lower."
+    )
 
 
 def incident_sentence(incident: dict[str, Any]) -> str:

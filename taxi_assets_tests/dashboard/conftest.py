@@ -5,6 +5,7 @@ platform's own stores.
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,8 @@ import pytest
 
 from taxi_assets.monitoring.alerts import Alert, Alerter, Kind, Severity
 from taxi_assets.registry.decisions import DecisionRecord, DecisionStore
-from taxi_assets.registry.models import ModelRegistry
+from taxi_assets.registry.models import CHALLENGER, ModelRegistry
+from taxi_assets.registry.rollout import GUARDRAIL, Stage
 from taxi_assets.training.serving_model import FareModel
 from taxi_assets_tests.champions import register, synthetic_trips, tiny_champions
 from taxi_assets_tests.dashboard.screens import point_at
@@ -52,6 +54,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
     # the retraining's challenger, promoted: the champion alias moves to it, the decision is recorded
     registry = ModelRegistry(f"sqlite:///{path / 'mlflow' / 'mlflow.db'}", (path / "mlflow" / "artifacts").as_uri())
     promoted = register(registry, tiny, "b")
+    # as a promotion leaves it: the old champion scored beside the new one, for the guardrail
+    registry.set_alias("taxi-fare-green", CHALLENGER, version)
+    registry.tag_version("taxi-fare-green", version, Stage(GUARDRAIL, version, promoted, datetime.now(UTC)).tags())
     Alerter(url).send(Alert(Severity.INFO, Kind.RETRAIN_STARTED, "green", RETRAIN_TITLE, {"months": "2023-02"}))
     DecisionStore(url).record(
         DecisionRecord(

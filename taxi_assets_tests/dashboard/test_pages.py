@@ -35,6 +35,9 @@ def test_the_overview_says_how_far_off_the_fares_are_and_names_the_incident(dash
     assert any(text.startswith("Fare estimates are less accurate (worth a look)") for text in texts)
     assert any(f"Model version {dashboard_env.promoted} answers requests since" in text for text in texts)
     assert any("Last retraining started" in text and "it promoted" in text for text in texts)
+    (guardrail,) = [element.value for element in app.info]
+    assert guardrail.startswith(f"Model version {dashboard_env.version}, the previous champion, is scored beside")
+    assert f"if version {dashboard_env.promoted} turns out confidently worse" in guardrail
 
 
 def test_the_segment_view_flags_the_shifted_borough_and_no_other(dashboard_env: Home) -> None:

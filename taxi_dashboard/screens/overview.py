@@ -64,6 +64,9 @@ decisions = view.decisions(config.database_url, service)
 version = view.champion(config.tracking_uri, service)
 made = tables.decision_that_made(decisions, version)
 st.write(wording.champion_sentence(version, made))
+stage = view.challenger_stage(config.tracking_uri, service)
+if stage is not None:
+    st.info(wording.stage_sentence(stage))
 
 st.subheader("Open incidents")
 if open_now.empty:
