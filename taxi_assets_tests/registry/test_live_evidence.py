@@ -1,5 +1,6 @@
 """Champion against challenger on live traffic: shadow pairs read from a prediction log the API's sink wrote."""
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,12 +16,14 @@ from taxi_assets.registry.live_evidence import (
     paired_comparison,
     read_frame,
     read_shadow_pairs,
+    shadow_pairs_query,
     squared_error_differences,
     stage_traffic,
     two_sample_comparison,
 )
 from taxi_assets.registry.sequential import CONTINUE, PROMOTE, REJECT, SequentialRule, first_decision
 from taxi_assets_tests.champions import synthetic_trips
+from taxi_assets_tests.postgres import fresh_database
 from taxi_serving.logging_sink import PredictionLogSink
 from taxi_serving.service import log_row
 
@@ -114,6 +117,16 @@ def test_comparisons_known_answers() -> None:
     assert np.isnan(two_sample_comparison(np.array([1.0]), np.array([1.0, 2.0])).mean_difference)
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The platform database on SQLite, and on the local PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'platform.db'}"
+    else:
+        with fresh_database("live") as url:
+            yield url
+
+
 def log_ab(url: str, folder: Path, trips: int, share: float, challenger_noise: float, seed: int) -> None:
     """``trips`` requests split between champion v1 and challenger v2 by client, as the API logs them, all labelled."""
     rows = synthetic_trips(trips, seed=seed)
@@ -144,8 +157,10 @@ def log_ab(url: str, folder: Path, trips: int, share: float, challenger_noise: f
 
 
 @pytest.mark.parametrize(("noise", "decision"), [(1.0, PROMOTE), (5.0, REJECT)])
-def test_ab_arms_are_paired_in_label_order_and_compared_by_welch(tmp_path: Path, noise: float, decision: str) -> None:
-    url = f"sqlite:///{tmp_path / 'platform.db'}"
+def test_ab_arms_are_paired_in_label_order_and_compared_by_welch(
+    database_url: str, tmp_path: Path, noise: float, decision: str
+) -> None:
+    url = database_url
     log_ab(url, tmp_path / "journal", 2_000, share=0.3, challenger_noise=noise, seed=4)
     since = datetime.now(UTC) - timedelta(hours=1)
     rows = read_frame(url, ab_rows_query("green", "1", "2", since))
@@ -165,11 +180,14 @@ def test_ab_arms_are_paired_in_label_order_and_compared_by_welch(tmp_path: Path,
     assert (traffic.champion_requests, traffic.challenger_requests) == (counts["champion"], counts["challenger"])
 
 
-def test_shadow_traffic_and_labels_are_counted_per_side(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'platform.db'}"
+def test_shadow_pairs_traffic_and_labels_are_counted_per_side(database_url: str, tmp_path: Path) -> None:
+    url = database_url
     log_shadowed(url, tmp_path / "journal", 120, challenger_noise=1.0, seed=2)
     since = datetime.now(UTC) - timedelta(hours=1)
     traffic = stage_traffic(url, "green", "1", "2", "shadow", since)
     assert (traffic.champion_requests, traffic.challenger_requests) == (120, 120)
     assert labels_since(url, "green", since) == 110  # the shadow rows carry no fare; ten fares have not arrived
     assert labels_since(url, "green", datetime.now(UTC) + timedelta(minutes=1)) == 0
+    # the self-join on the request id, on either database; pinned to the champion that answered
+    assert len(read_frame(url, shadow_pairs_query("green", "2", since, champion_version="1"))) == 110
+    assert read_frame(url, shadow_pairs_query("green", "2", since, champion_version="9")).empty
