@@ -103,7 +103,7 @@ migrate: $(BIN)/.installed
 # lines no test runs; fails below the floor. Tracing cost 5 % (clean clone) to 19 % more pytest time on 2 cores.
 COVERAGE_FLOOR ?= 85
 test: check-java $(BIN)/.installed lint typecheck
-	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
+	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=$(COVERAGE_FLOOR) --durations=25
 
 # Tests marked `slow` need Spark, Dagster runs, a daemon, real servers or whole months; the rest is the fast tier.
 test-fast: $(BIN)/.installed

@@ -110,6 +110,10 @@ def replay_month(runner: Runner, api: Api, options: StoryOptions, month: str, ro
     return summary
 
 
+# the share of a window a replay starts with at least, whatever its rate says it needs
+SPARE_WINDOW_SHARE = 0.75
+
+
 def fresh_window(windows: MonitoringWindows, needed_seconds: float, after: str | None = None) -> str:
     """Wait, if need be, until a window (later than ``after``) starts that has ``needed_seconds`` left; its key."""
     now = datetime.now(UTC)
@@ -128,11 +132,13 @@ def replay_in_window(
     windows = MonitoringWindows(options.window_minutes)
     # the replay's requests, the last true fares (a trip's length over the compression) and a margin
     needed = rows / options.rate * 2 + 240 * 60 / options.compression + 5
-    if needed > windows.length.total_seconds():
+    length = windows.length.total_seconds()
+    if needed > length:
         raise CommandFailedError(
             f"{rows:,} trips at {options.rate:,.0f}/s do not fit one {windows.minutes}-minute window"
         )
-    window = fresh_window(windows, needed, after)
+    # a loaded machine serves below the asked rate: start with most of a window left, so the replay cannot spill
+    window = fresh_window(windows, max(needed, SPARE_WINDOW_SHARE * length), after)
     return window, replay_month(runner, api, options, month, rows)
 
 
