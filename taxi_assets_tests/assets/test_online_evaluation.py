@@ -48,7 +48,7 @@ pytestmark = pytest.mark.slow  # trains four real models and replays a real mont
 
 MODEL = "taxi-fare-green"
 KEY = "rollout-test-key"
-ROUND = 100  # trips per round; each round's fares arrive after the next round's requests
+ROUND = 200  # trips per round; each round's fares arrive after the next round's requests
 MAX_LABELS = 1_500  # the equal challenger's stage ends at this many labels
 
 
@@ -160,14 +160,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         story.client = client
         # 1. equal to the champion, let into shadow by an offline gate that admits anything: never promoted
         story.train("v2", "2022-01", {"min_rmse_improvement": -1e9})
-        story.replay_until_decided("v2", rounds=MAX_LABELS // ROUND + 3)
+        story.replay_until_decided("v2", rounds=MAX_LABELS // ROUND + 2)
         # 2. trained after the fare increase: through the offline rules into shadow, then promoted on live evidence
         story.train("v3", "2023-01", {})
-        story.replay_until_decided("v3", rounds=30)
-        story.replay_until_decided("v3 guardrail", rounds=30)
+        story.replay_until_decided("v3", rounds=15)
+        story.replay_until_decided("v3 guardrail", rounds=15)
         # 3. a 2022 model promoted at once (no stages) on a stale 2022 holdout: the guardrail rolls it back
         story.train("v4", "2022-01", {"holdout_months": ["2022-01"]}, TAXI_ROLLOUT_STAGES="")
-        story.replay_until_decided("v4 guardrail", rounds=30)
+        story.replay_until_decided("v4 guardrail", rounds=15)
         yield story
 
 
