@@ -191,6 +191,9 @@ def rollback(
         raise MissingInputError(f"{name} has no '{PREVIOUS_CHAMPION}' to roll back to (champion: {current})")
     registry.set_alias(name, CHAMPION, previous)
     registry.delete_alias(name, PREVIOUS_CHAMPION)
+    if registry.alias(name, CHALLENGER) == previous:
+        # the previous champion was scored beside the current one for the guardrail: back as champion, that ends
+        registry.delete_alias(name, CHALLENGER)
     done = Rollback(current, previous, 0)
     decision_id = store.record(
         DecisionRecord(

@@ -4,10 +4,11 @@ import pytest
 
 from taxi_assets.errors import MissingInputError
 from taxi_assets.monitoring.alerts import Kind, Severity
-from taxi_assets.registry.champion import Comparison, Rollback, decision_alert, require_challenger
-from taxi_assets.registry.decisions import DecisionRecord
-from taxi_assets.registry.models import ModelRegistry
+from taxi_assets.registry.champion import Comparison, Rollback, decision_alert, require_challenger, rollback
+from taxi_assets.registry.decisions import DecisionRecord, DecisionStore
+from taxi_assets.registry.models import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, ModelRegistry, model_name
 from taxi_assets.registry.promotion import Evidence, PromotionRules, decide
+from taxi_assets.registry.stages import start_guardrail
 from taxi_assets.training.challenger import BEHAVIOUR_CHECK, PARITY_CHECK
 
 RULES = PromotionRules(min_rmse_improvement=0.5, latency_tolerance_ratio=0.5, latency_tolerance_ms=1.0)
@@ -56,3 +57,23 @@ def test_promotion_needs_a_challenger_in_the_registry(tmp_path: Path) -> None:
     registry = ModelRegistry(f"sqlite:///{tmp_path / 'mlflow.db'}", str(tmp_path / "artifacts"))
     with pytest.raises(MissingInputError, match="taxi-fare-green has no 'challenger' version"):
         require_challenger(registry, "taxi-fare-green")
+
+
+def test_a_rollback_during_the_guardrail_ends_it(tmp_path: Path) -> None:
+    registry = ModelRegistry(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    name = model_name("green")
+    registry.client.create_registered_model(name)
+    for _ in range(2):
+        registry.client.create_model_version(name, source=str(tmp_path / "model"))
+    registry.set_alias(name, CHAMPION, "2")
+    registry.set_alias(name, PREVIOUS_CHAMPION, "1")
+    start_guardrail(registry, name, "1", "2")
+    store = DecisionStore(f"sqlite:///{tmp_path / 'platform.db'}")
+    done = rollback(registry, store, "green", name, None)
+    store.dispose()
+    assert (done.current, done.previous) == ("2", "1")
+    assert {alias: registry.alias(name, alias) for alias in (CHAMPION, PREVIOUS_CHAMPION, CHALLENGER)} == {
+        CHAMPION: "1",
+        PREVIOUS_CHAMPION: None,
+        CHALLENGER: None,
+    }
