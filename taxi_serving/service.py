@@ -12,7 +12,7 @@ from typing import Any, Final
 import msgspec
 
 from taxi_assets.features.columns import FEATURES
-from taxi_assets.platform_db.prediction_log import CHALLENGER_ARM, CHAMPION_ARM, SHADOW_ARM, LogRow
+from taxi_assets.platform_db.prediction_log import CHALLENGER_ARM, CHAMPION_ARM, SHADOW_ARM, SHADOW_SUFFIX, LogRow
 from taxi_assets.registry.rollout import AB, GUARDRAIL, SHADOW
 from taxi_serving.contract import CLIENT_ID, CLIENT_ID_MAX
 from taxi_serving.errors import InvalidRequestError, MalformedBodyError, NoModelError
@@ -101,7 +101,7 @@ class Serving:
         if shadow is not None:
             self.sink.submit(
                 log_row(
-                    request_id=f"{request_id}-shadow",
+                    request_id=f"{request_id}{SHADOW_SUFFIX}",
                     endpoint="/predict",
                     status="ok",
                     status_code=200,

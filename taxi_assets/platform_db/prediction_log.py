@@ -69,6 +69,8 @@ LogRow = tuple[Any, ...]
 CHAMPION_ARM: Final = "champion"
 CHALLENGER_ARM: Final = "challenger"
 SHADOW_ARM: Final = "shadow"
+# a shadow score is logged under the request id of the answer it shadows, with this suffix
+SHADOW_SUFFIX: Final = "-shadow"
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,26 @@ pair is one trip both models scored, with its fare: the paired comparison the se
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from taxi_assets.monitoring.accuracy import SEGMENTS, Z_95, segment_keys
-from taxi_assets.platform_db.prediction_log import CHALLENGER_ARM, CHAMPION_ARM, PREDICTION_LOG, SHADOW_ARM
+from taxi_assets.platform_db.prediction_log import (
+    CHALLENGER_ARM,
+    CHAMPION_ARM,
+    PREDICTION_LOG,
+    SHADOW_ARM,
+    SHADOW_SUFFIX,
+)
+from taxi_assets.platform_db.schema import ensure_schema
 from taxi_assets.registry.sequential import Evidence, SequentialRule, Verdict, first_decision, judge
-
-SHADOW_SUFFIX: Final = "-shadow"
 
 
 def shadow_pairs_query(
@@ -82,14 +89,22 @@ def ab_rows_query(service: str, champion_version: str, challenger_version: str, 
     )
 
 
-def read_frame(url: str, query: sa.Select[Any]) -> pd.DataFrame:
-    """A query's rows as a frame."""
+@contextmanager
+def _connection(url: str) -> Iterator[sa.Connection]:
+    """A connection to the platform database (migrated first, as every reader of the log does)."""
     engine = sa.create_engine(url)
     try:
+        ensure_schema(engine)
         with engine.connect() as connection:
-            return pd.read_sql(query, connection)
+            yield connection
     finally:
         engine.dispose()
+
+
+def read_frame(url: str, query: sa.Select[Any]) -> pd.DataFrame:
+    """A query's rows as a frame."""
+    with _connection(url) as connection:
+        return pd.read_sql(query, connection)
 
 
 def read_shadow_pairs(url: str, service: str, challenger_version: str, since: datetime) -> pd.DataFrame:
@@ -99,10 +114,7 @@ def read_shadow_pairs(url: str, service: str, challenger_version: str, since: da
 
 def squared_error_differences(pairs: pd.DataFrame) -> np.ndarray:
     """Per trip, the champion's squared error minus the challenger's: positive where the challenger did better."""
-    actual = pairs["actual_fare"].to_numpy(dtype=np.float64)
-    champion = pairs["champion_prediction"].to_numpy(dtype=np.float64) - actual
-    challenger = pairs["challenger_prediction"].to_numpy(dtype=np.float64) - actual
-    return np.square(champion) - np.square(challenger)
+    return _squared_errors(pairs, "champion_prediction") - _squared_errors(pairs, "challenger_prediction")
 
 
 @dataclass(frozen=True)
@@ -226,12 +238,8 @@ def stage_traffic(url: str, service: str, champion: str, challenger: str, arm: s
         sa.func.count().filter(sa.and_(table.c.arm == CHAMPION_ARM, table.c.model_version == champion)),
         sa.func.count().filter(sa.and_(table.c.arm == arm, table.c.model_version == challenger)),
     ).where(table.c.service == service, table.c.status == "ok", table.c.logged_at >= since)
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as connection:
-            champion_requests, challenger_requests = connection.execute(query).one()
-    finally:
-        engine.dispose()
+    with _connection(url) as connection:
+        champion_requests, challenger_requests = connection.execute(query).one()
     return StageTraffic(int(champion_requests), int(challenger_requests))
 
 
@@ -244,9 +252,5 @@ def labels_since(url: str, service: str, since: datetime) -> int:
         table.c.actual_fare.is_not(None),
         table.c.logged_at >= since,
     )
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return int(connection.execute(query).scalar_one())
-    finally:
-        engine.dispose()
+    with _connection(url) as connection:
+        return int(connection.execute(query).scalar_one())
