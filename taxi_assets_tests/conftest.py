@@ -13,6 +13,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from taxi_assets.resources import LocalTripSource, spark_config
+from taxi_assets_tests.postgres import fresh_database
 
 if TYPE_CHECKING:
     from taxi_assets_tests.champions import Trained
@@ -122,3 +123,13 @@ def trained(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> "T
     from taxi_assets_tests.champions import train_champions
 
     return train_champions(spark, tmp_path_factory.mktemp("serving-models"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The platform database on SQLite, and on a fresh database of the local PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'platform.db'}"
+    else:
+        with fresh_database("platform") as url:
+            yield url

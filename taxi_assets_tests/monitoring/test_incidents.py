@@ -1,12 +1,6 @@
 """Incidents: a check that keeps failing alerts once, escalates once, and resolves once, in SQLite and PostgreSQL."""
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from taxi_assets.monitoring.incidents import ERROR, IncidentStore, Outcome, Transition, step
-from taxi_assets_tests.postgres import fresh_database
 
 
 def outcome(window: str, passed: bool, severity: str = ERROR, judged: bool = True) -> Outcome:
@@ -54,15 +48,6 @@ def test_an_error_after_warnings_escalates_the_incident_once() -> None:
     assert incident.severity == ERROR
     transition, _ = step(incident, outcome("2026-03-01-12:00", passed=False, severity="WARN"))
     assert transition is Transition.CONTINUED
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'platform.db'}"
-    else:
-        with fresh_database("incidents") as url:
-            yield url
 
 
 def test_the_store_keeps_one_open_incident_per_check_and_service(database_url: str) -> None:

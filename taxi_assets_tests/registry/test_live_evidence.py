@@ -1,6 +1,5 @@
 """Champion against challenger on live traffic: shadow pairs read from a prediction log the API's sink wrote."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,7 +22,6 @@ from taxi_assets.registry.live_evidence import (
 )
 from taxi_assets.registry.sequential import CONTINUE, PROMOTE, REJECT, SequentialRule, first_decision
 from taxi_assets_tests.champions import synthetic_trips
-from taxi_assets_tests.postgres import fresh_database
 from taxi_serving.logging_sink import PredictionLogSink
 from taxi_serving.service import log_row
 
@@ -115,16 +113,6 @@ def test_comparisons_known_answers() -> None:
     assert welch.high - welch.mean_difference == pytest.approx(1.959964 * np.sqrt(4.0 / 3))
     assert np.isnan(paired_comparison(np.array([1.0])).low)
     assert np.isnan(two_sample_comparison(np.array([1.0]), np.array([1.0, 2.0])).mean_difference)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The platform database on SQLite, and on the local PostgreSQL server."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'platform.db'}"
-    else:
-        with fresh_database("live") as url:
-            yield url
 
 
 def log_ab(url: str, folder: Path, trips: int, share: float, challenger_noise: float, seed: int) -> None:
