@@ -20,6 +20,7 @@ from typing import Any
 import dagster as dg
 
 from taxi_assets.automation import WINDOW_TAG
+from taxi_assets.constants import MAX_TRIP_DURATION_MINUTES
 from taxi_assets.features.schema import read_feature_table
 from taxi_assets.monitoring.checks import ACCURACY, DRIFT_CHECKS
 from taxi_assets.partitions import MonitoringWindows
@@ -98,12 +99,17 @@ def story_env(env: Mapping[str, str], options: StoryOptions, instance: dg.Dagste
     }
 
 
-def replay_month(runner: Runner, api: Api, options: StoryOptions, month: str, rows: int) -> ReplaySummary:
-    """Replay a sample of one ingested month through the API, with true fares as the trips complete."""
+def replay_month(
+    runner: Runner, api: Api, options: StoryOptions, month: str, rows: int, deadline: float | None = None
+) -> ReplaySummary:
+    """Replay a sample of one ingested month through the API, with true fares as the trips complete.
+
+    No request is sent after ``deadline`` (epoch seconds), when given.
+    """
     features = read_feature_table(runner.lake.committed_features(options.service, month))
     trips = apply("none", replay_trips(features, rows, options.seed))
     print(f"\n== replaying {len(trips):,} trips of {options.service} {month} at {options.rate:,.0f}/s", flush=True)
-    config = ReplayConfig(api.base_url, api.key, rate=options.rate, compression=options.compression)
+    config = ReplayConfig(api.base_url, api.key, rate=options.rate, compression=options.compression, deadline=deadline)
     summary = run_replay(trips, config)
     for line in summary.lines():
         print(f"  {line}")
@@ -112,6 +118,8 @@ def replay_month(runner: Runner, api: Api, options: StoryOptions, month: str, ro
 
 # the share of a window a replay starts with at least, whatever its rate says it needs
 SPARE_WINDOW_SHARE = 0.75
+# the seconds between a replay's last true fare and its window's end
+DEADLINE_MARGIN_SECONDS = 2.0
 
 
 def fresh_window(windows: MonitoringWindows, needed_seconds: float, after: str | None = None) -> str:
@@ -128,10 +136,15 @@ def fresh_window(windows: MonitoringWindows, needed_seconds: float, after: str |
 def replay_in_window(
     runner: Runner, api: Api, options: StoryOptions, month: str, rows: int, after: str | None = None
 ) -> tuple[str, ReplaySummary]:
-    """Replay a month inside one monitoring window later than ``after`` (it must not spill into the next)."""
+    """Replay a month inside one monitoring window later than ``after``.
+
+    It cannot spill into the next: requests stop early enough for the last true fare to arrive before the window
+    ends (a loaded machine sends fewer trips; the summary counts those skipped).
+    """
     windows = MonitoringWindows(options.window_minutes)
-    # the replay's requests, the last true fares (a trip's length over the compression) and a margin
-    needed = rows / options.rate * 2 + 240 * 60 / options.compression + 5
+    # the last true fares arrive a trip's length (plus the fare system's lag) over the compression after their answer
+    last_fare = (MAX_TRIP_DURATION_MINUTES + ReplayConfig.feedback_delay_minutes) * 60 / options.compression
+    needed = rows / options.rate * 2 + last_fare + 5
     length = windows.length.total_seconds()
     if needed > length:
         raise CommandFailedError(
@@ -139,7 +152,8 @@ def replay_in_window(
         )
     # a loaded machine serves below the asked rate: start with most of a window left, so the replay cannot spill
     window = fresh_window(windows, max(needed, SPARE_WINDOW_SHARE * length), after)
-    return window, replay_month(runner, api, options, month, rows)
+    deadline = windows.bounds(window)[1].timestamp() - last_fare - DEADLINE_MARGIN_SECONDS
+    return window, replay_month(runner, api, options, month, rows, deadline)
 
 
 def judged_window(runner: Runner, options: StoryOptions, story: StoryResult, month: str) -> None:

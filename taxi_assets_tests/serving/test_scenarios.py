@@ -1,6 +1,11 @@
-"""Each drift scenario, replayed through a real API on real trips, is caught by the check meant for it."""
+"""Each drift scenario, replayed through a real API on real trips, is caught by the check meant for it.
+
+And a replay keeps to its deadline: what it could not send in time is counted, not sent late.
+"""
 
 import json
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -15,7 +20,7 @@ from taxi_assets_tests.conftest import featurize_month
 from taxi_assets_tests.monitored import champion, judge
 from taxi_assets_tests.serving.conftest import HEADERS
 from taxi_assets_tests.serving.servers import server
-from taxi_tools.replay.client import ReplayConfig, replay_trips, run_replay
+from taxi_tools.replay.client import REQUEST_TIMEOUT_SECONDS, ReplayConfig, replay_trips, run_replay
 from taxi_tools.replay.scenarios import NEW_CATEGORY_CODES, apply
 
 ROWS = 1_500
@@ -103,3 +108,22 @@ def test_bad_requests_fail_the_validation_check(february: pd.DataFrame, trained:
     rate = checks[VALIDATION_FAILURES].metadata["rate"].value
     assert 0.07 < float(rate) < 0.13  # type: ignore[arg-type]
     assert int(metadata["rejected"]) == round(float(rate) * (int(metadata["rows"]) + int(metadata["rejected"])))  # type: ignore[call-overload]
+
+
+def test_a_replay_sends_nothing_after_its_deadline_and_counts_what_it_skipped(
+    february: pd.DataFrame, trained: Trained, tmp_path: Path
+) -> None:
+    champion(tmp_path, trained)
+    with server(tmp_path) as base:
+        deadline = time.time() + 1.5
+        config = ReplayConfig(base, HEADERS["X-API-Key"], rate=200, compression=1e6, deadline=deadline)
+        summary = run_replay(february, config)
+        late = run_replay(february.head(50), replace(config, deadline=time.time() - 1))
+    # about 1.5 s of trips at 200/s went out, each answered and labelled before the deadline; the rest are counted
+    assert 150 <= summary.sent <= 320, summary.lines()
+    assert summary.sent + summary.skipped == len(february)
+    assert summary.status == {200: summary.sent}
+    assert summary.feedback_ok == summary.sent
+    assert summary.finished_requests < deadline + REQUEST_TIMEOUT_SECONDS
+    assert f"{summary.skipped:,} skipped at the deadline" in summary.lines()[0]
+    assert (late.sent, late.skipped, late.feedback_ok) == (0, 50, 0)

@@ -3,7 +3,8 @@
 Time is compressed: with ``compression`` 120, one wall-clock second stands for two minutes of the trips' time,
 so a 15-minute trip's true fare is posted 7.5 s after its prediction (plus ``feedback_delay_minutes``, also in
 trip time: the lag of the fare system). Requests go out on schedule from one asyncio loop with a bounded number
-in flight; a slow API lowers the achieved rate, which the summary reports.
+in flight; a slow API lowers the achieved rate, which the summary reports. With a ``deadline``, a request not yet
+sent by then is skipped and counted, so a replay meant for one monitoring window cannot spill into the next.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class ReplayConfig:
     compression: float = 120.0
     feedback_delay_minutes: float = 2.0
     clients: int = 100
+    # epoch seconds after which no request is sent (the rest are skipped and counted); None sends every trip
+    deadline: float | None = None
 
 
 @dataclass
@@ -43,11 +46,14 @@ class ReplaySummary:
     """What happened: requests by outcome, feedback by outcome, and the rates achieved."""
 
     sent: int = 0
+    # trips not sent because the deadline had passed
+    skipped: int = 0
     status: Counter[int] = field(default_factory=Counter)
     feedback_ok: int = 0
     feedback_failed: int = 0
     transport_errors: int = 0
     model_versions: Counter[str] = field(default_factory=Counter)
+    # from the first request to the last answer, and to the last true fare
     seconds: float = 0.0
     total_seconds: float = 0.0
     # when the last request was answered, in epoch seconds
@@ -64,7 +70,8 @@ class ReplaySummary:
         codes = ", ".join(f"{code}: {count:,}" for code, count in sorted(self.status.items()))
         versions = ", ".join(f"v{version}: {count:,}" for version, count in sorted(self.model_versions.items()))
         return [
-            f"requests sent: {self.sent:,} in {self.seconds:.1f} s ({self.rate:,.0f}/s); by status: {codes}",
+            f"requests sent: {self.sent:,} in {self.seconds:.1f} s ({self.rate:,.0f}/s); by status: {codes}"
+            + (f"; {self.skipped:,} skipped at the deadline" if self.skipped else ""),
             f"served by: {versions or 'none'}; transport errors: {self.transport_errors}",
             f"true fares posted to /feedback: {self.feedback_ok:,} (failed: {self.feedback_failed}); "
             f"the last {self.total_seconds - self.seconds:.1f} s after the last request",
@@ -100,16 +107,27 @@ class _Replay:
         self.pending: list[tuple[float, int, str, float]] = []  # (due, order, request_id, fare), a heap
         self.gate = asyncio.Semaphore(MAX_IN_FLIGHT)
         self.tasks: set[asyncio.Task[None]] = set()
+        self.requests: set[asyncio.Task[None]] = set()
+        self.last_answer = float("nan")
+
+    def past_deadline(self) -> bool:
+        return self.config.deadline is not None and time.time() >= self.config.deadline
 
     async def predict(self, index: int, row: dict[str, Any]) -> None:
-        """Ask for one fare; when served, schedule its true fare for the trip's end."""
+        """Ask for one fare (unless the deadline passed while it waited); when served, schedule its true fare."""
         body = trip_payload(row) | {"client_id": f"replay-{index % self.config.clients}"}
         async with self.gate:
+            if self.past_deadline():
+                self.summary.skipped += 1
+                return
+            self.summary.sent += 1
             try:
                 response = await self.client.post("/predict", json=body)
             except httpx.TransportError:
                 self.summary.transport_errors += 1
                 return
+            finally:
+                self.last_answer = time.monotonic()
         self.summary.status[response.status_code] += 1
         if response.status_code != 200:
             return
@@ -133,10 +151,11 @@ class _Replay:
         else:
             self.summary.feedback_failed += 1
 
-    def spawn(self, coroutine: Any) -> None:
+    def spawn(self, coroutine: Any) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coroutine)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        return task
 
     def post_due_feedback(self) -> None:
         now = time.monotonic()
@@ -145,17 +164,25 @@ class _Replay:
             self.spawn(self.feedback(request_id, fare))
 
     async def run(self, records: list[dict[str, Any]]) -> ReplaySummary:
-        """Send every record at the configured rate, then wait for the last true fare."""
+        """Send every record at the configured rate (until the deadline), then wait for the last true fare."""
         started = time.monotonic()
         for index, row in enumerate(records):
+            if self.past_deadline():
+                self.summary.skipped += len(records) - index
+                break
             delay = started + index / self.config.rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             self.post_due_feedback()
-            self.spawn(self.predict(index, row))
-            self.summary.sent += 1
-        self.summary.seconds = time.monotonic() - started
-        self.summary.finished_requests = time.time()
+            request = self.spawn(self.predict(index, row))
+            self.requests.add(request)
+            request.add_done_callback(self.requests.discard)
+        while self.requests:
+            self.post_due_feedback()
+            await asyncio.sleep(0.01)
+        answered = self.last_answer if self.summary.sent else time.monotonic()
+        self.summary.seconds = answered - started
+        self.summary.finished_requests = time.time() - (time.monotonic() - answered)
         while self.tasks or self.pending:
             self.post_due_feedback()
             wait = min(0.05, max(0.0, self.pending[0][0] - time.monotonic())) if self.pending else 0.01
