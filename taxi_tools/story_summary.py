@@ -1,0 +1,56 @@
+"""What the story prints at its end: one line per step with its numbers, then the measured timeline."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from taxi_assets.monitoring.checks import ACCURACY
+
+if TYPE_CHECKING:  # the story imports this module to print its result
+    from taxi_tools.story import StoryOptions, StoryResult
+
+
+def _number(value: object) -> str:
+    return f"{float(value):.3f}" if isinstance(value, int | float) else "n/a"
+
+
+def print_summary(options: StoryOptions, story: StoryResult) -> None:
+    """One line per step of the story with its numbers, then the timeline's latencies."""
+    calm, drift = options.calm_month, options.drift_month
+    accuracy = story.checks.get(drift, {}).get(ACCURACY)
+    numbers: dict[str, Any] = {k: v.value for k, v in accuracy.metadata.items()} if accuracy else {}
+    statistic = str(numbers.get("statistic", "")).upper()
+    failed_calm = [name for name, check in story.checks.get(calm, {}).items() if not check.passed]
+    decision = story.decision
+    run = story.retrain_run
+    lines = [
+        f"1. champion v{story.champion_before} trained on {options.service} {', '.join(options.training_months)}: "
+        f"holdout RMSE {story.champion_rmse:.3f}",
+        f"2. replayed {calm} in window {story.windows.get(calm)} ({story.replays[calm].sent:,} trips, same fares); "
+        f"judged by the schedule: checks failed: {', '.join(failed_calm) or 'none'}",
+        f"3. replayed {drift} in window {story.windows.get(drift)} ({story.replays[drift].sent:,} trips, after the "
+        f"fare increase): accuracy {'FAILED' if accuracy and not accuracy.passed else 'passed'}, {statistic} "
+        f"{_number(numbers.get('value'))} on {numbers.get('labelled_rows', 0):,} labelled rows vs threshold "
+        f"{_number(numbers.get('threshold'))} (holdout {_number(numbers.get('holdout_value'))})",
+        f"4. the sensor started retrain_job run {run.dagster_run.run_id[:8] if run else 'none'}"
+        + (f" ({run.dagster_run.tags.get('taxi/reason', '')})" if run else ""),
+    ]
+    if decision:
+        lines.append(
+            f"5. {decision['decision']} v{decision['challenger_version']}: RMSE {decision['challenger_rmse']:.3f} vs "
+            f"champion {decision['champion_rmse']:.3f} on {decision['holdout_rows']:,} rows of {decision['holdout']}"
+        )
+    lines.append(f"6. the API serves v{story.served_version_after}")
+    drifted = f"replayed {drift}"
+    timeline = [
+        f"last drifted request -> failed accuracy check: {story.latency(drifted, 'check_failed'):.1f} s "
+        f"(the window closes, the schedule ticks, the run judges it)",
+        f"failed check -> retraining run requested: {story.latency('check_failed', 'retrain_requested'):.1f} s",
+        f"retraining requested -> promotion decision: {story.latency('retrain_requested', 'decided'):.1f} s",
+        f"promotion -> the API serves the new version: {story.latency('decided', 'swapped'):.1f} s",
+    ]
+    if story.new_months:
+        lines.append(
+            f"7. sensor ingest_new_months ingested {', '.join(story.new_months)} as it appeared in the trip source"
+        )
+    print("\n== summary\n" + "\n".join(lines) + "\n\n== timeline (measured)\n" + "\n".join(timeline))
