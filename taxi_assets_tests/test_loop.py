@@ -139,12 +139,13 @@ def test_left_to_the_daemon_the_loop_catches_the_fare_increase_retrains_promotes
     assert not drift[ACCURACY].passed
     assert drift[ACCURACY].severity == dg.AssetCheckSeverity.ERROR
     assert drift[FEATURE_DRIFT].passed
-    # each replay stayed inside its window: every trip it sent was served and labelled before the window ended
+    # each replay stayed inside its window: every trip it sent was answered (a rare real trip out of the API's
+    # ranges with a 422), every one served got its true fare, and the last answer came before the window ended
     windows = MonitoringWindows(options.window_minutes)
     for month, replay in story.replays.items():
-        assert replay.sent >= 1_000, (month, replay.lines())
-        assert replay.status == {200: replay.sent}, (month, replay.lines())
-        assert replay.feedback_ok == replay.sent, (month, replay.lines())
+        assert sum(replay.status.values()) == replay.sent >= 1_000, (month, replay.lines())
+        assert replay.status[200] >= 0.99 * replay.sent, (month, replay.lines())
+        assert replay.feedback_ok == replay.status[200], (month, replay.lines())
         assert replay.finished_requests < windows.bounds(story.windows[month])[1].timestamp()
 
     # the measured latencies stay inside the bounds stated above

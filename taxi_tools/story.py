@@ -120,7 +120,7 @@ def replay_month(
 # the share of a window a replay starts with at least, whatever its rate says it needs
 SPARE_WINDOW_SHARE = 0.75
 # the seconds between a replay's last true fare and its window's end
-DEADLINE_MARGIN_SECONDS = 2.0
+DEADLINE_MARGIN_SECONDS = 5.0
 
 
 def fresh_window(windows: MonitoringWindows, needed_seconds: float, after: str | None = None) -> str:

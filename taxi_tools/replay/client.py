@@ -114,20 +114,17 @@ class _Replay:
         return self.config.deadline is not None and time.time() >= self.config.deadline
 
     async def predict(self, index: int, row: dict[str, Any]) -> None:
-        """Ask for one fare (unless the deadline passed while it waited); when served, schedule its true fare."""
+        """Ask for one fare in the slot the sender took for it; when served, schedule its true fare."""
         body = trip_payload(row) | {"client_id": f"replay-{index % self.config.clients}"}
-        async with self.gate:
-            if self.past_deadline():
-                self.summary.skipped += 1
-                return
+        try:
             self.summary.sent += 1
-            try:
-                response = await self.client.post("/predict", json=body)
-            except httpx.TransportError:
-                self.summary.transport_errors += 1
-                return
-            finally:
-                self.last_answer = time.monotonic()
+            response = await self.client.post("/predict", json=body)
+        except httpx.TransportError:
+            self.summary.transport_errors += 1
+            return
+        finally:
+            self.last_answer = time.monotonic()
+            self.gate.release()
         self.summary.status[response.status_code] += 1
         if response.status_code != 200:
             return
@@ -164,16 +161,22 @@ class _Replay:
             self.spawn(self.feedback(request_id, fare))
 
     async def run(self, records: list[dict[str, Any]]) -> ReplaySummary:
-        """Send every record at the configured rate (until the deadline), then wait for the last true fare."""
+        """Send every record at the configured rate (until the deadline), then wait for the last true fare.
+
+        The sender takes a slot before each request, after the true fares already due: a slow API lowers the
+        rate of requests, never delays the fares behind a queue of requests.
+        """
         started = time.monotonic()
         for index, row in enumerate(records):
-            if self.past_deadline():
-                self.summary.skipped += len(records) - index
-                break
             delay = started + index / self.config.rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             self.post_due_feedback()
+            await self.gate.acquire()
+            if self.past_deadline():
+                self.gate.release()
+                self.summary.skipped += len(records) - index
+                break
             request = self.spawn(self.predict(index, row))
             self.requests.add(request)
             request.add_done_callback(self.requests.discard)
