@@ -105,9 +105,11 @@ COVERAGE_FLOOR ?= 85
 test: check-java $(BIN)/.installed lint typecheck
 	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=$(COVERAGE_FLOOR) --durations=25
 
-# Tests marked `slow` need Spark, Dagster runs, a daemon, real servers or whole months; the rest is the fast tier.
+# Tests marked `slow` need Spark, Dagster runs, a daemon, real servers or whole months; the rest is the fast tier,
+# on two pytest-xdist workers (its tests share nothing: each has its own temporary home and PostgreSQL database).
+# The whole suite stays in one process: run in two it took as long, its daemon and Spark tests sharing two cores.
 test-fast: $(BIN)/.installed
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow" -q -n 2
 
 lint: $(BIN)/.installed docs
 	$(BIN)/ruff check taxi_assets taxi_serving taxi_tools taxi_dashboard taxi_assets_tests scripts
