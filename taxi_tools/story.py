@@ -145,7 +145,7 @@ def replay_in_window(
     windows = MonitoringWindows(options.window_minutes)
     # the last true fares arrive a trip's length (plus the fare system's lag) over the compression after their answer
     last_fare = (MAX_TRIP_DURATION_MINUTES + ReplayConfig.feedback_delay_minutes) * 60 / options.compression
-    needed = rows / options.rate * 2 + last_fare + 5
+    needed = rows / options.rate * 2 + last_fare + DEADLINE_MARGIN_SECONDS
     length = windows.length.total_seconds()
     if needed > length:
         raise CommandFailedError(

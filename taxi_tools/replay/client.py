@@ -116,8 +116,8 @@ class _Replay:
     async def predict(self, index: int, row: dict[str, Any]) -> None:
         """Ask for one fare in the slot the sender took for it; when served, schedule its true fare."""
         body = trip_payload(row) | {"client_id": f"replay-{index % self.config.clients}"}
+        self.summary.sent += 1
         try:
-            self.summary.sent += 1
             response = await self.client.post("/predict", json=body)
         except httpx.TransportError:
             self.summary.transport_errors += 1
