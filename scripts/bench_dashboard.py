@@ -38,12 +38,13 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from taxi_assets.alerting import Alert, Alerter, Kind, Severity
 from taxi_assets.features.columns import FEATURES
 from taxi_assets.lake_storage import lake_root, write_json_atomic
-from taxi_assets.monitoring.accuracy import AccuracyRule, HoldoutCalibration, holdout_errors
-from taxi_assets.monitoring.alerts import Alert, Alerter, Kind, Severity
+from taxi_assets.model.holdout import holdout_errors
+from taxi_assets.model.profile import fit_reference_profile, numeric_profile
+from taxi_assets.monitoring.accuracy import AccuracyRule, HoldoutCalibration
 from taxi_assets.monitoring.incidents import IncidentStore, Outcome
-from taxi_assets.monitoring.profile import fit_reference_profile, numeric_profile
 from taxi_assets.monitoring.report import compute_drift_report, not_counted_for
 from taxi_assets.monitoring.window import report_summary
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG

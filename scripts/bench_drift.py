@@ -31,7 +31,7 @@ from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.definitions import build_resources
 from taxi_assets.features.columns import FEATURES, TARGET
 from taxi_assets.features.schema import read_feature_table
-from taxi_assets.monitoring.profile import fit_reference_profile, numeric_profile
+from taxi_assets.model.profile import fit_reference_profile, numeric_profile
 from taxi_assets.monitoring.report import compute_drift_report
 from taxi_assets.partitions import month_service_key
 from taxi_assets.resources import DataLake

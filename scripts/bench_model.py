@@ -32,13 +32,13 @@ from taxi_assets.assets.training import ChallengerConfig
 from taxi_assets.definitions import build_resources
 from taxi_assets.features.columns import FEATURES
 from taxi_assets.features.schema import read_feature_table
+from taxi_assets.model.fare_model import FareModel
+from taxi_assets.model.pyfunc import serving_example, signature_types
+from taxi_assets.model.versions import ModelRegistry
 from taxi_assets.partitions import month_service_key
-from taxi_assets.registry.models import ModelRegistry
 from taxi_assets.resources import DataLake
 from taxi_assets.training.export import export_pipeline
 from taxi_assets.training.pipeline import fit_pipeline
-from taxi_assets.training.pyfunc import serving_example, signature_types
-from taxi_assets.training.serving_model import FareModel
 
 YELLOW_MONTH_ROWS = 3_000_000
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

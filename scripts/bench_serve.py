@@ -37,8 +37,8 @@ import httpx
 import sqlalchemy as sa
 
 from taxi_assets.features.columns import EXAMPLE_TRIP
+from taxi_assets.model.versions import CHAMPION, ModelRegistry, model_name
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG
-from taxi_assets.registry.models import CHAMPION, ModelRegistry, model_name
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = Path(os.environ.get("TAXI_HOME") or ROOT / ".taxi").absolute()

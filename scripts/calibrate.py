@@ -36,14 +36,15 @@ from taxi_assets.features.spark import kept_feature_rows, label_outliers, with_f
 from taxi_assets.features.split import SPLIT, TEST, TRAIN, assign_split
 from taxi_assets.ingestion.raw_schema import read_trip_file
 from taxi_assets.ingestion.raw_validation import validate_raw_trips
+from taxi_assets.model.fare_model import FareModel
+from taxi_assets.model.holdout import holdout_errors
+from taxi_assets.model.profile import NumericProfile, ReferenceProfile, fit_reference_profile, numeric_profile
+from taxi_assets.model.profile import reference_sample as draw_reference_sample
 from taxi_assets.monitoring import checks
-from taxi_assets.monitoring.accuracy import STATISTICS, AccuracyRule, HoldoutCalibration, holdout_errors
-from taxi_assets.monitoring.profile import NumericProfile, ReferenceProfile, fit_reference_profile, numeric_profile
-from taxi_assets.monitoring.profile import reference_sample as draw_reference_sample
+from taxi_assets.monitoring.accuracy import STATISTICS, AccuracyRule, HoldoutCalibration
 from taxi_assets.monitoring.report import ACTUAL, PREDICTION, compute_drift_report
 from taxi_assets.training.export import export_pipeline
 from taxi_assets.training.pipeline import GbtParams, fit_pipeline
-from taxi_assets.training.serving_model import FareModel
 
 SERVICE = "green"
 CONCEPT_STRENGTHS = (0.05, 0.10, 0.20, 0.35)

@@ -24,13 +24,13 @@ from typing import Final
 
 import dagster as dg
 
-from taxi_assets import constants
+from taxi_assets import constants, run_tags
 from taxi_assets.errors import SourceUnavailableError
 from taxi_assets.jobs import rollout_job
+from taxi_assets.model.versions import CHAMPION, model_name
 from taxi_assets.partitions import MonitoringWindows, month_service_key
 from taxi_assets.platform_db.prediction_log import log_activity
 from taxi_assets.registry.live_evidence import labels_since
-from taxi_assets.registry.models import CHAMPION, model_name
 from taxi_assets.registry.stages import current_stage
 from taxi_assets.resources import (
     DataLake,
@@ -40,10 +40,6 @@ from taxi_assets.resources import (
     RolloutPolicy,
     TripSource,
 )
-
-TRIGGER_TAG: Final = "taxi/trigger"
-WINDOW_TAG: Final = "taxi/window"
-MONTHS_TAG: Final = "taxi/months"
 
 
 def build_monitor_schedule(windows: MonitoringWindows) -> dg.ScheduleDefinition:
@@ -72,7 +68,11 @@ def build_monitor_schedule(windows: MonitoringWindows) -> dg.ScheduleDefinition:
             dg.RunRequest(
                 run_key=f"monitor-{service}-{window}",
                 partition_key=str(windows.key(window, service)),
-                tags={TRIGGER_TAG: "window_closed", WINDOW_TAG: window, "taxi/requests": str(active[service])},
+                tags={
+                    run_tags.TRIGGER: "window_closed",
+                    run_tags.WINDOW: window,
+                    run_tags.REQUESTS: str(active[service]),
+                },
             )
             for service in services
         ]
@@ -115,7 +115,7 @@ def ingest_new_months(
             dg.RunRequest(
                 run_key=f"new-month-{service}-{month}-{version}",
                 partition_key=str(month_service_key(month, service)),
-                tags={TRIGGER_TAG: "new_month", "taxi/source_version": version},
+                tags={run_tags.TRIGGER: "new_month", run_tags.SOURCE_VERSION: version},
             )
             for month, version in sorted(newer.items())
         ]
@@ -152,7 +152,7 @@ def build_freshness_schedule(cron: str, enabled: bool) -> dg.ScheduleDefinition:
                         run_key=f"freshness-{service}-{tick}",
                         partition_key=service,
                         run_config={"ops": {"training_set": {"config": {"months": months}}}},
-                        tags={TRIGGER_TAG: "freshness", MONTHS_TAG: ",".join(months)},
+                        tags={run_tags.TRIGGER: "freshness", run_tags.MONTHS: ",".join(months)},
                     )
                 )
         return requests or dg.SkipReason("no service has both a champion and months in the lake")
@@ -189,7 +189,7 @@ def judge_live_rollouts(
             dg.RunRequest(
                 run_key=f"rollout-{service}-v{stage.version}-{stage.name}-{started}-{labels}{expired}",
                 partition_key=service,
-                tags={TRIGGER_TAG: "labels_matured", "taxi/stage": stage.name, "taxi/labels": str(labels)},
+                tags={run_tags.TRIGGER: "labels_matured", run_tags.STAGE: stage.name, run_tags.LABELS: str(labels)},
             )
         )
     return requests or dg.SkipReason("no challenger is in a live stage (shadow, A/B or the guardrail)")

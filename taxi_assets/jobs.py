@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from taxi_assets import run_tags
 from taxi_assets.assets.features import labelled_traffic, training_set, trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.assets.monitoring import reference_profile
@@ -12,7 +13,7 @@ from taxi_assets.run_logging import RUN_LOG_CONFIG
 
 # Jobs that start a Spark session carry this tag: the instance's run queue runs one of them at a time (each has a
 # JVM of its own), while monitoring runs, which need no Spark, never wait behind one (dagster.yaml).
-SPARK_RUN_TAGS = {"taxi/engine": "spark"}
+SPARK_RUN_TAGS = {run_tags.ENGINE: "spark"}
 
 ingest_job = dg.define_asset_job(
     "ingest_job",

@@ -13,19 +13,20 @@ whether this sensor, ``make retrain`` or the demo started it.
 """
 
 import time
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import dagster as dg
 
-from taxi_assets import constants
+from taxi_assets import constants, run_tags
+from taxi_assets.alerting import Kind, Severity
 from taxi_assets.jobs import ingest_job, retrain_job
 from taxi_assets.lake_storage import MANIFEST
-from taxi_assets.monitoring.alerts import Kind, Severity
 from taxi_assets.monitoring.checks import DRIFT_CHECKS
 from taxi_assets.partitions import SERVICE, WINDOW, month_service_key
 from taxi_assets.resources import AlertsResource, DataLake, RetrainingPolicy, TripSource
 from taxi_assets.retraining.cursor import SensorCursor
-from taxi_assets.retraining.months import newest_available
+from taxi_assets.retraining.decision import Action, Earlier, Failure, MonthFacts, Policy, decide
 
 CHECK_KEYS = [dg.AssetCheckKey(dg.AssetKey("drift_report"), name) for name in DRIFT_CHECKS]
 
@@ -42,15 +43,6 @@ class SensorResources(NamedTuple):
     alerts: AlertsResource
     trip_source: TripSource
     retraining: RetrainingPolicy
-
-
-class Failure(NamedTuple):
-    """A failed ERROR check evaluation: which check, its event record id, the service and window it judged."""
-
-    check: str
-    evaluation_id: int
-    service: str
-    window: str
 
 
 def new_error_failures(instance: dg.DagsterInstance, after_id: int, limit: int = 200) -> list[Failure]:
@@ -108,21 +100,17 @@ def retrain_request(
         partition_key=service,
         run_config={"ops": {"training_set": {"config": config}}},
         tags={
-            "taxi/trigger": ",".join(checks),
-            EVALUATION_TAG: str(evaluation_id),
-            WINDOW_TAG: failure.window,
-            "taxi/reason": f"drift_report {', '.join(checks)} failed with ERROR for {service} in window "
+            run_tags.TRIGGER: ",".join(checks),
+            run_tags.EVALUATION_ID: str(evaluation_id),
+            run_tags.WINDOW: failure.window,
+            run_tags.REASON: f"drift_report {', '.join(checks)} failed with ERROR for {service} in window "
             f"{failure.window} (check evaluation {evaluation_id})",
-            MONTHS_TAG: ",".join(months),
-            MISSING_TAG: ",".join(missing),
+            run_tags.MONTHS: ",".join(months),
+            run_tags.MISSING_MONTHS: ",".join(missing),
         },
     )
 
 
-EVALUATION_TAG = "taxi/evaluation_id"
-WINDOW_TAG = "taxi/window"
-MONTHS_TAG = "taxi/months"
-MISSING_TAG = "taxi/missing_months"
 # Dagster's own tag of a partitioned run: retrain_job is partitioned by service
 PARTITION_TAG = "dagster/partition"
 
@@ -144,7 +132,7 @@ def ingest_requests(service: str, months: list[str], evaluation_id: int) -> list
             run_key=f"retrain-ingest-{service}-{month}-{evaluation_id}",
             job_name="ingest_job",
             partition_key=str(month_service_key(month, service)),
-            tags={EVALUATION_TAG: str(evaluation_id)},
+            tags={run_tags.EVALUATION_ID: str(evaluation_id)},
         )
         for month in months
     ]
@@ -155,11 +143,11 @@ def in_lake(lake: DataLake, service: str, month: str) -> bool:
     return (lake.features(service, month) / MANIFEST).is_file()
 
 
-def failed_ingests(instance: dg.DagsterInstance, service: str, months: list[str], evaluation_id: int) -> list[str]:
+def failed_ingests(instance: dg.DagsterInstance, service: str, months: Sequence[str], evaluation_id: int) -> list[str]:
     """Which of ``months`` this evaluation already tried to ingest, and failed."""
     failed = []
     for month in months:
-        tags = {EVALUATION_TAG: str(evaluation_id), PARTITION_TAG: str(month_service_key(month, service))}
+        tags = {run_tags.EVALUATION_ID: str(evaluation_id), PARTITION_TAG: str(month_service_key(month, service))}
         runs = instance.get_run_records(
             filters=dg.RunsFilter(job_name="ingest_job", tags=tags, statuses=[dg.DagsterRunStatus.FAILURE]), limit=1
         )
@@ -212,54 +200,50 @@ def retrain_on_failed_checks(
 
 def _handle(
     context: dg.SensorEvaluationContext,
-    resources: "SensorResources",
+    resources: SensorResources,
     cursor: SensorCursor,
     service: str,
     failures: list[Failure],
 ) -> tuple[list[dg.RunRequest], str]:
-    """The runs one service's new failures call for, and what was decided instead when none."""
-    newest, day = failures[-1].evaluation_id, failures[-1].window[:10]
-    checks = ", ".join(sorted({failure.check for failure in failures}))
-    handled = retrain_runs(context.instance, tags={EVALUATION_TAG: str(newest)})
-    if handled:
-        cursor.handled(service, newest, started_at(handled[0]))
-        run_id = handled[0].dagster_run.run_id
-        return [], f"{service}: {checks} failed (evaluation {newest}), already handled by retrain_job run {run_id}"
-    lake, source, policy = resources.lake, resources.trip_source, resources.retraining
-
-    def ingested(month: str) -> bool:
-        return in_lake(lake, service, month)
-
-    # the cooldown counts every retraining of this service in the instance: this sensor's, a manual one, the
-    # demo's; a retraining that failed for want of months no longer holds it once they are there
-    latest = retrain_runs(context.instance, tags={PARTITION_TAG: service})
-    last_launch = max(cursor.last_launch(service), started_at(latest[0]) if latest else 0.0)
-    waited_for = [m for m in (latest[0].dagster_run.tags.get(MISSING_TAG, "") if latest else "").split(",") if m]
-    unblocked = bool(waited_for) and all(ingested(month) for month in waited_for)
-    now = time.time()
-    if now - last_launch < policy.cooldown_seconds and not unblocked:
-        cursor.handled(service, newest, last_launch)
-        wait = policy.cooldown_seconds - (now - last_launch)
-        return [], (
-            f"{service}: {checks} failed (evaluation {newest}) but a retraining started {now - last_launch:.0f} s "
-            f"ago; cooldown ends in {wait:.0f} s"
-        )
-    months = newest_available(
-        day, policy.months, lambda m: ingested(m) or source.has_month(service, m), constants.FIRST_MONTH
+    """Read one service's facts, ``decide``, and map the decision to runs, an alert and the cursor."""
+    instance, lake, newest = context.instance, resources.lake, failures[-1]
+    handled = retrain_runs(instance, tags={run_tags.EVALUATION_ID: str(newest.evaluation_id)})
+    latest = retrain_runs(instance, tags={PARTITION_TAG: service})
+    earlier = Earlier(
+        handled_by=handled[0].dagster_run.run_id if handled else None,
+        handled_at=started_at(handled[0]) if handled else 0.0,
+        last_launch=max(cursor.last_launch(service), started_at(latest[0]) if latest else 0.0),
+        waited_for=tuple(
+            m for m in (latest[0].dagster_run.tags.get(run_tags.MISSING_MONTHS, "") if latest else "").split(",") if m
+        ),
     )
-    missing = [month for month in months if not ingested(month)]
-    failed = failed_ingests(context.instance, service, missing, newest)
-    waiting = [month for month in missing if month not in failed]
-    if waiting:
-        context.log.info(f"{checks} failed (evaluation {newest}); ingesting {', '.join(waiting)} first")
-        return ingest_requests(service, waiting, newest), ""
-    request = retrain_request(failures[-1], sorted({f.check for f in failures}), months, policy.months, failed)
+    facts = MonthFacts(
+        ingested=lambda month: in_lake(lake, service, month),
+        published=lambda month: resources.trip_source.has_month(service, month),
+        failed_ingests=lambda months: failed_ingests(instance, service, list(months), newest.evaluation_id),
+    )
+    policy = Policy(resources.retraining.cooldown_seconds, resources.retraining.months, constants.FIRST_MONTH)
+    decision = decide(failures, earlier, policy, facts, time.time())
+    if decision.handled_at is not None:
+        cursor.handled(service, newest.evaluation_id, decision.handled_at)
+    if decision.action == Action.SKIP:
+        return [], decision.note
+    if decision.action == Action.INGEST:
+        context.log.info(decision.note)
+        return ingest_requests(service, list(decision.months), newest.evaluation_id), ""
+    request = retrain_request(
+        newest, list(decision.checks), list(decision.months), policy.months, list(decision.missing)
+    )
     resources.alerts.send(
         Severity.INFO,
         Kind.RETRAIN_STARTED,
         service,
-        f"retraining {service} after {checks} failed",
-        {"run_key": request.run_key, "months": ",".join(months), "job": "retrain_job", "window": failures[-1].window},
+        f"retraining {service} after {', '.join(decision.checks)} failed",
+        {
+            "run_key": request.run_key,
+            "months": ",".join(decision.months),
+            "job": "retrain_job",
+            "window": newest.window,
+        },
     )
-    cursor.handled(service, newest, now)
     return [request], ""

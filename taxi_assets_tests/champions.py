@@ -27,14 +27,15 @@ from taxi_assets.features.columns import (
     time_features,
 )
 from taxi_assets.lake_storage import lake_root
-from taxi_assets.monitoring.accuracy import HOLDOUT_ERRORS_FILE, holdout_errors
-from taxi_assets.monitoring.profile import PROFILE_FILE, fit_reference_profile, numeric_profile, write_profile
-from taxi_assets.registry.models import CHAMPION, ModelRegistry, experiment_name, model_name
-from taxi_assets.training.export import FeatureSpec, SparkTree, build_onnx, export_pipeline
+from taxi_assets.model.fare_model import FareModel
+from taxi_assets.model.holdout import HOLDOUT_ERRORS_FILE, holdout_errors
+from taxi_assets.model.profile import PROFILE_FILE, fit_reference_profile, numeric_profile, write_profile
+from taxi_assets.model.pyfunc import PREDICTION_PROFILE_FILE, serving_example
+from taxi_assets.model.spec import FeatureSpec
+from taxi_assets.model.versions import CHAMPION, ModelRegistry, experiment_name, model_name
+from taxi_assets.training.export import SparkTree, build_onnx, export_pipeline
 from taxi_assets.training.pipeline import GbtParams, fit_pipeline
-from taxi_assets.training.pyfunc import PREDICTION_PROFILE_FILE, serving_example
-from taxi_assets.training.serving_model import FareModel
-from taxi_assets_tests.conftest import featurize_month
+from taxi_assets_tests.support import featurize_month
 
 
 @dataclass

@@ -10,14 +10,14 @@ import pandas as pd
 from taxi_assets.assets.monitoring import build_drift_report
 from taxi_assets.definitions import alerts_from_env, build_resources
 from taxi_assets.features.columns import FEATURES
+from taxi_assets.model.evaluation import regression_metrics
+from taxi_assets.model.fare_model import FareModel
+from taxi_assets.model.versions import ModelRegistry, model_name
 from taxi_assets.partitions import MonitoringWindows
-from taxi_assets.registry.models import ModelRegistry, model_name
 from taxi_assets.resources import DataLake, LocalTripSource, RetrainingPolicy
-from taxi_assets.training.evaluation import regression_metrics
-from taxi_assets.training.serving_model import FareModel
 from taxi_assets_tests.champions import Trained, register
-from taxi_assets_tests.conftest import TLC_DIR
-from taxi_serving.logging_sink import PredictionLogSink
+from taxi_assets_tests.support import TLC_DIR
+from taxi_serving.prediction_log.sink import PredictionLogSink
 from taxi_serving.service import log_row
 
 SMALL_WINDOW = {"min_rows": 100, "min_labelled_rows": 100}

@@ -5,7 +5,6 @@ with that reason; with ``CI`` set, a missing server fails them.
 """
 
 import contextlib
-import os
 import socket
 import threading
 import uuid
@@ -13,7 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg2
-import pytest
+
+from taxi_assets_tests.support import needs
 
 POSTGRES = ("127.0.0.1", 5432)
 SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -29,10 +29,7 @@ def postgres_reachable() -> bool:
 
 def require_postgres() -> None:
     """Skip (off CI) or fail (on CI) when no server answers."""
-    if not postgres_reachable():
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but no PostgreSQL server answers on 127.0.0.1:5432")
-        pytest.skip("no PostgreSQL server reachable at 127.0.0.1:5432")
+    needs(postgres_reachable(), "a PostgreSQL server on 127.0.0.1:5432", "apt-get install postgresql")
 
 
 def admin(statement: str) -> None:

@@ -16,9 +16,9 @@ from mlflow import MlflowClient
 from taxi_assets.automation import ingest_new_months
 from taxi_assets.definitions import build_defs
 from taxi_assets.lake_storage import MANIFEST
+from taxi_assets.model.versions import CHALLENGER, CHAMPION, model_name
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG
 from taxi_assets.platform_db.schema import ensure_schema
-from taxi_assets.registry.models import CHALLENGER, CHAMPION, model_name
 from taxi_assets.registry.rollout import SHADOW, Stage
 from taxi_assets.resources import (
     DataLake,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from taxi_assets.features.schema import read_feature_table
-from taxi_assets_tests.conftest import PROJECT_ROOT, featurize_month, write_trip_file
+from taxi_assets_tests.support import PROJECT_ROOT, featurize_month, write_trip_file
 
 sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
 import bench_drift

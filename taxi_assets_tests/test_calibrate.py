@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from taxi_assets.monitoring.checks import ACCURACY, DRIFT_CHECKS, ERROR
-from taxi_assets_tests.conftest import PROJECT_ROOT, TLC_DIR
+from taxi_assets_tests.support import PROJECT_ROOT, TLC_DIR
 
 sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
 import calibrate

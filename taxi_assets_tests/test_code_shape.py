@@ -8,7 +8,7 @@ its limit must go, so the list ends empty.
 import ast
 from pathlib import Path
 
-from taxi_assets_tests.conftest import PROJECT_ROOT
+from taxi_assets_tests.support import PROJECT_ROOT
 
 PACKAGES = ("taxi_assets", "taxi_serving", "taxi_tools", "taxi_dashboard")
 MAX_FUNCTION_LINES = 60

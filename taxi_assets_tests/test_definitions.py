@@ -10,7 +10,7 @@ from taxi_assets.assets import features, ingestion, monitoring, promotion, rollo
 from taxi_assets.definitions import build_defs, defs, rollout_from_env
 from taxi_assets.partitions import month_service_key
 from taxi_assets.resources import HttpTripSource, LocalTripSource
-from taxi_assets_tests.conftest import PROJECT_ROOT, TLC_DIR
+from taxi_assets_tests.support import PROJECT_ROOT, TLC_DIR
 
 EXPECTED_GROUPS = {
     "raw_trips": "ingestion",

@@ -1,6 +1,5 @@
 """docker/: the compose file validates, its variables and Dagster's agree, and what the images run exists."""
 
-import os
 import re
 import shutil
 import stat
@@ -13,8 +12,8 @@ import dagster as dg
 import pytest
 import yaml
 
-from taxi_assets_tests.conftest import PROJECT_ROOT
 from taxi_assets_tests.postgres import create_database, drop_database, require_postgres
+from taxi_assets_tests.support import PROJECT_ROOT, needs
 
 DOCKER = PROJECT_ROOT / "docker"
 COMPOSE = DOCKER / "compose.yaml"
@@ -32,10 +31,7 @@ def compose() -> dict[str, dict[str, dict[str, object]]]:
 
 
 def test_the_compose_file_validates() -> None:
-    if shutil.which("docker-compose") is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but docker-compose is not installed (.ci/run installs it)")
-        pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
+    needs(shutil.which("docker-compose") is not None, "docker-compose", "apt-get install docker-compose")
     result = subprocess.run(
         ["docker-compose", "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE), "config"],
         capture_output=True,

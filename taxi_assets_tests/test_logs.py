@@ -11,8 +11,8 @@ import dagster as dg
 import pytest
 
 from taxi_assets import logs
+from taxi_assets.alerting import Alert, Alerter, Kind, Severity
 from taxi_assets.definitions import build_defs
-from taxi_assets.monitoring.alerts import Alert, Alerter, Kind, Severity
 from taxi_assets.run_logging import RUN_LOG_CONFIG, console_logger
 
 

@@ -18,18 +18,19 @@ import pytest
 import sqlalchemy as sa
 from dagster._core.scheduler.instigation import TickData
 
+from taxi_assets.alerting import Alerter
 from taxi_assets.definitions import mlflow_from_env
-from taxi_assets.monitoring.alerts import Alerter
+from taxi_assets.model.versions import CHAMPION, PREVIOUS_CHAMPION, model_name
 from taxi_assets.monitoring.checks import ACCURACY, FEATURE_DRIFT
 from taxi_assets.monitoring.incidents import IncidentStore
 from taxi_assets.partitions import MonitoringWindows
-from taxi_assets.registry.decisions import DECISIONS
-from taxi_assets.registry.models import CHAMPION, PREVIOUS_CHAMPION, model_name
-from taxi_assets_tests.conftest import PROJECT_ROOT, TLC_DIR
+from taxi_assets.platform_db.records import DECISIONS
 from taxi_assets_tests.dashboard.screens import point_at, run_screen
+from taxi_assets_tests.support import PROJECT_ROOT, TLC_DIR
 from taxi_tools.instance_watch import SCHEDULE_TAG, SENSOR_TAG
 from taxi_tools.runner import Runner
-from taxi_tools.story import StoryOptions, run_story
+from taxi_tools.story import run_story
+from taxi_tools.story_types import StoryOptions
 
 pytestmark = pytest.mark.slow  # the whole loop under a real Dagster daemon
 

@@ -45,7 +45,7 @@ from taxi_assets.lake_storage import (
 from taxi_assets.partitions import month_service_key
 from taxi_assets.resources import DataLake, LocalTripSource
 from taxi_assets.sensors import in_lake
-from taxi_assets_tests.conftest import TLC_DIR, real_trip_table
+from taxi_assets_tests.support import TLC_DIR, real_trip_table
 
 pytestmark = pytest.mark.slow  # runs an S3 server and Spark on it
 
@@ -275,7 +275,7 @@ def test_the_sensor_sees_which_retraining_months_are_missing_from_an_s3_lake(s3_
 @pytest.fixture(scope="module")
 def spark_features(spark, tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     """5,000 rows of real green 2022-01 features, made by the pipeline's own functions."""
-    from taxi_assets_tests.conftest import featurize_month
+    from taxi_assets_tests.support import featurize_month
 
     folder = featurize_month(spark, "2022-01", tmp_path_factory.mktemp("features"))
     return read_feature_table(folder).head(5_000)

@@ -3,7 +3,7 @@
 import ast
 import re
 
-from taxi_assets_tests.conftest import PROJECT_ROOT
+from taxi_assets_tests.support import PROJECT_ROOT
 
 TESTS = PROJECT_ROOT / "taxi_assets_tests"
 

@@ -10,7 +10,7 @@ import pytest
 
 from taxi_assets.errors import SourceUnavailableError
 from taxi_assets.resources import HttpTripSource, LocalTripSource
-from taxi_assets_tests.conftest import TLC_DIR
+from taxi_assets_tests.support import TLC_DIR
 
 PAYLOAD = (TLC_DIR / "yellow_tripdata_2025-02.parquet").read_bytes()
 

@@ -25,10 +25,10 @@ from taxi_assets.assets.features import trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.definitions import build_resources, lake_from_env, mlflow_from_env, spark_from_env
 from taxi_assets.lake_storage import lake_root
+from taxi_assets.model.versions import CHAMPION, model_name
 from taxi_assets.partitions import month_service_key
-from taxi_assets.registry.models import CHAMPION, model_name
 from taxi_assets.resources import parse_spark_conf, spark_config
-from taxi_assets_tests.conftest import PROJECT_ROOT, TLC_DIR
+from taxi_assets_tests.support import PROJECT_ROOT, TLC_DIR
 
 pytestmark = pytest.mark.slow  # starts a Spark Connect server
 

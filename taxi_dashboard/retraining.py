@@ -13,8 +13,9 @@ from typing import Any, Final
 import pandas as pd
 import requests
 
+from taxi_assets import run_tags
+from taxi_assets.alerting import Alert, Alerter, Kind, Severity
 from taxi_assets.lake_storage import MANIFEST, lake_root
-from taxi_assets.monitoring.alerts import Alert, Alerter, Kind, Severity
 
 JOB: Final = "retrain_job"
 LOCATION: Final = "taxi_assets"
@@ -76,10 +77,10 @@ def launch_params(service: str, months: list[str], who: str, why: str) -> dict[s
     """The GraphQL ``ExecutionParams`` of one manual retraining of ``service`` on ``months``."""
     tags = {
         "dagster/partition": service,
-        "taxi/trigger": "manual",
-        "taxi/requested_by": who,
-        "taxi/reason": f"asked for on the dashboard by {who}: {why}",
-        "taxi/months": ",".join(months),
+        run_tags.TRIGGER: "manual",
+        run_tags.REQUESTED_BY: who,
+        run_tags.REASON: f"asked for on the dashboard by {who}: {why}",
+        run_tags.MONTHS: ",".join(months),
     }
     config = {"months": months, "include_traffic": True, "expected_months": len(months)}
     return {
@@ -149,9 +150,9 @@ def retraining_runs(dagster_url: str, service: str) -> pd.DataFrame:
                 "status": run["status"],
                 "started": pd.to_datetime(run["startTime"], unit="s", utc=True) if run["startTime"] else pd.NaT,
                 "ended": pd.to_datetime(run["endTime"], unit="s", utc=True) if run["endTime"] else pd.NaT,
-                "launched_by": tags.get("dagster/sensor_name") or tags.get("taxi/requested_by") or "by hand",
-                "reason": tags.get("taxi/reason", ""),
-                "months": tags.get("taxi/months", ""),
+                "launched_by": tags.get("dagster/sensor_name") or tags.get(run_tags.REQUESTED_BY) or "by hand",
+                "reason": tags.get(run_tags.REASON, ""),
+                "months": tags.get(run_tags.MONTHS, ""),
             }
         )
     columns = ["run_id", "status", "started", "ended", "launched_by", "reason", "months"]

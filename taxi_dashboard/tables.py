@@ -14,10 +14,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from taxi_assets.monitoring.alerts import ALERT_HISTORY
-from taxi_assets.monitoring.incidents import INCIDENTS
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG, SHADOW_ARM
-from taxi_assets.registry.decisions import DECISIONS
+from taxi_assets.platform_db.records import ALERT_HISTORY, DECISIONS, INCIDENTS
 
 LATENCY_QUANTILES: Final = (0.5, 0.95, 0.99)
 

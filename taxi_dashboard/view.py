@@ -15,7 +15,7 @@ from typing import Final
 import pandas as pd
 import streamlit as st
 
-from taxi_assets.registry.models import CHALLENGER, CHAMPION, ModelRegistry, model_name
+from taxi_assets.model.versions import CHALLENGER, CHAMPION, ModelRegistry, model_name
 from taxi_assets.registry.rollout import Stage
 from taxi_dashboard import reports as lake_reports
 from taxi_dashboard import retraining, tables

@@ -29,11 +29,11 @@ from taxi_serving.errors import (
     internal_error_handler,
     journal_error_handler,
 )
-from taxi_serving.journal import JournalUnavailableError
-from taxi_serving.logging_sink import PredictionLogSink
 from taxi_serving.metrics import ApiMetrics
 from taxi_serving.model_store import ModelStore
 from taxi_serving.predict_route import predict_route
+from taxi_serving.prediction_log.journal import JournalUnavailableError
+from taxi_serving.prediction_log.sink import PredictionLogSink
 from taxi_serving.service import Serving
 from taxi_serving.settings import Settings, launcher_from_env, settings_from_env
 

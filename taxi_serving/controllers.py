@@ -24,7 +24,7 @@ from taxi_serving.errors import (
     MalformedBodyError,
     NotFoundError,
 )
-from taxi_serving.logging_sink import LogStoreDownError
+from taxi_serving.prediction_log.sink import LogStoreDownError
 from taxi_serving.schemas import (
     BatchResponse,
     FeedbackResponse,

@@ -25,10 +25,10 @@ import sqlalchemy.exc
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
-from taxi_assets.monitoring.profile import PROFILE_FILE, ReferenceProfile
-from taxi_assets.registry.models import CHALLENGER, CHAMPION, ModelRegistry
+from taxi_assets.model.fare_model import FareModel
+from taxi_assets.model.profile import PROFILE_FILE, ReferenceProfile
+from taxi_assets.model.versions import CHALLENGER, CHAMPION, ModelRegistry
 from taxi_assets.registry.rollout import Stage
-from taxi_assets.training.serving_model import FareModel
 from taxi_serving.validation import TripValidator
 
 log = logging.getLogger("taxi_serving.model_store")

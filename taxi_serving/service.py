@@ -16,9 +16,9 @@ from taxi_assets.platform_db.prediction_log import CHALLENGER_ARM, CHAMPION_ARM,
 from taxi_assets.registry.rollout import AB, GUARDRAIL, SHADOW
 from taxi_serving.contract import CLIENT_ID, CLIENT_ID_MAX
 from taxi_serving.errors import InvalidRequestError, MalformedBodyError, NoModelError
-from taxi_serving.logging_sink import PredictionLogSink
 from taxi_serving.metrics import ApiMetrics
 from taxi_serving.model_store import LoadedModel, ModelStore
+from taxi_serving.prediction_log.sink import PredictionLogSink
 from taxi_serving.schemas import FieldError, Prediction
 from taxi_serving.settings import Settings
 

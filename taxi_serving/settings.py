@@ -12,7 +12,7 @@ from pathlib import Path
 
 from taxi_assets import logs
 from taxi_assets.constants import known_service
-from taxi_assets.registry.models import model_name
+from taxi_assets.model.versions import model_name
 
 
 @dataclass(frozen=True)

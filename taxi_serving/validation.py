@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any, Final
 
 from taxi_assets.features.columns import WEEKEND_DAYS, is_rush_hour
-from taxi_assets.monitoring.profile import ReferenceProfile
+from taxi_assets.model.profile import ReferenceProfile
 from taxi_serving.contract import Rule, static_rules
 from taxi_serving.schemas import FieldError
 

@@ -15,7 +15,7 @@ import dagster as dg
 import requests
 import sqlalchemy as sa
 
-from taxi_assets import constants, logs
+from taxi_assets import constants, logs, run_tags
 from taxi_assets.definitions import (
     data_home,
     mlflow_from_env,
@@ -26,16 +26,17 @@ from taxi_assets.definitions import (
 )
 from taxi_assets.features.schema import read_feature_table
 from taxi_assets.lake_storage import MANIFEST
+from taxi_assets.model.versions import CHAMPION, model_name
 from taxi_assets.partitions import month_partitions
 from taxi_assets.platform_db.schema import current_revision, ensure_schema
-from taxi_assets.registry.models import CHAMPION, model_name
 from taxi_assets.resources import HttpTripSource
 from taxi_assets.retraining.months import newest_available
 from taxi_tools import settings
 from taxi_tools.replay.client import ReplayConfig, replay_trips, run_replay
 from taxi_tools.replay.scenarios import SCENARIOS, apply
 from taxi_tools.runner import CommandFailedError, Runner
-from taxi_tools.story import StoryOptions, run_story
+from taxi_tools.story import run_story
+from taxi_tools.story_types import StoryOptions
 
 OFFLINE_HINT = (
     "The TLC download site is not reachable. To run offline, point the trip source at a local folder of TLC "
@@ -123,7 +124,7 @@ def command_retrain(runner: Runner, args: argparse.Namespace) -> None:
     runner.ingest(service, months, refresh=args.refresh)
     config = {"months": months, "include_traffic": True, "expected_months": len(args.months or []) or policy.months}
     ops = {"training_set": {"config": config}}
-    decision = runner.run("retrain_job", service, ops, {"taxi/trigger": "manual"})["promotion_decision"]
+    decision = runner.run("retrain_job", service, ops, {run_tags.TRIGGER: "manual"})["promotion_decision"]
     print(
         f"\n{service}: {decision['decision']} v{decision['challenger_version']}; "
         f"champion is v{decision['champion_version_after']} ({decision['reason']})"

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 
-from taxi_assets.automation import WINDOW_TAG
+from taxi_assets import run_tags
 from taxi_assets.constants import MAX_TRIP_DURATION_MINUTES
 from taxi_assets.features.schema import read_feature_table
 from taxi_assets.monitoring.checks import ACCURACY, DRIFT_CHECKS
@@ -38,51 +36,7 @@ from taxi_tools.replay.client import ReplayConfig, ReplaySummary, replay_trips, 
 from taxi_tools.replay.scenarios import apply
 from taxi_tools.runner import CommandFailedError, Runner
 from taxi_tools.story_summary import print_summary
-
-
-@dataclass(frozen=True)
-class StoryOptions:
-    """The story's months and traffic: what the champion learns, what is replayed, how fast, how windows close."""
-
-    service: str
-    training_months: tuple[str, ...]
-    calm_month: str
-    drift_month: str
-    calm_rows: int
-    drift_rows: int
-    rate: float
-    compression: float
-    seed: int = 0
-    # The story replays the drift month as if it were live traffic, so retraining must not also learn that month
-    # from the TLC file (its trips would be the holdout too): one month, the newest, which is after it.
-    retrain_months: int = 1
-    # compressed monitoring windows, so the story takes minutes; accuracy looks back over one window
-    window_minutes: int = 1
-    # how long the story waits for each step the daemon takes before it gives up
-    step_timeout_seconds: float = 600.0
-
-
-@dataclass
-class StoryResult:
-    """The numbers of each step, for the summary and for the end-to-end test."""
-
-    champion_before: str = ""
-    champion_rmse: float = float("nan")
-    replays: dict[str, ReplaySummary] = field(default_factory=dict)
-    windows: dict[str, str] = field(default_factory=dict)
-    checks: dict[str, dict[str, dg.AssetCheckEvaluation]] = field(default_factory=dict)
-    retrain_run: dg.RunRecord | None = None
-    decision: dict[str, Any] = field(default_factory=dict)
-    served_version_after: str = ""
-    new_months: list[str] = field(default_factory=list)
-    # the monitoring settings the daemon ran with (make dev needs the same to show the same windows)
-    monitoring_env: dict[str, str] = field(default_factory=dict)
-    # epoch seconds of each step of the timeline
-    times: dict[str, float] = field(default_factory=dict)
-
-    def latency(self, start: str, end: str) -> float:
-        """Seconds from one step of the timeline to another (NaN when either did not happen)."""
-        return self.times[end] - self.times[start] if start in self.times and end in self.times else float("nan")
+from taxi_tools.story_types import StoryOptions, StoryResult
 
 
 def story_env(env: Mapping[str, str], options: StoryOptions, instance: dg.DagsterInstance) -> dict[str, str]:
@@ -160,7 +114,7 @@ def replay_in_window(
 def judged_window(runner: Runner, options: StoryOptions, story: StoryResult, month: str) -> None:
     """Wait for the schedule's run on the month's window; keep its check evaluations."""
     window = story.windows[month]
-    tags = {WINDOW_TAG: window, SCHEDULE_TAG: "monitor_windows"}
+    tags = {run_tags.WINDOW: window, SCHEDULE_TAG: "monitor_windows"}
     print(f"\n== waiting for the daemon to judge window {window} (it closes, the schedule ticks)", flush=True)
     runs = wait_for(
         f"the monitor_windows run of window {window}",
@@ -191,7 +145,7 @@ def retrained_by_sensor(runner: Runner, options: StoryOptions, story: StoryResul
     if accuracy is None or accuracy.passed or accuracy.severity != dg.AssetCheckSeverity.ERROR:
         numbers = {key: value.value for key, value in accuracy.metadata.items()} if accuracy else {}
         raise CommandFailedError(f"the accuracy check of window {window} did not fail with ERROR: {numbers}")
-    tags = {WINDOW_TAG: window, SENSOR_TAG: "retrain_on_failed_checks"}
+    tags = {run_tags.WINDOW: window, SENSOR_TAG: "retrain_on_failed_checks"}
 
     def activity() -> str:
         return instance_activity(runner.instance, ("retrain_on_failed_checks", "ingest_new_months"))

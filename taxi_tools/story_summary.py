@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from taxi_assets import run_tags
 from taxi_assets.monitoring.checks import ACCURACY
-
-if TYPE_CHECKING:  # the story imports this module to print its result
-    from taxi_tools.story import StoryOptions, StoryResult
+from taxi_tools.story_types import StoryOptions, StoryResult
 
 
 def _number(value: object) -> str:
@@ -33,7 +32,7 @@ def print_summary(options: StoryOptions, story: StoryResult) -> None:
         f"{_number(numbers.get('value'))} on {numbers.get('labelled_rows', 0):,} labelled rows vs threshold "
         f"{_number(numbers.get('threshold'))} (holdout {_number(numbers.get('holdout_value'))})",
         f"4. the sensor started retrain_job run {run.dagster_run.run_id[:8] if run else 'none'}"
-        + (f" ({run.dagster_run.tags.get('taxi/reason', '')})" if run else ""),
+        + (f" ({run.dagster_run.tags.get(run_tags.REASON, '')})" if run else ""),
     ]
     if decision:
         lines.append(

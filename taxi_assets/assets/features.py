@@ -16,14 +16,13 @@ import dagster as dg
 from pydantic import Field
 
 from taxi_assets import constants
+from taxi_assets.alerting import Kind, Severity
 from taxi_assets.assets.common import failing_clearly
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.errors import InvalidConfigError, MissingInputError
 from taxi_assets.features.columns import OutlierBounds
 from taxi_assets.features.tables import TrainingSplit, write_month_features, write_training_split
-from taxi_assets.features.traffic import TrafficSplit, kept_traffic_rows, write_traffic_split
 from taxi_assets.lake_storage import MANIFEST, read_committed
-from taxi_assets.monitoring.alerts import Kind, Severity
 from taxi_assets.partitions import (
     monthly_service_partitions,
     service_partitions,
@@ -33,6 +32,7 @@ from taxi_assets.partitions import (
 from taxi_assets.platform_db.prediction_log import read_labelled
 from taxi_assets.resources import AlertsResource, DataLake, PlatformDatabase, SparkResource
 from taxi_assets.retraining.months import MonthGuard, month_problems
+from taxi_assets.retraining.traffic import TrafficSplit, kept_traffic_rows, write_traffic_split
 
 
 class TripFeaturesConfig(dg.Config):

@@ -12,6 +12,8 @@ from taxi_assets.assets.features import training_set
 from taxi_assets.features.schema import read_feature_table
 from taxi_assets.features.split import SPLIT, TRAIN
 from taxi_assets.lake_storage import LakeLocation, read_committed, write_json_atomic
+from taxi_assets.model.profile import fit_reference_profile, reference_sample, write_profile
+from taxi_assets.model.versions import CHAMPION, model_name
 from taxi_assets.monitoring import checks
 from taxi_assets.monitoring.accuracy import STATISTICS, AccuracyRule
 from taxi_assets.monitoring.checks import (
@@ -23,12 +25,10 @@ from taxi_assets.monitoring.checks import (
     CheckRules,
 )
 from taxi_assets.monitoring.incidents import IncidentStore, record_verdicts
-from taxi_assets.monitoring.profile import fit_reference_profile, reference_sample, write_profile
 from taxi_assets.monitoring.psi import PSI_THRESHOLD
 from taxi_assets.monitoring.report import DriftReport, Thresholds, not_counted_for
 from taxi_assets.monitoring.window import Judging, WindowLog, report_summary, version_reports
 from taxi_assets.partitions import SERVICE, WINDOW, MonitoringWindows, service_partitions, split_window_service
-from taxi_assets.registry.models import CHAMPION, model_name
 from taxi_assets.resources import AlertsResource, DataLake, MlflowResource, MonitoringPolicy, PlatformDatabase
 
 

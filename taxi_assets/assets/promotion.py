@@ -7,6 +7,7 @@ import pandas as pd
 from pydantic import Field
 
 from taxi_assets import constants
+from taxi_assets.alerting import Kind, Severity
 from taxi_assets.assets.common import failing_clearly
 from taxi_assets.assets.serving import served_observation
 from taxi_assets.assets.training import challenger_model
@@ -14,7 +15,7 @@ from taxi_assets.errors import TaxiDataError
 from taxi_assets.features.schema import read_feature_table
 from taxi_assets.features.split import SPLIT, TEST
 from taxi_assets.lake_storage import read_committed
-from taxi_assets.monitoring.alerts import Kind, Severity
+from taxi_assets.model.versions import model_name
 from taxi_assets.partitions import service_partitions
 from taxi_assets.registry.champion import (
     Comparison,
@@ -25,7 +26,6 @@ from taxi_assets.registry.champion import (
     rollback,
 )
 from taxi_assets.registry.decisions import DecisionRecord
-from taxi_assets.registry.models import model_name
 from taxi_assets.registry.promotion import ROLLBACK, PromotionRules
 from taxi_assets.registry.stages import enter_first_stage, start_guardrail
 from taxi_assets.resources import AlertsResource, DataLake, MlflowResource, PlatformDatabase, RolloutPolicy

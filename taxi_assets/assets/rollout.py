@@ -8,10 +8,10 @@ import dagster as dg
 from taxi_assets import constants
 from taxi_assets.assets.promotion import promotion_decision
 from taxi_assets.assets.serving import prediction_log, served_observation
+from taxi_assets.model.versions import model_name
 from taxi_assets.partitions import service_partitions
 from taxi_assets.platform_db.prediction_log import CHALLENGER_ARM, SHADOW_ARM
 from taxi_assets.registry.live_evidence import LiveEvaluation, stage_traffic
-from taxi_assets.registry.models import model_name
 from taxi_assets.registry.rollout import (
     AB,
     CONTINUE,

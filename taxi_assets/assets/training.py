@@ -16,17 +16,11 @@ from taxi_assets.assets.monitoring import reference_profile
 from taxi_assets.errors import MissingInputError
 from taxi_assets.features.split import SPLIT, TEST, TRAIN
 from taxi_assets.lake_storage import read_committed
-from taxi_assets.monitoring.profile import PROFILE_FILE, ReferenceProfile
+from taxi_assets.model.checks import BEHAVIOUR_CHECK, PARITY_CHECK
+from taxi_assets.model.profile import PROFILE_FILE, ReferenceProfile
 from taxi_assets.partitions import service_partitions
 from taxi_assets.resources import DataLake, MlflowResource, SparkResource
-from taxi_assets.training.challenger import (
-    BEHAVIOUR_CHECK,
-    PARITY_CHECK,
-    Challenger,
-    Registered,
-    fit_and_export,
-    register_challenger,
-)
+from taxi_assets.training.challenger import Challenger, Registered, fit_and_export, register_challenger
 from taxi_assets.training.pipeline import GbtParams
 
 CODE_VERSION = "1"

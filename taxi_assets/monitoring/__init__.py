@@ -1,5 +1,6 @@
-"""Monitoring without Dagster: what drift is measured against, how, and who is told.
+"""Monitoring without Dagster: how drift and accuracy are measured on a window, and how a window is judged.
 
-Reference profiles, the drift statistics (PSI, KS, Jensen-Shannon, chi-square), calibrated accuracy, a window's
-report and the check rules that judge it, incidents and alerts.
+The drift statistics (PSI, KS, Jensen-Shannon, chi-square), calibrated accuracy, a window's report and the check
+rules that judge it, and incidents. The reference it measures against is the model version's (``taxi_assets.model``);
+alerts are sent by ``taxi_assets.alerting``.
 """

@@ -27,12 +27,9 @@ import numpy as np
 import pandas as pd
 
 from taxi_assets import constants
-from taxi_assets.features.columns import category_key
+from taxi_assets.model.evaluation import Z_95
+from taxi_assets.model.holdout import ERROR, SEGMENTS, segment_keys
 
-ERROR: Final = "error"
-# The segments accuracy is also judged on, and the file of holdout errors each model version carries.
-SEGMENTS: Final = ("pickup_borough", "payment_type")
-HOLDOUT_ERRORS_FILE: Final = "holdout_errors.parquet"
 DEFAULT_STATISTIC: Final = constants.ACCURACY_STATISTIC
 WINSOR_QUANTILE: Final = 0.99
 HUBER_QUANTILE: Final = 0.9
@@ -42,7 +39,6 @@ SEGMENT_GRID: Final = tuple(int(25 * 1.5**k) for k in range(16))
 # Above this many labels the bootstrap is not redrawn: its excess over the holdout value at this size is scaled by
 # sqrt(BOOTSTRAP_UP_TO / labels), the law of a mean of per-trip losses (what every statistic here is built on).
 BOOTSTRAP_UP_TO: Final = 20_000
-Z_95: Final = 1.959964
 
 
 @dataclass(frozen=True)
@@ -147,19 +143,6 @@ class AccuracyJudgement:
     def degraded_segments(self) -> list[str]:
         """``segment=value`` of the degraded segments."""
         return [f"{s.segment}={s.value}" for s in self.segments if s.verdict.degraded]
-
-
-def holdout_errors(rows: pd.DataFrame, actual: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
-    """The errors (prediction - actual) of a model on its holdout, with the segment columns of ``rows``."""
-    frame = pd.DataFrame({ERROR: np.asarray(predicted, dtype=np.float64) - np.asarray(actual, dtype=np.float64)})
-    for segment in SEGMENTS:
-        frame[segment] = segment_keys(rows[segment].to_numpy())
-    return frame
-
-
-def segment_keys(values: np.ndarray) -> np.ndarray:
-    """Segment values as category keys (1.0 and 1 are payment type "1"), so window and holdout agree."""
-    return np.array([category_key(value) for value in values.tolist()], dtype=object)
 
 
 class HoldoutCalibration:

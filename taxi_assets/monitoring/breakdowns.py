@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from taxi_assets.features.columns import BINARY_FEATURES, CATEGORICAL_FEATURES, category_key
-from taxi_assets.monitoring.accuracy import Z_95
-from taxi_assets.monitoring.profile import DISCRETE_FEATURES, NumericProfile, ReferenceProfile
+from taxi_assets.model.evaluation import Z_95
+from taxi_assets.model.profile import DISCRETE_FEATURES, NumericProfile, ReferenceProfile
 from taxi_assets.monitoring.psi import binned_counts
 
 # (first hour, last hour, name): every hour of the day in exactly one band

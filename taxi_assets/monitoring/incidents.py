@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
 
-from taxi_assets.monitoring.alerts import Kind, Severity
-from taxi_assets.platform_db.schema import METADATA, ensure_schema
+from taxi_assets.alerting import Kind, Severity
+from taxi_assets.platform_db.records import INCIDENTS
+from taxi_assets.platform_db.schema import ensure_schema
 
 if TYPE_CHECKING:
     from taxi_assets.monitoring.checks import Verdict
@@ -24,23 +25,6 @@ if TYPE_CHECKING:
 AlertArgs = tuple[Severity, Kind, str, str, dict[str, object]]
 
 ERROR: Final = "ERROR"
-INCIDENTS: Final = sa.Table(
-    "monitoring_incidents",
-    METADATA,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("service", sa.String(16), nullable=False),
-    sa.Column("check_name", sa.String(64), nullable=False),
-    sa.Column("severity", sa.String(16), nullable=False),
-    sa.Column("model_version", sa.String(32), nullable=False),
-    sa.Column("first_window", sa.String(32), nullable=False),
-    sa.Column("last_window", sa.String(32), nullable=False),
-    sa.Column("failed_windows", sa.Integer, nullable=False),
-    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("resolved_window", sa.String(32)),
-    sa.Column("resolved_at", sa.DateTime(timezone=True)),
-    sa.Index("ix_monitoring_incidents_open", "service", "check_name", "resolved_at"),
-)
 
 
 class Transition(StrEnum):

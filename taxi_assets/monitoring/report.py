@@ -15,7 +15,10 @@ import numpy as np
 import pandas as pd
 
 from taxi_assets.features.columns import BINARY_FEATURES, CATEGORICAL_FEATURES, NUMERIC_FEATURES, category_key
-from taxi_assets.monitoring.accuracy import SEGMENTS, AccuracyJudgement, HoldoutCalibration
+from taxi_assets.model.evaluation import regression_metrics
+from taxi_assets.model.holdout import SEGMENTS
+from taxi_assets.model.profile import DISCRETE_FEATURES, NumericProfile, ReferenceProfile
+from taxi_assets.monitoring.accuracy import AccuracyJudgement, HoldoutCalibration
 from taxi_assets.monitoring.breakdowns import (
     TIME_OF_DAY,
     Distribution,
@@ -27,9 +30,7 @@ from taxi_assets.monitoring.breakdowns import (
 from taxi_assets.monitoring.chi_square import CHI2_P_THRESHOLD, ChiSquareResult, chi_square_test
 from taxi_assets.monitoring.jensen_shannon import JS_THRESHOLD, DivergenceResult, categorical_divergence
 from taxi_assets.monitoring.ks import KS_P_THRESHOLD, KsResult, ks_from_counts, value_counts
-from taxi_assets.monitoring.profile import DISCRETE_FEATURES, NumericProfile, ReferenceProfile
 from taxi_assets.monitoring.psi import DRIFT_ALPHA, PSI_THRESHOLD, PsiResult, binned_counts, category_psi, numeric_psi
-from taxi_assets.training.evaluation import regression_metrics
 
 PREDICTION: Final = "prediction"
 ACTUAL: Final = "actual_fare"

@@ -16,13 +16,13 @@ import pandas as pd
 
 from taxi_assets.errors import MissingInputError
 from taxi_assets.lake_storage import LakeLocation
+from taxi_assets.model.profile import PROFILE_FILE, SAMPLE_FILE, ReferenceProfile
+from taxi_assets.model.pyfunc import FarePyfunc
+from taxi_assets.model.versions import ModelRegistry
 from taxi_assets.monitoring.accuracy import AccuracyRule, HoldoutCalibration
 from taxi_assets.monitoring.checks import version_order
-from taxi_assets.monitoring.profile import PROFILE_FILE, SAMPLE_FILE, ReferenceProfile
 from taxi_assets.monitoring.report import ACTUAL, DriftReport, Thresholds, compute_drift_report
 from taxi_assets.platform_db.prediction_log import LogWindow, read_labelled, read_window
-from taxi_assets.registry.models import ModelRegistry
-from taxi_assets.training.pyfunc import FarePyfunc
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""The platform database: its tables, their migrations, and the prediction log.
+"""The platform database: every table, their migrations, and the prediction log.
 
-``schema`` and ``migrations`` create and change the tables, ``prediction_log`` reads and writes what the API
-served. Decisions, alerts and incidents declare their tables beside the code that writes them.
+``schema`` holds the one ``METADATA`` and brings a database to the newest revision of ``migrations``;
+``prediction_log`` declares the log's tables and reads and writes what the API served; ``records`` declares the
+decisions, incidents and alert history. Every table is declared in this package, nowhere else.
 """

@@ -1,8 +1,8 @@
 """The platform database's schema, created and changed by versioned Alembic migrations.
 
-Tables are declared beside the code that uses them (``prediction_log``, ``decisions``, ``alerts``,
-``incidents``) on the one ``METADATA`` below; the migrations in ``migrations/versions`` create them, and a test
-checks that the two agree.
+Every table is declared in this package on the one ``METADATA`` below (``prediction_log``: the log and its
+quarantine; ``records``: decisions, incidents, alert history); the migrations in ``migrations/versions`` create
+them, and a test checks that the two agree.
 ``ensure_schema(engine)`` is what every user of the database calls first: one query when the schema is current,
 an upgrade to the newest revision otherwise. Concurrent upgrades (several API replicas starting together) are
 serialised by a PostgreSQL advisory lock, or a file lock beside a SQLite database.

@@ -15,15 +15,15 @@ from typing import Any
 
 import pandas as pd
 
+from taxi_assets.alerting import Alert, Kind, Severity
 from taxi_assets.errors import MissingInputError
 from taxi_assets.features.columns import TARGET
-from taxi_assets.monitoring.alerts import Alert, Kind, Severity
+from taxi_assets.model.checks import BEHAVIOUR_CHECK, PARITY_CHECK
+from taxi_assets.model.evaluation import regression_metrics, rmse_by_segment
+from taxi_assets.model.probes import single_row_latency
+from taxi_assets.model.versions import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, ModelRegistry
 from taxi_assets.registry.decisions import DecisionRecord, DecisionStore
-from taxi_assets.registry.models import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, ModelRegistry
 from taxi_assets.registry.promotion import PROMOTE, REJECT, ROLLBACK, Decision, Evidence, PromotionRules, decide
-from taxi_assets.training.challenger import BEHAVIOUR_CHECK, PARITY_CHECK
-from taxi_assets.training.evaluation import regression_metrics, rmse_by_segment
-from taxi_assets.training.probes import single_row_latency
 
 CHECKS = (PARITY_CHECK, BEHAVIOUR_CHECK)
 LATENCY_ROWS = 500

@@ -8,30 +8,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
 import sqlalchemy as sa
 
-from taxi_assets.platform_db.schema import METADATA, ensure_schema
-
-DECISIONS: Final = sa.Table(
-    "promotion_decisions",
-    METADATA,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("service", sa.String(16), nullable=False),
-    sa.Column("model_name", sa.String(128), nullable=False),
-    sa.Column("action", sa.String(16), nullable=False),
-    sa.Column("challenger_version", sa.String(16)),
-    sa.Column("champion_version", sa.String(16)),
-    sa.Column("new_champion_version", sa.String(16)),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("rules", sa.Text, nullable=False),
-    sa.Column("challenger_metrics", sa.Text, nullable=False),
-    sa.Column("champion_metrics", sa.Text, nullable=False),
-    sa.Column("dagster_run_id", sa.String(64)),
-    sa.Index("ix_promotion_decisions_service_decided_at", "service", "decided_at"),
-)
+from taxi_assets.platform_db.records import DECISIONS
+from taxi_assets.platform_db.schema import ensure_schema
 
 
 @dataclass(frozen=True)

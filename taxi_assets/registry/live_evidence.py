@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from taxi_assets.monitoring.accuracy import SEGMENTS, Z_95, segment_keys
+from taxi_assets.model.evaluation import Z_95
+from taxi_assets.model.holdout import SEGMENTS, segment_keys
 from taxi_assets.platform_db.prediction_log import (
     CHALLENGER_ARM,
     CHAMPION_ARM,

@@ -12,7 +12,8 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from taxi_assets.monitoring.alerts import Alert, Kind, Severity
+from taxi_assets.alerting import Alert, Kind, Severity
+from taxi_assets.model.versions import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, ModelRegistry
 from taxi_assets.registry.champion import Comparison
 from taxi_assets.registry.decisions import DecisionRecord, DecisionStore
 from taxi_assets.registry.live_evidence import (
@@ -23,7 +24,6 @@ from taxi_assets.registry.live_evidence import (
     read_frame,
     shadow_pairs_query,
 )
-from taxi_assets.registry.models import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, ModelRegistry
 from taxi_assets.registry.rollout import (
     AB,
     ADVANCE,

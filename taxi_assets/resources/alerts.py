@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from taxi_assets.monitoring.alerts import Alert, Alerter, Kind, Severity, SmtpSettings
+from taxi_assets.alerting import Alert, Alerter, Kind, Severity, SmtpSettings
 
 
 class AlertsResource(dg.ConfigurableResource):

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from taxi_assets.registry.models import ModelRegistry
+from taxi_assets.model.versions import ModelRegistry
 
 
 class MlflowResource(dg.ConfigurableResource):

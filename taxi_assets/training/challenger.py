@@ -12,7 +12,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,18 +23,16 @@ from taxi_assets import constants
 from taxi_assets.features.columns import TARGET, TRIP_ID
 from taxi_assets.features.schema import read_feature_table
 from taxi_assets.lake_storage import LakeLocation
-from taxi_assets.monitoring.accuracy import HOLDOUT_ERRORS_FILE, holdout_errors
-from taxi_assets.monitoring.profile import numeric_profile
-from taxi_assets.registry.models import CHALLENGER, ModelRegistry, experiment_name, model_name
-from taxi_assets.training.evaluation import RegressionMetrics, regression_metrics, rmse_by_segment
+from taxi_assets.model.checks import BEHAVIOUR_CHECK, PARITY_CHECK
+from taxi_assets.model.evaluation import RegressionMetrics, regression_metrics, rmse_by_segment
+from taxi_assets.model.fare_model import FareModel
+from taxi_assets.model.holdout import HOLDOUT_ERRORS_FILE, holdout_errors
+from taxi_assets.model.probes import BehaviourResult, behaviour
+from taxi_assets.model.profile import numeric_profile
+from taxi_assets.model.pyfunc import PREDICTION_PROFILE_FILE, serving_example
+from taxi_assets.model.versions import CHALLENGER, ModelRegistry, experiment_name, model_name
 from taxi_assets.training.export import export_pipeline
 from taxi_assets.training.pipeline import PREDICTION, GbtParams, fit_pipeline
-from taxi_assets.training.probes import BehaviourResult, behaviour
-from taxi_assets.training.pyfunc import PREDICTION_PROFILE_FILE, serving_example
-from taxi_assets.training.serving_model import FareModel
-
-PARITY_CHECK: Final = "serving_artifact_parity"
-BEHAVIOUR_CHECK: Final = "fare_behaviour"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -22,31 +22,13 @@ import pyarrow.parquet as pq
 from onnx import TensorProto, helper, numpy_helper
 
 from taxi_assets.features.columns import CATEGORICAL_FEATURES, INDEX_SUFFIX
+from taxi_assets.model.spec import ONNX_INPUT, ONNX_OUTPUT, FeatureSpec
 
-ONNX_INPUT: Final = "features"
-ONNX_OUTPUT: Final = "fare"
 # onnxruntime 1.2x-1.3x loads models up to IR version 10 at least; onnx 1.23 would write 14 by default.
 ONNX_IR_VERSION: Final = 10
 ONNX_OPSETS: Final = (("", 21), ("ai.onnx.ml", 5))
 BRANCH_LEQ: Final = 0
 BRANCH_MEMBER: Final = 6
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """How a feature row becomes the model's input vector: column order and the category index maps."""
-
-    columns: list[str]
-    categories: dict[str, list[str]]
-
-    def to_json(self) -> str:
-        """Serialise (stored beside the ONNX model)."""
-        return json.dumps(asdict(self), indent=2)
-
-    @classmethod
-    def from_json(cls, text: str) -> FeatureSpec:
-        """Parse what ``to_json`` wrote."""
-        return cls(**json.loads(text))
 
 
 @dataclass(frozen=True)

@@ -7,20 +7,20 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from taxi_assets.alerting import Alerter
 from taxi_assets.assets.features import labelled_traffic, trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.definitions import build_resources
 from taxi_assets.lake_storage import MANIFEST
-from taxi_assets.monitoring.alerts import Alerter
+from taxi_assets.model.versions import ModelRegistry, model_name
 from taxi_assets.monitoring.checks import ACCURACY, FEATURE_DRIFT, PREDICTION_DRIFT, VALIDATION_FAILURES
 from taxi_assets.monitoring.incidents import IncidentStore
 from taxi_assets.partitions import month_service_key
-from taxi_assets.registry.models import ModelRegistry, model_name
 from taxi_assets.resources import DataLake
 from taxi_assets.sensors import new_error_failures, retrain_on_failed_checks
 from taxi_assets_tests.champions import Trained
-from taxi_assets_tests.conftest import TLC_DIR
 from taxi_assets_tests.monitored import champion, judge, log_traffic, sensor_resources, today
+from taxi_assets_tests.support import TLC_DIR
 
 
 def test_traffic_like_the_training_data_raises_no_alarm(trained: Trained, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from taxi_assets.definitions import build_resources
 from taxi_assets.features.columns import FEATURE_TABLE_COLUMNS
 from taxi_assets.features.schema import content_hash, read_feature_table
 from taxi_assets.lake_storage import DATA_KEY, GENERATION_PREFIX, MANIFEST, read_committed, read_manifest
-from taxi_assets_tests.assets.conftest import JANUARY, WINDOW_CONFIG, Chain, materialization_metadata
+from taxi_assets_tests.assets.support import JANUARY, WINDOW_CONFIG, Chain, materialization_metadata
 
 pytestmark = pytest.mark.slow  # materializes Spark assets on real months
 

@@ -11,7 +11,7 @@ from taxi_assets.ingestion.raw_schema import CANONICAL_SCHEMA, SOURCE_ROW
 from taxi_assets.ingestion.raw_validation import QUARANTINE_RULES
 from taxi_assets.partitions import month_service_key
 from taxi_assets.resources import DataLake
-from taxi_assets_tests.conftest import TLC_DIR, write_trip_file
+from taxi_assets_tests.support import TLC_DIR, write_trip_file
 
 JANUARY = month_service_key("2022-01", "green")
 

@@ -8,7 +8,7 @@ import pytest
 
 from taxi_assets.features.schema import read_feature_table
 from taxi_assets.lake_storage import read_committed
-from taxi_assets_tests.assets.conftest import Chain, materialization_metadata
+from taxi_assets_tests.assets.support import Chain, materialization_metadata
 
 pytestmark = pytest.mark.slow  # materializes Spark assets on real months
 

@@ -17,7 +17,7 @@ from taxi_assets.definitions import build_resources
 from taxi_assets.errors import NotTripDataError
 from taxi_assets.ingestion.raw_schema import normalize_trip_table
 from taxi_assets.partitions import month_partitions, month_service_key
-from taxi_assets_tests.conftest import PROJECT_ROOT, TLC_DIR, real_trip_table
+from taxi_assets_tests.support import PROJECT_ROOT, TLC_DIR, real_trip_table
 
 pytestmark = pytest.mark.slow  # ingests whole older months and runs the CLI
 

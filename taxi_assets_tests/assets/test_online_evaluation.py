@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 from litestar.testing import TestClient
 
+from taxi_assets.alerting import Alerter
 from taxi_assets.assets.features import training_set, trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.assets.monitoring import reference_profile
@@ -31,15 +32,14 @@ from taxi_assets.assets.training import challenger_model
 from taxi_assets.definitions import build_resources, mlflow_from_env, platform_db_from_env
 from taxi_assets.features.columns import TARGET
 from taxi_assets.features.schema import read_feature_table
-from taxi_assets.monitoring.alerts import Alerter
+from taxi_assets.model.versions import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION
 from taxi_assets.partitions import month_service_key
 from taxi_assets.registry.decisions import DecisionRecord
-from taxi_assets.registry.models import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION
 from taxi_assets.registry.rollout import GUARDRAIL, SHADOW, RolloutPlan
 from taxi_assets.registry.sequential import PROMOTE, first_decision
 from taxi_assets.resources import DataLake
-from taxi_assets_tests.assets.conftest import FAST_PROMOTION, FAST_TRAINING, materialization_metadata
-from taxi_assets_tests.conftest import TLC_DIR
+from taxi_assets_tests.assets.support import FAST_PROMOTION, FAST_TRAINING, materialization_metadata
+from taxi_assets_tests.support import TLC_DIR
 from taxi_serving.app import create_app
 from taxi_serving.settings import settings_from_env
 from taxi_tools.replay.client import replay_trips, trip_payload

@@ -5,7 +5,7 @@ import pytest
 
 from taxi_assets.assets.promotion import rollback_job
 from taxi_assets.definitions import build_defs, platform_db_from_env
-from taxi_assets_tests.assets.conftest import Lifecycle, materialization_metadata
+from taxi_assets_tests.assets.support import Lifecycle, materialization_metadata
 
 pytestmark = pytest.mark.slow  # trains and promotes real models
 

@@ -17,10 +17,10 @@ from litestar.testing import TestClient
 from taxi_assets.assets.rollout import LIVE_SCORING, online_evaluation
 from taxi_assets.definitions import build_resources, mlflow_from_env, platform_db_from_env
 from taxi_assets.features.columns import FEATURES
-from taxi_assets.registry.models import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION
+from taxi_assets.model.fare_model import FareModel
+from taxi_assets.model.versions import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION
 from taxi_assets.registry.rollout import SHADOW, Stage
-from taxi_assets.training.serving_model import FareModel
-from taxi_assets_tests.assets.conftest import materialization_metadata
+from taxi_assets_tests.assets.support import materialization_metadata
 from taxi_assets_tests.champions import register, synthetic_trips, tiny_champions
 from taxi_serving.app import create_app
 from taxi_serving.settings import settings_from_env

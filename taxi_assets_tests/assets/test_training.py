@@ -10,8 +10,8 @@ import pytest
 
 from taxi_assets.features.schema import read_feature_table
 from taxi_assets.lake_storage import read_committed
-from taxi_assets.training.challenger import BEHAVIOUR_CHECK, PARITY_CHECK
-from taxi_assets_tests.assets.conftest import Lifecycle, materialization_metadata
+from taxi_assets.model.checks import BEHAVIOUR_CHECK, PARITY_CHECK
+from taxi_assets_tests.assets.support import Lifecycle, materialization_metadata
 
 pytestmark = pytest.mark.slow  # trains a real model
 

@@ -4,38 +4,20 @@ A champion, a judged window with a fare shift in one borough, a retraining and a
 platform's own stores.
 """
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from taxi_assets.monitoring.alerts import Alert, Alerter, Kind, Severity
+from taxi_assets.alerting import Alert, Alerter, Kind, Severity
+from taxi_assets.model.fare_model import FareModel
+from taxi_assets.model.versions import CHALLENGER, ModelRegistry
 from taxi_assets.registry.decisions import DecisionRecord, DecisionStore
-from taxi_assets.registry.models import CHALLENGER, ModelRegistry
 from taxi_assets.registry.rollout import GUARDRAIL, Stage
-from taxi_assets.training.serving_model import FareModel
 from taxi_assets_tests.champions import register, synthetic_trips, tiny_champions
 from taxi_assets_tests.dashboard.screens import point_at
+from taxi_assets_tests.dashboard.support import RETRAIN_TITLE, SHIFTED_BOROUGH, Home
 from taxi_assets_tests.monitored import champion, judge, log_traffic
-
-SHIFTED_BOROUGH = "Manhattan"
-RETRAIN_TITLE = "retraining green after accuracy failed"
-
-
-@dataclass(frozen=True)
-class Home:
-    """The data home and what was put in it."""
-
-    path: Path
-    version: str
-    promoted: str
-    metadata: dict[str, object]
-
-    @property
-    def url(self) -> str:
-        return f"sqlite:///{self.path / 'platform.db'}"
 
 
 @pytest.fixture(scope="module")

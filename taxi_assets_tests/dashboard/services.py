@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from taxi_assets_tests.conftest import PROJECT_ROOT
 from taxi_assets_tests.serving.servers import free_port
+from taxi_assets_tests.support import PROJECT_ROOT
 
 REPOSITORIES = "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }"
 

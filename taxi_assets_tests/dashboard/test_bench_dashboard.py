@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from taxi_assets_tests.conftest import PROJECT_ROOT
+from taxi_assets_tests.support import PROJECT_ROOT, needs
 
 sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
 import bench_dashboard
@@ -28,8 +28,7 @@ def test_the_filled_home_is_what_the_overview_reads(tmp_path: Path) -> None:
 
 
 def test_the_benchmark_prints_cold_warm_and_empty_paint_times(capsys: pytest.CaptureFixture[str]) -> None:
-    if not Path(bench_dashboard.CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
+    needs(Path(bench_dashboard.CHROMIUM).exists(), "Debian's chromium", "apt-get install -y chromium")
     code = bench_dashboard.main(["--days", "1", "--predictions", "1000", "--window-rows", "200", "--loads", "1"])
     printed = capsys.readouterr().out
     assert code == 0, printed
@@ -45,8 +44,7 @@ def test_the_benchmark_prints_cold_warm_and_empty_paint_times(capsys: pytest.Cap
 
 
 def test_the_screenshot_script_writes_one_picture_per_screen(tmp_path: Path) -> None:
-    if not Path(bench_dashboard.CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
+    needs(Path(bench_dashboard.CHROMIUM).exists(), "Debian's chromium", "apt-get install -y chromium")
     home = tmp_path / "home"
     newest = bench_dashboard.fill_reports(home, days=1, rows=200, seed=0)
     bench_dashboard.fill_tables(home, predictions=200, days=1, newest=newest, seed=0)

@@ -3,7 +3,6 @@
 Each screen loads and says what it should, and the retrain button launches a run the Dagster UI then shows.
 """
 
-import os
 import re
 from pathlib import Path
 
@@ -11,8 +10,9 @@ import dagster as dg
 import pytest
 
 from taxi_assets.lake_storage import lake_root, write_manifest
-from taxi_assets_tests.dashboard.conftest import SHIFTED_BOROUGH, Home
 from taxi_assets_tests.dashboard.services import running_dashboard, running_webserver
+from taxi_assets_tests.dashboard.support import SHIFTED_BOROUGH, Home
+from taxi_assets_tests.support import needs
 
 pytestmark = pytest.mark.slow  # a browser, the dashboard's server and the Dagster webserver
 CHROMIUM = Path("/usr/bin/chromium")
@@ -28,10 +28,7 @@ SCREENS = {
 
 @pytest.fixture(scope="module")
 def chromium() -> Path:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but /usr/bin/chromium is missing (.ci/run installs Debian's chromium)")
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    needs(CHROMIUM.exists(), "Debian's chromium", "apt-get install -y chromium")
     return CHROMIUM
 
 

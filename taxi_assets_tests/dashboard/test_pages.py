@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from taxi_assets_tests.dashboard.conftest import RETRAIN_TITLE, SHIFTED_BOROUGH, Home
 from taxi_assets_tests.dashboard.screens import point_at
 from taxi_assets_tests.dashboard.screens import run_screen as run
+from taxi_assets_tests.dashboard.support import RETRAIN_TITLE, SHIFTED_BOROUGH, Home
 from taxi_dashboard import wording
 
 

@@ -6,11 +6,11 @@ import dagster as dg
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from taxi_assets.alerting import Alerter
 from taxi_assets.lake_storage import lake_root, write_manifest
-from taxi_assets.monitoring.alerts import Alerter
-from taxi_assets_tests.dashboard.conftest import Home
 from taxi_assets_tests.dashboard.screens import run_screen
 from taxi_assets_tests.dashboard.services import running_webserver
+from taxi_assets_tests.dashboard.support import Home
 from taxi_assets_tests.serving.servers import free_port
 
 

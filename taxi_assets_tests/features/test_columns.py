@@ -15,7 +15,7 @@ from taxi_assets.features.spark import (
     with_features,
 )
 from taxi_assets.ingestion.raw_schema import normalize_trip_table
-from taxi_assets_tests.conftest import TLC_DIR
+from taxi_assets_tests.support import TLC_DIR
 
 # the defaults the trip_features asset runs with
 BOUNDS = TripFeaturesConfig().bounds()

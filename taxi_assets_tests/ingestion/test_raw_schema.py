@@ -6,7 +6,7 @@ import pytest
 
 from taxi_assets.errors import NotTripDataError
 from taxi_assets.ingestion.raw_schema import CANONICAL_SCHEMA, SOURCE_ROW, normalize_trip_table, read_trip_file
-from taxi_assets_tests.conftest import TLC_DIR
+from taxi_assets_tests.support import TLC_DIR
 
 SHARED_FILES = sorted(TLC_DIR.rglob("*_tripdata_*.parquet"))
 

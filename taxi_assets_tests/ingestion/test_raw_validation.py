@@ -7,7 +7,7 @@ import pytest
 from taxi_assets.errors import NotTripDataError, TooManyInvalidRowsError
 from taxi_assets.ingestion.raw_schema import SOURCE_ROW, normalize_trip_table
 from taxi_assets.ingestion.raw_validation import QUARANTINE_RULES, validate_raw_trips
-from taxi_assets_tests.conftest import real_trip_table
+from taxi_assets_tests.support import real_trip_table
 
 JANUARY = date(2022, 1, 1)
 

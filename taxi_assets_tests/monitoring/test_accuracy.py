@@ -4,14 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from taxi_assets.monitoring.accuracy import (
-    ERROR,
-    STATISTICS,
-    AccuracyRule,
-    HoldoutCalibration,
-    holdout_errors,
-    make_statistic,
-)
+from taxi_assets.model.holdout import ERROR, holdout_errors
+from taxi_assets.monitoring.accuracy import STATISTICS, AccuracyRule, HoldoutCalibration, make_statistic
 
 
 def heavy_tailed_holdout(rows: int, seed: int = 0) -> pd.DataFrame:

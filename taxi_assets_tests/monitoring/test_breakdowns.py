@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from taxi_assets.model.profile import fit_reference_profile, numeric_profile
 from taxi_assets.monitoring.breakdowns import (
     TIME_OF_DAY_BANDS,
     bin_labels,
@@ -11,7 +12,6 @@ from taxi_assets.monitoring.breakdowns import (
     segment_accuracy,
     time_of_day_band,
 )
-from taxi_assets.monitoring.profile import fit_reference_profile, numeric_profile
 from taxi_assets_tests.champions import synthetic_trips
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from taxi_assets.monitoring.profile import bin_shares, quantile_edges
+from taxi_assets.model.profile import bin_shares, quantile_edges
 from taxi_assets.monitoring.psi import (
     PSI_SMOOTHING,
     PSI_THRESHOLD,

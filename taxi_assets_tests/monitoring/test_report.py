@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from taxi_assets.monitoring.profile import fit_reference_profile, numeric_profile, reference_sample
+from taxi_assets.model.profile import fit_reference_profile, numeric_profile, reference_sample
 from taxi_assets.monitoring.report import compute_drift_report, not_counted_for
 from taxi_assets_tests.monitoring.frames import synthetic_train
 

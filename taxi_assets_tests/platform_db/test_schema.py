@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from taxi_assets.alerting import Alert, Alerter, Kind, Severity
 from taxi_assets.monitoring import incidents
-from taxi_assets.monitoring.alerts import Alert, Alerter, Kind, Severity
 from taxi_assets.platform_db.prediction_log import labelled_query, read_labelled, rejected_count_query, served_query
 from taxi_assets.platform_db.schema import (
     METADATA,

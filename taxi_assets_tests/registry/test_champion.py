@@ -2,14 +2,14 @@ from pathlib import Path
 
 import pytest
 
+from taxi_assets.alerting import Kind, Severity
 from taxi_assets.errors import MissingInputError
-from taxi_assets.monitoring.alerts import Kind, Severity
+from taxi_assets.model.checks import BEHAVIOUR_CHECK, PARITY_CHECK
+from taxi_assets.model.versions import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, ModelRegistry, model_name
 from taxi_assets.registry.champion import Comparison, Rollback, decision_alert, require_challenger, rollback
 from taxi_assets.registry.decisions import DecisionRecord, DecisionStore
-from taxi_assets.registry.models import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, ModelRegistry, model_name
 from taxi_assets.registry.promotion import Evidence, PromotionRules, decide
 from taxi_assets.registry.stages import start_guardrail
-from taxi_assets.training.challenger import BEHAVIOUR_CHECK, PARITY_CHECK
 
 RULES = PromotionRules(min_rmse_improvement=0.5, latency_tolerance_ratio=0.5, latency_tolerance_ms=1.0)
 PASSED = {PARITY_CHECK: True, BEHAVIOUR_CHECK: True}

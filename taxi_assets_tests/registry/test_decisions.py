@@ -1,24 +1,17 @@
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from taxi_assets.registry.decisions import DecisionRecord, DecisionStore
+from taxi_assets_tests.postgres import require_postgres
 
 POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
 
 def postgres_or_skip() -> str:
-    try:
-        with sa.create_engine(POSTGRES_URL).connect() as connection:
-            connection.execute(sa.text("select 1"))
-    except sa.exc.OperationalError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"no PostgreSQL server reachable at 127.0.0.1:5432 ({exc.orig})")
+    require_postgres()
     return POSTGRES_URL
 
 

@@ -22,7 +22,7 @@ from taxi_assets.registry.live_evidence import (
 )
 from taxi_assets.registry.sequential import CONTINUE, PROMOTE, REJECT, SequentialRule, first_decision
 from taxi_assets_tests.champions import synthetic_trips
-from taxi_serving.logging_sink import PredictionLogSink
+from taxi_serving.prediction_log.sink import PredictionLogSink
 from taxi_serving.service import log_row
 
 

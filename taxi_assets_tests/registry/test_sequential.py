@@ -16,7 +16,7 @@ from taxi_assets.registry.sequential import (
     judge,
     radius,
 )
-from taxi_assets_tests.conftest import PROJECT_ROOT
+from taxi_assets_tests.support import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
 from simulate_rollout import main, outcomes, paired_squared_errors

@@ -6,16 +6,17 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from taxi_assets import run_tags
+from taxi_assets.alerting import Alerter
 from taxi_assets.assets.features import training_set
 from taxi_assets.definitions import build_defs, build_resources
 from taxi_assets.lake_storage import MANIFEST
-from taxi_assets.monitoring.alerts import Alerter
 from taxi_assets.partitions import month_service_key
 from taxi_assets.resources import DataLake
-from taxi_assets.sensors import MISSING_TAG, retrain_on_failed_checks
+from taxi_assets.sensors import retrain_on_failed_checks
 from taxi_assets_tests.champions import Trained
-from taxi_assets_tests.conftest import TLC_DIR
 from taxi_assets_tests.monitored import champion, judge, log_traffic, sensor_resources
+from taxi_assets_tests.support import TLC_DIR
 from taxi_tools.runner import Runner
 
 LOW_TRAFFIC = {"labelled_traffic": {"config": {"min_rows": 100}}}
@@ -83,7 +84,7 @@ def test_a_month_that_cannot_be_had_fails_one_run_with_a_critical_alert_and_the_
 
         (retrain,), _ = tick(instance)
         assert retrain.job_name == "retrain_job"
-        assert retrain.tags[MISSING_TAG] == "2023-03"
+        assert retrain.tags[run_tags.MISSING_MONTHS] == "2023-03"
         result = execute(env, instance, retrain)
         assert not result.success
         assert "2023-03: not in the lake" in failure_message(result)
@@ -106,7 +107,7 @@ def test_a_month_that_cannot_be_had_fails_one_run_with_a_critical_alert_and_the_
         (again,), _ = tick(instance)
         assert again.job_name == "retrain_job"
         assert again.run_config["ops"]["training_set"]["config"]["months"] == ["2023-03"]
-        assert again.tags[MISSING_TAG] == ""
+        assert again.tags[run_tags.MISSING_MONTHS] == ""
 
 
 @pytest.mark.slow

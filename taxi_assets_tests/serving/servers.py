@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 
-from taxi_assets.registry.models import ModelRegistry
-from taxi_assets_tests.conftest import PROJECT_ROOT
-from taxi_assets_tests.serving.conftest import HEADERS
+from taxi_assets.model.versions import ModelRegistry
+from taxi_assets_tests.serving.support import HEADERS
+from taxi_assets_tests.support import PROJECT_ROOT
 
 
 def registry_for(home: Path) -> ModelRegistry:

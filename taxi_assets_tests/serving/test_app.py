@@ -16,11 +16,11 @@ import sqlalchemy as sa
 from litestar.testing import TestClient
 
 from taxi_assets.features.columns import FEATURES, INTEGER_FEATURES
+from taxi_assets.model.versions import CHALLENGER, CHAMPION, ModelRegistry
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG
-from taxi_assets.registry.models import CHALLENGER, CHAMPION, ModelRegistry
 from taxi_assets.registry.rollout import AB, SHADOW, Stage
 from taxi_assets_tests.champions import Trained, register, tiny_champions
-from taxi_assets_tests.serving.conftest import HEADERS, Served, make_settings, trip
+from taxi_assets_tests.serving.support import HEADERS, Served, make_settings, trip
 from taxi_serving.app import create_app
 
 TRACE_MARKERS = ("Traceback", 'File "', "Error:", "Exception")

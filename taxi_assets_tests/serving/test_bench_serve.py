@@ -4,8 +4,8 @@ import sys
 from pathlib import Path
 
 from taxi_assets_tests.champions import Trained, register
-from taxi_assets_tests.conftest import PROJECT_ROOT
 from taxi_assets_tests.serving.servers import registry_for
+from taxi_assets_tests.support import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
 import bench_serve

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from taxi_assets_tests.champions import Trained, register
-from taxi_assets_tests.serving.conftest import HEADERS
 from taxi_assets_tests.serving.servers import Server, registry_for, running_server, wait_ready
+from taxi_assets_tests.serving.support import HEADERS
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG
 from taxi_assets_tests.champions import Trained, register
 from taxi_assets_tests.postgres import POSTGRES, TcpProxy, fresh_database, require_postgres
-from taxi_assets_tests.serving.conftest import trip
 from taxi_assets_tests.serving.servers import Load, registry_for, running_server, wait_ready
+from taxi_assets_tests.serving.support import trip
 
 
 def logged(url: str) -> tuple[set[str], int]:

@@ -12,10 +12,10 @@ import dagster as dg
 import pytest
 import yaml
 
+from taxi_assets.alerting import Alerter
 from taxi_assets.definitions import build_resources
-from taxi_assets.monitoring.alerts import Alerter
+from taxi_assets.model.versions import CHAMPION, ModelRegistry, model_name
 from taxi_assets.monitoring.checks import ACCURACY
-from taxi_assets.registry.models import CHAMPION, ModelRegistry, model_name
 from taxi_assets.resources import DataLake, MlflowResource
 from taxi_assets.sensors import retrain_on_failed_checks
 from taxi_assets_tests.champions import Trained, register

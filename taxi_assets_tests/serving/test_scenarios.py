@@ -16,10 +16,10 @@ from pyspark.sql import SparkSession
 from taxi_assets.features.schema import read_feature_table
 from taxi_assets.monitoring.checks import ACCURACY, FEATURE_DRIFT, VALIDATION_FAILURES
 from taxi_assets_tests.champions import Trained
-from taxi_assets_tests.conftest import featurize_month
 from taxi_assets_tests.monitored import champion, judge
-from taxi_assets_tests.serving.conftest import HEADERS
 from taxi_assets_tests.serving.servers import server
+from taxi_assets_tests.serving.support import HEADERS
+from taxi_assets_tests.support import featurize_month
 from taxi_tools.replay.client import REQUEST_TIMEOUT_SECONDS, ReplayConfig, replay_trips, run_replay
 from taxi_tools.replay.scenarios import NEW_CATEGORY_CODES, apply
 

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG
 from taxi_assets_tests.champions import Trained, register
-from taxi_assets_tests.serving.conftest import HEADERS, trip
 from taxi_assets_tests.serving.servers import registry_for, running_server, server, wait_ready
+from taxi_assets_tests.serving.support import HEADERS, trip
 
 
 def test_readiness_follows_the_champion_and_the_server_logs_json_lines(trained: Trained, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from taxi_assets.registry.models import model_name
+from taxi_assets.model.versions import model_name
 from taxi_serving.settings import launcher_from_env, settings_from_env
 
 

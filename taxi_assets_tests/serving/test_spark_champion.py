@@ -5,7 +5,7 @@ from pyspark.sql import SparkSession
 
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG
 from taxi_assets_tests.champions import Trained, spark_predictions
-from taxi_assets_tests.serving.conftest import HEADERS, Served, trip
+from taxi_assets_tests.serving.support import HEADERS, Served, trip
 
 
 def test_predict_returns_the_champion_and_matches_spark(served: Served, trained: Trained, spark: SparkSession) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from taxi_assets_tests.conftest import PROJECT_ROOT
+from taxi_assets_tests.support import PROJECT_ROOT
 from taxi_tools.settings import instance_home
 
 pytestmark = pytest.mark.slow  # runs the demo's command line

@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from taxi_assets_tests.conftest import TLC_DIR
+from taxi_assets_tests.support import TLC_DIR
 from taxi_tools.runner import Runner
 
 

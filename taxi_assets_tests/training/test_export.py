@@ -7,9 +7,10 @@ from pyspark.sql import SparkSession
 
 from taxi_assets.features.columns import CATEGORICAL_FEATURES, FEATURES
 from taxi_assets.features.schema import read_feature_table
+from taxi_assets.model.fare_model import FareModel
+from taxi_assets.model.spec import ONNX_INPUT
 from taxi_assets.training.export import (
     BRANCH_MEMBER,
-    ONNX_INPUT,
     SparkTree,
     build_onnx,
     export_pipeline,
@@ -17,8 +18,7 @@ from taxi_assets.training.export import (
     read_spark_trees,
 )
 from taxi_assets.training.pipeline import PREDICTION, GbtParams, fit_pipeline
-from taxi_assets.training.serving_model import FareModel
-from taxi_assets_tests.conftest import featurize_month
+from taxi_assets_tests.support import featurize_month
 
 
 def leaf(value: float) -> dict[str, object]:

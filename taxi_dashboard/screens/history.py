@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from taxi_assets.registry.models import model_name
+from taxi_assets.model.versions import model_name
 from taxi_dashboard import retraining, view, wording
 
 config, service = view.page()

@@ -10,10 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from taxi_assets.monitoring import alerts, incidents  # noqa: F401  (they declare the tables)
-from taxi_assets.platform_db import prediction_log  # noqa: F401
+from taxi_assets.platform_db import prediction_log, records  # noqa: F401  (they declare the tables on METADATA)
 from taxi_assets.platform_db.schema import METADATA, VERSION_TABLE
-from taxi_assets.registry import decisions  # noqa: F401
 
 
 def run() -> None:

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG, PREDICTION_LOG_QUARANTINE
 from taxi_assets_tests.postgres import POSTGRES, TcpProxy, require_postgres
-from taxi_serving.journal import JournalFolder
-from taxi_serving.logging_sink import PredictionLogSink
+from taxi_serving.prediction_log.journal import JournalFolder
+from taxi_serving.prediction_log.sink import PredictionLogSink
 from taxi_serving.service import log_row
 
 
@@ -156,7 +156,7 @@ def test_a_refused_row_is_quarantined_alone_sqlite_and_an_alert_says_so(tmp_path
     (kept,) = quarantined(url)
     assert kept["request_id"] == "poison-0"
     assert "ProgrammingError" in str(kept["reason"]) or "InterfaceError" in str(kept["reason"])
-    from taxi_assets.monitoring.alerts import Alerter
+    from taxi_assets.alerting import Alerter
 
     alerts = [alert for alert in Alerter(url).history() if alert["kind"] == "log_quarantined"]
     assert len(alerts) == 1
@@ -166,7 +166,7 @@ def test_a_refused_row_is_quarantined_alone_sqlite_and_an_alert_says_so(tmp_path
 KILLED_WRITER = """
 import os, signal, sys
 from pathlib import Path
-from taxi_serving.logging_sink import PredictionLogSink
+from taxi_serving.prediction_log.sink import PredictionLogSink
 from taxi_serving.service import log_row
 sink = PredictionLogSink(sys.argv[1], Path(sys.argv[2]), flush_seconds=3600)
 sink.start()
@@ -228,15 +228,25 @@ def test_segments_rotate_and_every_record_of_every_segment_arrives(tmp_path: Pat
     sink = sink_for(url, tmp_path / "journal", flush_seconds=0.01)
     sink.writer.segment_bytes = 5_000  # a few dozen rows per segment
     sink.start()
-    for batch in range(10):
-        for row in rows(100, f"rotate{batch}"):
-            sink.submit(row)
-        time.sleep(0.03)
+    submitted = [row for batch in range(10) for row in rows(100, f"rotate{batch}")]
+    for row in submitted:
+        sink.submit(row)
     assert sink.flush()
-    assert sink.writer.segment > 5
+    # the writer rotates on the bytes it wrote, whatever the shipper's thread was doing meanwhile
+    assert sink.writer.segment == expected_segments(submitted, 5_000) > 5
     assert len(JournalFolder(sink.writer.folder.path).segments()) <= 2  # shipped segments are deleted
     sink.stop()
     assert count_rows(url) == 1000
+
+
+def expected_segments(submitted: list[dict[str, object]], segment_bytes: int) -> int:
+    """The segment the writer ends on: a new one each time the current one reaches ``segment_bytes``."""
+    segment, size = 1, 0
+    for row in submitted:
+        size += len(msgspec.json.encode(row)) + 1
+        if size >= segment_bytes:
+            segment, size = segment + 1, 0
+    return segment
 
 
 def test_journaled_feedback_waits_for_its_prediction_and_is_applied_once(tmp_path: Path) -> None:

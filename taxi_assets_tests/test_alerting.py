@@ -12,7 +12,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
 
-from taxi_assets.monitoring.alerts import Alert, Alerter, Kind, Severity, SmtpSettings
+from taxi_assets.alerting import Alert, Alerter, Kind, Severity, SmtpSettings
 
 ALERT = Alert(
     Severity.CRITICAL,

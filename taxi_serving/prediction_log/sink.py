@@ -7,8 +7,8 @@ with the reason: the healthy rows of its batch arrive, nothing queues behind it.
 records wait in the journal. A worker that died leaves its folder, which another worker (or its replacement)
 adopts and ships. Shipping is idempotent: ``request_id`` is unique, and feedback only fills an empty fare.
 
-Feedback that could not reach the database is journaled the same way (``deferred_feedback.py``: when it waits).
-The database side is ``log_store.py``.
+Feedback that could not reach the database is journaled the same way (``deferred``: when it waits).
+The database side is ``store``.
 """
 
 from __future__ import annotations
@@ -23,19 +23,11 @@ from typing import Final
 import msgspec
 import sqlalchemy as sa
 
-from taxi_assets.monitoring.alerts import Alert, Alerter, Kind, Severity
+from taxi_assets.alerting import Alert, Alerter, Kind, Severity
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG_QUARANTINE, LogRow
-from taxi_serving.deferred_feedback import DeferredFeedback, now_text
-from taxi_serving.journal import (
-    Chunk,
-    JournalFolder,
-    JournalWriter,
-    Position,
-    adopted,
-    import_spill_files,
-    orphans,
-)
-from taxi_serving.log_store import (
+from taxi_serving.prediction_log.deferred import DeferredFeedback, now_text
+from taxi_serving.prediction_log.journal import Chunk, JournalFolder, Position, adopted, import_spill_files, orphans
+from taxi_serving.prediction_log.store import (
     DRIVER_ERRORS,
     LogStore,
     LogStoreDownError,
@@ -43,8 +35,9 @@ from taxi_serving.log_store import (
     SinkCounters,
     sorted_records,
 )
+from taxi_serving.prediction_log.writer import JournalWriter
 
-log = logging.getLogger("taxi_serving.logging_sink")
+log = logging.getLogger("taxi_serving.prediction_log.sink")
 ALERT_INTERVAL_SECONDS: Final = 60.0
 
 
@@ -82,7 +75,9 @@ class PredictionLogSink:
         self._encoder = msgspec.json.Encoder()
         self._unalerted: collections.Counter[str] = collections.Counter()
         self._last_alert = 0.0
-        self.deferred = DeferredFeedback(self, feedback_wait_seconds)
+        self.deferred = DeferredFeedback(
+            self.writer.folder.path, self._feedback_outcome, self.quarantine, feedback_wait_seconds
+        )
 
     # -- the request path ---------------------------------------------------------------------------------------
 
@@ -106,6 +101,9 @@ class PredictionLogSink:
         except LogStoreDownError:
             self.counters.database_ok = False
             raise
+
+    def _feedback_outcome(self, request_id: str, actual_fare: float) -> str:
+        return self.record_feedback(request_id, actual_fare)[0]
 
     @property
     def backlog(self) -> int:
@@ -167,7 +165,7 @@ class PredictionLogSink:
                 if stopping or time.monotonic() - last_replay >= self.replay_seconds:
                     last_replay = time.monotonic()
                     self._adopt_orphans()
-                    self.deferred.retry()
+                    self.counters.feedback_applied += self.deferred.retry()
                     self._alert_quarantine()
             except Exception:
                 # a bug here must not stop the writer (every later record would wait): say so, try again
@@ -241,7 +239,7 @@ class PredictionLogSink:
                 self.quarantine(record, "an unreadable journal record")
             self._store(rows)
             for item in feedback:
-                self.deferred.apply(item)
+                self.counters.feedback_applied += self.deferred.apply(item)
         except LogStoreDownError as exc:
             if self.counters.database_ok:
                 log.warning("prediction log database down (%s); records wait in the journal", exc)

@@ -12,9 +12,9 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from taxi_assets.features.columns import DECIMAL_FEATURES, FEATURES, INTEGER_FEATURES
-from taxi_assets.monitoring.profile import NumericProfile, ReferenceProfile
-from taxi_assets.training.export import FeatureSpec
-from taxi_assets.training.serving_model import FareModel
+from taxi_assets.model.fare_model import FareModel
+from taxi_assets.model.profile import NumericProfile, ReferenceProfile
+from taxi_assets.model.spec import FeatureSpec
 
 ONNX_ARTIFACT: Final = "onnx_model"
 SPEC_ARTIFACT: Final = "feature_spec"
@@ -23,10 +23,12 @@ PREDICTION_PROFILE_ARTIFACT: Final = "prediction_profile"
 PREDICTION_PROFILE_FILE: Final = "prediction_profile.json"
 REFERENCE_SAMPLE_ARTIFACT: Final = "reference_sample"
 HOLDOUT_ERRORS_ARTIFACT: Final = "holdout_errors"
-# MLflow pickles the python model by reference to its module. Versions registered before the package layout
-# followed the loop name this module ``taxi_assets.modeling.pyfunc``: that name stays importable, so they load.
-FORMER_MODULE: Final = "taxi_assets.modeling.pyfunc"
-sys.modules.setdefault(FORMER_MODULE, sys.modules[__name__])
+# MLflow pickles the python model by reference to its module. Versions registered before this module found its
+# home in ``model`` name it by an earlier path (``modeling`` before the packages followed the loop, ``training``
+# until the model version got a package of its own): those names stay importable, so they load.
+FORMER_MODULES: Final = ("taxi_assets.modeling.pyfunc", "taxi_assets.training.pyfunc")
+for _former in FORMER_MODULES:
+    sys.modules.setdefault(_former, sys.modules[__name__])
 
 
 class FarePyfunc(PythonModel):

@@ -20,9 +20,6 @@ import fcntl
 import os
 import re
 import shutil
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -137,112 +134,7 @@ class JournalFolder:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-class JournalWriter:
-    """The live worker's own folder: appends records, syncs them, rotates segments."""
-
-    def __init__(
-        self, root: Path, fsync_seconds: float = 1.0, segment_bytes: int = 64 << 20, durable: bool = True
-    ) -> None:
-        self.root = root
-        # not durable: records wait in memory until the shipper drains them (the cost of the journal, measured)
-        self.durable = durable
-        self._pending: list[bytes] = []
-        self.worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.folder = JournalFolder(root / self.worker)
-        self.fsync_seconds = fsync_seconds
-        self.segment_bytes = segment_bytes
-        self.appended = 0
-        self._lock = threading.Lock()
-        self._fd = -1
-        self._lock_fd = -1
-        self._segment = 1
-        self._size = 0
-        self._last_sync = time.monotonic()
-        self._unsynced = False
-
-    def open(self) -> None:
-        """Create and lock this worker's folder and open its first segment.
-
-        The folder is made under a hidden name and renamed once locked, so no other worker ever sees it unlocked.
-        """
-        self._lock_fd = _locked_folder(self.folder.path)
-        self._fd = self._open_segment(self._segment)
-
-    def _open_segment(self, number: int) -> int:
-        return os.open(self.folder.segment_path(number), os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
-
-    def append(self, record: bytes) -> None:
-        """Append one record (no newline inside) with one system call; raise JournalUnavailableError if it fails."""
-        line = record + b"\n"
-        with self._lock:
-            if not self.durable:
-                self._pending.append(line)
-                self.appended += 1
-                return
-            try:
-                written = os.write(self._fd, line)
-                while written < len(line):  # a short write (disk nearly full): finish the record or fail
-                    written += os.write(self._fd, line[written:])
-                if self.fsync_seconds <= 0:
-                    os.fsync(self._fd)
-            except OSError as exc:
-                raise JournalUnavailableError(type(exc).__name__) from exc
-            self.appended += 1
-            self._size += len(line)
-            self._unsynced = True
-
-    @property
-    def segment(self) -> int:
-        """The segment being appended to."""
-        return self._segment
-
-    def drain(self) -> None:
-        """Write the records held in memory (only when not ``durable``)."""
-        with self._lock:
-            pending, self._pending = self._pending, []
-            if pending:
-                data = b"".join(pending)
-                written = os.write(self._fd, data)
-                while written < len(data):
-                    written += os.write(self._fd, data[written:])
-                self._size += len(data)
-                self._unsynced = True
-
-    def maintain(self) -> None:
-        """Sync if the interval has passed; start a new segment once the current one is large enough."""
-        now = time.monotonic()
-        if self._unsynced and now - self._last_sync >= self.fsync_seconds:
-            self.sync()
-        if self._size >= self.segment_bytes:
-            with self._lock:
-                old = self._fd
-                self._segment += 1
-                self._fd = self._open_segment(self._segment)
-                self._size = 0
-            with contextlib.suppress(OSError):
-                os.fsync(old)
-            os.close(old)
-
-    def sync(self) -> None:
-        """Force the appended records to disk."""
-        self._unsynced = False
-        self._last_sync = time.monotonic()
-        with contextlib.suppress(OSError):
-            os.fsync(self._fd)
-
-    def close(self) -> None:
-        """Sync and close the segment and release the folder (it stays if anything is left to ship)."""
-        if self._fd >= 0:
-            self.drain()
-            self.sync()
-            os.close(self._fd)
-            self._fd = -1
-        if self._lock_fd >= 0:
-            os.close(self._lock_fd)
-            self._lock_fd = -1
-
-
-def _locked_folder(path: Path) -> int:
+def locked_folder(path: Path) -> int:
     """Create ``path`` with its lock file held by this process; return the lock's descriptor."""
     hidden = path.with_name(f".{path.name}")
     hidden.mkdir(parents=True)
@@ -285,7 +177,7 @@ def import_spill_files(spill_dir: Path, root: Path) -> int:
     moved = 0
     for path in sorted(spill_dir.glob("*.jsonl")) if spill_dir.is_dir() else []:
         folder = root / f"spill-{path.stem}-{uuid.uuid4().hex[:8]}"
-        fd = _locked_folder(folder)
+        fd = locked_folder(folder)
         try:
             path.rename(JournalFolder(folder).segment_path(1))  # atomic: of two workers, one wins
             moved += 1

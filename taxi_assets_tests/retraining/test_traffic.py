@@ -1,8 +1,8 @@
 import pandas as pd
 
 from taxi_assets.features.columns import EXAMPLE_TRIP, FEATURE_TABLE_COLUMNS, PICKUP_DATETIME, TARGET, TRIP_ID
-from taxi_assets.features.traffic import traffic_features
 from taxi_assets.platform_db.prediction_log import LABELLED_AT
+from taxi_assets.retraining.traffic import traffic_features
 
 
 def labelled_log(fares: list[float]) -> pd.DataFrame:

@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import msgspec
 
-from taxi_serving.journal import JournalFolder
-from taxi_serving.log_store import LogStoreDownError
+from taxi_serving.prediction_log.journal import JournalFolder
+from taxi_serving.prediction_log.store import LogStoreDownError
 
-if TYPE_CHECKING:
-    from taxi_serving.logging_sink import PredictionLogSink
-
-log = logging.getLogger("taxi_serving.logging_sink")
+log = logging.getLogger("taxi_serving.prediction_log.sink")
 DEFERRED: Final = "deferred.jsonl"
+# joins a fare to its prediction: "ok", "missing" (no such prediction yet) or "conflict" (a fare already there)
+RecordFeedback = Callable[[str, float], str]
+# moves a record the log cannot take to the quarantine, with the reason
+Quarantine = Callable[[bytes, str], None]
 
 
 class DeferredFeedback:
@@ -34,60 +36,64 @@ class DeferredFeedback:
     in the middle leaves the whole file, and applying again is idempotent.
     """
 
-    def __init__(self, sink: PredictionLogSink, wait_seconds: float) -> None:
-        self.sink = sink
+    def __init__(self, folder: Path, record: RecordFeedback, quarantine: Quarantine, wait_seconds: float) -> None:
+        self.path = folder / DEFERRED
+        self.record = record
+        self.quarantine = quarantine
         self.wait_seconds = wait_seconds
         self._encoder = msgspec.json.Encoder()
-
-    @property
-    def path(self) -> Path:
-        """This worker's file of deferred feedback."""
-        return self.sink.writer.folder.path / DEFERRED
 
     def waiting(self) -> bool:
         """Whether any feedback still waits for its prediction."""
         return self.path.exists() and self.path.stat().st_size > 0
 
-    def apply(self, item: dict[str, Any]) -> None:
-        """Apply one journaled feedback record, deferring it when its prediction is not in the database yet."""
+    def apply(self, item: dict[str, Any]) -> bool:
+        """Apply one journaled feedback record, deferring it when its prediction is not in the database yet.
+
+        True when its fare was joined now.
+        """
         request_id, fare = item.get("feedback"), item.get("actual_fare")
         if not isinstance(request_id, str) or isinstance(fare, bool) or not isinstance(fare, int | float):
-            self.sink.quarantine(self._encoder.encode(item), "a feedback record without request_id or fare")
-            return
-        outcome, _ = self.sink.record_feedback(request_id, float(fare))
-        if outcome == "ok":
-            self.sink.counters.feedback_applied += 1
-        elif outcome == "missing":
+            self.quarantine(self._encoder.encode(item), "a feedback record without request_id or fare")
+            return False
+        outcome = self.record(request_id, float(fare))
+        if outcome == "missing":
             with self.path.open("ab") as handle:
                 handle.write(self._encoder.encode(item) + b"\n")
                 handle.flush()
-        else:
+        elif outcome != "ok":
             log.info("journaled feedback for %s found a fare already recorded; the first one stands", request_id)
+        return outcome == "ok"
 
-    def retry(self) -> None:
-        """Apply deferred feedback whose prediction has arrived; quarantine what waited too long."""
+    def retry(self) -> int:
+        """Apply deferred feedback whose prediction has arrived; quarantine what waited too long.
+
+        Returns how many fares were joined. While the database is down the file stays as it is.
+        """
         if not self.waiting():
-            return
+            return 0
         still: list[dict[str, Any]] = []
+        applied = 0
         try:
             for line in self.path.read_bytes().splitlines():
                 item = msgspec.json.decode(line)
-                outcome, _ = self.sink.record_feedback(item["feedback"], float(item["actual_fare"]))
+                outcome = self.record(item["feedback"], float(item["actual_fare"]))
                 if outcome == "ok":
-                    self.sink.counters.feedback_applied += 1
+                    applied += 1
                 elif outcome == "missing":
                     if _age_seconds(item.get("at")) > self.wait_seconds:
-                        self.sink.quarantine(line, "feedback whose prediction never reached the log")
+                        self.quarantine(line, "feedback whose prediction never reached the log")
                     else:
                         still.append(item)
         except LogStoreDownError:
-            return  # the file stays as it is: every item is tried again
+            return 0  # the file stays as it is: every item is tried again
         replacement = self.path.with_suffix(".next")
         with replacement.open("wb") as handle:
             handle.write(b"".join(self._encoder.encode(item) + b"\n" for item in still))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(replacement, self.path)
+        return applied
 
     def take(self, folder: JournalFolder) -> None:
         """An adopted folder's deferred feedback becomes this worker's."""

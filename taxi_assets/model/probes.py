@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from taxi_assets.features.columns import FEATURES, time_features
-from taxi_assets.training.serving_model import FareModel
+from taxi_assets.model.fare_model import FareModel
 
 PROBE_DISTANCES_MILES: Final = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0)
 PROBE_SPEED_MPH: Final = 12.0

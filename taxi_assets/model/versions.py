@@ -20,9 +20,10 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from taxi_assets.constants import known_service
-from taxi_assets.monitoring.accuracy import HOLDOUT_ERRORS_FILE
-from taxi_assets.monitoring.profile import SAMPLE_FILE
-from taxi_assets.training.pyfunc import (
+from taxi_assets.model.fare_model import FareModel
+from taxi_assets.model.holdout import HOLDOUT_ERRORS_FILE
+from taxi_assets.model.profile import SAMPLE_FILE
+from taxi_assets.model.pyfunc import (
     HOLDOUT_ERRORS_ARTIFACT,
     ONNX_ARTIFACT,
     PREDICTION_PROFILE_ARTIFACT,
@@ -32,7 +33,6 @@ from taxi_assets.training.pyfunc import (
     SPEC_ARTIFACT,
     FarePyfunc,
 )
-from taxi_assets.training.serving_model import FareModel
 
 CHAMPION: Final = "champion"
 PREVIOUS_CHAMPION: Final = "previous_champion"

@@ -19,25 +19,12 @@ from typing import Any, Final
 import requests
 import sqlalchemy as sa
 
-from taxi_assets.platform_db.schema import METADATA, ensure_schema
+from taxi_assets.platform_db.records import ALERT_HISTORY
+from taxi_assets.platform_db.schema import ensure_schema
 
 LOGGER: Final = logging.getLogger("taxi.alerts")
 WEBHOOK_TIMEOUT_SECONDS: Final = 5.0
 SMTP_TIMEOUT_SECONDS: Final = 10.0
-
-ALERT_HISTORY: Final = sa.Table(
-    "alert_history",
-    METADATA,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("raised_at", sa.DateTime(timezone=True), nullable=False, index=True),
-    sa.Column("severity", sa.String(16), nullable=False),
-    sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("service", sa.String(16), nullable=False),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("details", sa.Text, nullable=False),
-    sa.Column("delivery", sa.Text, nullable=False),
-    sa.Index("ix_alert_history_service_raised_at", "service", "raised_at"),
-)
 
 
 class Severity(StrEnum):

@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pandas as pd
 
 from taxi_assets.features.columns import category_key
-from taxi_assets.training.export import ONNX_INPUT, FeatureSpec
+from taxi_assets.model.spec import ONNX_INPUT, FeatureSpec
 
 
 class FareModel:

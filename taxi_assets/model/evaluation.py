@@ -10,6 +10,8 @@ import pandas as pd
 
 # MAPE is undefined near zero fares; it is computed on fares of at least this much.
 MAPE_MIN_FARE_USD: Final = 1.0
+# the two-sided 95 % quantile of the normal distribution, for the intervals reported beside a metric
+Z_95: Final = 1.959964
 
 
 @dataclass(frozen=True)

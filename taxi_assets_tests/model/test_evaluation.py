@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-from taxi_assets.training.evaluation import regression_metrics, rmse_by_segment
+from taxi_assets.model.evaluation import regression_metrics, rmse_by_segment
 
 
 def test_metrics_match_scikit_learn_and_a_hand_computation() -> None:

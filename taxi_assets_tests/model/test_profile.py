@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from taxi_assets.features.columns import FEATURES, TARGET
-from taxi_assets.monitoring.profile import (
+from taxi_assets.model.profile import (
     ReferenceProfile,
     bin_shares,
     fit_reference_profile,

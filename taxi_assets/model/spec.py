@@ -1,0 +1,27 @@
+"""How a feature row becomes the model's input: the ONNX graph's names and the feature spec stored beside it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Final
+
+ONNX_INPUT: Final = "features"
+ONNX_OUTPUT: Final = "fare"
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """How a feature row becomes the model's input vector: column order and the category index maps."""
+
+    columns: list[str]
+    categories: dict[str, list[str]]
+
+    def to_json(self) -> str:
+        """Serialise (stored beside the ONNX model)."""
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> FeatureSpec:
+        """Parse what ``to_json`` wrote."""
+        return cls(**json.loads(text))
