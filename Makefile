@@ -25,7 +25,7 @@ help:
 	@echo "                     and 2023-01 (fare increase) with delayed fares; the daemon judges the windows, the"
 	@echo "                     sensor retrains, the challenger is promoted, the API swaps; prints the timeline"
 	@echo "                     offline: make demo TAXI_TRIPS_DIR=../shared/data/tlc  (SERVE=sample: exit at the end)"
-	@echo "make test            lint, import contracts, docs, typecheck, the whole suite with line coverage (floor 85 %)"
+	@echo "make test            lint, import contracts, docs, typecheck, the fast tier, then the slow tier; line coverage (floor 85 %)"
 	@echo "make test-fast       the fast tier: pure code, the API through its test client, the definitions (under a minute)"
 	@echo "make docs            the manual (docs/) as a site in .site/ (mkdocs build --strict)"
 	@echo "make train           train a challenger and decide on promotion (MONTHS=2023-01 HOLDOUT_MONTHS=...)"
@@ -98,12 +98,15 @@ rollback: check-java $(BIN)/.installed instance
 migrate: $(BIN)/.installed
 	$(BIN)/python -m taxi_tools.cli migrate
 
-# The whole suite with line coverage of taxi_assets, taxi_serving and taxi_tools (code run in the tests' own
-# process; the daemon's run processes and the API servers the tests start are not counted), printed with the
-# lines no test runs; fails below the floor. Tracing cost 5 % (clean clone) to 19 % more pytest time on 2 cores.
+# The whole suite, cheapest first so a broken build fails within minutes: lint, the import contracts and the docs
+# (lint), types, the fast tier on two workers, then the slow tier in one process. Line coverage of the four
+# packages (code run in the tests' own processes; the daemon's run processes and the API servers the tests start
+# are not counted) is gathered over both tiers, printed with the lines no test runs, and fails below the floor.
 COVERAGE_FLOOR ?= 85
 test: check-java $(BIN)/.installed lint typecheck
-	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=$(COVERAGE_FLOOR) --durations=25
+	$(BIN)/python -m pytest -m "not slow" -q -n 2 --cov --cov-report=
+	$(BIN)/python -m pytest -m slow --cov --cov-append --cov-report=term-missing:skip-covered \
+	  --cov-fail-under=$(COVERAGE_FLOOR) --durations=25
 
 # Tests marked `slow` need Spark, Dagster runs, a daemon, real servers or whole months; the rest is the fast tier,
 # on two pytest-xdist workers (its tests share nothing: each has its own temporary home and PostgreSQL database).

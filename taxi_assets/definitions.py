@@ -52,6 +52,7 @@ from taxi_assets.automation import (
     ingest_new_months,
     judge_live_rollouts,
 )
+from taxi_assets.data_home import DataHome
 from taxi_assets.jobs import (
     ingest_job,
     monitor_job,
@@ -81,13 +82,6 @@ from taxi_assets.resources import (
 from taxi_assets.run_logging import console_logger
 from taxi_assets.sensors import retrain_on_failed_checks
 
-DEFAULT_HOME = ".taxi"
-
-
-def data_home(env: Mapping[str, str]) -> Path:
-    """The data home: ``TAXI_HOME`` or ``.taxi`` under the working directory."""
-    return Path(env.get("TAXI_HOME") or DEFAULT_HOME).absolute()
-
 
 def trip_source_from_env(env: Mapping[str, str]) -> TripSource:
     """A local folder when ``TAXI_TRIPS_DIR`` is set, the TLC download otherwise."""
@@ -102,16 +96,13 @@ def mlflow_from_env(env: Mapping[str, str]) -> MlflowResource:
     tracking_uri = env.get("MLFLOW_TRACKING_URI")
     if tracking_uri:
         return MlflowResource(tracking_uri=tracking_uri)
-    home = data_home(env)
-    return MlflowResource(
-        tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}",
-        artifact_root=(home / "mlflow" / "artifacts").as_uri(),
-    )
+    home = DataHome.from_env(env)
+    return MlflowResource(tracking_uri=home.tracking_uri, artifact_root=(home.mlflow_dir / "artifacts").as_uri())
 
 
 def platform_db_from_env(env: Mapping[str, str]) -> PlatformDatabase:
     """``TAXI_DATABASE_URL``, else SQLite under the data home."""
-    return PlatformDatabase(url=env.get("TAXI_DATABASE_URL") or f"sqlite:///{data_home(env) / 'platform.db'}")
+    return PlatformDatabase(url=DataHome.from_env(env).database_url)
 
 
 def alerts_from_env(env: Mapping[str, str]) -> AlertsResource:
@@ -135,8 +126,8 @@ def lake_from_env(env: Mapping[str, str]) -> DataLake:
 
     With an object-store root, downloads and the model export are staged in ``scratch/`` under the data home.
     """
-    home = data_home(env)
-    return DataLake(root=env.get("TAXI_LAKE_ROOT") or str(home / "lake"), scratch=str(home / "scratch"))
+    home = DataHome.from_env(env)
+    return DataLake(root=home.lake_root, scratch=str(home.scratch))
 
 
 def spark_from_env(env: Mapping[str, str]) -> SparkResource:

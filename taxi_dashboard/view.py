@@ -1,16 +1,19 @@
 """What every screen shares: the settings, the chosen service, the sign-in, and cached loads of the data.
 
-Loads are cached for ``CACHE_SECONDS`` (``TAXI_DASHBOARD_CACHE_SECONDS``, 30; read when the app starts) so that
-moving between screens does not re-read the lake and the database; the "Reload" button in the sidebar clears them.
+Loads are cached for ``cache_seconds`` of the settings (``TAXI_DASHBOARD_CACHE_SECONDS``, 30; read at the first
+load, not at import) so that moving between screens does not re-read the lake and the database; the "Reload"
+button in the sidebar clears them.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Final, ParamSpec, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -21,7 +24,8 @@ from taxi_dashboard import reports as lake_reports
 from taxi_dashboard import retraining, tables
 from taxi_dashboard.settings import DashboardSettings, settings_from_env
 
-CACHE_SECONDS: Final = int(os.environ.get("TAXI_DASHBOARD_CACHE_SECONDS") or 30)
+P = ParamSpec("P")
+R = TypeVar("R")
 SERVICE_KEY: Final = "service"
 SIGNED_IN_KEY: Final = "signed_in_as"
 
@@ -29,6 +33,19 @@ SIGNED_IN_KEY: Final = "signed_in_as"
 def settings() -> DashboardSettings:
     """The settings of this process (read from the environment at each run, which costs microseconds)."""
     return settings_from_env(os.environ)
+
+
+def cached(load: Callable[P, R]) -> Callable[P, R]:
+    """``load`` cached by Streamlit for the settings' ``cache_seconds``, read when it is first called."""
+    made: list[Callable[P, R]] = []
+
+    @functools.wraps(load)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        if not made:
+            made.append(st.cache_data(ttl=settings().cache_seconds, show_spinner=False)(load))
+        return made[0](*args, **kwargs)
+
+    return call
 
 
 def service() -> str:
@@ -56,7 +73,7 @@ def sidebar(config: DashboardSettings) -> None:
             st.rerun()
         elif key:
             st.sidebar.error("That key is not valid.")
-    if st.sidebar.button("Reload", help=f"Data is kept for {CACHE_SECONDS} s; this reads it again now."):
+    if st.sidebar.button("Reload", help=f"Data is kept for {config.cache_seconds} s; this reads it again now."):
         st.cache_data.clear()
 
 
@@ -86,31 +103,31 @@ def page() -> tuple[DashboardSettings, str]:
     return config, service()
 
 
-@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+@cached
 def reports(lake_root: str, name: str, newest: int | None = None) -> lake_reports.Reports:
     """The drift reports of one service (only the ``newest`` windows' when given)."""
     return lake_reports.load_reports(lake_root, name, newest)
 
 
-@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+@cached
 def incidents(url: str, name: str) -> pd.DataFrame:
     """Every incident of one service."""
     return tables.incidents(url, name)
 
 
-@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+@cached
 def alerts(url: str, name: str) -> pd.DataFrame:
     """The newest alerts of one service."""
     return tables.alerts(url, name)
 
 
-@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+@cached
 def decisions(url: str, name: str) -> pd.DataFrame:
     """Every decision of one service."""
     return tables.decisions(url, name)
 
 
-@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+@cached
 def champion(tracking_uri: str, name: str) -> str | None:
     """The version MLflow's ``champion`` alias points at (None before MLflow holds anything: no file is created)."""
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).exists():
@@ -118,7 +135,7 @@ def champion(tracking_uri: str, name: str) -> str | None:
     return ModelRegistry(tracking_uri).alias(model_name(name), CHAMPION)
 
 
-@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+@cached
 def challenger_stage(tracking_uri: str, name: str) -> Stage | None:
     """The live stage of the version the ``challenger`` alias points at (shadow, A/B, the guardrail), or None."""
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).exists():
@@ -128,14 +145,14 @@ def challenger_stage(tracking_uri: str, name: str) -> Stage | None:
     return Stage.from_tags(version, registry.version_tags(model_name(name), version)) if version else None
 
 
-@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+@cached
 def health(url: str, name: str, hours: float, bucket_minutes: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Service health per bucket, and rejections by reason, over the last ``hours``."""
     since = datetime.now(UTC) - timedelta(hours=hours)
     return tables.service_health(url, name, since, bucket_minutes), tables.rejections(url, name, since)
 
 
-@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+@cached
 def retraining_runs(dagster_url: str, name: str) -> pd.DataFrame:
     """The retraining runs Dagster knows of (an unanswered query is not cached: the next view asks again)."""
     return retraining.retraining_runs(dagster_url, name)

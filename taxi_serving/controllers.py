@@ -15,7 +15,7 @@ from litestar import Controller, Request, Response, get, post
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from taxi_assets.features.columns import FEATURES
-from taxi_serving.auth import authorize, require_api_key
+from taxi_serving.auth import require_api_key
 from taxi_serving.contract import FARE_MAX, REQUEST_ID_MAX
 from taxi_serving.errors import (
     ConflictError,
@@ -57,12 +57,12 @@ class PredictionController(Controller):
     """Fare predictions for a batch of trips."""
 
     path = "/predict"
+    guards = [require_api_key]
     response_headers = {"Cache-Control": "no-store"}
 
     @post("/batch", status_code=200)
     async def predict_batch(self, request: Request) -> BatchResponse:
         """Price up to the configured number of trips; the whole batch is rejected if any trip is invalid."""
-        authorize(request)
         serving = serving_of(request)
         started = time.perf_counter()
         batch_id = new_request_id()
@@ -107,12 +107,12 @@ class FeedbackController(Controller):
     """Ground truth for earlier predictions."""
 
     path = "/feedback"
+    guards = [require_api_key]
     response_headers = {"Cache-Control": "no-store"}
 
     @post("", status_code=200)
     async def feedback(self, request: Request) -> FeedbackResponse:
         """Join the fare actually charged to the logged prediction (404 unknown id, 409 already joined)."""
-        authorize(request)
         serving = serving_of(request)
         started = time.perf_counter()
         body = await _body(request, serving, "/feedback", new_request_id(), started, log=False)

@@ -15,8 +15,7 @@ from litestar import asgi
 from litestar.exceptions import ClientException, HTTPException, MethodNotAllowedException
 from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
-from taxi_serving.auth import key_from_headers
-from taxi_serving.errors import UnauthorizedError
+from taxi_serving.auth import authorize
 from taxi_serving.service import Serving
 
 _encoder = msgspec.json.Encoder()
@@ -45,8 +44,7 @@ async def predict_route(scope: Scope, receive: Receive, send: Send) -> None:
     if scope.get("method") != "POST":
         raise MethodNotAllowedException(headers={"Allow": "POST"})
     app = scope["litestar_app"]
-    if not app.state.api_keys.accepts(key_from_headers(scope["headers"])):
-        raise UnauthorizedError("a valid API key is required in the X-API-Key header")
+    authorize(scope)
     serving: Serving = app.state.serving
     body = await read_body(receive, serving.settings.max_body_bytes)
     payload = _encoder.encode(serving.predict_one(body))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from taxi_assets import logs
 from taxi_assets.constants import known_service
+from taxi_assets.data_home import DataHome
 from taxi_assets.model.versions import model_name
 
 
@@ -68,15 +69,15 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     Raises:
         ValueError: ``TAXI_SERVICE`` is not a TLC service (the message names the valid ones).
     """
-    home = Path(env.get("TAXI_HOME") or ".taxi").absolute()
+    home = DataHome.from_env(env)
     keys = tuple(key.strip() for key in (env.get("TAXI_API_KEYS") or "").split(",") if key.strip())
     keys_file = env.get("TAXI_API_KEYS_FILE")
     return Settings(
-        tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow' / 'mlflow.db'}",
+        tracking_uri=home.tracking_uri,
         service=known_service(env.get("TAXI_SERVICE") or "green"),
-        database_url=env.get("TAXI_DATABASE_URL") or f"sqlite:///{home / 'platform.db'}",
-        cache_dir=home / "serving" / "model_cache",
-        journal_dir=home / "serving" / "journal",
+        database_url=home.database_url,
+        cache_dir=home.model_cache,
+        journal_dir=home.journal_dir,
         api_keys=keys,
         api_keys_file=Path(keys_file) if keys_file else None,
         poll_interval_seconds=float(env.get("TAXI_MODEL_POLL_SECONDS") or 10.0),
@@ -117,7 +118,7 @@ def launcher_from_env(env: Mapping[str, str]) -> Launcher:
         host=env.get("TAXI_API_HOST") or "127.0.0.1",
         port=int(env.get("TAXI_API_PORT") or 8000),
         workers=int(env.get("TAXI_API_WORKERS") or 1),
-        home=Path(env.get("TAXI_HOME") or ".taxi").absolute(),
+        home=DataHome.from_env(env).root,
         log_format=logs.log_format(env, logs.JSON),
         log_level=logs.log_level(env),
     )

@@ -16,8 +16,8 @@ import requests
 import sqlalchemy as sa
 
 from taxi_assets import constants, logs, run_tags
+from taxi_assets.data_home import DataHome
 from taxi_assets.definitions import (
-    data_home,
     mlflow_from_env,
     monitoring_from_env,
     platform_db_from_env,
@@ -89,8 +89,9 @@ def command_demo(runner: Runner, args: argparse.Namespace) -> None:
         )
         story = run_story(runner, options, keep_serving=args.serve == "forever")
         monitoring = " ".join(f"{key}={value}" for key, value in story.monitoring_env.items())
+    home = DataHome.from_env(runner.env).root
     print(
-        f"\nData home: {data_home(runner.env)}. The runs the schedule and the sensors launched, their ticks and the "
+        f"\nData home: {home}. The runs the schedule and the sensors launched, their ticks and the "
         f"checks' history are in the Dagster UI (which also runs the daemon from then on):"
         f"\n    make dev {monitoring}      # then open http://127.0.0.1:3000"
         f"\nWhat the model did, for whom it got worse and what the platform did about it, in plain words:"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from taxi_assets.definitions import data_home
+from taxi_assets.data_home import DataHome
 
 # The demo's story: the month after each service's training window is its "calm" replay (same fares, unseen
 # trips); the drift month is after the fare increase of 2022-12-19.
@@ -56,6 +56,6 @@ class ApiAddress:
 
 def instance_home(env: Mapping[str, str]) -> Path:
     """The Dagster instance's folder: ``DAGSTER_HOME``, else ``dagster/`` in the data home (created)."""
-    home = Path(env["DAGSTER_HOME"]) if env.get("DAGSTER_HOME") else data_home(env) / "dagster"
+    home = DataHome.from_env(env).dagster_home
     home.mkdir(parents=True, exist_ok=True)
     return home.absolute()
