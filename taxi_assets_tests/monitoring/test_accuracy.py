@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from taxi_assets.model.holdout import ERROR, holdout_errors
+from taxi_assets.model.holdout import ERROR
 from taxi_assets.monitoring.accuracy import STATISTICS, AccuracyRule, HoldoutCalibration, make_statistic
 
 
@@ -101,10 +101,3 @@ def test_thresholds_are_seeded_and_an_empty_holdout_is_refused() -> None:
     assert HoldoutCalibration(holdout, AccuracyRule(seed=12)).noise_limit(700, 0.01) != first
     with pytest.raises(ValueError, match="no errors"):
         HoldoutCalibration(holdout.head(0), AccuracyRule())
-
-
-def test_holdout_errors_key_segments_like_the_prediction_log() -> None:
-    rows = pd.DataFrame({"pickup_borough": ["Queens", "Bronx"], "payment_type": [1, 2.0]})
-    frame = holdout_errors(rows, np.array([10.0, 20.0]), np.array([12.5, 19.0]))
-    assert frame[ERROR].tolist() == [2.5, -1.0]
-    assert frame["payment_type"].tolist() == ["1", "2"]
