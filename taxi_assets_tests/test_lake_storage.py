@@ -3,7 +3,7 @@
 Everything here that is not Spark goes through S3 for real: the raw and zone files, manifests and their commits,
 the reference profile, the sensor's look for missing months. Spark reaches S3 through Hadoop's ``s3a://``
 connector, which is not part of PySpark's distribution (a cluster adds it with ``spark.jars.packages``), so
-the Spark assets' part is their URIs, and the ``file://`` lake test in test_spark_engines.
+the Spark assets' part is their URIs, and the ``file://`` lake test in resources/test_spark.py.
 """
 
 from __future__ import annotations
