@@ -24,8 +24,6 @@ UNMIRRORED: frozenset[str] = frozenset(
     {
         "taxi_assets/assets/common.py",
         "taxi_assets/assets/serving.py",
-        "taxi_assets/constants.py",
-        "taxi_assets/errors.py",
         "taxi_assets/features/schema.py",
         "taxi_assets/features/spark.py",
         "taxi_assets/features/split.py",
@@ -33,7 +31,6 @@ UNMIRRORED: frozenset[str] = frozenset(
         "taxi_assets/model/fare_model.py",
         "taxi_assets/model/probes.py",
         "taxi_assets/model/versions.py",
-        "taxi_assets/monitoring/results.py",
         "taxi_assets/monitoring/window.py",
         "taxi_assets/platform_db/prediction_log.py",
         "taxi_assets/registry/stages.py",
@@ -56,7 +53,6 @@ UNMIRRORED: frozenset[str] = frozenset(
         "taxi_dashboard/__main__.py",
         "taxi_dashboard/charts.py",
         "taxi_dashboard/reports.py",
-        "taxi_dashboard/settings.py",
         "taxi_dashboard/tables.py",
         "taxi_dashboard/view.py",
     }
