@@ -28,8 +28,6 @@ UNMIRRORED: frozenset[str] = frozenset(
         "taxi_assets/features/spark.py",
         "taxi_assets/features/split.py",
         "taxi_assets/features/tables.py",
-        "taxi_assets/model/fare_model.py",
-        "taxi_assets/model/probes.py",
         "taxi_assets/model/versions.py",
         "taxi_assets/monitoring/window.py",
         "taxi_assets/platform_db/prediction_log.py",
