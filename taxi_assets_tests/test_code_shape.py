@@ -29,7 +29,6 @@ UNMIRRORED: frozenset[str] = frozenset(
         "taxi_assets/features/split.py",
         "taxi_assets/features/tables.py",
         "taxi_assets/monitoring/window.py",
-        "taxi_assets/platform_db/prediction_log.py",
         "taxi_assets/registry/stages.py",
         "taxi_assets/resources/alerts.py",
         "taxi_assets/resources/database.py",
