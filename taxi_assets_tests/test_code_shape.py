@@ -42,7 +42,6 @@ UNMIRRORED: frozenset[str] = frozenset(
         "taxi_serving/processes.py",
         "taxi_serving/schemas.py",
         "taxi_tools/processes.py",
-        "taxi_tools/replay/client.py",
         "taxi_dashboard/__main__.py",
         "taxi_dashboard/charts.py",
         "taxi_dashboard/reports.py",

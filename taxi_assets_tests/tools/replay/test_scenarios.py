@@ -1,37 +1,21 @@
-"""Each drift scenario, replayed through a real API on real trips, is caught by the check meant for it.
-
-And a replay keeps to its deadline: what it could not send in time is counted, not sent late.
-"""
+"""Each drift scenario, replayed through a real API on real trips, is caught by the check meant for it."""
 
 import json
-import time
-from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-import pytest
-from pyspark.sql import SparkSession
 
-from taxi_assets.features.schema import read_feature_table
 from taxi_assets.monitoring.checks import ACCURACY, FEATURE_DRIFT, VALIDATION_FAILURES
 from taxi_assets_tests.champions import Trained
 from taxi_assets_tests.monitored import champion, judge
 from taxi_assets_tests.serving.servers import server
 from taxi_assets_tests.serving.support import HEADERS
-from taxi_assets_tests.support import featurize_month
-from taxi_tools.replay.client import REQUEST_TIMEOUT_SECONDS, ReplayConfig, replay_trips, run_replay
+from taxi_assets_tests.tools.replay.support import ROWS
+from taxi_tools.replay.client import ReplayConfig, run_replay
 from taxi_tools.replay.scenarios import NEW_CATEGORY_CODES, apply
 
-ROWS = 1_500
 ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
-
-
-@pytest.fixture(scope="module")
-def february(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
-    """A seeded sample of real green 2022-02 trips (the champion learned 2022-01), in pickup order."""
-    folder = featurize_month(spark, "2022-02", tmp_path_factory.mktemp("february"))
-    return replay_trips(read_feature_table(folder), ROWS, seed=5)
 
 
 def replay_and_judge(
@@ -108,23 +92,3 @@ def test_bad_requests_fail_the_validation_check(february: pd.DataFrame, trained:
     rate = checks[VALIDATION_FAILURES].metadata["rate"].value
     assert 0.07 < float(rate) < 0.13  # type: ignore[arg-type]
     assert int(metadata["rejected"]) == round(float(rate) * (int(metadata["rows"]) + int(metadata["rejected"])))  # type: ignore[call-overload]
-
-
-def test_a_replay_sends_nothing_after_its_deadline_and_counts_what_it_skipped(
-    february: pd.DataFrame, trained: Trained, tmp_path: Path
-) -> None:
-    champion(tmp_path, trained)
-    with server(tmp_path) as base:
-        deadline = time.time() + 1.5
-        config = ReplayConfig(base, HEADERS["X-API-Key"], rate=200, compression=1e6, deadline=deadline)
-        summary = run_replay(february, config)
-        late = run_replay(february.head(50), replace(config, deadline=time.time() - 1))
-    # at most 1.5 s of trips at 200/s went out (fewer when the API is slow), each answered and labelled; the rest
-    # are counted
-    assert 0 < summary.sent <= 320, summary.lines()
-    assert summary.sent + summary.skipped == len(february)
-    assert summary.status == {200: summary.sent}
-    assert summary.feedback_ok == summary.sent
-    assert summary.finished_requests < deadline + REQUEST_TIMEOUT_SECONDS
-    assert f"{summary.skipped:,} skipped at the deadline" in summary.lines()[0]
-    assert (late.sent, late.skipped, late.feedback_ok) == (0, 50, 0)
