@@ -35,7 +35,6 @@ UNMIRRORED: frozenset[str] = frozenset(
         "taxi_assets/run_logging.py",
         "taxi_assets/training/pipeline.py",
         "taxi_serving/__main__.py",
-        "taxi_serving/predict_route.py",
         "taxi_serving/processes.py",
         "taxi_serving/schemas.py",
         "taxi_tools/processes.py",
