@@ -23,8 +23,6 @@ WAITING: dict[str, int] = {}
 UNMIRRORED: frozenset[str] = frozenset(
     {
         "taxi_assets/features/schema.py",
-        "taxi_assets/features/spark.py",
-        "taxi_assets/features/split.py",
         "taxi_assets/features/tables.py",
         "taxi_assets/monitoring/window.py",
         "taxi_assets/registry/stages.py",
