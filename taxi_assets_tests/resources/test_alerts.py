@@ -1,0 +1,34 @@
+"""Alerts as a resource: the history always, email only with a server and recipients, the folder made for SQLite."""
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from taxi_assets.alerting import Kind, Severity
+from taxi_assets.platform_db.records import ALERT_HISTORY
+from taxi_assets.resources import AlertsResource
+
+
+def test_an_alert_is_kept_in_the_history_of_a_database_in_a_new_folder(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new' / 'platform.db'}"
+    AlertsResource(database_url=url).send(Severity.WARNING, Kind.RETRAIN_STARTED, "green", "retraining", {"run": 1})
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        (row,) = connection.execute(sa.select(ALERT_HISTORY)).mappings()
+    engine.dispose()
+    assert (row["severity"], row["kind"], row["service"], row["title"]) == (
+        Severity.WARNING.value,
+        Kind.RETRAIN_STARTED.value,
+        "green",
+        "retraining",
+    )
+
+
+def test_email_is_configured_only_with_a_server_and_recipients(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'platform.db'}"
+    assert AlertsResource(database_url=url, smtp_host="mail").alerter().smtp is None
+    assert AlertsResource(database_url=url, email_to=["ops@example.org"]).alerter().smtp is None
+    smtp = AlertsResource(database_url=url, smtp_host="mail", smtp_port=587, email_to=["ops@example.org"],
+                          smtp_starttls=True).alerter().smtp  # fmt: skip
+    assert smtp is not None
+    assert (smtp.host, smtp.port, smtp.recipients, smtp.starttls) == ("mail", 587, ("ops@example.org",), True)
