@@ -34,8 +34,6 @@ UNMIRRORED: frozenset[str] = frozenset(
         "taxi_tools/processes.py",
         "taxi_dashboard/__main__.py",
         "taxi_dashboard/charts.py",
-        "taxi_dashboard/reports.py",
-        "taxi_dashboard/tables.py",
         "taxi_dashboard/view.py",
     }
 )
