@@ -3,6 +3,7 @@
 Fixtures only: the helpers tests import are in ``support``, so no test module imports this one.
 """
 
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -85,3 +86,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     else:
         with fresh_database("platform") as url:
             yield url
+
+
+@pytest.fixture
+def bare_root() -> Iterator[None]:
+    """The root logger without handlers for the test (an earlier test may have configured one), restored after."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    root.handlers[:] = []
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.captureWarnings(False)

@@ -26,7 +26,6 @@ UNMIRRORED: frozenset[str] = frozenset(
         "taxi_assets/features/tables.py",
         "taxi_assets/monitoring/window.py",
         "taxi_assets/registry/stages.py",
-        "taxi_assets/run_logging.py",
         "taxi_assets/training/pipeline.py",
         "taxi_serving/__main__.py",
         "taxi_serving/processes.py",
