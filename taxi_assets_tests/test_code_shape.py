@@ -32,7 +32,6 @@ UNMIRRORED: frozenset[str] = frozenset(
         "taxi_serving/schemas.py",
         "taxi_tools/processes.py",
         "taxi_dashboard/__main__.py",
-        "taxi_dashboard/charts.py",
         "taxi_dashboard/view.py",
     }
 )
