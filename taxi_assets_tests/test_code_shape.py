@@ -26,13 +26,11 @@ UNMIRRORED: frozenset[str] = frozenset(
         "taxi_assets/features/tables.py",
         "taxi_assets/monitoring/window.py",
         "taxi_assets/registry/stages.py",
-        "taxi_assets/training/pipeline.py",
         "taxi_serving/__main__.py",
         "taxi_serving/processes.py",
         "taxi_serving/schemas.py",
         "taxi_tools/processes.py",
         "taxi_dashboard/__main__.py",
-        "taxi_dashboard/view.py",
     }
 )
 
