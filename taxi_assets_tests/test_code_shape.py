@@ -22,7 +22,6 @@ WAITING: dict[str, int] = {}
 # modules with behaviour that no test_<module>.py names yet: tested through the tests of another module
 UNMIRRORED: frozenset[str] = frozenset(
     {
-        "taxi_assets/features/schema.py",
         "taxi_assets/features/tables.py",
         "taxi_assets/monitoring/window.py",
         "taxi_assets/registry/stages.py",
