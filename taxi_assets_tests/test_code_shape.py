@@ -26,8 +26,6 @@ UNMIRRORED: frozenset[str] = frozenset(
         "taxi_assets/monitoring/window.py",
         "taxi_assets/registry/stages.py",
         "taxi_serving/__main__.py",
-        "taxi_serving/processes.py",
-        "taxi_serving/schemas.py",
         "taxi_tools/processes.py",
         "taxi_dashboard/__main__.py",
     }
