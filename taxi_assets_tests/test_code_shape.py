@@ -25,9 +25,7 @@ UNMIRRORED: frozenset[str] = frozenset(
         "taxi_assets/features/tables.py",
         "taxi_assets/monitoring/window.py",
         "taxi_assets/registry/stages.py",
-        "taxi_serving/__main__.py",
         "taxi_tools/processes.py",
-        "taxi_dashboard/__main__.py",
     }
 )
 
