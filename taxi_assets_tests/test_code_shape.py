@@ -24,7 +24,6 @@ UNMIRRORED: frozenset[str] = frozenset(
     {
         "taxi_assets/features/tables.py",
         "taxi_assets/monitoring/window.py",
-        "taxi_assets/registry/stages.py",
     }
 )
 
