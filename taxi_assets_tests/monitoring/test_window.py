@@ -17,6 +17,9 @@ from taxi_assets_tests.monitored import champion, log_traffic
 JUDGING = Judging(Thresholds(), AccuracyRule(min_labels=50, min_segment_labels=25), not_counted=())
 
 
+pytestmark = pytest.mark.slow  # two model versions loaded from MLflow, a prediction log written through the sink
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     return tiny_champions(tmp_path_factory.mktemp("tiny-champions"))

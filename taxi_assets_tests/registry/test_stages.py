@@ -29,6 +29,9 @@ NAME = model_name("green")
 PLAN = RolloutPlan(stages=(SHADOW,))
 
 
+pytestmark = pytest.mark.slow  # a real MLflow registry with two versions, moved through each step
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     return tiny_champions(tmp_path_factory.mktemp("tiny-champions"))
