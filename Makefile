@@ -18,7 +18,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYTHONHASHSEED := 0
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: instance calibrate migrate help demo dashboard bench-dashboard simulate-rollout train retrain seed-traffic monitor bench-drift up rollback serve bench-serve test test-fast lint docs typecheck dev bench-features bench-model lock check-java clean
+.PHONY: instance calibrate migrate help demo dashboard bench-dashboard simulate-rollout train retrain seed-traffic monitor bench-drift up images down rollback serve bench-serve test test-fast lint docs typecheck dev bench-features bench-model lock check-java clean
 
 help:
 	@echo "make demo            the whole loop under the Dagster daemon: train on 2022, serve, replay 2022-03 (calm)"
@@ -44,7 +44,9 @@ help:
 	@echo "make bench-dashboard the overview's first meaningful paint in chromium: 30 days of hourly reports, 1M predictions"
 	@echo "make simulate-rollout false promotions, power and labels to decision of the live test (1,000 seeded runs)"
 	@echo "make calibrate       false-alarm and detection rates of every check on real months (WINDOWS=200, SEED)"
-	@echo "make up              the compose deployment (copy docker/.env.example to docker/.env first)"
+	@echo "make up              the compose deployment from nothing: engine, secrets, images, every service healthy"
+	@echo "                     behind one TLS proxy on https://127.0.0.1:8443 (make down stops it, data kept)"
+	@echo "make images          only build the deployment's images (Debian base, wheelhouse, five images)"
 	@echo "make migrate         bring the platform database (TAXI_DATABASE_URL) to the newest schema revision"
 	@echo "make lock            re-resolve pyproject.toml into the hashed locks (the venv's and each image's)"
 
@@ -209,11 +211,18 @@ lock:
 	  $(LOCK_COMPILE) --extra dashboard; } > requirements-dashboard.lock
 	rm -rf .lockenv
 
-# The compose deployment: Docker's compose plugin, or the standalone docker-compose.
+# The compose deployment (docker/up.sh): the engine and compose installed and started when absent, docker/.env with
+# strong secrets when there is none, the images built from Debian's packages and a host-built wheelhouse, then
+# every service up and healthy behind one TLS proxy. `make images` builds only; `make down` stops (volumes kept).
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 up:
-	@test -f docker/.env || { echo "error: copy docker/.env.example to docker/.env and set its secrets"; exit 1; }
-	$(COMPOSE) --env-file docker/.env -f docker/compose.yaml up --build
+	PYTHON=$(PYTHON) docker/up.sh up
+
+images:
+	PYTHON=$(PYTHON) docker/up.sh images
+
+down:
+	$(COMPOSE) -p taxi-fare-platform --env-file docker/.env -f docker/compose.yaml down
 
 clean:
 	rm -rf $(TAXI_HOME) .tmp_dagster_home_*

@@ -26,7 +26,7 @@ from taxi_assets.definitions import (
 )
 from taxi_assets.features.schema import read_feature_table
 from taxi_assets.lake_storage import MANIFEST
-from taxi_assets.model.versions import CHAMPION, model_name
+from taxi_assets.model.versions import CHAMPION, ModelRegistry, model_name
 from taxi_assets.partitions import month_partitions
 from taxi_assets.platform_db.schema import current_revision, ensure_schema
 from taxi_assets.resources import HttpTripSource
@@ -67,6 +67,11 @@ def command_demo(runner: Runner, args: argparse.Namespace) -> None:
     months = args.months or list(constants.DEFAULT_TRAINING_MONTHS[service])
     monitoring = ""
     if args.serve == "no":
+        if args.unless_champion:
+            current = ModelRegistry(DataHome.from_env(runner.env).tracking_uri).alias(model_name(service), CHAMPION)
+            if current is not None:
+                print(f"\n{service}: champion is version {current}; nothing to train (--unless-champion).")
+                return
         runner.ingest(service, months, refresh=args.refresh)
         decision = runner.train(service, months, args.holdout_months or [])["promotion_decision"]
         print(
@@ -214,6 +219,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         choices=["forever", "sample", "no"],
         default="forever",
         help="demo: start the API and keep it up (forever), stop after the sample request (sample), or skip it",
+    )
+    parser.add_argument(
+        "--unless-champion",
+        action="store_true",
+        help="demo --serve no: do nothing when the service already has a champion (the deployment's first start)",
     )
     parser.add_argument("--calm-month", help="demo: the unseen month of the same fare regime to replay first")
     parser.add_argument("--drift-month", help="demo: the month after the fare increase to replay next")
