@@ -52,7 +52,8 @@ def values(name: str, raw: str) -> list[tuple[str, str]]:
     """The (user, secret) pairs a secret holds: one unnamed value, a list, or name:secret pairs."""
     if name in PAIR_SECRETS:
         pairs = [part.strip().partition(":") for part in raw.split(",") if part.strip()]
-        return [(user, secret) for user, _, secret in pairs] or [("", "")]
+        # an entry without its name reads as a nameless secret, refused as such
+        return [(user, secret) if sep else ("", user) for user, sep, secret in pairs] or [("", "")]
     if name in LIST_SECRETS:
         return [("", part.strip()) for part in raw.split(",") if part.strip()] or [("", "")]
     return [("", raw)]
@@ -99,7 +100,7 @@ def generate(example: Path, out: Path) -> list[str]:
 
 
 def htpasswd(raw: str) -> str:
-    """nginx's password file for "user:password" pairs, salted SHA-1 ({SSHA}) per user."""
+    """Nginx's password file for "user:password" pairs, salted SHA-1 ({SSHA}) per user."""
     lines = []
     for user, password in values("PROXY_USERS", raw):
         salt = secrets.token_bytes(8)
@@ -116,7 +117,7 @@ def main(argv: list[str]) -> int:
             print(f"refusing to start: {problem}", file=sys.stderr)
         if found:
             print(
-                "set each in docker/.env (`make up` writes strong ones there when it has none; docs/deployment.md)",
+                "set each in docker/.env (`make up` writes strong ones there when it has none; docs/operations/deployment.md)",
                 file=sys.stderr,
             )
         return 1 if found else 0

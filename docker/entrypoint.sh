@@ -30,7 +30,7 @@ case "$role" in
     # account (API, dashboard, operators through the proxy) only reads. Both passwords are set from the
     # environment at every start, so rotating one is: change it in docker/.env, then `make up`.
     python -m taxi_tools.deploy mlflow-users
-    exec mlflow server --app-name basic-auth --host 0.0.0.0 --port 5000 --static-prefix /mlflow \
+    exec mlflow server --app-name basic-auth --host 0.0.0.0 --port 5000 --static-prefix /mlflow --workers 2 \
       --backend-store-uri "$MLFLOW_BACKEND_STORE_URI" \
       --serve-artifacts --artifacts-destination /data/mlflow-artifacts "$@" ;;
   migrate)

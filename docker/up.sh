@@ -79,7 +79,11 @@ build_images() {
   start=$(date +%s)
   docker/base/build.sh
   docker/wheelhouse.sh
-  local app="build --quiet -f docker/app.Dockerfile"
+  # the project's own wheel, from this checkout; the images record its commit as the code version
+  rm -rf build/project
+  "${PYTHON:-python3.11}" -m pip wheel --quiet --disable-pip-version-check --no-deps -w build/project . \
+    2> >(grep -v "^WARNING: Location .* is ignored" >&2)
+  local app="build --quiet -f docker/app.Dockerfile --build-arg COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   build_quiet $app --build-arg LOCK=requirements-platform.lock --build-arg APT_PACKAGES="openjdk-17-jre-headless procps" \
     --build-arg ROLE=webserver -t taxi-fare-platform:latest .
   build_quiet $app --build-arg LOCK=requirements-api.lock --build-arg ROLE=api -t taxi-fare-api:latest .
@@ -142,4 +146,4 @@ say "  Dagster    https://$host/dagster/    (user and password: PROXY_USERS in $
 say "  MLflow     https://$host/mlflow/     (read-only; same credentials)"
 say "  dashboard  https://$host/dashboard/  (same credentials, then a key of TAXI_DASHBOARD_KEYS)"
 say ""
-say "The certificate is self-signed unless you provided one (docs/deployment.md); stop with: make down"
+say "The certificate is self-signed unless you provided one (docs/operations/deployment.md); stop with: make down"

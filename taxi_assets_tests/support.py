@@ -3,9 +3,11 @@
 Tests import these; ``conftest.py`` holds only fixtures and hooks, and no test imports it.
 """
 
+import importlib.util
 import os
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import NoReturn
 
 import pandas as pd
@@ -27,6 +29,16 @@ def missing(what: str, install: str) -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail(f"CI is set but {what} is missing ({install})")
     pytest.skip(f"{what} is missing here ({install})")
+
+
+def script_module(path: Path) -> ModuleType:
+    """A script outside every package (``docker/deploy_secrets.py``), imported from its file."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None, path
+    assert spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def needs(available: bool, what: str, install: str) -> None:

@@ -13,12 +13,16 @@ import pytest
 import yaml
 
 from taxi_assets_tests.postgres import create_database, drop_database, require_postgres
-from taxi_assets_tests.support import PROJECT_ROOT, needs
+from taxi_assets_tests.support import PROJECT_ROOT, needs, script_module
+
+deploy_secrets = script_module(PROJECT_ROOT / "docker" / "deploy_secrets.py")
 
 DOCKER = PROJECT_ROOT / "docker"
 COMPOSE = DOCKER / "compose.yaml"
 ENV_EXAMPLE = DOCKER / ".env.example"
-PLATFORM_SERVICES = ("mlflow", "code", "webserver", "daemon", "trainer", "spark-connect")
+ENTRYPOINT = DOCKER / "entrypoint.sh"
+PLATFORM_SERVICES = ("migrate", "mlflow", "code", "webserver", "daemon", "trainer", "spark-connect")
+IMAGES = {"platform", "api", "dashboard", "postgres", "proxy"}
 
 
 def env_example() -> dict[str, str]:
@@ -30,18 +34,30 @@ def compose() -> dict[str, dict[str, dict[str, object]]]:
     return yaml.safe_load(COMPOSE.read_text())
 
 
-def test_the_compose_file_validates() -> None:
+def generated_env(tmp_path: Path) -> Path:
+    """docker/.env as `make up` writes it: the example with every secret made random."""
+    out = tmp_path / ".env"
+    assert deploy_secrets.main(["generate", str(ENV_EXAMPLE), str(out)]) == 0
+    return out
+
+
+def resolved(env_file: Path) -> dict[str, dict[str, dict[str, object]]]:
     needs(shutil.which("docker-compose") is not None, "docker-compose", "apt-get install docker-compose")
     result = subprocess.run(
-        ["docker-compose", "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE), "config"],
+        ["docker-compose", "--env-file", str(env_file), "-f", str(COMPOSE), "config"],
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    resolved = yaml.safe_load(result.stdout)
-    assert set(resolved["services"]) == {
+    return yaml.safe_load(result.stdout)
+
+
+def test_the_compose_file_validates_and_publishes_only_the_proxy(tmp_path: Path) -> None:
+    services = resolved(generated_env(tmp_path))["services"]
+    assert set(services) == {
         "postgres",
+        "migrate",
         "mlflow",
         "code",
         "webserver",
@@ -49,15 +65,39 @@ def test_the_compose_file_validates() -> None:
         "trainer",
         "api",
         "dashboard",
+        "proxy",
         "spark-connect",
     }
-    assert resolved["services"]["postgres"]["healthcheck"]["test"]
-    assert resolved["services"]["webserver"]["depends_on"]["code"]["condition"] == "service_healthy"
-    assert resolved["services"]["spark-connect"]["profiles"] == ["spark"]  # only with --profile spark
-    dashboard = resolved["services"]["dashboard"]
-    assert dashboard["build"]["target"] == "dashboard"
-    assert "/_stcore/health" in " ".join(dashboard["healthcheck"]["test"])
-    assert dashboard["environment"]["TAXI_DAGSTER_URL"] == "http://webserver:3000"
+    published = {name: service["ports"] for name, service in services.items() if service.get("ports")}
+    assert list(published) == ["proxy"]
+    assert published["proxy"] == ["127.0.0.1:8443:8443/tcp"]
+    # every service runs one of the project's five images, none pulled from a registry and none built by compose
+    assert {str(service["image"]).removeprefix("taxi-fare-").split(":")[0] for service in services.values()} == IMAGES
+    assert not [name for name, service in services.items() if "build" in service]
+    assert services["code"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"  # type: ignore[index]
+    assert services["webserver"]["depends_on"]["code"]["condition"] == "service_healthy"  # type: ignore[index]
+    assert services["spark-connect"]["profiles"] == ["spark"]  # only with --profile spark
+    dashboard = services["dashboard"]["environment"]
+    assert dashboard["TAXI_DAGSTER_URL"] == "http://webserver:3000/dagster"  # type: ignore[index]
+    assert dashboard["STREAMLIT_SERVER_BASE_URL_PATH"] == "dashboard"  # type: ignore[index]
+
+
+def test_each_component_reaches_the_database_and_mlflow_as_its_own_account(tmp_path: Path) -> None:
+    services = resolved(generated_env(tmp_path))["services"]
+
+    def role(name: str) -> str:
+        url = str(services[name]["environment"]["TAXI_DATABASE_URL"])  # type: ignore[index]
+        return url.split("//", 1)[1].split(":", 1)[0]
+
+    assert {name: role(name) for name in ("code", "api", "dashboard")} == {
+        "code": "platform",
+        "api": "api",
+        "dashboard": "dashboard",
+    }
+    users = {name: services[name]["environment"]["MLFLOW_TRACKING_USERNAME"] for name in ("code", "api", "dashboard")}  # type: ignore[index]
+    assert users == {"code": "platform", "api": "reader", "dashboard": "reader"}
+    mlflow = services["mlflow"]["environment"]
+    assert "postgres:5432/mlflow_auth" in str(mlflow["MLFLOW_AUTH_DATABASE_URI"])  # type: ignore[index]
 
 
 def test_every_variable_of_env_example_is_used_and_none_is_missing() -> None:
@@ -66,28 +106,47 @@ def test_every_variable_of_env_example_is_used_and_none_is_missing() -> None:
     assert used == set(env_example())
 
 
+def test_every_secret_of_env_example_is_a_placeholder_that_is_refused() -> None:
+    secrets = {name: value for name, value in env_example().items() if name in deploy_secrets.SECRETS}
+    assert set(secrets) == set(deploy_secrets.SECRETS)
+    refused = deploy_secrets.problems(secrets, list(secrets))
+    assert len(refused) == len(secrets)
+    assert all("placeholder" in line for line in refused), refused
+
+
 def test_dagster_yaml_reads_what_compose_sets() -> None:
     needed = set(re.findall(r"\{env: ([A-Z_]+)\}", (DOCKER / "dagster.yaml").read_text()))
     assert needed
     services = compose()["services"]
-    for name in PLATFORM_SERVICES:
-        environment = services[name]["environment"]
-        assert isinstance(environment, dict)
-        assert needed <= set(environment), name
+    for name in ("code", "webserver", "daemon", "trainer"):
+        environment = services[name].get("environment") or {}
+        anchored = yaml.safe_load(COMPOSE.read_text())["x-platform-env"]
+        assert needed <= set(environment) | set(anchored), name
 
 
-def test_what_the_images_run_exists() -> None:
-    dockerfile = (DOCKER / "Dockerfile").read_text()
-    for source in re.findall(r"^COPY (?!--from)(.+) \S+$", dockerfile, flags=re.MULTILINE):
-        for path in source.split():
-            assert (PROJECT_ROOT / path).exists(), path
-    entrypoint = DOCKER / "entrypoint-platform.sh"
-    assert entrypoint.stat().st_mode & stat.S_IXUSR
-    script = entrypoint.read_text()
-    for name in PLATFORM_SERVICES:
-        (role,) = compose()["services"][name]["command"]  # type: ignore[misc]
-        assert f"  {role})" in script, role
-    assert '["python", "-m", "taxi_serving"' in dockerfile  # the launcher: workers whose metrics add up
+def test_what_the_images_copy_and_run_exists() -> None:
+    contexts = {"app.Dockerfile": PROJECT_ROOT, "postgres.Dockerfile": DOCKER, "proxy.Dockerfile": DOCKER}
+    for dockerfile, context in contexts.items():
+        text = (DOCKER / dockerfile).read_text()
+        assert re.search(r"^USER (10001|postgres)", text, flags=re.MULTILINE), f"{dockerfile} runs as root"
+        assert "FROM ${BASE}" in text
+        assert "ARG BASE=taxi-fare-base:bookworm" in text
+        for source in re.findall(r"^COPY (?!--from)(?:--chown=\S+ )?(.+) \S+$", text, flags=re.MULTILINE):
+            for path in source.split():
+                if path != "${LOCK}" and not path.startswith("build/"):
+                    assert (context / path).exists(), (dockerfile, path)
+    for script in (ENTRYPOINT, DOCKER / "up.sh", DOCKER / "wheelhouse.sh", DOCKER / "base" / "build.sh"):
+        assert script.stat().st_mode & stat.S_IXUSR, script
+    for script in (DOCKER / "postgres" / "start.sh", DOCKER / "proxy" / "start.sh", DOCKER / "deploy_secrets.py"):
+        assert script.stat().st_mode & stat.S_IXUSR, script
+    entrypoint = ENTRYPOINT.read_text()
+    services = compose()["services"]
+    for name in (*PLATFORM_SERVICES,):
+        (role,) = services[name]["command"]  # type: ignore[misc]
+        assert f"  {role})" in entrypoint, role
+    for role in ("api", "dashboard"):
+        assert f"  {role})" in entrypoint, role
+    assert "exec python -m taxi_serving" in entrypoint  # the launcher: workers whose metrics add up
     from taxi_assets.definitions import defs
     from taxi_serving.__main__ import main
 
@@ -95,15 +154,25 @@ def test_what_the_images_run_exists() -> None:
     assert callable(main)
 
 
+def test_the_build_context_sends_only_what_the_images_copy() -> None:
+    ignored = (PROJECT_ROOT / ".dockerignore").read_text().splitlines()
+    assert ignored[1] == "*"
+    allowed = {line[1:] for line in ignored if line.startswith("!")}
+    assert {"build/project/*.whl", "build/wheelhouse/*.whl", "docker/entrypoint.sh"} <= allowed
+    assert not {".venv", ".taxi", ".git"} & allowed
+
+
 @pytest.mark.slow  # starts each Dagster command six times
 @pytest.mark.parametrize(("log_format", "dagster_format"), [("", "json"), ("text", "colored")])
-def test_the_dagster_services_log_in_the_platform_format(log_format: str, dagster_format: str) -> None:
+def test_the_dagster_services_log_in_the_platform_format(log_format: str, dagster_format: str, tmp_path: Path) -> None:
     """Each Dagster role of the image accepts the log format it is given (click rejects an unknown option)."""
     bin_dir = str(Path(sys.executable).parent)
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "TAXI_LOG_FORMAT": log_format}
+    (tmp_path / "taxi-secrets").symlink_to(DOCKER / "deploy_secrets.py")
+    secrets = {name: "s3cret-0123456789abcdef" for name in deploy_secrets.SECRETS}
+    env = {"PATH": f"{tmp_path}:{bin_dir}:/usr/bin:/bin", "TAXI_LOG_FORMAT": log_format, **secrets}
     for role in ("code", "webserver", "daemon"):
         shown = subprocess.run(
-            ["sh", "-x", str(DOCKER / "entrypoint-platform.sh"), role, "--help"],
+            ["sh", "-x", str(ENTRYPOINT), role, "--help"],
             capture_output=True,
             text=True,
             env=env,
@@ -186,17 +255,16 @@ def test_each_image_installs_its_hashed_lock_and_the_api_holds_no_dagster_or_spa
 
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
-    dockerfile = (DOCKER / "Dockerfile").read_text()
-    stages = dict(re.findall(r"^FROM base AS (\S+)\n(.*?)(?=^FROM |\Z)", dockerfile, flags=re.MULTILINE | re.DOTALL))
-    images = (
-        ("api-build", "requirements-api.lock"),
-        ("platform-build", "requirements-platform.lock"),
-        ("dashboard-build", "requirements-dashboard.lock"),
-    )
-    for stage, lock in images:
-        install = stages[stage].index(f"pip install --require-hashes -r {lock}")
-        assert install < stages[stage].index("COPY taxi_assets") < stages[stage].index("pip install --no-deps .")
-    assert "grep" not in dockerfile
+    dockerfile = (DOCKER / "app.Dockerfile").read_text()
+    build = dockerfile[dockerfile.index("AS build") : dockerfile.index("FROM ${BASE}\n")]
+    # the lock's pins, from the wheelhouse alone, before the code
+    assert build.index("COPY ${LOCK}") < build.index("--no-index --find-links /wheels") < build.index("/src/project")
+    up = (DOCKER / "up.sh").read_text()
+    for image, lock in (("platform", "platform"), ("api", "api"), ("dashboard", "dashboard")):
+        assert re.search(rf"LOCK=requirements-{lock}\.lock .*-t taxi-fare-{image}:latest", up, flags=re.DOTALL), image
+    wheelhouse = (DOCKER / "wheelhouse.sh").read_text()
+    assert "--require-hashes" in wheelhouse
+    assert all(f"requirements-{lock}.lock" in wheelhouse for lock in ("platform", "api", "dashboard"))
     api = _closure(project["dependencies"] + extras["api"])
     platform = _closure(project["dependencies"] + extras["platform"])
     dashboard = _closure(project["dependencies"] + extras["dashboard"])
@@ -221,3 +289,60 @@ def test_each_image_installs_its_hashed_lock_and_the_api_holds_no_dagster_or_spa
         assert {pin: venv[pin] for pin in image} == image
     for lock in ("requirements-api.lock", "requirements-dashboard.lock"):
         assert not {pin for pin in _locked(lock) if pin.startswith(("dagster", "pyspark", "py4j"))}, lock
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("POSTGRES_PASSWORD", "", "POSTGRES_PASSWORD is not set"),
+        ("POSTGRES_PASSWORD", "change-me", "POSTGRES_PASSWORD is a placeholder"),
+        ("POSTGRES_PASSWORD", "ChangeMe-0123456789", "POSTGRES_PASSWORD is a placeholder"),
+        ("POSTGRES_PASSWORD", "password", "POSTGRES_PASSWORD is a placeholder"),
+        ("POSTGRES_PASSWORD", "Xy7-short", "POSTGRES_PASSWORD is shorter than 16 characters"),
+        ("POSTGRES_PASSWORD", "0123456789abcdef@host", "POSTGRES_PASSWORD holds characters other than"),
+        ("TAXI_API_KEYS", "0123456789abcdefgh,change-me-too", "TAXI_API_KEYS is a placeholder"),
+        ("PROXY_USERS", "ops:0123456789abcdefgh,dev:secret", "PROXY_USERS (user 'dev') is a placeholder"),
+        ("TAXI_DASHBOARD_KEYS", "0123456789abcdefgh", "TAXI_DASHBOARD_KEYS: each entry must be name:secret"),
+    ],
+)
+def test_a_missing_or_placeholder_secret_is_refused_by_name_without_its_value(
+    name: str, value: str, problem: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(name, value)
+    assert deploy_secrets.main(["check", name]) == 1
+    err = capsys.readouterr().err
+    assert f"refusing to start: {problem}" in err
+    assert not value or value not in err
+
+
+def test_generated_secrets_pass_and_are_all_different(tmp_path: Path) -> None:
+    env_file = generated_env(tmp_path)
+    assert env_file.stat().st_mode & 0o077 == 0  # readable by its owner only
+    values = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if line and line[0] != "#")
+    assert deploy_secrets.problems(values, list(deploy_secrets.SECRETS)) == []
+    secrets = [values[name].rpartition(":")[2] for name in deploy_secrets.SECRETS]
+    assert len(set(secrets)) == len(secrets)
+    assert values["TAXI_PUBLISH_ADDRESS"] == "127.0.0.1"  # settings that are not secrets are kept
+    # a second generation never overwrites the secrets in place
+    assert deploy_secrets.main(["generate", str(ENV_EXAMPLE), str(env_file)]) == 1
+    assert dict(line.split("=", 1) for line in env_file.read_text().splitlines() if line and line[0] != "#") == values
+
+
+def test_the_proxys_password_file_verifies_each_password_and_nothing_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+    import hashlib
+
+    monkeypatch.setenv("PROXY_USERS", "ops:0123456789abcdefgh,alice:zyxwvutsrqponmlk")
+    lines = deploy_secrets.htpasswd("ops:0123456789abcdefgh,alice:zyxwvutsrqponmlk").splitlines()
+    stored = dict(line.split(":", 1) for line in lines)
+    assert set(stored) == {"ops", "alice"}
+
+    def verifies(user: str, password: str) -> bool:
+        raw = base64.b64decode(stored[user].removeprefix("{SSHA}"))
+        digest, salt = raw[:20], raw[20:]
+        return hashlib.sha1(password.encode() + salt).digest() == digest
+
+    assert verifies("ops", "0123456789abcdefgh")
+    assert verifies("alice", "zyxwvutsrqponmlk")
+    assert not verifies("ops", "zyxwvutsrqponmlk")
+    assert "0123456789abcdefgh" not in "\n".join(lines)

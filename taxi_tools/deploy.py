@@ -34,8 +34,9 @@ GRANTS: Final = (
     # the log: insert, read a row back to join its true fare, and set only the true fare's columns
     "GRANT SELECT, INSERT ON prediction_log TO {api}",
     "GRANT UPDATE (actual_fare, feedback_at) ON prediction_log TO {api}",
-    "GRANT INSERT ON prediction_log_quarantine TO {api}",
-    "GRANT INSERT ON alert_history TO {api}",
+    # an insert reads back the new row's id (RETURNING)
+    "GRANT INSERT, SELECT (id) ON prediction_log_quarantine TO {api}",
+    "GRANT INSERT, SELECT (id) ON alert_history TO {api}",
     "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {api}",
     "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {dashboard}",
 )

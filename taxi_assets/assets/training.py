@@ -1,5 +1,6 @@
 """Training: the Spark GBT challenger, tracked and registered in MLflow, exported to ONNX and checked."""
 
+import os
 import shutil
 import subprocess
 from importlib.metadata import version as package_version
@@ -62,7 +63,9 @@ class ChallengerConfig(dg.Config):
 
 
 def code_version() -> str:
-    """Package version plus the git commit when running from a checkout."""
+    """Package version plus the git commit: the checkout's, or the one an image was built from (TAXI_CODE_COMMIT)."""
+    if built := os.environ.get("TAXI_CODE_COMMIT"):
+        return f"{package_version('taxi-fare-platform')}+{built}"
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],

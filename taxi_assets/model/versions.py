@@ -129,7 +129,9 @@ class ModelRegistry:
             self.client.get_registered_model(name)
         except MlflowException:
             self.client.create_registered_model(name, description="NYC taxi fare model (Spark GBT, served as ONNX).")
-        version = self.client.create_model_version(name, model_uri, run_id=run_id, tags=dict(tags))
+        # a logged model's URI (models:/m-...) names its model id, which an MLflow server requires beside it
+        model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+        version = self.client.create_model_version(name, model_uri, run_id=run_id, tags=dict(tags), model_id=model_id)
         return str(version.version)
 
     def alias(self, name: str, alias: str) -> str | None:

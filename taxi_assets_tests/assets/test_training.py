@@ -121,3 +121,13 @@ def test_the_champion_loads_by_alias_and_scores_without_a_jvm(lifecycle: Lifecyc
     expected = lifecycle.registry().load_fare_model("taxi-fare-green", str(champion)).predict(test)
     assert np.allclose(result["predictions"], expected, atol=1e-12)
     assert mlflow.get_tracking_uri() is not None
+
+
+def test_the_code_version_names_the_commit_an_image_was_built_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    from taxi_assets.assets.training import code_version
+
+    monkeypatch.setenv("TAXI_CODE_COMMIT", "1a2b3c4")
+    assert code_version().endswith("+1a2b3c4")
+    monkeypatch.delenv("TAXI_CODE_COMMIT")
+    checkout = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    assert code_version().endswith(f"+{checkout.stdout.strip() or 'unknown'}")

@@ -1,0 +1,402 @@
+"""The compose deployment, built and started from no images by `docker/up.sh` (what `make up` runs).
+
+Probed as a stranger and as an operator would: only the proxy published, nobody root, every control plane closed
+without credentials, placeholder secrets refused, a killed API container losing no answered row, and `down` then
+`up` keeping the champion, the registry, the log and Dagster's runs.
+
+The stack runs as a compose project of its own (``taxi-fare-test``) on a free port, with secrets generated for it,
+and is removed with its volumes at the end. Under CI the project's images are removed first, so the build is
+measured from nothing but Debian's archive and the package index; elsewhere images already built are reused.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+import urllib3
+
+from taxi_assets_tests.serving.servers import free_port
+from taxi_assets_tests.support import PROJECT_ROOT, TLC_DIR, needs, script_module
+
+pytestmark = pytest.mark.slow
+
+PROJECT = "taxi-fare-test"
+DOCKER = PROJECT_ROOT / "docker"
+IMAGES = ("platform", "api", "dashboard", "postgres", "proxy")
+deploy_secrets = script_module(DOCKER / "deploy_secrets.py")
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the proxy's self-signed certificate
+TRIP = {
+    "trip_distance": 2.4,
+    "passenger_count": 1,
+    "pickup_hour": 18,
+    "pickup_day_of_week": 2,
+    "pickup_month": 3,
+    "trip_duration_minutes": 14.5,
+    "is_weekend": 0,
+    "is_rush_hour": 1,
+    "RatecodeID": 1,
+    "payment_type": 1,
+    "pickup_borough": "Manhattan",
+    "dropoff_borough": "Manhattan",
+}
+
+
+@dataclass
+class Stack:
+    """The running test stack: where it answers, its settings and secrets, and the seconds its starts took."""
+
+    base: str
+    env_file: Path
+    settings: dict[str, str]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def api_key(self) -> str:
+        return self.settings["TAXI_API_KEYS"].split(",")[0]
+
+    @property
+    def operator(self) -> tuple[str, str]:
+        user, _, password = self.settings["PROXY_USERS"].split(",")[0].partition(":")
+        return user, password
+
+    def up(self, env_file: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(DOCKER / "up.sh"), "up"],
+            env=up_env(env_file or self.env_file),
+            capture_output=True,
+            text=True,
+            timeout=3600,
+            check=False,
+        )
+
+    def compose(self, *args: str) -> str:
+        return compose(self.env_file, *args)
+
+    def container(self, service: str) -> str:
+        (container,) = self.compose("ps", "-q", service).split()
+        return container
+
+    def sql(self, query: str) -> str:
+        """A query on the platform database, as its superuser inside the database container."""
+        psql = ["psql", "-h", "/tmp", "-U", "postgres", "-d", "platform", "-Atc", query]
+        result = subprocess.run(
+            ["docker", "exec", self.container("postgres"), *psql],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return result.stdout.strip()
+
+    def predict(self, session: requests.Session | None = None) -> requests.Response:
+        return (session or requests).post(
+            f"{self.base}/predict", json=TRIP, headers={"X-API-Key": self.api_key}, verify=False, timeout=30
+        )
+
+
+def up_env(env_file: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "COMPOSE_PROJECT_NAME": PROJECT,
+        "TAXI_ENV_FILE": str(env_file),
+        "TAXI_UP_TIMEOUT": "900",
+    }
+
+
+def compose(env_file: Path, *args: str) -> str:
+    command = ["docker-compose", "-p", PROJECT, "--env-file", str(env_file), "-f", str(DOCKER / "compose.yaml")]
+    result = subprocess.run([*command, *args], capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def read_env(env_file: Path) -> dict[str, str]:
+    lines = [line for line in env_file.read_text().splitlines() if line and not line.startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+def write_env(env_file: Path, settings: dict[str, str]) -> None:
+    env_file.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
+
+
+def wait_for_champion(stack: Stack, timeout: float) -> str:
+    """The version the API serves once the trainer has trained and promoted the first champion."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = json.loads(
+            subprocess.check_output(["docker", "inspect", "-f", "{{json .State}}", stack.container("trainer")])
+        )
+        if state["Status"] == "exited":
+            assert state["ExitCode"] == 0, stack.compose("logs", "--tail", "60", "trainer")
+            response = stack.predict()
+            if response.status_code == 200:
+                return str(response.json()["model_version"])
+        time.sleep(5)
+    raise AssertionError(
+        f"no champion served after {timeout:.0f} s:\n{stack.compose('logs', '--tail', '40', 'trainer')}"
+    )
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    needs(
+        shutil.which("docker") is not None and (os.geteuid() == 0 or shutil.which("sudo") is not None),
+        "a Docker client and the right to install and start the engine",
+        "apt-get install docker.io docker-compose mmdebstrap",
+    )
+    folder = tmp_path_factory.mktemp("deployment")
+    env_file = folder / ".env"
+    assert deploy_secrets.main(["generate", str(DOCKER / ".env.example"), str(env_file)]) == 0
+    settings = read_env(env_file) | {
+        "TAXI_HTTPS_PORT": str(free_port()),
+        "TAXI_TRIPS_DIR_HOST": str(TLC_DIR),
+    }
+    write_env(env_file, settings)
+    stack = Stack(f"https://127.0.0.1:{settings['TAXI_HTTPS_PORT']}", env_file, settings)
+    if os.environ.get("CI"):
+        images = [f"taxi-fare-{name}:latest" for name in IMAGES] + ["taxi-fare-base:bookworm"]
+        subprocess.run(["docker", "rmi", "--force", *images], capture_output=True, check=False, timeout=300)
+        shutil.rmtree(PROJECT_ROOT / "build" / "wheelhouse", ignore_errors=True)
+    start = time.monotonic()
+    started = stack.up()
+    stack.timings["cold"] = time.monotonic() - start
+    try:
+        assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
+        stack.settings["champion"] = wait_for_champion(stack, timeout=1200)
+        stack.timings["champion"] = time.monotonic() - start
+        print(
+            f"\ncompose deployment: healthy {stack.timings['cold']:.0f} s after `up.sh up`, first champion "
+            f"served after {stack.timings['champion']:.0f} s\n{started.stdout}"
+        )
+        yield stack
+    finally:
+        subprocess.run(
+            [
+                "docker-compose",
+                "-p",
+                PROJECT,
+                "--env-file",
+                str(env_file),
+                "-f",
+                str(DOCKER / "compose.yaml"),
+                "down",
+                "-v",
+                "--remove-orphans",
+            ],
+            capture_output=True,
+            timeout=600,
+            check=False,
+        )
+
+
+def test_only_the_proxy_is_published_and_no_container_runs_as_root(stack: Stack) -> None:
+    ids = stack.compose("ps", "-q").split()
+    published = {}
+    for container in ids:
+        info = json.loads(subprocess.check_output(["docker", "inspect", container]))[0]
+        service = info["Config"]["Labels"]["com.docker.compose.service"]
+        assert info["Config"]["User"] not in ("", "root", "0", "0:0"), service
+        top = subprocess.run(["docker", "top", container, "-o", "user"], capture_output=True, text=True, check=False)
+        if top.returncode == 0:
+            assert "root" not in top.stdout.split()[1:], (service, top.stdout)  # the processes, not only the setting
+        bindings = {port: hosts for port, hosts in (info["HostConfig"]["PortBindings"] or {}).items() if hosts}
+        if bindings:
+            published[service] = bindings
+    assert published == {
+        "proxy": {"8443/tcp": [{"HostIp": "127.0.0.1", "HostPort": stack.settings["TAXI_HTTPS_PORT"]}]}
+    }
+
+
+def test_without_credentials_every_control_plane_refuses(stack: Stack) -> None:
+    launch = {
+        "query": "mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename } }",
+        "variables": {
+            "p": {
+                "selector": {
+                    "repositoryLocationName": "taxi_assets",
+                    "repositoryName": "__repository__",
+                    "jobName": "retrain_job",
+                },
+                "executionMetadata": {"tags": [{"key": "taxi/requested_by", "value": "ops"}]},
+            }
+        },
+    }
+    alias = {"name": "taxi-fare-green", "alias": "champion", "version": "1"}
+    strangers = {
+        "Dagster GraphQL launchRun": requests.post(
+            f"{stack.base}/dagster/graphql", json=launch, verify=False, timeout=30
+        ),
+        "Dagster UI": requests.get(f"{stack.base}/dagster/", verify=False, timeout=30),
+        "MLflow alias move": requests.post(
+            f"{stack.base}/mlflow/api/2.0/mlflow/registered-models/alias", json=alias, verify=False, timeout=30
+        ),
+        "dashboard": requests.get(f"{stack.base}/dashboard/", verify=False, timeout=30),
+        "/predict": requests.post(f"{stack.base}/predict", json=TRIP, verify=False, timeout=30),
+    }
+    assert {name: response.status_code for name, response in strangers.items()} == dict.fromkeys(strangers, 401)
+    assert requests.get(f"{stack.base}/metrics", verify=False, timeout=30).status_code == 404
+    # an operator reads MLflow through the proxy, as the reader account: moving the alias is still refused
+    operator = stack.operator
+    moved = requests.post(
+        f"{stack.base}/mlflow/api/2.0/mlflow/registered-models/alias",
+        json=alias,
+        auth=operator,
+        verify=False,
+        timeout=30,
+    )
+    assert moved.status_code == 403, moved.text
+    models = requests.get(
+        f"{stack.base}/mlflow/api/2.0/mlflow/registered-models/search", auth=operator, verify=False, timeout=30
+    )
+    assert models.status_code == 200
+    assert "taxi-fare-green" in models.text
+    # and with the credentials, each UI answers through the one published port
+    for path in ("/dagster/", "/mlflow/", "/dashboard/"):
+        assert requests.get(f"{stack.base}{path}", auth=operator, verify=False, timeout=30).status_code == 200, path
+    version = requests.post(
+        f"{stack.base}/dagster/graphql", json={"query": "{ version }"}, auth=operator, verify=False, timeout=30
+    )
+    assert version.json()["data"]["version"]
+    served = stack.predict()
+    assert served.status_code == 200
+    assert served.json()["model_version"] == stack.settings["champion"]
+
+
+def test_placeholder_secrets_stop_the_stack_and_each_service_names_its_own(stack: Stack, tmp_path: Path) -> None:
+    placeholders = tmp_path / ".env"
+    write_env(placeholders, stack.settings | {"API_DB_PASSWORD": "change-me", "PROXY_USERS": "ops:password"})
+    refused = stack.up(placeholders)
+    assert refused.returncode != 0
+    assert "refusing to start: API_DB_PASSWORD is a placeholder" in refused.stderr
+    assert "refusing to start: PROXY_USERS (user 'ops') is a placeholder" in refused.stderr
+    # each image checks its own secrets at start, whoever starts it
+    checks = {
+        "api": {"API_DB_PASSWORD": "change-me", "MLFLOW_READER_PASSWORD": "", "TAXI_API_KEYS": "x" * 20},
+        "postgres": {name: "0123456789abcdefgh" for name in ("PLATFORM_DB_PASSWORD", "DAGSTER_DB_PASSWORD")},
+        "proxy": {"PROXY_USERS": "ops:change-me", "MLFLOW_READER_PASSWORD": "0123456789abcdefgh"},
+    }
+    expected = {
+        "api": ["API_DB_PASSWORD is a placeholder", "MLFLOW_READER_PASSWORD is not set"],
+        "postgres": ["POSTGRES_PASSWORD is not set", "MLFLOW_DB_PASSWORD is not set"],
+        "proxy": ["PROXY_USERS (user 'ops') is a placeholder"],
+    }
+    for image, env in checks.items():
+        flags = [part for name, value in env.items() for part in ("-e", f"{name}={value}")]
+        result = subprocess.run(
+            ["docker", "run", "--rm", *flags, f"taxi-fare-{image}:latest"], capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 1, (image, result.stdout, result.stderr)
+        for problem in expected[image]:
+            assert f"refusing to start: {problem}" in result.stderr, (image, result.stderr)
+        assert "change-me" not in result.stderr.replace("placeholder", "")  # the value itself is never printed
+
+
+def test_a_killed_api_container_loses_no_answered_row(stack: Stack) -> None:
+    answered: list[str] = []
+    failed = [0]
+    stop = threading.Event()
+
+    def client() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                try:
+                    response = stack.predict(session)
+                except requests.RequestException:
+                    failed[0] += 1
+                    time.sleep(0.05)
+                    continue
+                if response.status_code == 200:
+                    answered.append(response.json()["request_id"])
+                else:
+                    failed[0] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(8)
+    before_kill = len(answered)
+    api = stack.container("api")
+    subprocess.run(["docker", "kill", "--signal", "KILL", api], check=True, capture_output=True, timeout=60)
+    time.sleep(3)
+    subprocess.run(["docker", "start", api], check=True, capture_output=True, timeout=60)
+    time.sleep(12)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert before_kill > 50, before_kill
+    assert len(answered) > before_kill, (before_kill, len(answered))
+    deadline = time.monotonic() + 180
+    missing = set(answered)
+    while missing and time.monotonic() < deadline:
+        logged = set(
+            stack.sql(f"SELECT request_id FROM prediction_log WHERE request_id IN ({sql_list(missing)})").split()
+        )
+        missing -= logged
+        time.sleep(3)
+    print(
+        f"\nkill -9 of the API container: {len(answered)} answered 200 ({before_kill} before the kill), "
+        f"{failed[0]} refused or cut while it was down, {len(missing)} answered rows missing from the log"
+    )
+    assert not missing, f"{len(missing)} of {len(answered)} answered rows are not in the prediction log"
+
+
+def sql_list(ids: set[str]) -> str:
+    assert all(value.isalnum() for value in ids)
+    return ",".join(f"'{value}'" for value in ids)
+
+
+def test_down_then_up_keeps_the_champion_registry_log_and_dagster_runs(stack: Stack) -> None:
+    operator = stack.operator
+
+    def state() -> dict[str, object]:
+        runs = requests.post(
+            f"{stack.base}/dagster/graphql",
+            json={"query": "{ runsOrError { ... on Runs { results { runId status } } } }"},
+            auth=operator,
+            verify=False,
+            timeout=30,
+        ).json()["data"]["runsOrError"]["results"]
+        versions = requests.get(
+            f"{stack.base}/mlflow/api/2.0/mlflow/model-versions/search",
+            params={"filter": "name='taxi-fare-green'"},
+            auth=operator,
+            verify=False,
+            timeout=30,
+        ).json()["model_versions"]
+        return {
+            "champion": stack.predict().json()["model_version"],
+            "versions": sorted(version["version"] for version in versions),
+            "log rows": int(stack.sql("SELECT count(*) FROM prediction_log")),
+            "runs": sorted((run["runId"], run["status"]) for run in runs),
+        }
+
+    stack.predict()
+    time.sleep(3)  # the journal ships within a second or two
+    before = state()
+    assert before["runs"]
+    assert before["log rows"]
+    stack.compose("down")
+    start = time.monotonic()
+    restarted = stack.up()
+    stack.timings["warm"] = time.monotonic() - start
+    assert restarted.returncode == 0, restarted.stdout[-3000:] + restarted.stderr[-3000:]
+    deadline = time.monotonic() + 120
+    while stack.predict().status_code != 200 and time.monotonic() < deadline:
+        time.sleep(2)
+    after = state()
+    print(f"\ncompose deployment, images built: down, then healthy {stack.timings['warm']:.0f} s after `up.sh up`")
+    assert after["champion"] == before["champion"]
+    assert after["versions"] == before["versions"]
+    assert after["log rows"] >= before["log rows"]  # the probe above adds one
+    assert set(before["runs"]) <= set(after["runs"])  # type: ignore[arg-type]
+    # the one-shot trainer found the champion and trained nothing
+    trainer_log = stack.compose("logs", "--no-color", "trainer")
+    assert "nothing to train (--unless-champion)" in trainer_log
