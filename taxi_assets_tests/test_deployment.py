@@ -11,6 +11,7 @@ measured from nothing but Debian's archive and the package index; elsewhere imag
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -158,6 +159,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     settings = read_env(env_file) | {
         "TAXI_HTTPS_PORT": str(free_port()),
         "TAXI_TRIPS_DIR_HOST": str(TLC_DIR),
+        # the demo's pace: one-minute windows from today, accuracy on the last minute's fares, one month retrained,
+        # promotion on the offline decision, the API polling each second
+        "TAXI_MONITOR_WINDOW_MINUTES": "1",
+        "TAXI_MONITOR_START": time.strftime("%Y-%m-%d-00:00", time.gmtime()),
+        "TAXI_MONITOR_ACCURACY_HOURS": str(1 / 60),
+        "TAXI_RETRAIN_MONTHS": "1",
+        "TAXI_RETRAIN_COOLDOWN_SECONDS": "60",
+        "TAXI_MODEL_POLL_SECONDS": "1",
+        "TAXI_ROLLOUT_STAGES": "",
     }
     write_env(env_file, settings)
     stack = Stack(f"https://127.0.0.1:{settings['TAXI_HTTPS_PORT']}", env_file, settings)
@@ -297,6 +307,66 @@ def test_placeholder_secrets_stop_the_stack_and_each_service_names_its_own(stack
         for problem in expected[image]:
             assert f"refusing to start: {problem}" in result.stderr, (image, result.stderr)
         assert "change-me" not in result.stderr.replace("placeholder", "")  # the value itself is never printed
+
+
+def test_the_whole_loop_runs_inside_the_stack(stack: Stack, tmp_path: Path) -> None:
+    """The demo's story against the deployment.
+
+    Replayed through the proxy, judged by the daemon container, retrained by its sensor, promoted, served by the API
+    container and shown by the dashboard container.
+    """
+    # the replay reaches the API through the proxy, trusting the certificate the proxy made
+    trust = ["-e", "SSL_CERT_FILE=/certs/tls.crt", "-e", "REQUESTS_CA_BUNDLE=/certs/tls.crt"]
+    demo = ["python", "-m", "taxi_tools.cli", "demo", "--deployment", "https://proxy:8443"]
+    story = subprocess.run(
+        ["docker", "exec", "-e", f"TAXI_API_KEYS={stack.api_key}", *trust, stack.container("code"), *demo],
+        capture_output=True,
+        text=True,
+        timeout=2400,
+        check=False,
+    )
+    (tmp_path / "story.log").write_text(story.stdout + story.stderr)
+    print(story.stdout[story.stdout.find("== summary") :])
+    assert story.returncode == 0, story.stdout[-4000:] + story.stderr[-4000:]
+    summary = story.stdout[story.stdout.find("== summary") :]
+    champion = stack.settings["champion"]
+    assert f"1. champion v{champion} trained on green" in summary
+    assert "accuracy FAILED" in summary
+    assert "the sensor started retrain_job run" in summary
+    promoted = re.search(r"5\. promote v(\d+)", summary)
+    assert promoted, summary
+    new = promoted.group(1)
+    assert f"6. the API serves v{new}" in summary
+    # the API container serves it through the proxy, and the dashboard container says so in a real browser
+    assert stack.predict().json()["model_version"] == new
+    stack.settings["champion"] = new
+    shown = dashboard_headline(stack, tmp_path)
+    assert f"Model version {new} answers requests since" in shown, shown
+
+
+def dashboard_headline(stack: Stack, tmp_path: Path) -> str:
+    """The dashboard's overview through the proxy, in Debian's chromium: its serving line."""
+    from playwright.sync_api import expect, sync_playwright
+
+    chromium = Path("/usr/bin/chromium")
+    needs(chromium.exists(), "Debian's chromium", "apt-get install -y chromium")
+    user, password = stack.operator
+    key = stack.settings["TAXI_DASHBOARD_KEYS"].split(",")[0].partition(":")[2]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
+        context = browser.new_context(
+            ignore_https_errors=True, http_credentials={"username": user, "password": password}
+        )
+        page = context.new_page()
+        page.goto(f"{stack.base}/dashboard/")
+        page.get_by_label("Dashboard key", exact=True).fill(key)
+        page.get_by_label("Dashboard key", exact=True).press("Enter")
+        line = page.get_by_text(re.compile(r"^Model version \d+ answers requests")).first
+        expect(line).to_be_visible(timeout=60_000)
+        page.screenshot(path=tmp_path / "overview.png", full_page=True)
+        text = line.inner_text()
+        browser.close()
+    return text
 
 
 def test_a_killed_api_container_loses_no_answered_row(stack: Stack) -> None:

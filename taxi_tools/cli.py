@@ -32,6 +32,7 @@ from taxi_assets.platform_db.schema import current_revision, ensure_schema
 from taxi_assets.resources import HttpTripSource
 from taxi_assets.retraining.months import newest_available
 from taxi_tools import settings
+from taxi_tools.processes import Api
 from taxi_tools.replay.client import ReplayConfig, replay_trips, run_replay
 from taxi_tools.replay.scenarios import SCENARIOS, apply
 from taxi_tools.runner import CommandFailedError, Runner
@@ -82,6 +83,10 @@ def command_demo(runner: Runner, args: argparse.Namespace) -> None:
     else:
         if args.refresh:
             runner.ingest(service, months, refresh=True)
+        deployment = None
+        if args.deployment:
+            # the deployment's daemon cuts windows by its own settings, which the story's replay must follow
+            deployment = Api(args.deployment.rstrip("/"), runner.env.get("TAXI_API_KEYS", "").split(",")[0])
         options = StoryOptions(
             service=service,
             training_months=tuple(months),
@@ -91,8 +96,12 @@ def command_demo(runner: Runner, args: argparse.Namespace) -> None:
             drift_rows=args.rows or settings.STORY_DRIFT_ROWS,
             rate=args.rate,
             compression=args.compression,
+            **({"window_minutes": int(runner.env.get("TAXI_MONITOR_WINDOW_MINUTES") or 60)} if deployment else {}),
         )
-        story = run_story(runner, options, keep_serving=args.serve == "forever")
+        story = run_story(runner, options, keep_serving=args.serve == "forever", deployment=deployment)
+        if deployment is not None:
+            print(f"\nThe deployment behind {deployment.base_url} keeps judging windows and serving.")
+            return
         monitoring = " ".join(f"{key}={value}" for key, value in story.monitoring_env.items())
     home = DataHome.from_env(runner.env).root
     print(
@@ -219,6 +228,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         choices=["forever", "sample", "no"],
         default="forever",
         help="demo: start the API and keep it up (forever), stop after the sample request (sample), or skip it",
+    )
+    parser.add_argument(
+        "--deployment",
+        metavar="URL",
+        help="demo: drive the loop against a running deployment's API (its proxy) and daemon instead of starting "
+        "them; the key is the first of TAXI_API_KEYS",
     )
     parser.add_argument(
         "--unless-champion",

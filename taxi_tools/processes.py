@@ -34,7 +34,8 @@ class Api:
 
     base_url: str
     key: str
-    process: subprocess.Popen[bytes]
+    # None: an API this process did not start (a deployment's, behind its proxy)
+    process: subprocess.Popen[bytes] | None = None
 
     def ready(self) -> dict[str, Any]:
         """``/readyz``'s body (champion version, source, registry reachability)."""
@@ -86,9 +87,9 @@ def running_api(env: Mapping[str, str], service: str, poll_seconds: float | None
 def show_sample_request(api: Api) -> None:
     """Print one request as curl would send it, and the API's answer."""
     body = json.dumps(SAMPLE_TRIP)
-    print(
-        f"\n$ curl -s -X POST {api.base_url}/predict -H 'X-API-Key: {api.key}' -H 'Content-Type: application/json' \\"
-    )
+    # a deployment's key is a secret: the line names where it is instead of printing it
+    key = api.key if api.process is not None else "$TAXI_API_KEY"
+    print(f"\n$ curl -s -X POST {api.base_url}/predict -H 'X-API-Key: {key}' -H 'Content-Type: application/json' \\")
     print(f"    -d '{body}'")
     print(api.predict(SAMPLE_TRIP).text)
 

@@ -10,6 +10,8 @@ and the API swaps to it. The story watches the instance and prints the timeline 
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -19,7 +21,9 @@ import dagster as dg
 
 from taxi_assets import run_tags
 from taxi_assets.constants import MAX_TRIP_DURATION_MINUTES
+from taxi_assets.data_home import DataHome
 from taxi_assets.features.schema import read_feature_table
+from taxi_assets.model.versions import CHAMPION, ModelRegistry, model_name
 from taxi_assets.monitoring.checks import ACCURACY, DRIFT_CHECKS
 from taxi_assets.partitions import MonitoringWindows
 from taxi_tools.instance_watch import (
@@ -176,25 +180,47 @@ def retrained_by_sensor(runner: Runner, options: StoryOptions, story: StoryResul
     story.times["decided"] = event.timestamp
 
 
+def first_champion(runner: Runner, options: StoryOptions, story: StoryResult, deployed: bool) -> None:
+    """Train the story's champion; against a deployment, keep the champion it already serves (its first training)."""
+    registry = ModelRegistry(DataHome.from_env(runner.env).tracking_uri)
+    name = model_name(options.service)
+    current = registry.alias(name, CHAMPION) if deployed else None
+    if current is not None:
+        story.champion_before = current
+        metrics = json.loads(registry.version_tags(name, current).get("metrics", "{}"))
+        story.champion_rmse = float(metrics.get("rmse", "nan"))
+        return
+    outcome = runner.train(options.service, list(options.training_months), [])["promotion_decision"]
+    story.champion_before = str(outcome["champion_version_after"])
+    story.champion_rmse = float(outcome["challenger_rmse"])
+
+
 def run_story(
     runner: Runner,
     options: StoryOptions,
     keep_serving: bool = False,
     when_running: Callable[[], None] | None = None,
+    deployment: Api | None = None,
 ) -> StoryResult:
     """Every step of the loop; prints as it goes and returns the numbers.
 
-    ``when_running`` is called once the daemon runs (the end-to-end test drops a new month file there).
+    ``when_running`` is called once the daemon runs (the end-to-end test drops a new month file there). With a
+    ``deployment`` (the compose stack's API, reached through its proxy) the story starts neither a daemon nor an
+    API: the deployment's daemon judges the windows and retrains, and its API serves and swaps.
     """
     story = StoryResult()
     months = list(options.training_months)
     runner.ingest(options.service, [*months, options.calm_month, options.drift_month], refresh=False)
-    outcome = runner.train(options.service, months, [])["promotion_decision"]
-    story.champion_before = str(outcome["champion_version_after"])
-    story.champion_rmse = float(outcome["challenger_rmse"])
+    first_champion(runner, options, story, deployed=deployment is not None)
     env = story_env(runner.env, options, runner.instance)
     story.monitoring_env = {key: env[key] for key in ("TAXI_MONITOR_WINDOW_MINUTES", "TAXI_MONITOR_START")}
-    with running_daemon(env, runner.instance), running_api(env, options.service, poll_seconds=1.0) as api:
+    daemon: contextlib.AbstractContextManager[object] = (
+        contextlib.nullcontext() if deployment else running_daemon(env, runner.instance)
+    )
+    served: contextlib.AbstractContextManager[Api] = (
+        contextlib.nullcontext(deployment) if deployment else running_api(env, options.service, poll_seconds=1.0)
+    )
+    with daemon, served as api:
         if when_running is not None:
             when_running()
         show_sample_request(api)
@@ -212,7 +238,7 @@ def run_story(
         story.served_version_after = str(answer.json().get("model_version", ""))
         story.new_months = sensor_ingested(runner.instance, options.service)
         print_summary(options, story)
-        if keep_serving:
+        if keep_serving and api.process is not None:
             print("\nThe daemon keeps judging windows and the API keeps serving (and swapping). Ctrl-C to stop.")
             try:
                 api.process.wait()

@@ -11,7 +11,7 @@ sed "s|@MLFLOW_READER_AUTH@|$reader|" /etc/taxi-proxy/nginx.conf > /tmp/proxy/ng
 if [ ! -s /certs/tls.crt ] || [ ! -s /certs/tls.key ]; then
   host="${TAXI_PUBLIC_HOST:-localhost}"
   openssl req -x509 -newkey rsa:3072 -nodes -days 825 -subj "/CN=$host" \
-    -addext "subjectAltName=DNS:$host,DNS:localhost,IP:127.0.0.1" \
+    -addext "subjectAltName=DNS:$host,DNS:localhost,DNS:proxy,IP:127.0.0.1" \
     -keyout /certs/tls.key -out /certs/tls.crt 2>/dev/null
   echo "proxy: self-signed certificate made for $host (replace /certs/tls.crt and tls.key with your own)"
 fi
