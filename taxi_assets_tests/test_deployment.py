@@ -175,6 +175,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if os.environ.get("CI"):
         images = [f"taxi-fare-{name}:latest" for name in IMAGES] + ["taxi-fare-base:bookworm"]
         subprocess.run(["docker", "rmi", "--force", *images], capture_output=True, check=False, timeout=300)
+        # the build stages the tags kept alive, so nothing of an earlier build is reused
+        subprocess.run(["docker", "image", "prune", "--force"], capture_output=True, check=False, timeout=300)
         shutil.rmtree(PROJECT_ROOT / "build" / "wheelhouse", ignore_errors=True)
     start = time.monotonic()
     started = stack.up()
