@@ -39,10 +39,13 @@ case "$role" in
   spark-connect)
     # a Spark Connect server (compose profile "spark"); the steps reach it through TAXI_SPARK_REMOTE
     exec spark-submit --class org.apache.spark.sql.connect.service.SparkConnectServer \
-      --master "${SPARK_CONNECT_MASTER:-local[*]}" \
-      --conf spark.connect.grpc.binding.port=15002 "$@" ;;
+      --master "${SPARK_CONNECT_MASTER:-local[*]}" --driver-memory "${SPARK_CONNECT_DRIVER_MEMORY:-2g}" \
+      --conf spark.connect.grpc.binding.address=0.0.0.0 --conf spark.connect.grpc.binding.port=15002 \
+      --conf spark.ui.enabled=false "$@" ;;
   first-training)
-    # the first champion (once: nothing when the service has one), through the runs `make demo SERVE=no` makes
+    # the first champion (once: nothing when the service has one), through the runs `make demo SERVE=no` makes;
+    # with a Spark Connect server, once it listens
+    [ -z "${TAXI_SPARK_REMOTE:-}" ] || python -m taxi_tools.deploy wait-for "$TAXI_SPARK_REMOTE"
     exec python -m taxi_tools.cli demo --serve no --unless-champion "$@" ;;
   api)
     exec python -m taxi_serving --host 0.0.0.0 --port 8000 "$@" ;;

@@ -83,6 +83,7 @@ build_images() {
   rm -rf build/project
   "${PYTHON:-python3.11}" -m pip wheel --quiet --disable-pip-version-check --no-deps -w build/project . \
     2> >(grep -v "^WARNING: Location .* is ignored" >&2)
+  rm -rf build/lib build/bdist.*  # setuptools' scratch copies of the packages
   local app="build --quiet -f docker/app.Dockerfile --build-arg COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   build_quiet $app --build-arg LOCK=requirements-platform.lock --build-arg APT_PACKAGES="openjdk-17-jre-headless procps" \
     --build-arg ROLE=webserver -t taxi-fare-platform:latest .

@@ -9,6 +9,7 @@ and is removed with its volumes at the end. Under CI the project's images are re
 measured from nothing but Debian's archive and the package index; elsewhere images already built are reused.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -98,15 +99,30 @@ class Stack:
         )
         return result.stdout.strip()
 
+    def served(self, timeout: float) -> bool:
+        """Whether the API answers a trip 200 through the proxy within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(requests.RequestException):
+                if self.predict().status_code == 200:
+                    return True
+            time.sleep(2)
+        return False
+
     def predict(self, session: requests.Session | None = None) -> requests.Response:
         return (session or requests).post(
             f"{self.base}/predict", json=TRIP, headers={"X-API-Key": self.api_key}, verify=False, timeout=30
         )
 
 
+# the Spark Connect profile: the platform's Spark work (the first training, the retraining) runs on its server
+PROFILES = {"COMPOSE_PROFILES": "spark"}
+
+
 def up_env(env_file: Path) -> dict[str, str]:
     return {
         **os.environ,
+        **PROFILES,
         "COMPOSE_PROJECT_NAME": PROJECT,
         "TAXI_ENV_FILE": str(env_file),
         "TAXI_UP_TIMEOUT": "900",
@@ -115,7 +131,9 @@ def up_env(env_file: Path) -> dict[str, str]:
 
 def compose(env_file: Path, *args: str) -> str:
     command = ["docker-compose", "-p", PROJECT, "--env-file", str(env_file), "-f", str(DOCKER / "compose.yaml")]
-    result = subprocess.run([*command, *args], capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        [*command, *args], capture_output=True, text=True, timeout=600, check=False, env={**os.environ, **PROFILES}
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
@@ -169,6 +187,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "TAXI_RETRAIN_COOLDOWN_SECONDS": "60",
         "TAXI_MODEL_POLL_SECONDS": "1",
         "TAXI_ROLLOUT_STAGES": "",
+        "TAXI_SPARK_REMOTE": "sc://spark-connect:15002",
     }
     write_env(env_file, settings)
     stack = Stack(f"https://127.0.0.1:{settings['TAXI_HTTPS_PORT']}", env_file, settings)
@@ -191,23 +210,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
         yield stack
     finally:
-        subprocess.run(
-            [
-                "docker-compose",
-                "-p",
-                PROJECT,
-                "--env-file",
-                str(env_file),
-                "-f",
-                str(DOCKER / "compose.yaml"),
-                "down",
-                "-v",
-                "--remove-orphans",
-            ],
-            capture_output=True,
-            timeout=600,
-            check=False,
-        )
+        with contextlib.suppress(AssertionError, subprocess.TimeoutExpired):
+            compose(env_file, "down", "-v", "--remove-orphans")
 
 
 def test_only_the_proxy_is_published_and_no_container_runs_as_root(stack: Stack) -> None:
@@ -281,6 +285,13 @@ def test_without_credentials_every_control_plane_refuses(stack: Stack) -> None:
     served = stack.predict()
     assert served.status_code == 200
     assert served.json()["model_version"] == stack.settings["champion"]
+
+
+def test_the_spark_work_ran_on_the_spark_connect_server(stack: Stack) -> None:
+    server = subprocess.run(["docker", "logs", stack.container("spark-connect")], capture_output=True, text=True)
+    assert "Stage class: GBTRegressor" in server.stdout + server.stderr  # the first champion was fitted there
+    steps = stack.compose("logs", "--no-color", "trainer")
+    assert "sc://spark-connect:15002 accepts connections" in steps
 
 
 def test_placeholder_secrets_stop_the_stack_and_each_service_names_its_own(stack: Stack, tmp_path: Path) -> None:
@@ -372,50 +383,115 @@ def dashboard_headline(stack: Stack, tmp_path: Path) -> str:
     return text
 
 
-def test_a_killed_api_container_loses_no_answered_row(stack: Stack) -> None:
-    answered: list[str] = []
-    failed = [0]
-    stop = threading.Event()
+class Load:
+    """Clients sending trips through the proxy from threads, keeping the request id of every answered 200."""
 
-    def client() -> None:
+    def __init__(self, stack: Stack, clients: int = 4) -> None:
+        self.stack = stack
+        self.answered: list[str] = []
+        self.failed = 0
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._client) for _ in range(clients)]
+
+    def _client(self) -> None:
         with requests.Session() as session:
-            while not stop.is_set():
+            while not self._stop.is_set():
                 try:
-                    response = stack.predict(session)
+                    response = self.stack.predict(session)
                 except requests.RequestException:
-                    failed[0] += 1
+                    self.failed += 1
                     time.sleep(0.05)
                     continue
                 if response.status_code == 200:
-                    answered.append(response.json()["request_id"])
+                    self.answered.append(response.json()["request_id"])
                 else:
-                    failed[0] += 1
+                    self.failed += 1
 
-    threads = [threading.Thread(target=client) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    time.sleep(8)
-    before_kill = len(answered)
-    api = stack.container("api")
-    subprocess.run(["docker", "kill", "--signal", "KILL", api], check=True, capture_output=True, timeout=60)
-    time.sleep(3)
-    subprocess.run(["docker", "start", api], check=True, capture_output=True, timeout=60)
-    time.sleep(12)
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert before_kill > 50, before_kill
-    assert len(answered) > before_kill, (before_kill, len(answered))
-    deadline = time.monotonic() + 180
-    missing = set(answered)
-    while missing and time.monotonic() < deadline:
-        missing -= set(stack.sql("SELECT request_id FROM prediction_log").split())
+    def __enter__(self) -> "Load":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+    def wait_for(self, answered: int, timeout: float) -> bool:
+        """Whether ``answered`` requests in all have been answered 200 within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while len(self.answered) < answered and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return len(self.answered) >= answered
+
+    def missing_from_the_log(self, timeout: float = 180) -> set[str]:
+        """The answered request ids the prediction log still lacks after ``timeout`` seconds of shipping."""
+        deadline = time.monotonic() + timeout
+        missing = set(self.answered)
+        while missing and time.monotonic() < deadline:
+            missing -= set(self.stack.sql("SELECT request_id FROM prediction_log").split())
+            time.sleep(3)
+        return missing
+
+
+def test_a_killed_api_container_loses_no_answered_row(stack: Stack) -> None:
+    with Load(stack) as load:
+        time.sleep(8)
+        before_kill = len(load.answered)
+        api = stack.container("api")
+        subprocess.run(["docker", "kill", "--signal", "KILL", api], check=True, capture_output=True, timeout=60)
         time.sleep(3)
+        subprocess.run(["docker", "start", api], check=True, capture_output=True, timeout=60)
+        # the restarted container answers again once its workers have loaded the champion (about half a minute)
+        assert load.wait_for(before_kill + 100, timeout=180), (before_kill, len(load.answered))
+    assert before_kill > 50, before_kill
+    missing = load.missing_from_the_log()
     print(
-        f"\nkill -9 of the API container: {len(answered)} answered 200 ({before_kill} before the kill), "
-        f"{failed[0]} refused or cut while it was down, {len(missing)} answered rows missing from the log"
+        f"\nkill -9 of the API container: {len(load.answered)} answered 200 ({before_kill} before the kill), "
+        f"{load.failed} refused or cut while it was down, {len(missing)} answered rows missing from the log"
     )
-    assert not missing, f"{len(missing)} of {len(answered)} answered rows are not in the prediction log"
+    assert not missing, f"{len(missing)} of {len(load.answered)} answered rows are not in the prediction log"
+
+
+def test_two_api_replicas_share_the_load_and_a_dead_ones_rows_are_shipped_by_the_other(stack: Stack) -> None:
+    stack.compose("up", "-d", "--no-recreate", "--scale", "api=2", "api")
+    replicas = stack.compose("ps", "-q", "api").split()
+    assert len(replicas) == 2
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not all(healthy(replica) for replica in replicas):
+        time.sleep(2)
+    time.sleep(12)  # the proxy asks Docker's DNS again every 10 s
+    with Load(stack) as load:
+        time.sleep(10)
+        served = {replica: predictions_served(replica) for replica in replicas}
+        assert all(count > 0 for count in served.values()), served  # the proxy spreads requests over both
+        # one replica dies and stays dead: the other adopts the journal folders it left on the shared volume
+        subprocess.run(["docker", "kill", "--signal", "KILL", replicas[0]], check=True, capture_output=True, timeout=60)
+        killed_at = len(load.answered)
+        assert load.wait_for(killed_at + 200, timeout=120), (killed_at, len(load.answered))  # the other one serves
+    missing = load.missing_from_the_log()
+    dead = subprocess.check_output(["docker", "inspect", "-f", "{{.State.Status}}", replicas[0]], text=True).strip()
+    assert dead == "exited"  # so its rows can only have been shipped by the surviving replica
+    print(
+        f"\ntwo API replicas, one killed: {len(load.answered)} answered 200, {served} served per replica before, "
+        f"{load.failed} refused or cut, {len(missing)} answered rows missing from the log"
+    )
+    assert not missing, f"{len(missing)} of {len(load.answered)} answered rows are not in the prediction log"
+    stack.compose("up", "-d", "--scale", "api=1", "api")
+
+
+def healthy(container: str) -> bool:
+    state = subprocess.check_output(["docker", "inspect", "-f", "{{.State.Health.Status}}", container], text=True)
+    return state.strip() == "healthy"
+
+
+def predictions_served(container: str) -> float:
+    """The replica's own count of predictions (its workers summed), read from its /metrics inside the network."""
+    metrics = subprocess.check_output(
+        ["docker", "exec", container, "curl", "-fsS", "http://127.0.0.1:8000/metrics"], text=True, timeout=30
+    )
+    counts = re.findall(r"^taxi_api_predictions_total\{[^}]*\} (\S+)$", metrics, flags=re.MULTILINE)
+    return sum(float(count) for count in counts)
 
 
 def test_down_then_up_keeps_the_champion_registry_log_and_dagster_runs(stack: Stack) -> None:
@@ -443,7 +519,7 @@ def test_down_then_up_keeps_the_champion_registry_log_and_dagster_runs(stack: St
             "runs": sorted((run["runId"], run["status"]) for run in runs),
         }
 
-    stack.predict()
+    assert stack.served(timeout=120)
     time.sleep(3)  # the journal ships within a second or two
     before = state()
     assert before["runs"]
@@ -453,9 +529,7 @@ def test_down_then_up_keeps_the_champion_registry_log_and_dagster_runs(stack: St
     restarted = stack.up()
     stack.timings["warm"] = time.monotonic() - start
     assert restarted.returncode == 0, restarted.stdout[-3000:] + restarted.stderr[-3000:]
-    deadline = time.monotonic() + 120
-    while stack.predict().status_code != 200 and time.monotonic() < deadline:
-        time.sleep(2)
+    assert stack.served(timeout=120)
     after = state()
     print(f"\ncompose deployment, images built: down, then healthy {stack.timings['warm']:.0f} s after `up.sh up`")
     assert after["champion"] == before["champion"]

@@ -3,8 +3,8 @@
 Each uvicorn worker is a process of its own. Their Prometheus metrics are summed through prometheus_client's
 multiprocess mode: every worker writes its values to files in one folder, and a scrape of any worker reads
 them all. The folder must be set before any worker imports prometheus_client and must start empty, so this
-launcher makes a fresh one per start (``$TAXI_HOME/serving/metrics/<launcher pid>``, older ones of stopped
-launchers are removed) and exports ``PROMETHEUS_MULTIPROC_DIR`` before uvicorn starts the workers.
+launcher makes a fresh one per start (``$TAXI_HOME/serving/metrics/<host>-<launcher pid>``, this host's older
+ones of stopped launchers are removed) and exports ``PROMETHEUS_MULTIPROC_DIR`` before uvicorn starts the workers.
 
 Options: ``--host`` (``TAXI_API_HOST``, 127.0.0.1), ``--port`` (``TAXI_API_PORT``, 8000), ``--workers``
 (``TAXI_API_WORKERS``, 1), ``--log-level`` (``TAXI_LOG_LEVEL``, info): the environment is read in ``settings``.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,14 +28,20 @@ from taxi_serving.settings import launcher_from_env
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def metrics_folder(home: Path, pid: int) -> Path:
-    """A fresh metrics folder for the launcher ``pid``; the folders of launchers no longer running are removed."""
+def metrics_folder(home: Path, pid: int, host: str | None = None) -> Path:
+    """A fresh metrics folder for the launcher ``pid`` on ``host``; this host's folders of stopped launchers go.
+
+    Replicas may share a data home (a volume mounted by several containers, whose processes can have the same
+    pids): each folder is named by host and pid, and only this host's are swept, since only their pids can be checked.
+    """
+    host = host or socket.gethostname()
     root = home / "serving" / "metrics"
     root.mkdir(parents=True, exist_ok=True)
     for folder in root.iterdir():
-        if folder.name.isdigit() and not alive(int(folder.name)):
+        name, _, number = folder.name.rpartition("-")
+        if name == host and number.isdigit() and not alive(int(number)):
             shutil.rmtree(folder, ignore_errors=True)
-    folder = root / str(pid)
+    folder = root / f"{host}-{pid}"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
     return folder

@@ -10,15 +10,21 @@ Rotating a password is changing it in ``docker/.env`` and starting the stack aga
 brings the platform database to the newest schema and grants each other component only what it uses
 (``GRANTS``): the API inserts into the prediction log, joins true fares to it and records its alerts; the
 dashboard reads.
+
+``python -m taxi_tools.deploy wait-for sc://spark-connect:15002`` waits until a server accepts connections (the
+first training, before it uses a Spark Connect server that starts beside it).
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlparse
 
 import sqlalchemy as sa
 
@@ -99,11 +105,34 @@ def mlflow_users(env: Mapping[str, str]) -> str:
     return f"MLflow accounts set: {', '.join(name for name, _, _ in accounts)}"
 
 
+def wait_for(url: str, timeout: float = 180.0) -> str:
+    """Wait until the server of ``url`` (``sc://host:port``, ``http://host:port``) accepts connections.
+
+    Raises:
+        TimeoutError: nothing listened there within ``timeout`` seconds.
+    """
+    parsed = urlparse(url)
+    if parsed.hostname is None or parsed.port is None:
+        raise ValueError(f"{url!r} names no host and port")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((parsed.hostname, parsed.port), timeout=2).close()
+            return f"{url} accepts connections"
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing accepted connections at {url} within {timeout:.0f} s") from None
+            time.sleep(1)
+
+
 def main(argv: list[str]) -> int:
-    """``mlflow-users`` or ``migrate``."""
+    """``mlflow-users``, ``migrate`` or ``wait-for URL``."""
     commands = {"mlflow-users": mlflow_users, "migrate": migrate}
+    if len(argv) == 2 and argv[0] == "wait-for":
+        print(wait_for(argv[1]), flush=True)
+        return 0
     if len(argv) != 1 or argv[0] not in commands:
-        print(f"usage: python -m taxi_tools.deploy {{{' | '.join(commands)}}}", file=sys.stderr)
+        print(f"usage: python -m taxi_tools.deploy {{{' | '.join(commands)} | wait-for URL}}", file=sys.stderr)
         return 2
     print(commands[argv[0]](os.environ), flush=True)
     return 0

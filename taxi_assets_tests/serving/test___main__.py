@@ -1,6 +1,7 @@
 """The launcher: a fresh metrics folder per start (stopped launchers' folders swept), and bad settings named."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,8 @@ def test_each_start_gets_an_empty_folder_and_the_folders_of_stopped_launchers_go
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     root = tmp_path / "serving" / "metrics"
-    stale, running = root / str(child.pid), root / str(os.getpid())
+    host = socket.gethostname()
+    stale, running = root / f"{host}-{child.pid}", root / f"{host}-{os.getpid()}"
     for folder in (stale, running):
         folder.mkdir(parents=True)
         (folder / "counter_1.db").write_bytes(b"old values")
@@ -24,6 +26,20 @@ def test_each_start_gets_an_empty_folder_and_the_folders_of_stopped_launchers_go
     assert list(folder.iterdir()) == []  # this launcher starts from zero
     assert not stale.exists()
     assert (root / "notes").is_dir()
+
+
+def test_replicas_sharing_a_data_home_never_share_or_sweep_each_others_folder(tmp_path: Path) -> None:
+    """Two containers on one volume: the same launcher pid, different hosts (Docker names a container's host)."""
+    first = metrics_folder(tmp_path, 8, host="replica-a")
+    (first / "counter_15.db").write_bytes(b"replica a's counts")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    other_host = tmp_path / "serving" / "metrics" / f"replica-a-{dead.pid}"
+    other_host.mkdir()
+    second = metrics_folder(tmp_path, 8, host="replica-b")
+    assert second != first
+    assert (first / "counter_15.db").read_bytes() == b"replica a's counts"
+    assert other_host.is_dir()  # another host's pid cannot be checked from here, so its folder stays
 
 
 def test_a_setting_that_cannot_be_is_named_and_nothing_starts(

@@ -1,5 +1,6 @@
 """taxi_tools/deploy.py: each component's grants hold on a real PostgreSQL, and the MLflow accounts rotate."""
 
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,4 +126,16 @@ def test_the_mlflow_accounts_are_set_at_every_start_so_a_password_rotates(tmp_pa
 
 def test_the_command_line_names_its_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert deploy.main(["nothing"]) == 2
-    assert "mlflow-users | migrate" in capsys.readouterr().err
+    assert "mlflow-users | migrate | wait-for URL" in capsys.readouterr().err
+
+
+def test_waiting_for_a_server_returns_once_it_listens_and_names_it_when_it_never_does() -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert deploy.wait_for(f"sc://127.0.0.1:{port}") == f"sc://127.0.0.1:{port} accepts connections"
+    with pytest.raises(TimeoutError, match=f"nothing accepted connections at sc://127.0.0.1:{port} within 1 s"):
+        deploy.wait_for(f"sc://127.0.0.1:{port}", timeout=1)
+    with pytest.raises(ValueError, match="names no host and port"):
+        deploy.wait_for("sc://spark-connect")
