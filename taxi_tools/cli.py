@@ -26,7 +26,7 @@ from taxi_assets.definitions import (
 )
 from taxi_assets.features.schema import read_feature_table
 from taxi_assets.lake_storage import MANIFEST
-from taxi_assets.model.versions import CHAMPION, ModelRegistry, model_name
+from taxi_assets.model.versions import CHAMPION, model_name
 from taxi_assets.partitions import month_partitions
 from taxi_assets.platform_db.schema import current_revision, ensure_schema
 from taxi_assets.resources import HttpTripSource
@@ -36,7 +36,7 @@ from taxi_tools.processes import Api
 from taxi_tools.replay.client import ReplayConfig, replay_trips, run_replay
 from taxi_tools.replay.scenarios import SCENARIOS, apply
 from taxi_tools.runner import CommandFailedError, Runner
-from taxi_tools.story import run_story
+from taxi_tools.story import current_champion, run_story
 from taxi_tools.story_types import StoryOptions
 
 OFFLINE_HINT = (
@@ -68,11 +68,9 @@ def command_demo(runner: Runner, args: argparse.Namespace) -> None:
     months = args.months or list(constants.DEFAULT_TRAINING_MONTHS[service])
     monitoring = ""
     if args.serve == "no":
-        if args.unless_champion:
-            current = ModelRegistry(DataHome.from_env(runner.env).tracking_uri).alias(model_name(service), CHAMPION)
-            if current is not None:
-                print(f"\n{service}: champion is version {current}; nothing to train (--unless-champion).")
-                return
+        if args.unless_champion and (current := current_champion(runner.env, service)) is not None:
+            print(f"\n{service}: champion is version {current}; nothing to train (--unless-champion).")
+            return
         runner.ingest(service, months, refresh=args.refresh)
         decision = runner.train(service, months, args.holdout_months or [])["promotion_decision"]
         print(
@@ -83,10 +81,8 @@ def command_demo(runner: Runner, args: argparse.Namespace) -> None:
     else:
         if args.refresh:
             runner.ingest(service, months, refresh=True)
-        deployment = None
-        if args.deployment:
-            # the deployment's daemon cuts windows by its own settings, which the story's replay must follow
-            deployment = Api(args.deployment.rstrip("/"), runner.env.get("TAXI_API_KEYS", "").split(",")[0])
+        key = runner.env.get("TAXI_API_KEYS", "").split(",")[0]
+        deployment = Api(args.deployment.rstrip("/"), key) if args.deployment else None
         options = StoryOptions(
             service=service,
             training_months=tuple(months),
@@ -96,11 +92,9 @@ def command_demo(runner: Runner, args: argparse.Namespace) -> None:
             drift_rows=args.rows or settings.STORY_DRIFT_ROWS,
             rate=args.rate,
             compression=args.compression,
-            **({"window_minutes": int(runner.env.get("TAXI_MONITOR_WINDOW_MINUTES") or 60)} if deployment else {}),
         )
-        story = run_story(runner, options, keep_serving=args.serve == "forever", deployment=deployment)
+        story = run_story(runner, options, args.serve == "forever", deployment=deployment)
         if deployment is not None:
-            print(f"\nThe deployment behind {deployment.base_url} keeps judging windows and serving.")
             return
         monitoring = " ".join(f"{key}={value}" for key, value in story.monitoring_env.items())
     home = DataHome.from_env(runner.env).root

@@ -11,6 +11,7 @@ and the API swaps to it. The story watches the instance and prints the timeline 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -180,15 +181,20 @@ def retrained_by_sensor(runner: Runner, options: StoryOptions, story: StoryResul
     story.times["decided"] = event.timestamp
 
 
+def current_champion(env: Mapping[str, str], service: str) -> str | None:
+    """The version the service's champion alias points to in the registry of ``env``, if any."""
+    return ModelRegistry(DataHome.from_env(env).tracking_uri).alias(model_name(service), CHAMPION)
+
+
 def first_champion(runner: Runner, options: StoryOptions, story: StoryResult, deployed: bool) -> None:
     """Train the story's champion; against a deployment, keep the champion it already serves (its first training)."""
-    registry = ModelRegistry(DataHome.from_env(runner.env).tracking_uri)
-    name = model_name(options.service)
-    current = registry.alias(name, CHAMPION) if deployed else None
+    current = current_champion(runner.env, options.service) if deployed else None
     if current is not None:
         story.champion_before = current
-        metrics = json.loads(registry.version_tags(name, current).get("metrics", "{}"))
-        story.champion_rmse = float(metrics.get("rmse", "nan"))
+        tags = ModelRegistry(DataHome.from_env(runner.env).tracking_uri).version_tags(
+            model_name(options.service), current
+        )
+        story.champion_rmse = float(json.loads(tags.get("metrics", "{}")).get("rmse", "nan"))
         return
     outcome = runner.train(options.service, list(options.training_months), [])["promotion_decision"]
     story.champion_before = str(outcome["champion_version_after"])
@@ -209,6 +215,9 @@ def run_story(
     API: the deployment's daemon judges the windows and retrains, and its API serves and swaps.
     """
     story = StoryResult()
+    if deployment is not None:
+        # the deployment's daemon cuts windows by its own settings, which the replay must follow
+        options = dataclasses.replace(options, window_minutes=int(runner.env.get("TAXI_MONITOR_WINDOW_MINUTES") or 60))
     months = list(options.training_months)
     runner.ingest(options.service, [*months, options.calm_month, options.drift_month], refresh=False)
     first_champion(runner, options, story, deployed=deployment is not None)
@@ -238,6 +247,8 @@ def run_story(
         story.served_version_after = str(answer.json().get("model_version", ""))
         story.new_months = sensor_ingested(runner.instance, options.service)
         print_summary(options, story)
+        if deployment is not None:
+            print(f"\nThe deployment behind {deployment.base_url} keeps judging windows and serving.")
         if keep_serving and api.process is not None:
             print("\nThe daemon keeps judging windows and the API keeps serving (and swapping). Ctrl-C to stop.")
             try:
