@@ -222,7 +222,7 @@ images:
 	PYTHON=$(PYTHON) docker/up.sh images
 
 down:
-	$(COMPOSE) -p taxi-fare-platform --env-file docker/.env -f docker/compose.yaml down
+	$(COMPOSE) -p taxi-fare-platform --profile spark --env-file docker/.env -f docker/compose.yaml down
 
 clean:
 	rm -rf $(TAXI_HOME) .tmp_dagster_home_*

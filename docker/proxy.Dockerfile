@@ -6,7 +6,7 @@ RUN apt-get update -qq \
     && apt-get install -y -qq --no-install-recommends nginx-light openssl >/dev/null \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/* \
     && install -d -o 10001 -g 10001 /certs
-COPY proxy/nginx.conf /etc/taxi-proxy/nginx.conf
+COPY proxy/nginx.conf proxy/headers.conf /etc/taxi-proxy/
 COPY proxy/start.sh /usr/local/bin/start-proxy
 COPY deploy_secrets.py /usr/local/bin/taxi-secrets
 USER 10001:10001
