@@ -354,12 +354,15 @@ def test_the_whole_loop_runs_inside_the_stack(stack: Stack, tmp_path: Path) -> N
     # the API container serves it through the proxy, and the dashboard container says so in a real browser
     assert stack.predict().json()["model_version"] == new
     stack.settings["champion"] = new
-    shown = dashboard_headline(stack, tmp_path)
+    shown = browsed(stack, tmp_path)
     assert f"Model version {new} answers requests since" in shown, shown
 
 
-def dashboard_headline(stack: Stack, tmp_path: Path) -> str:
-    """The dashboard's overview through the proxy, in Debian's chromium: its serving line."""
+def browsed(stack: Stack, tmp_path: Path) -> str:
+    """The three UIs through the proxy, in Debian's chromium, as an operator: the dashboard overview's serving line.
+
+    Dagster's UI lists the sensor's retraining and MLflow's the model (each under its path behind the proxy).
+    """
     from playwright.sync_api import expect, sync_playwright
 
     chromium = Path("/usr/bin/chromium")
@@ -379,6 +382,10 @@ def dashboard_headline(stack: Stack, tmp_path: Path) -> str:
         expect(line).to_be_visible(timeout=60_000)
         page.screenshot(path=tmp_path / "overview.png", full_page=True)
         text = line.inner_text()
+        page.goto(f"{stack.base}/dagster/runs")
+        expect(page.get_by_text("retrain_job").first).to_be_visible(timeout=60_000)
+        page.goto(f"{stack.base}/mlflow/#/models")
+        expect(page.get_by_text("taxi-fare-green").first).to_be_visible(timeout=60_000)
         browser.close()
     return text
 
