@@ -4,8 +4,10 @@
 Standard library only: it runs in every image (``taxi-secrets``; the PostgreSQL and proxy images have no venv)
 and on the host before anything is built (``make up``).
 
-    taxi-secrets check NAME [NAME ...]     exit 1 naming each secret that is empty, a placeholder, too short or
+    taxi-secrets check [--env-file F] NAME [NAME ...]
+                                           exit 1 naming each secret that is empty, a placeholder, too short or
                                            holds characters a database URL cannot carry; never prints a value
+                                           (with F: the file's values unless the environment sets them, as compose)
     taxi-secrets generate EXAMPLE OUT      OUT from EXAMPLE with every secret replaced by a random one (mode 600)
     taxi-secrets htpasswd NAME             the proxy's password file for the "user:password" pairs in NAME
 
@@ -99,6 +101,12 @@ def generate(example: Path, out: Path) -> list[str]:
     return filled
 
 
+def read_env_file(path: Path) -> dict[str, str]:
+    """The ``NAME=value`` lines of an env file (comments and blank lines skipped)."""
+    lines = [line for line in path.read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
 def htpasswd(raw: str) -> str:
     """Nginx's password file for "user:password" pairs, salted SHA-1 ({SSHA}) per user."""
     lines = []
@@ -112,12 +120,18 @@ def htpasswd(raw: str) -> str:
 def main(argv: list[str]) -> int:
     """The command line (see the module's docstring)."""
     if len(argv) >= 2 and argv[0] == "check":
-        found = problems(os.environ, argv[1:])
+        env: dict[str, str] = dict(os.environ)
+        if len(argv) >= 3 and argv[1] == "--env-file":
+            # what compose will pass: the file's values, each overridden by the shell's when the shell sets it
+            env = read_env_file(Path(argv[2])) | env
+            argv = argv[2:]
+        found = problems(env, argv[1:])
         for problem in found:
             print(f"refusing to start: {problem}", file=sys.stderr)
         if found:
             print(
-                "set each in docker/.env (`make up` writes strong ones there when it has none; docs/operations/deployment.md)",
+                "set each in docker/.env (`make up` writes strong ones there when it has none; "
+                "docs/operations/deployment.md)",
                 file=sys.stderr,
             )
         return 1 if found else 0

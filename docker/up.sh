@@ -56,8 +56,9 @@ ensure_secrets() {
   if [ ! -f "$env_file" ]; then
     python3 docker/deploy_secrets.py generate docker/.env.example "$env_file"
   fi
-  # every secret the services read, checked before anything is built (each service checks its own again)
-  (set -a; . "$env_file"; set +a; python3 docker/deploy_secrets.py check POSTGRES_PASSWORD PLATFORM_DB_PASSWORD \
+  # every secret the services read, checked before anything is built (each service checks its own again); as
+  # compose does, a variable set in the shell wins over the file's
+  (python3 docker/deploy_secrets.py check --env-file "$env_file" POSTGRES_PASSWORD PLATFORM_DB_PASSWORD \
     DAGSTER_DB_PASSWORD MLFLOW_DB_PASSWORD API_DB_PASSWORD DASHBOARD_DB_PASSWORD MLFLOW_PLATFORM_PASSWORD \
     MLFLOW_READER_PASSWORD MLFLOW_FLASK_SERVER_SECRET_KEY TAXI_API_KEYS TAXI_DASHBOARD_KEYS PROXY_USERS)
 }

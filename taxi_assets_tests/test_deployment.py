@@ -119,9 +119,18 @@ class Stack:
 PROFILES = {"COMPOSE_PROFILES": "spark"}
 
 
+def clean_env(env_file: Path) -> dict[str, str]:
+    """This process's environment without the env file's variables.
+
+    Compose prefers the shell's value of a variable to the file's, and other tests of the session set some.
+    """
+    names = set(read_env(env_file))
+    return {name: value for name, value in os.environ.items() if name not in names}
+
+
 def up_env(env_file: Path) -> dict[str, str]:
     return {
-        **os.environ,
+        **clean_env(env_file),
         **PROFILES,
         "COMPOSE_PROJECT_NAME": PROJECT,
         "TAXI_ENV_FILE": str(env_file),
@@ -132,7 +141,12 @@ def up_env(env_file: Path) -> dict[str, str]:
 def compose(env_file: Path, *args: str) -> str:
     command = ["docker-compose", "-p", PROJECT, "--env-file", str(env_file), "-f", str(DOCKER / "compose.yaml")]
     result = subprocess.run(
-        [*command, *args], capture_output=True, text=True, timeout=600, check=False, env={**os.environ, **PROFILES}
+        [*command, *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**clean_env(env_file), **PROFILES},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout

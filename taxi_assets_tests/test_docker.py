@@ -346,3 +346,15 @@ def test_the_proxys_password_file_verifies_each_password_and_nothing_else(monkey
     assert verifies("alice", "zyxwvutsrqponmlk")
     assert not verifies("ops", "zyxwvutsrqponmlk")
     assert "0123456789abcdefgh" not in "\n".join(lines)
+
+
+def test_the_check_before_building_sees_what_compose_will_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compose takes a variable from the shell over the env file's: so does `make up`'s check, naming it."""
+    env_file = generated_env(tmp_path)
+    monkeypatch.delenv("TAXI_API_KEYS", raising=False)
+    assert deploy_secrets.main(["check", "--env-file", str(env_file), "TAXI_API_KEYS", "PROXY_USERS"]) == 0
+    monkeypatch.setenv("TAXI_API_KEYS", "dev-key")
+    assert deploy_secrets.main(["check", "--env-file", str(env_file), "TAXI_API_KEYS", "PROXY_USERS"]) == 1
+    assert "refusing to start: TAXI_API_KEYS is shorter than 16 characters" in capsys.readouterr().err
