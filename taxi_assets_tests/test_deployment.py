@@ -537,7 +537,8 @@ def test_down_then_up_keeps_the_champion_registry_log_and_dagster_runs(stack: St
             "champion": stack.predict().json()["model_version"],
             "versions": sorted(version["version"] for version in versions),
             "log rows": int(stack.sql("SELECT count(*) FROM prediction_log")),
-            "runs": sorted((run["runId"], run["status"]) for run in runs),
+            # a run the `down` stopped midway is recorded as failed after the `up`: the runs are kept, not their state
+            "runs": sorted(run["runId"] for run in runs),
         }
 
     assert stack.served(timeout=120)
