@@ -25,6 +25,7 @@ import pytest
 import requests
 import urllib3
 
+from taxi_assets.features.columns import EXAMPLE_TRIP
 from taxi_assets_tests.serving.servers import free_port
 from taxi_assets_tests.support import PROJECT_ROOT, TLC_DIR, needs, script_module
 
@@ -35,20 +36,7 @@ DOCKER = PROJECT_ROOT / "docker"
 IMAGES = ("platform", "api", "dashboard", "postgres", "proxy")
 deploy_secrets = script_module(DOCKER / "deploy_secrets.py")
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the proxy's self-signed certificate
-TRIP = {
-    "trip_distance": 2.4,
-    "passenger_count": 1,
-    "pickup_hour": 18,
-    "pickup_day_of_week": 2,
-    "pickup_month": 3,
-    "trip_duration_minutes": 14.5,
-    "is_weekend": 0,
-    "is_rush_hour": 1,
-    "RatecodeID": 1,
-    "payment_type": 1,
-    "pickup_borough": "Manhattan",
-    "dropoff_borough": "Manhattan",
-}
+TRIP = EXAMPLE_TRIP  # the README's sample trip
 
 
 @dataclass
