@@ -15,9 +15,8 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import requests
 import urllib3
 
 from taxi_assets.features.columns import EXAMPLE_TRIP
-from taxi_assets_tests.serving.servers import free_port
+from taxi_assets_tests.serving.servers import Load, free_port
 from taxi_assets_tests.support import PROJECT_ROOT, TLC_DIR, needs, script_module
 
 pytestmark = pytest.mark.slow
@@ -97,8 +96,8 @@ class Stack:
             time.sleep(2)
         return False
 
-    def predict(self, session: requests.Session | None = None) -> requests.Response:
-        return (session or requests).post(
+    def predict(self) -> requests.Response:
+        return requests.post(
             f"{self.base}/predict", json=TRIP, headers={"X-API-Key": self.api_key}, verify=False, timeout=30
         )
 
@@ -392,101 +391,61 @@ def browsed(stack: Stack, tmp_path: Path) -> str:
     return text
 
 
-class Load:
-    """Clients sending trips through the proxy from threads, keeping the request id of every answered 200."""
-
-    def __init__(self, stack: Stack, clients: int = 4) -> None:
-        self.stack = stack
-        self.answered: list[str] = []
-        self.failed = 0
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._client) for _ in range(clients)]
-
-    def _client(self) -> None:
-        with requests.Session() as session:
-            while not self._stop.is_set():
-                try:
-                    response = self.stack.predict(session)
-                except requests.RequestException:
-                    self.failed += 1
-                    time.sleep(0.05)
-                    continue
-                if response.status_code == 200:
-                    self.answered.append(response.json()["request_id"])
-                else:
-                    self.failed += 1
-
-    def __enter__(self) -> "Load":
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=60)
-
-    def wait_for(self, answered: int, timeout: float) -> bool:
-        """Whether ``answered`` requests in all have been answered 200 within ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while len(self.answered) < answered and time.monotonic() < deadline:
-            time.sleep(0.5)
-        return len(self.answered) >= answered
-
-    def missing_from_the_log(self, timeout: float = 180) -> set[str]:
-        """The answered request ids the prediction log still lacks after ``timeout`` seconds of shipping."""
-        deadline = time.monotonic() + timeout
-        missing = set(self.answered)
-        while missing and time.monotonic() < deadline:
-            missing -= set(self.stack.sql("SELECT request_id FROM prediction_log").split())
-            time.sleep(3)
-        return missing
-
-
-def test_a_killed_api_container_loses_no_answered_row(stack: Stack) -> None:
-    with Load(stack) as load:
-        time.sleep(8)
-        before_kill = len(load.answered)
-        api = stack.container("api")
-        subprocess.run(["docker", "kill", "--signal", "KILL", api], check=True, capture_output=True, timeout=60)
+def missing_from_the_log(stack: Stack, answered: list[str], timeout: float = 180) -> set[str]:
+    """The answered request ids the prediction log still lacks after ``timeout`` seconds of shipping."""
+    deadline = time.monotonic() + timeout
+    missing = set(answered)
+    while missing and time.monotonic() < deadline:
+        missing -= set(stack.sql("SELECT request_id FROM prediction_log").split())
         time.sleep(3)
-        subprocess.run(["docker", "start", api], check=True, capture_output=True, timeout=60)
-        # the restarted container answers again once its workers have loaded the champion (about half a minute)
-        assert load.wait_for(before_kill + 100, timeout=180), (before_kill, len(load.answered))
-    assert before_kill > 50, before_kill
-    missing = load.missing_from_the_log()
-    print(
-        f"\nkill -9 of the API container: {len(load.answered)} answered 200 ({before_kill} before the kill), "
-        f"{load.failed} refused or cut while it was down, {len(missing)} answered rows missing from the log"
-    )
-    assert not missing, f"{len(missing)} of {len(load.answered)} answered rows are not in the prediction log"
+    return missing
 
 
-def test_two_api_replicas_share_the_load_and_a_dead_ones_rows_are_shipped_by_the_other(stack: Stack) -> None:
+def wait_until(check: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(2)
+    return True
+
+
+def test_api_replicas_share_the_load_and_a_killed_one_loses_no_answered_row(stack: Stack) -> None:
+    """Two replicas behind the proxy; one killed mid-load and its journal shipped by the other; then restarted."""
     stack.compose("up", "-d", "--no-recreate", "--scale", "api=2", "api")
     replicas = stack.compose("ps", "-q", "api").split()
     assert len(replicas) == 2
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not all(healthy(replica) for replica in replicas):
-        time.sleep(2)
+    assert wait_until(lambda: all(healthy(replica) for replica in replicas), timeout=120)
     time.sleep(12)  # the proxy asks Docker's DNS again every 10 s
-    with Load(stack) as load:
+    killed = replicas[0]
+    with Load(stack.base, dict(TRIP), clients=4, headers={"X-API-Key": stack.api_key}, verify=False) as load:
         time.sleep(10)
         served = {replica: predictions_served(replica) for replica in replicas}
         assert all(count > 0 for count in served.values()), served  # the proxy spreads requests over both
-        # one replica dies and stays dead: the other adopts the journal folders it left on the shared volume
-        subprocess.run(["docker", "kill", "--signal", "KILL", replicas[0]], check=True, capture_output=True, timeout=60)
+        subprocess.run(["docker", "kill", "--signal", "KILL", killed], check=True, capture_output=True, timeout=60)
         killed_at = len(load.answered)
         assert load.wait_for(killed_at + 200, timeout=120), (killed_at, len(load.answered))  # the other one serves
-    missing = load.missing_from_the_log()
-    dead = subprocess.check_output(["docker", "inspect", "-f", "{{.State.Status}}", replicas[0]], text=True).strip()
-    assert dead == "exited"  # so its rows can only have been shipped by the surviving replica
+        # while the killed replica stays dead, only the survivor can have shipped the journal folders it left
+        while_dead = missing_from_the_log(stack, list(load.answered))
+        assert container_status(killed) == "exited"
+        subprocess.run(["docker", "start", killed], check=True, capture_output=True, timeout=60)
+        # the restarted replica answers again once its workers have loaded the champion (about half a minute)
+        assert wait_until(lambda: healthy(killed) and predictions_served(killed) > 0, timeout=180)
+        restarted_at = len(load.answered)
+        assert load.wait_for(restarted_at + 100, timeout=60)
+    missing = missing_from_the_log(stack, load.answered)
     print(
-        f"\ntwo API replicas, one killed: {len(load.answered)} answered 200, {served} served per replica before, "
-        f"{load.failed} refused or cut, {len(missing)} answered rows missing from the log"
+        f"\nkill -9 of one of two API replicas mid-load, then its restart: {len(load.answered)} answered 200 "
+        f"({killed_at} before the kill; {served} served per replica before), {load.failed} refused or cut, "
+        f"{len(while_dead)} answered rows missing from the log while it was dead, {len(missing)} at the end"
     )
+    assert not while_dead, f"{len(while_dead)} answered rows not shipped while the killed replica was down"
     assert not missing, f"{len(missing)} of {len(load.answered)} answered rows are not in the prediction log"
     stack.compose("up", "-d", "--scale", "api=1", "api")
+
+
+def container_status(container: str) -> str:
+    return subprocess.check_output(["docker", "inspect", "-f", "{{.State.Status}}", container], text=True).strip()
 
 
 def healthy(container: str) -> bool:

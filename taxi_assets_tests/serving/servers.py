@@ -123,27 +123,47 @@ def server(home: Path, poll_seconds: float = 0.3, extra_env: dict[str, str] | No
 
 @dataclass
 class Load:
-    """Clients posting /predict until stopped; remembers the request id of every 200 answer."""
+    """Clients posting /predict until stopped; remembers the request id of every 200 answer.
+
+    ``headers`` and ``verify`` default to a local test server's key and plain HTTP; a deployment behind its proxy
+    passes its own key and ``verify=False`` for a self-signed certificate.
+    """
 
     base: str
     body: dict[str, object]
     clients: int = 8
+    headers: dict[str, str] = field(default_factory=lambda: dict(HEADERS))
+    verify: bool = True
     answered: list[str] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    cut: int = 0  # requests whose connection failed or was cut
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def _send(self) -> None:
-        with httpx.Client(base_url=self.base, headers=HEADERS, timeout=30) as client:
+        with httpx.Client(base_url=self.base, headers=self.headers, timeout=30, verify=self.verify) as client:
             while not self._stop.is_set():
                 try:
                     response = client.post("/predict", json=self.body)
                 except httpx.TransportError:
+                    self.cut += 1
                     time.sleep(0.05)  # a killed worker's connections; a new one is coming
                     continue
                 self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
                 if response.status_code == 200:
                     self.answered.append(response.json()["request_id"])
+
+    @property
+    def failed(self) -> int:
+        """Requests not answered 200: refused with another status, or cut."""
+        return self.cut + sum(count for status, count in self.statuses.items() if status != 200)
+
+    def wait_for(self, answered: int, timeout: float) -> bool:
+        """Whether ``answered`` requests in all have been answered 200 within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while len(self.answered) < answered and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return len(self.answered) >= answered
 
     def __enter__(self) -> "Load":
         self._threads = [threading.Thread(target=self._send) for _ in range(self.clients)]
