@@ -9,6 +9,7 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 
+from taxi_assets.features.categories import factorize_keys
 from taxi_assets.features.columns import category_key
 from taxi_assets.model.spec import ONNX_INPUT, FeatureSpec
 
@@ -49,7 +50,8 @@ class FareModel:
             if column in self._index:
                 index = self._index[column]
                 unknown = float(len(index))
-                matrix[:, position] = [index.get(category_key(v), unknown) for v in frame[column].tolist()]
+                codes, keys = factorize_keys(frame[column])
+                matrix[:, position] = np.array([index.get(key, unknown) for key in keys], dtype=np.float64)[codes]
             else:
                 matrix[:, position] = frame[column].to_numpy(dtype=np.float64)
         return matrix

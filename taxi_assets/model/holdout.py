@@ -11,7 +11,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from taxi_assets.features.columns import category_key
+from taxi_assets.features.categories import category_keys
 
 ERROR: Final = "error"
 # The segments accuracy is also judged on, and the file of holdout errors each model version carries.
@@ -29,4 +29,4 @@ def holdout_errors(rows: pd.DataFrame, actual: np.ndarray, predicted: np.ndarray
 
 def segment_keys(values: np.ndarray) -> np.ndarray:
     """Segment values as category keys (1.0 and 1 are payment type "1"), so window and holdout agree."""
-    return np.array([category_key(value) for value in values.tolist()], dtype=object)
+    return category_keys(values)

@@ -15,6 +15,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from taxi_assets.features.categories import category_counts
 from taxi_assets.features.columns import BINARY_FEATURES, CATEGORICAL_FEATURES, category_key
 from taxi_assets.model.evaluation import Z_95
 from taxi_assets.model.profile import DISCRETE_FEATURES, NumericProfile, ReferenceProfile
@@ -118,10 +119,9 @@ def distributions(
     for name, reference in by_value.items():
         if name not in window:
             continue
-        keys = pd.Series([category_key(v) for v in window[name].dropna().tolist()], dtype=object)
-        seen = keys.value_counts()
-        labels = sorted(set(reference) | set(seen.index), key=_natural)
-        total = max(int(seen.sum()), 1)
+        seen = category_counts(window[name].dropna())
+        labels = sorted(set(reference) | set(seen), key=_natural)
+        total = max(sum(seen.values()), 1)
         out[name] = Distribution(
             labels, [float(reference.get(k, 0.0)) for k in labels], [float(seen.get(k, 0)) / total for k in labels]
         )
