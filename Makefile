@@ -18,7 +18,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYTHONHASHSEED := 0
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: instance calibrate migrate help demo dashboard bench-dashboard simulate-rollout train retrain seed-traffic monitor bench-drift up images down rollback serve bench-serve test test-fast lint docs typecheck dev bench-features bench-model lock check-java clean
+.PHONY: instance calibrate migrate help demo dashboard bench-dashboard simulate-rollout train retrain seed-traffic monitor bench-drift bench-check up images down rollback serve bench-serve test test-fast lint docs typecheck dev bench-features bench-model lock check-java clean
 
 help:
 	@echo "make demo            the whole loop under the Dagster daemon: train on 2022, serve, replay 2022-03 (calm)"
@@ -42,6 +42,7 @@ help:
 	@echo "make bench-drift     drift report at 10k/100k/1M rows beside Evidently 0.7 on the same frames"
 	@echo "make bench-serve     API load benchmark under wrk (after make demo)"
 	@echo "make bench-dashboard the overview's first meaningful paint in chromium: 30 days of hourly reports, 1M predictions"
+	@echo "make bench-check     rerun the benchmarks; fail on a figure >20% worse than the last run on this machine kind"
 	@echo "make simulate-rollout false promotions, power and labels to decision of the live test (1,000 seeded runs)"
 	@echo "make calibrate       false-alarm and detection rates of every check on real months (WINDOWS=200, SEED)"
 	@echo "make up              the compose deployment from nothing: engine, secrets, images, every service healthy"
@@ -107,12 +108,14 @@ migrate: $(BIN)/.installed
 COVERAGE_FLOOR ?= 85
 test: check-java $(BIN)/.installed lint typecheck
 	$(BIN)/python -m pytest -m "not slow" -q -n 2 --cov --cov-report=
-	$(BIN)/python -m pytest -m slow --cov --cov-append --cov-report=term-missing:skip-covered \
+	$(BIN)/python -m pytest -m slow -n 2 --dist loadgroup --cov --cov-append --cov-report=term-missing:skip-covered \
 	  --cov-fail-under=$(COVERAGE_FLOOR) --durations=25
 
 # Tests marked `slow` need Spark, Dagster runs, a daemon, real servers or whole months; the rest is the fast tier,
 # on two pytest-xdist workers (its tests share nothing: each has its own temporary home and PostgreSQL database).
-# The whole suite stays in one process: run in two it took as long, its daemon and Spark tests sharing two cores.
+# The slow tier runs on two workers as two groups (taxi_assets_tests/conftest.py): the compose deployment's test,
+# which mostly downloads, builds and waits on its containers, beside every other slow test in order (split
+# further, the daemon and Spark tests sharing two cores took as long).
 test-fast: $(BIN)/.installed
 	$(BIN)/python -m pytest -m "not slow" -q -n 2
 
@@ -188,6 +191,13 @@ bench-dashboard: $(BIN)/.installed
 bench-serve: check-java $(BIN)/.installed
 	@command -v wrk >/dev/null 2>&1 || { echo "error: wrk is needed: sudo apt-get install -y wrk"; exit 1; }
 	$(BIN)/python scripts/bench_serve.py
+
+# Before every release, on a quiet machine: each benchmark appends its figures to docs/benchmarks/<bench>.jsonl;
+# this reruns them (BENCHES="drift serve" for some) and fails on a figure more than 20 % worse than the last run
+# recorded on the same machine kind. Commit the new records with the release.
+BENCHES ?=
+bench-check: $(BIN)/.installed
+	$(BIN)/python scripts/bench_check.py $(BENCHES)
 
 # Four hashed locks, one resolution: pip resolves the whole project on this Python, keeping every pin of the
 # current lock that pyproject.toml still allows (a new dependency adds pins, it does not move the others), then

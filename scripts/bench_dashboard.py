@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from benchutil import Figure, record
 
 from taxi_assets.alerting import Alert, Alerter, Kind, Severity
 from taxi_assets.features.columns import FEATURES
@@ -251,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, times in results.items():
         median = statistics.median(times)
         print(f"{name:<9}{median:>8.3f}{max(times):>8.3f}{median / empty_median:>9.2f}")
+    record(
+        "dashboard",
+        {f"first paint, {name}, median": Figure(statistics.median(t), "s", "lower") for name, t in results.items()},
+    )
     return 0
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 import pandas as pd
-from benchutil import cpu_model
+from benchutil import Figure, cpu_model, record
 
 from taxi_assets.assets.features import trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
@@ -40,7 +40,7 @@ REFERENCE_MONTHS = ("2022-01", "2022-02", "2022-03")
 CURRENT_MONTH = "2023-01"
 SIZES = (10_000, 100_000, 1_000_000)
 REPEATS = 3
-TARGET_SECONDS_AT_1M = 1.0
+TARGET_SECONDS_AT_1M = 0.25
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 EVIDENTLY_SCRIPT = Path(__file__).with_name("bench_drift_evidently.py")
 
@@ -132,8 +132,19 @@ def main() -> int:
             line += f"{psi:>17.2f}{psi / ours[size]:>7.0f}x{default:>21.2f}{default / ours[size]:>7.0f}x"
         print(line)
     verdict = "meets" if ours[SIZES[-1]] < TARGET_SECONDS_AT_1M else "MISSES"
-    print(f"1M rows: {ours[SIZES[-1]]:.3f} s, {verdict} the {TARGET_SECONDS_AT_1M:.0f} s target")
+    print(f"1M rows: {ours[SIZES[-1]]:.3f} s, {verdict} the {TARGET_SECONDS_AT_1M:.2f} s target")
+    record("drift", drift_figures(ours, theirs))
     return 0
+
+
+def drift_figures(ours: dict[int, float], theirs: dict[str, dict[str, float]] | str) -> dict[str, Figure]:
+    """What ``make bench-check`` compares: our seconds per size, and Evidently's over ours where it ran."""
+    figures = {f"report at {size:,} rows": Figure(seconds, "s", "lower") for size, seconds in ours.items()}
+    if not isinstance(theirs, str):
+        for size, seconds in ours.items():
+            ratio = theirs[str(size)]["psi"] / seconds
+            figures[f"Evidently psi / ours at {size:,} rows"] = Figure(ratio, "x", "higher")
+    return figures
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import dagster as dg
 import mlflow
 import numpy as np
 import pandas as pd
-from benchutil import cpu_model
+from benchutil import Figure, cpu_model, record
 from pyspark.sql import SparkSession
 
 from taxi_assets import constants
@@ -154,6 +154,15 @@ def main(folder: Path) -> int:
         onnx_p50 = percentiles_ms(results["ONNX artifact (FareModel.predict_row)"])[0]
         print(f"\nsingle-row p50: Spark / ONNX artifact = {spark_p50 / onnx_p50:,.0f}x")
         print(f"pandas {pd.__version__}, mlflow {mlflow.__version__}")
+        pyfunc_p50 = percentiles_ms(results["MLflow pyfunc of the ONNX artifact"])[0]
+    record(
+        "model",
+        {
+            f"fit rate, {','.join(windows[-1])}": Figure(rate, "rows/s", "higher"),
+            "ONNX single row p50": Figure(onnx_p50, "ms", "lower"),
+            "MLflow pyfunc single row p50": Figure(pyfunc_p50, "ms", "lower"),
+        },
+    )
     return 0
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from benchutil import Figure, record
 
 from taxi_assets.features.columns import EXAMPLE_TRIP
 from taxi_assets.model.versions import CHAMPION, ModelRegistry, model_name
@@ -289,6 +290,16 @@ def main() -> int:
     print(f"/predict with the journal vs records in memory only (best of 2 each): {journal:.0%} (target >= 80%)")
     paced = results["paced"]
     print(f"p99 at ~half the peak rate: {paced.p99_ms:.2f} ms at {paced.rate:,.0f} req/s (target < 10 ms)")
+    record(
+        "serve",
+        {
+            "POST /predict, SQLite log": Figure(predict, "req/s", "higher"),
+            "POST /predict, PostgreSQL log": Figure(results["postgres"].rate, "req/s", "higher"),
+            "POST /predict/batch of 100, SQLite": Figure(results["batch"].rate, "req/s", "higher"),
+            "/predict over the hello world": Figure(predict / results["hello"].rate, "x", "higher"),
+            "p99 at half the peak rate": Figure(paced.p99_ms, "ms", "lower"),
+        },
+    )
     return 0 if ok == logged else 1
 
 

@@ -31,7 +31,7 @@ from taxi_assets.model.fare_model import FareModel
 from taxi_assets.model.holdout import HOLDOUT_ERRORS_FILE, holdout_errors
 from taxi_assets.model.profile import PROFILE_FILE, fit_reference_profile, numeric_profile, write_profile
 from taxi_assets.model.pyfunc import PREDICTION_PROFILE_FILE, serving_example
-from taxi_assets.model.spec import FeatureSpec
+from taxi_assets.model.spec import FARE_FLOOR_USD, FeatureSpec
 from taxi_assets.model.versions import CHAMPION, ModelRegistry, experiment_name, model_name
 from taxi_assets.training.export import SparkTree, build_onnx, export_pipeline
 from taxi_assets.training.pipeline import GbtParams, fit_pipeline
@@ -78,7 +78,8 @@ def train_champions(spark: SparkSession, folder: Path) -> Trained:
 
 def spark_predictions(spark: SparkSession, trained: Trained, name: str, rows: pd.DataFrame) -> list[float]:
     scored = PipelineModel.load(str(trained.spark_dirs[name])).transform(spark.createDataFrame(rows))
-    return [float(row["prediction"]) for row in scored.select("prediction").collect()]
+    # the pipeline's prediction under the fare floor, as training measures it and the export computes it
+    return [max(float(row["prediction"]), FARE_FLOOR_USD) for row in scored.select("prediction").collect()]
 
 
 def register(

@@ -1,18 +1,22 @@
 """The benchmark scripts on tiny input, so they cannot rot (their figures come from the full runs in the README)."""
 
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from taxi_assets.features.schema import read_feature_table
 from taxi_assets_tests.support import PROJECT_ROOT, featurize_month, write_trip_file
 
 sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
+import bench_check
 import bench_drift
 import bench_features
 import bench_model
+import benchutil
 
 pytestmark = pytest.mark.slow  # runs the benchmark scripts on real months
 
@@ -36,16 +40,22 @@ def test_bench_features_says_when_there_is_nothing_to_measure(
     assert "no green_tripdata_*.parquet" in capsys.readouterr().err
 
 
-def test_bench_drift_times_our_report_and_skips_evidently_when_its_environment_is_missing(
-    spark,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
-) -> None:
-    frame = read_feature_table(featurize_month(spark, "2022-02", tmp_path)).head(3_000)
+@pytest.fixture(scope="module")
+def drift_frames(spark, tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, pd.DataFrame]:  # type: ignore[no-untyped-def]
+    """A reference and a current window of real green 2022-02 trips, with a prediction column."""
+    frame = read_feature_table(featurize_month(spark, "2022-02", tmp_path_factory.mktemp("drift"))).head(12_000)
     coefficients = np.array([3.0, 2.5, 0.3])
     reference = bench_drift.with_predictions(frame.head(2_000), coefficients)
-    current = bench_drift.with_predictions(frame.tail(1_000), coefficients)
+    current = bench_drift.with_predictions(frame.tail(10_000), coefficients)
+    return reference, current.reset_index(drop=True)
+
+
+def test_bench_drift_times_our_report_and_skips_evidently_when_its_environment_is_missing(
+    drift_frames: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
+    reference, current = drift_frames
     assert (reference["prediction"] > 0).all()
-    seconds = bench_drift.our_seconds(reference, current.reset_index(drop=True))
+    seconds = bench_drift.our_seconds(reference, current)
     assert 0 < seconds < 30
     skipped = bench_drift.evidently_seconds(tmp_path / "no-python", tmp_path)
     assert isinstance(skipped, str)
@@ -56,3 +66,32 @@ def test_bench_model_percentiles_are_in_milliseconds() -> None:
     p50, p99 = bench_model.percentiles_ms([0.001] * 98 + [0.010, 0.020])
     assert p50 == pytest.approx(1.0)
     assert 1.0 < p99 <= 20.0
+
+
+def test_bench_check_fails_on_a_planted_30_percent_slowdown_of_the_drift_report(
+    drift_frames: tuple[pd.DataFrame, pd.DataFrame],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two real timings of the report recorded as the benchmark records them; the second one 30 % slower."""
+    monkeypatch.setenv("TAXI_BENCH_RECORDS", str(tmp_path))
+    monkeypatch.setattr(bench_drift, "REPEATS", 7)  # best of 7: the planted 30 % stands well clear of the noise
+    reference, current = drift_frames
+    size = len(current)
+    benchutil.record("drift", bench_drift.drift_figures({size: bench_drift.our_seconds(reference, current)}, "skip"))
+    honest = bench_drift.compute_drift_report
+
+    def slowed(*args, **kwargs):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        report = honest(*args, **kwargs)
+        time.sleep(0.3 * (time.perf_counter() - started))
+        return report
+
+    monkeypatch.setattr(bench_drift, "compute_drift_report", slowed)
+    benchutil.record("drift", bench_drift.drift_figures({size: bench_drift.our_seconds(reference, current)}, "skip"))
+    assert bench_check.main(["drift", "--compare-only"]) == 1
+    printed = capsys.readouterr()
+    assert f"report at {size:,} rows" in printed.out
+    assert "WORSE" in printed.out
+    assert "REGRESSED: drift" in printed.err

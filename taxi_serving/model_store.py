@@ -65,6 +65,8 @@ class ModelStore:
         self.registry_reachable = False
         self.last_error: str | None = None
         self.reloads = 0
+        # versions an alias pointed at that failed a blocking check, with the checks: never loaded
+        self.refused: dict[str, list[str]] = {}
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -84,7 +86,7 @@ class ModelStore:
                 self.challenger = self._updated(registry, CHALLENGER, challenger, self.challenger)
                 self.stage = (
                     Stage.from_tags(challenger, registry.version_tags(self.model_name, challenger))
-                    if challenger is not None
+                    if challenger is not None and self.challenger is not None
                     else None
                 )
                 self.registry_reachable, self.last_error = True, None
@@ -113,9 +115,24 @@ class ModelStore:
             return None
         if current is not None and current.version == version and (current.cache_path / "model.onnx").exists():
             return current
+        tags = registry.version_tags(self.model_name, version)
+        failed = failed_checks(tags)
+        if failed:
+            # a version that failed a blocking check is never loaded, whoever pointed the alias at it
+            if version not in self.refused:
+                self.refused[version] = failed
+                keeping = f"still serving v{current.version}" if current is not None and alias == CHAMPION else ""
+                log.error(
+                    "not loading %s v%s (%s alias): it failed %s. %s",
+                    self.model_name,
+                    version,
+                    alias,
+                    ", ".join(failed),
+                    keeping,
+                )
+            return current if alias == CHAMPION else None
         wrapper = registry.load_pyfunc(self.model_name, version)
         assert wrapper.model is not None  # load_pyfunc checked it
-        tags = registry.version_tags(self.model_name, version)
         metrics = _metrics_from_tags(tags)
         path = self._write_cache(alias, version, wrapper.model, wrapper.profile, metrics)
         loaded = LoadedModel(
@@ -166,6 +183,13 @@ class ModelStore:
             source=f"cache:{folder}",
             cache_path=folder,
         )
+
+
+def failed_checks(tags: dict[str, str]) -> list[str]:
+    """The blocking checks a version's tags record as failed (``check.<name>: failed``, set at registration)."""
+    return sorted(
+        key.removeprefix("check.") for key, value in tags.items() if key.startswith("check.") and value == "failed"
+    )
 
 
 def _metrics_from_tags(tags: dict[str, str]) -> dict[str, float]:

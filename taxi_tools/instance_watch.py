@@ -68,6 +68,23 @@ def finished_runs(instance: dg.DagsterInstance, job: str, tags: Mapping[str, str
     return records if records and all(r.dagster_run.status in TERMINAL for r in records) else []
 
 
+def failed_checks_of_run(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """Each blocking check a run's asset failed, in words: the check, what failed, by how much, and what is next."""
+    said = []
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = entry.dagster_event.event_specific_data if entry.dagster_event else None
+        if not isinstance(evaluation, dg.AssetCheckEvaluation) or evaluation.passed:
+            continue
+        metadata = {key: value.value for key, value in evaluation.metadata.items()}
+        line = f"{evaluation.asset_key.to_user_string()} check {evaluation.check_name} failed"
+        if metadata.get("failed_because"):
+            line += f": {metadata['failed_because']}"
+        if metadata.get("next"):
+            line += f". Next: {metadata['next']}"
+        said.append(line)
+    return said
+
+
 def window_evaluations(
     instance: dg.DagsterInstance, service: str, window: str
 ) -> dict[str, tuple[dg.AssetCheckEvaluation, float]]:

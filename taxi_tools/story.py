@@ -30,6 +30,7 @@ from taxi_assets.partitions import MonitoringWindows
 from taxi_tools.instance_watch import (
     SCHEDULE_TAG,
     SENSOR_TAG,
+    failed_checks_of_run,
     finished_runs,
     instance_activity,
     sensor_ingested,
@@ -173,7 +174,11 @@ def retrained_by_sensor(runner: Runner, options: StoryOptions, story: StoryResul
     )
     story.retrain_run = record
     if record.dagster_run.status != dg.DagsterRunStatus.SUCCESS:
-        raise CommandFailedError(f"retrain_job run {record.dagster_run.run_id} {record.dagster_run.status.value}")
+        failed = failed_checks_of_run(runner.instance, record.dagster_run.run_id)
+        because = "".join(f"\n  {line}" for line in failed)
+        raise CommandFailedError(
+            f"retrain_job run {record.dagster_run.run_id} {record.dagster_run.status.value}{because}"
+        )
     event = runner.instance.get_latest_materialization_event(dg.AssetKey("promotion_decision"))
     if event is None or event.asset_materialization is None:
         raise CommandFailedError("the retraining recorded no promotion decision")

@@ -3,6 +3,8 @@
 import os
 import shutil
 import subprocess
+import time
+from datetime import UTC, datetime
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ import dagster as dg
 from pydantic import Field
 
 from taxi_assets import constants
+from taxi_assets.alerting import Kind, Severity
 from taxi_assets.assets.common import failing_clearly
 from taxi_assets.assets.features import training_set
 from taxi_assets.assets.monitoring import reference_profile
@@ -20,7 +23,7 @@ from taxi_assets.lake_storage import read_committed
 from taxi_assets.model.checks import BEHAVIOUR_CHECK, PARITY_CHECK
 from taxi_assets.model.profile import PROFILE_FILE, ReferenceProfile
 from taxi_assets.partitions import service_partitions
-from taxi_assets.resources import DataLake, MlflowResource, SparkResource
+from taxi_assets.resources import AlertsResource, DataLake, MlflowResource, RetrainingPolicy, SparkResource
 from taxi_assets.training.challenger import Challenger, Registered, fit_and_export, register_challenger
 from taxi_assets.training.pipeline import GbtParams
 
@@ -107,11 +110,14 @@ def challenger_model(
     pyspark: SparkResource,
     lake: DataLake,
     mlflow: MlflowResource,
+    alerts: AlertsResource,
+    retraining: RetrainingPolicy,
 ) -> dg.MaterializeResult:
     """A Spark GBT pipeline trained on the train split and evaluated on its test split.
 
-    Exported to ONNX, logged to MLflow and registered as a new version of ``taxi-fare-<service>`` with the
-    alias ``challenger``.
+    Exported to ONNX, logged to MLflow and registered as a new version of ``taxi-fare-<service>``, with the alias
+    ``challenger`` when both blocking checks pass. When one fails, the version is kept but never served, and an
+    alert names the check, by how much it failed and when the retraining sensor may try again.
     """
     service, dagster_run_id, spark = context.partition_key, context.run.run_id, pyspark.spark_session
     work = lake.model_dir(service, dagster_run_id)
@@ -132,7 +138,54 @@ def challenger_model(
     )
     if work.local_path is None:
         shutil.rmtree(local, ignore_errors=True)
-    return _challenger_result(challenger, registered, manifest)
+    failures = challenger.check_failures()
+    next_step = _report_failures(context, registered, failures, alerts, retraining) if failures else ""
+    return _challenger_result(challenger, registered, manifest, failures, next_step)
+
+
+def _report_failures(
+    context: dg.AssetExecutionContext,
+    registered: Registered,
+    failures: dict[str, str],
+    alerts: AlertsResource,
+    retraining: RetrainingPolicy,
+) -> str:
+    """Log and alert a challenger's failed checks; what the platform does next, in words."""
+    record = context.instance.get_run_record_by_id(context.run.run_id)
+    launched = record.create_timestamp.timestamp() if record is not None else time.time()
+    title, details = failed_checks_alert(registered, failures, context.job_name, launched, retraining)
+    context.log.error(title)
+    alerts.send(Severity.WARNING, Kind.RETRAIN_FAILED, context.partition_key, title, details)
+    return str(details["next"])
+
+
+def failed_checks_alert(
+    registered: Registered, failures: dict[str, str], job_name: str, launched: float, retraining: RetrainingPolicy
+) -> tuple[str, dict[str, Any]]:
+    """The alert of a challenger that failed a blocking check: which, by how much, and what happens next."""
+    said = "; ".join(f"{check}: {reason}" for check, reason in failures.items())
+    if job_name == "retrain_job":
+        retry_at = datetime.fromtimestamp(launched + retraining.cooldown_seconds, UTC)
+        after = (
+            f"the retraining sensor may start another from {retry_at:%Y-%m-%d %H:%M} UTC (its cooldown of "
+            f"{retraining.cooldown_seconds:.0f} s from this run), when a window's check fails again"
+        )
+    else:
+        retry_at, after = None, "train again with other months or settings (make train)"
+    title = (
+        f"{registered.name} v{registered.version} failed {', '.join(failures)} and is not the challenger "
+        f"(the API never loads it; the champion keeps serving). {said}. Next: {after}."
+    )
+    details: dict[str, Any] = {
+        "model_version": registered.version,
+        "mlflow_run_id": registered.run_id,
+        "failed_checks": ",".join(failures),
+        **{f"check.{check}": reason for check, reason in failures.items()},
+        "next": after,
+    }
+    if retry_at is not None:
+        details["retry_not_before"] = retry_at.isoformat(timespec="seconds")
+    return title, details
 
 
 def _require_profile_of(lake: DataLake, service: str, train_hash: str) -> None:
@@ -144,9 +197,18 @@ def _require_profile_of(lake: DataLake, service: str, train_hash: str) -> None:
 
 
 def _challenger_result(
-    challenger: Challenger, registered: Registered, manifest: dict[str, Any]
+    challenger: Challenger,
+    registered: Registered,
+    manifest: dict[str, Any],
+    failures: dict[str, str],
+    next_step: str,
 ) -> dg.MaterializeResult:
     metrics, parity, probe = challenger.metrics, challenger.parity, challenger.probe
+
+    def why(check: str) -> dict[str, str]:
+        """A failed check's reason in words and what the platform does next (nothing for a passed one)."""
+        return {"failed_because": failures[check], "next": next_step} if check in failures else {}
+
     return dg.MaterializeResult(
         metadata={
             "model_name": registered.name,
@@ -174,6 +236,8 @@ def _challenger_result(
                     "rows": parity.rows,
                     "min_prediction": parity.min_prediction,
                     "all_finite": parity.all_finite,
+                    "floored_rows": parity.floored_rows,
+                    **why(PARITY_CHECK),
                 },
             ),
             dg.AssetCheckResult(
@@ -184,6 +248,7 @@ def _challenger_result(
                     "tolerance_usd": challenger.behaviour_tolerance_usd,
                     "deterministic": probe.deterministic,
                     "probe_predictions": dg.MetadataValue.json(probe.predictions),
+                    **why(BEHAVIOUR_CHECK),
                 },
             ),
         ],

@@ -8,6 +8,10 @@ from typing import Final
 
 ONNX_INPUT: Final = "features"
 ONNX_OUTPUT: Final = "fare"
+# No fare is below zero: the exported graph ends in max(trees, FARE_FLOOR_USD), and training floors the Spark
+# pipeline's prediction the same way before it is measured or compared with the export (a GBT's sum of leaves can
+# go below zero for trips unlike its training rows). The parity check still refuses a negative prediction.
+FARE_FLOOR_USD: Final = 0.0
 
 
 @dataclass(frozen=True)

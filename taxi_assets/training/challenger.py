@@ -3,7 +3,8 @@
 ``fit_and_export`` trains the Spark GBT on the train split, scores the test split with Spark and with the ONNX
 export, and writes next to the export what monitoring needs later (the prediction profile and the holdout
 errors). ``register_challenger`` logs the run and registers the version with its lineage and check results, and
-points the ``challenger`` alias at it. The ``challenger_model`` asset calls both and reports what they return.
+points the ``challenger`` alias at it when both blocking checks passed (a version that failed one is kept, never
+served). The ``challenger_model`` asset calls both and reports what they return.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from taxi_assets.model.holdout import HOLDOUT_ERRORS_FILE, holdout_errors
 from taxi_assets.model.probes import BehaviourResult, behaviour
 from taxi_assets.model.profile import numeric_profile
 from taxi_assets.model.pyfunc import PREDICTION_PROFILE_FILE, serving_example
+from taxi_assets.model.spec import FARE_FLOOR_USD
 from taxi_assets.model.versions import CHALLENGER, ModelRegistry, experiment_name, model_name
 from taxi_assets.training.export import export_pipeline
 from taxi_assets.training.pipeline import PREDICTION, GbtParams, fit_pipeline
@@ -44,6 +46,7 @@ class Parity:
     rows: int
     min_prediction: float
     all_finite: bool
+    floored_rows: int = 0  # test rows whose sum of trees was below the fare floor (priced at the floor)
 
     @property
     def passed(self) -> bool:
@@ -51,7 +54,7 @@ class Parity:
         return bool(self.max_abs_diff_usd <= self.tolerance_usd and self.all_finite and self.min_prediction >= 0)
 
 
-def parity(onnx_pred: np.ndarray, spark_pred: np.ndarray, tolerance_usd: float) -> Parity:
+def parity(onnx_pred: np.ndarray, spark_pred: np.ndarray, tolerance_usd: float, floored_rows: int = 0) -> Parity:
     """Compare the export's predictions with Spark's on the same rows (NaN everywhere when there are none)."""
     if len(onnx_pred) == 0:
         return Parity(float("nan"), tolerance_usd, 0, float("nan"), True)
@@ -61,6 +64,7 @@ def parity(onnx_pred: np.ndarray, spark_pred: np.ndarray, tolerance_usd: float) 
         rows=len(onnx_pred),
         min_prediction=float(onnx_pred.min()),
         all_finite=bool(np.isfinite(onnx_pred).all()),
+        floored_rows=floored_rows,
     )
 
 
@@ -82,6 +86,34 @@ class Challenger:
     def behaviour_passed(self) -> bool:
         """Fare never falls with distance beyond the tolerance, and scoring is repeatable."""
         return self.probe.passed(self.behaviour_tolerance_usd)
+
+    def check_failures(self) -> dict[str, str]:
+        """Each failed blocking check with what failed, by how much, in words (empty when both passed)."""
+        failures: dict[str, str] = {}
+        parity, probe = self.parity, self.probe
+        if not parity.passed:
+            reasons = []
+            if not parity.all_finite:
+                reasons.append("a prediction that is not a finite number")
+            if parity.min_prediction < 0:
+                reasons.append(f"min_prediction {parity.min_prediction:.2f} USD (must be at least 0)")
+            if parity.max_abs_diff_usd > parity.tolerance_usd:
+                reasons.append(
+                    f"max |ONNX - Spark| {parity.max_abs_diff_usd:.3g} USD over {parity.rows:,} test rows "
+                    f"(tolerance {parity.tolerance_usd:.3g})"
+                )
+            failures[PARITY_CHECK] = "; ".join(reasons) or "failed"
+        if not self.behaviour_passed:
+            reasons = []
+            if not probe.deterministic:
+                reasons.append("two scorings of the same probes differ")
+            if probe.largest_drop_usd > self.behaviour_tolerance_usd:
+                reasons.append(
+                    f"the fare falls by {probe.largest_drop_usd:.2f} USD between longer probe trips "
+                    f"(tolerance {self.behaviour_tolerance_usd:.2f})"
+                )
+            failures[BEHAVIOUR_CHECK] = "; ".join(reasons) or "failed"
+        return failures
 
 
 def fit_and_export(
@@ -106,7 +138,9 @@ def fit_and_export(
     model.write().overwrite().save((work / "spark_model").spark_uri)
     scored = model.transform(spark.read.parquet(test_path.spark_uri)).select(TRIP_ID, PREDICTION).toPandas()
     test = read_feature_table(test_path)
-    spark_pred = scored.set_index(TRIP_ID).loc[test[TRIP_ID], PREDICTION].to_numpy()
+    spark_raw = scored.set_index(TRIP_ID).loc[test[TRIP_ID], PREDICTION].to_numpy()
+    # floored as the export floors it, so metrics, parity and the served fares are of the same model
+    spark_pred = np.maximum(spark_raw, FARE_FLOOR_USD)
     spark_model = (work / "spark_model").as_local(local)
     serving_dir = local / "serving"
     export_pipeline(spark_model, serving_dir)
@@ -122,7 +156,7 @@ def fit_and_export(
         metrics=regression_metrics(test[TARGET].to_numpy(), spark_pred),
         rmse_by_borough=rmse_by_segment(test[TARGET].to_numpy(), spark_pred, test["pickup_borough"]),
         train_seconds=train_seconds,
-        parity=parity(onnx_pred, spark_pred, tolerances[0]),
+        parity=parity(onnx_pred, spark_pred, tolerances[0], floored_rows=int((spark_raw < FARE_FLOOR_USD).sum())),
         probe=probe,
         behaviour_tolerance_usd=tolerances[1],
         test=test,
@@ -149,7 +183,7 @@ def register_challenger(
     run_name: str,
     profile_file: Path,
 ) -> Registered:
-    """Log the run (params, metrics, lineage, the model) and register it as the service's ``challenger``.
+    """Log the run (params, metrics, lineage, the model) and register it; the service's ``challenger`` if it passed.
 
     ``lineage`` names the service, the Dagster run and the code version; it tags the run and the version. The
     version is also tagged with both checks' results and the holdout metrics.
@@ -182,7 +216,9 @@ def register_challenger(
             "metrics": challenger.metrics.as_dict(),
         },
     )
-    registry.set_alias(name, CHALLENGER, version)
+    if challenger.parity.passed and challenger.behaviour_passed:
+        # only a version that passed both blocking checks becomes the challenger the API and the rollout see
+        registry.set_alias(name, CHALLENGER, version)
     return Registered(name, version, run_id)
 
 

@@ -3,7 +3,8 @@
 The saved model's parquet and JSON files are read with pyarrow (no JVM). Spark's trees go into one
 ``ai.onnx.ml`` opset-5 ``TreeEnsemble`` node in float64: a continuous split "value <= threshold goes left"
 becomes ``BRANCH_LEQ``, a categorical split "category in set goes left" becomes ``BRANCH_MEMBER`` with the
-same set, and each leaf value is multiplied by its tree's weight so the SUM of leaves is Spark's prediction.
+same set, and each leaf value is multiplied by its tree's weight so the SUM of leaves is Spark's prediction. A
+``Max`` node then floors it at ``FARE_FLOOR_USD`` (no fare below zero, in every path that loads the file).
 (onnxmltools maps Spark's GBT regressor onto its classifier converter and reads categorical splits as
 thresholds, so it is not used.)
 """
@@ -22,13 +23,15 @@ import pyarrow.parquet as pq
 from onnx import TensorProto, helper, numpy_helper
 
 from taxi_assets.features.columns import CATEGORICAL_FEATURES, INDEX_SUFFIX
-from taxi_assets.model.spec import ONNX_INPUT, ONNX_OUTPUT, FeatureSpec
+from taxi_assets.model.spec import FARE_FLOOR_USD, ONNX_INPUT, ONNX_OUTPUT, FeatureSpec
 
 # onnxruntime 1.2x-1.3x loads models up to IR version 10 at least; onnx 1.23 would write 14 by default.
 ONNX_IR_VERSION: Final = 10
 ONNX_OPSETS: Final = (("", 21), ("ai.onnx.ml", 5))
 BRANCH_LEQ: Final = 0
 BRANCH_MEMBER: Final = 6
+RAW_OUTPUT: Final = "trees_sum"  # the ensemble's sum before the fare floor
+FLOOR_NAME: Final = "fare_floor"
 
 
 @dataclass(frozen=True)
@@ -171,16 +174,21 @@ class _Ensemble:
 
 
 def build_onnx(trees: list[SparkTree], n_features: int) -> onnx.ModelProto:
-    """One float64 TreeEnsemble node whose output equals Spark's GBT prediction."""
+    """A float64 TreeEnsemble node whose output equals Spark's GBT prediction, floored at ``FARE_FLOOR_USD``."""
     ensemble = _Ensemble()
     for tree in trees:
         ensemble.add_tree(tree)
-    node = helper.make_node("TreeEnsemble", [ONNX_INPUT], [ONNX_OUTPUT], domain="ai.onnx.ml", **ensemble.attributes())
+    trees_sum = helper.make_node(
+        "TreeEnsemble", [ONNX_INPUT], [RAW_OUTPUT], domain="ai.onnx.ml", **ensemble.attributes()
+    )
+    floor = numpy_helper.from_array(np.asarray([FARE_FLOOR_USD], dtype=np.float64), name=FLOOR_NAME)
+    floored = helper.make_node("Max", [RAW_OUTPUT, FLOOR_NAME], [ONNX_OUTPUT])
     graph = helper.make_graph(
-        [node],
+        [trees_sum, floored],
         "taxi_fare_gbt",
         [helper.make_tensor_value_info(ONNX_INPUT, TensorProto.DOUBLE, [None, n_features])],
         [helper.make_tensor_value_info(ONNX_OUTPUT, TensorProto.DOUBLE, [None, 1])],
+        initializer=[floor],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in ONNX_OPSETS])
     model.ir_version = ONNX_IR_VERSION

@@ -1,11 +1,16 @@
 """promotion_decision and rollback materialized for real; every decision readable in the table, MLflow and Dagster."""
 
+from pathlib import Path
+
 import dagster as dg
 import pytest
 
 from taxi_assets.assets.promotion import rollback_job
+from taxi_assets.data_home import DataHome
 from taxi_assets.definitions import build_defs, platform_db_from_env
 from taxi_assets_tests.assets.support import Lifecycle, materialization_metadata
+from taxi_serving.model_store import ModelStore
+from taxi_tools.instance_watch import failed_checks_of_run
 
 pytestmark = pytest.mark.slow  # trains and promotes real models
 
@@ -63,7 +68,7 @@ def test_every_decision_is_in_the_table_and_on_the_model_versions(lifecycle: Lif
     assert lifecycle.registry().version_tags(MODEL, "3")["decision"] == "promote"
 
 
-def test_a_failed_blocking_check_stops_promotion(lifecycle: Lifecycle) -> None:
+def test_a_failed_blocking_check_stops_promotion(lifecycle: Lifecycle, tmp_path: Path) -> None:
     before = lifecycle.current_aliases()
     result = lifecycle.train(["2023-01"], training={"parity_tolerance_usd": -1.0})
     assert not result.success
@@ -72,9 +77,34 @@ def test_a_failed_blocking_check_stops_promotion(lifecycle: Lifecycle) -> None:
     (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "serving_artifact_parity"]
     assert not evaluation.passed
     assert evaluation.metadata["tolerance_usd"].value == -1.0
-    version = lifecycle.registry().alias(MODEL, "challenger")
-    assert lifecycle.registry().version_tags(MODEL, str(version))["check.serving_artifact_parity"] == "failed"
-    assert lifecycle.current_aliases()["champion"] == before["champion"]
+    # the run says which rule failed, by how much, and what comes next
+    because = evaluation.metadata["failed_because"].value
+    assert "max |ONNX - Spark|" in because, because
+    assert "(tolerance -1)" in because, because
+    assert "make train" in evaluation.metadata["next"].value  # not a sensor's retraining: no cooldown to wait for
+    version = str(materialization_metadata(result, "challenger_model")["model_version"])
+    assert lifecycle.registry().version_tags(MODEL, version)["check.serving_artifact_parity"] == "failed"
+    # registered but never the challenger: the API and the rollout never see it
+    assert lifecycle.current_aliases() == before
+    store = ModelStore(DataHome.from_env(lifecycle.env).tracking_uri, MODEL, tmp_path, with_challenger=True)
+    store.refresh()
+    loaded = {model.version for model in (store.champion, store.challenger) if model is not None}
+    assert loaded == {before["champion"], before["challenger"]} - {None}
+    assert version not in loaded
+    # the alert names the version, the check and its value
+    (alert,) = [row for row in alert_rows(lifecycle) if row["details"].get("model_version") == version]
+    assert alert["kind"] == "retrain_failed"
+    assert f"v{version} failed serving_artifact_parity" in alert["title"]
+    assert alert["details"]["check.serving_artifact_parity"] == because
+    # and the demo, when its retraining fails, prints the same from the run
+    (said,) = failed_checks_of_run(lifecycle.instance, result.run_id)
+    assert said.startswith(f"challenger_model check serving_artifact_parity failed: {because}. Next: train again")
+
+
+def alert_rows(lifecycle: Lifecycle) -> list[dict[str, object]]:
+    from taxi_dashboard.tables import alerts
+
+    return alerts(platform_db_from_env(lifecycle.env).url, "green").to_dict("records")
 
 
 def rollback(lifecycle: Lifecycle) -> dg.ExecuteInProcessResult:

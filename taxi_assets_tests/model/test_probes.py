@@ -27,7 +27,8 @@ def test_fares_that_rise_with_distance_pass_and_fares_that_fall_are_measured() -
     rising = behaviour(tiny_model(1.0))
     assert (rising.largest_drop_usd, rising.deterministic, rising.passed(0.5)) == (0.0, True, True)
     assert rising.predictions[:4] == [6.5, 6.5, 6.5, 6.5]
-    falling = behaviour(tiny_model(-1.0))  # the distance trees negated: 16 USD less from 6 to 8 miles
+    # the distance trees negated, above zero by 40 USD: 16 USD less from 6 to 8 miles
+    falling = behaviour(tiny_model(-1.0, offset=40.0))
     assert falling.largest_drop_usd == pytest.approx(16.0)
     assert not falling.passed(0.5)
 

@@ -8,7 +8,7 @@ from pyspark.sql import SparkSession
 from taxi_assets.features.columns import CATEGORICAL_FEATURES, FEATURES
 from taxi_assets.features.schema import read_feature_table
 from taxi_assets.model.fare_model import FareModel
-from taxi_assets.model.spec import ONNX_INPUT
+from taxi_assets.model.spec import FARE_FLOOR_USD, ONNX_INPUT
 from taxi_assets.training.export import (
     BRANCH_MEMBER,
     SparkTree,
@@ -57,6 +57,12 @@ def test_hand_made_trees_score_as_spark_would() -> None:
     assert run_onnx([tree0, tree1], rows).tolist() == pytest.approx([10.7, 10.7, 20.7, 30.7, 20.7], abs=1e-12)
 
 
+def test_no_fare_below_the_floor_whatever_the_trees_sum_to() -> None:
+    # a tree that sums below zero on the left (a GBT's leaves can, for trips unlike its training rows)
+    tree = SparkTree(weight=1.0, nodes={0: branch(0, 1, 2, threshold=1.0), 1: leaf(-1.46), 2: leaf(12.5)})
+    assert run_onnx([tree], [[0.5, 0.0], [3.0, 0.0]]).tolist() == [FARE_FLOOR_USD, 12.5]
+
+
 @pytest.fixture(scope="module")
 def small_model(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory, tlc_dir: Path) -> tuple[Path, Path]:
     """A small GBT trained for real on features of green 2022-01, saved and exported."""
@@ -86,10 +92,9 @@ def test_export_matches_spark_on_real_rows_with_categorical_splits(
     spark_model = PipelineModel.load(str(folder / "spark"))
     scored = spark_model.transform(spark.read.parquet(str(test_path))).toPandas()
     predicted = model.predict(scored)
-    assert np.max(np.abs(predicted - scored[PREDICTION].to_numpy())) <= 1e-9
-    assert model.predict_row(scored.iloc[0][list(FEATURES)].to_dict()) == pytest.approx(
-        scored[PREDICTION].iloc[0], abs=1e-9
-    )
+    expected = np.maximum(scored[PREDICTION].to_numpy(), FARE_FLOOR_USD)  # the export floors the fare
+    assert np.max(np.abs(predicted - expected)) <= 1e-9
+    assert model.predict_row(scored.iloc[0][list(FEATURES)].to_dict()) == pytest.approx(expected[0], abs=1e-9)
 
 
 def test_unseen_categories_score_like_spark(spark: SparkSession, small_model: tuple[Path, Path]) -> None:
@@ -101,7 +106,7 @@ def test_unseen_categories_score_like_spark(spark: SparkSession, small_model: tu
     rows["RatecodeID"] = 77
     scored = PipelineModel.load(str(folder / "spark")).transform(spark.createDataFrame(rows)).toPandas()
     predicted = FareModel.load(folder / "serving").predict(rows)
-    assert np.max(np.abs(predicted - scored[PREDICTION].to_numpy())) <= 1e-9
+    assert np.max(np.abs(predicted - np.maximum(scored[PREDICTION].to_numpy(), FARE_FLOOR_USD))) <= 1e-9
 
 
 def test_feature_spec_reads_the_indexer_labels(small_model: tuple[Path, Path]) -> None:

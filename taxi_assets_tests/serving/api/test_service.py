@@ -115,3 +115,31 @@ def test_client_id_is_bounded_the_same_on_predict_and_batch(served: Served, trai
         assert field["field"] == "client_id"
         assert field["constraint"] == "a string of at most 128 characters"
     assert served.client.post("/predict", json=body | {"client_id": "c" * 128}, headers=HEADERS).status_code == 200
+
+
+def test_a_version_that_failed_a_blocking_check_is_never_loaded_or_scored(trained: Trained, tmp_path: Path) -> None:
+    """Whoever points an alias at it: the challenger stays empty under shadow, the champion keeps its version."""
+    settings = make_settings(tmp_path, shadow=True)
+    registry = ModelRegistry(settings.tracking_uri, (tmp_path / "artifacts").as_uri())
+    champion_version = register(registry, trained, "a", CHAMPION)
+    failed_version = register(registry, trained, "b", CHALLENGER)
+    registry.tag_version(settings.model_name, failed_version, {"check.serving_artifact_parity": "failed"})
+    app = create_app(settings)
+    store = app.state.serving.store
+    with TestClient(app) as client:
+        assert store.challenger is None
+        assert store.refused == {failed_version: ["serving_artifact_parity"]}
+        response = client.post("/predict", json=trip(trained.holdout), headers=HEADERS).json()
+        assert (response["arm"], response["model_version"]) == ("champion", champion_version)
+        # an operator moves the champion alias onto it: the API keeps serving the version it had
+        registry.set_alias(settings.model_name, CHAMPION, failed_version)
+        store.refresh()
+        assert client.post("/predict", json=trip(trained.holdout), headers=HEADERS).json()["model_version"] == (
+            champion_version
+        )
+        app.state.serving.sink.flush()
+    engine = sa.create_engine(settings.database_url)
+    with engine.connect() as connection:
+        versions = connection.execute(sa.select(PREDICTION_LOG.c.model_version)).scalars().all()
+    engine.dispose()
+    assert set(versions) == {champion_version}  # no shadow row of the failed version
