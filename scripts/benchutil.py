@@ -59,13 +59,18 @@ def records_dir() -> Path:
 
 
 def _commit() -> str:
+    """The checkout's commit, marked ``+changes`` when tracked files differ from it (measured before a commit)."""
     try:
         done = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5
         )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return done.stdout.strip() or "unknown"
+    commit = done.stdout.strip() or "unknown"
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
+    return f"{commit}+changes" if changed.stdout.strip() else commit
 
 
 def record(bench: str, figures: dict[str, Figure]) -> Path:

@@ -53,13 +53,23 @@ class Distribution:
     window: list[float]
 
 
+_BAND_NAMES: Final = np.array([name for _, _, name in TIME_OF_DAY_BANDS] + ["unknown"], dtype=object)
+_BAND_OF_HOUR: Final = np.array(
+    [next(i for i, (first, last, _) in enumerate(TIME_OF_DAY_BANDS) if first <= hour <= last) for hour in range(24)]
+)
+_BAND_LAST_HOUR: Final = np.array([last for _, last, _ in TIME_OF_DAY_BANDS])
+
+
 def time_of_day_band(hours: np.ndarray) -> np.ndarray:
-    """The band name of each pickup hour (NaN and hours outside 0-23 are "unknown")."""
-    out = np.full(len(hours), "unknown", dtype=object)
+    """The band name of each pickup hour (NaN and hours outside 0-23 are "unknown"), by table lookup.
+
+    A band holds the hours ``first <= hour <= last``: 7.5 is in the morning rush, 9.5 in none.
+    """
     values = pd.to_numeric(pd.Series(hours), errors="coerce").to_numpy(dtype=np.float64)
-    for first, last, name in TIME_OF_DAY_BANDS:
-        out[(values >= first) & (values <= last)] = name
-    return out
+    inside = (values >= 0) & (values <= 23)  # NaN compares false
+    band = _BAND_OF_HOUR[np.floor(np.where(inside, values, 0)).astype(np.intp)]
+    inside &= values <= _BAND_LAST_HOUR[band]
+    return _BAND_NAMES[np.where(inside, band, len(TIME_OF_DAY_BANDS))]
 
 
 def segment_accuracy(segments: np.ndarray, actual: np.ndarray, predicted: np.ndarray) -> dict[str, SegmentAccuracy]:
@@ -103,23 +113,48 @@ def distributions(
     With the reference's ``predictions`` profile, the window's ``prediction`` column too (on its bins). A category
     the reference never saw is listed with a reference share of 0.
     """
-    out: dict[str, Distribution] = {}
+    binned: dict[str, np.ndarray] = {}
     if predictions is not None and "prediction" in window:
         values = pd.to_numeric(window["prediction"], errors="coerce").dropna().to_numpy(dtype=np.float64)
-        counts = binned_counts(values, np.asarray(predictions.edges))
-        out["prediction"] = Distribution(bin_labels(predictions.edges), list(predictions.shares), _shares(counts))
+        binned["prediction"] = binned_counts(values, np.asarray(predictions.edges))
     for name, numeric in profile.numeric.items():
         if name in DISCRETE_FEATURES or name not in window:
             continue
         values = pd.to_numeric(window[name], errors="coerce").dropna().to_numpy(dtype=np.float64)
-        counts = binned_counts(values, np.asarray(numeric.edges))
-        out[name] = Distribution(bin_labels(numeric.edges), list(numeric.shares), _shares(counts))
-    by_value = {name: profile.discrete[name].shares for name in DISCRETE_FEATURES if name in profile.discrete}
-    by_value |= {name: profile.categorical[name].shares for name in (*BINARY_FEATURES, *CATEGORICAL_FEATURES)}
-    for name, reference in by_value.items():
-        if name not in window:
+        binned[name] = binned_counts(values, np.asarray(numeric.edges))
+    by_value = {name: category_counts(window[name].dropna()) for name in _by_value(profile) if name in window}
+    return distributions_from_counts(profile, binned, by_value, predictions)
+
+
+def _by_value(profile: ReferenceProfile) -> dict[str, dict[str, float]]:
+    """The reference's shares of the features drawn by value: discrete numbers, flags and categories."""
+    shares = {name: profile.discrete[name].shares for name in DISCRETE_FEATURES if name in profile.discrete}
+    return shares | {name: profile.categorical[name].shares for name in (*BINARY_FEATURES, *CATEGORICAL_FEATURES)}
+
+
+def distributions_from_counts(
+    profile: ReferenceProfile,
+    binned: dict[str, np.ndarray],
+    by_value: dict[str, dict[str, int]],
+    predictions: NumericProfile | None = None,
+) -> dict[str, Distribution]:
+    """``distributions`` from counts already made, as the drift statistics counted them: no row is read again.
+
+    ``binned``: rows per reference bin (the numeric features and ``prediction``); ``by_value``: rows per category
+    key (the rest).
+    """
+    out: dict[str, Distribution] = {}
+    if predictions is not None and "prediction" in binned:
+        counts = binned["prediction"]
+        out["prediction"] = Distribution(bin_labels(predictions.edges), list(predictions.shares), _shares(counts))
+    for name, numeric in profile.numeric.items():
+        if name in DISCRETE_FEATURES or name not in binned:
             continue
-        seen = category_counts(window[name].dropna())
+        out[name] = Distribution(bin_labels(numeric.edges), list(numeric.shares), _shares(binned[name]))
+    for name, reference in _by_value(profile).items():
+        if name not in by_value:
+            continue
+        seen = by_value[name]
         labels = sorted(set(reference) | set(seen), key=_natural)
         total = max(sum(seen.values()), 1)
         out[name] = Distribution(

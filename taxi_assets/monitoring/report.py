@@ -23,7 +23,7 @@ from taxi_assets.monitoring.breakdowns import (
     TIME_OF_DAY,
     Distribution,
     SegmentAccuracy,
-    distributions,
+    distributions_from_counts,
     segment_accuracy,
     time_of_day_band,
 )
@@ -177,6 +177,9 @@ class _FeatureDrift:
     divergence: dict[str, DivergenceResult]
     ks: dict[str, KsResult]
     chi_square: dict[str, ChiSquareResult]
+    # the window's counts the statistics were computed from, for the report's distributions
+    binned: dict[str, np.ndarray] = field(default_factory=dict)
+    by_value: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _feature_drift(
@@ -190,17 +193,19 @@ def _feature_drift(
         distinct, occurrences = window_counts[name]
         reference = profile.numeric[name]
         binned = binned_counts(distinct, np.asarray(reference.edges), occurrences)
+        drift.binned[name] = binned
         drift.psi[name] = numeric_psi(name, reference.edges, reference.shares, binned, limits.psi, m, alpha)
     for name in DISCRETE_FEATURES:
         shares = profile.discrete[name].shares if name in profile.discrete else {}
-        drift.psi[name] = category_psi(name, shares, _keyed(*window_counts[name]), limits.psi, m, alpha)
+        drift.by_value[name] = _keyed(*window_counts[name])
+        drift.psi[name] = category_psi(name, shares, drift.by_value[name], limits.psi, m, alpha)
     if reference_sample is not None:
         for name in NUMERIC_FEATURES:
             sample_counts = value_counts(reference_sample[name].to_numpy())
             drift.ks[name] = ks_from_counts(name, sample_counts, window_counts[name], limits.ks_p)
     for name in (*BINARY_FEATURES, *CATEGORICAL_FEATURES):
         shares = profile.categorical[name].shares
-        counts = _counts(window[name])
+        counts = drift.by_value[name] = _counts(window[name])
         drift.psi[name] = category_psi(name, shares, counts, limits.psi, m, alpha)
         drift.divergence[name] = categorical_divergence(name, shares, counts, limits.js, m, alpha)
         reference_counts = {key: round(share * profile.rows) for key, share in shares.items()}
@@ -209,12 +214,16 @@ def _feature_drift(
 
 
 def _prediction_drift(
-    window: pd.DataFrame, reference: NumericProfile | None, reference_rows: int | None, limits: Thresholds
+    window: pd.DataFrame,
+    reference: NumericProfile | None,
+    reference_rows: int | None,
+    limits: Thresholds,
+    drift: _FeatureDrift,
 ) -> PsiResult | None:
     if reference is None or PREDICTION not in window:
         return None
     predicted = window[PREDICTION].dropna().to_numpy(dtype=np.float64)
-    binned = binned_counts(predicted, np.asarray(reference.edges))
+    binned = drift.binned[PREDICTION] = binned_counts(predicted, np.asarray(reference.edges))
     return numeric_psi(
         PREDICTION, reference.edges, reference.shares, binned, limits.prediction_psi, reference_rows, limits.alpha
     )
@@ -262,6 +271,7 @@ def compute_drift_report(
     """
     limits = thresholds or Thresholds()
     drift = _feature_drift(profile, window, reference_sample, limits)
+    prediction = _prediction_drift(window, prediction_reference, prediction_reference_rows, limits, drift)
     accuracy = _labelled_accuracy(window if labelled is None else labelled, calibration)
     return DriftReport(
         rows=len(window),
@@ -270,12 +280,12 @@ def compute_drift_report(
         divergence=drift.divergence,
         ks=drift.ks,
         chi_square=drift.chi_square,
-        prediction=_prediction_drift(window, prediction_reference, prediction_reference_rows, limits),
+        prediction=prediction,
         labelled_rows=accuracy.labelled_rows,
         accuracy=accuracy.overall,
         accuracy_by_segment=accuracy.by_segment,
         counted_features=tuple(name for name in drift.psi if name not in not_counted),
         thresholds=limits,
         calibrated=accuracy.calibrated,
-        distributions=distributions(profile, window, prediction_reference),
+        distributions=distributions_from_counts(profile, drift.binned, drift.by_value, prediction_reference),
     )

@@ -60,3 +60,30 @@ def test_distributions_put_the_window_beside_the_reference_bin_for_bin() -> None
     assert sum(shown["prediction"].window) == pytest.approx(1.0)
     assert set(shown) >= {"payment_type", "is_weekend", "passenger_count", "prediction"}
     assert pd.Series(bin_labels([1.0, 2.5])).tolist() == ["up to 1", "1 to 2.5", "over 2.5"]
+
+
+def test_the_report_draws_its_distributions_from_the_counts_its_statistics_used() -> None:
+    from taxi_assets.monitoring.report import compute_drift_report
+
+    train = synthetic_trips(2_000, seed=0)
+    profile = fit_reference_profile(train, "green", ["2022-01"], 10, 0, "test")
+    window = synthetic_trips(700, seed=2)
+    window.loc[:20, "payment_type"] = 4.0  # a float column of whole numbers, counted under "4"
+    window.loc[:5, "dropoff_borough"] = "Atlantis"
+    window["prediction"] = window["fare_amount"] * 1.1
+    predictions = numeric_profile(train["fare_amount"].to_numpy(), 10)
+    report = compute_drift_report(profile, window, 0, prediction_reference=predictions)
+    assert report.distributions == distributions(profile, window, predictions)
+
+
+def test_fractional_hours_fall_in_a_band_only_up_to_its_last_hour() -> None:
+    bands = time_of_day_band(np.array([7.5, 9.0, 9.5, 23.0, 23.5, 0.0, 5.99]))
+    assert list(bands) == [
+        "morning rush 6-9h",
+        "morning rush 6-9h",
+        "unknown",
+        "evening 20-23h",
+        "unknown",
+        "night 0-5h",
+        "unknown",
+    ]
