@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 import onnxruntime as ort
@@ -12,6 +13,10 @@ import pandas as pd
 from taxi_assets.features.categories import factorize_keys
 from taxi_assets.features.columns import category_key
 from taxi_assets.model.spec import ONNX_INPUT, FeatureSpec
+
+# From this many rows a category column is keyed once per distinct value (a hash table in C); below it, row by row
+# is quicker (measured on 2 cores: 100 rows 110 vs 160 µs, 300 rows 256 vs 208 µs, 10,000 rows 6.2 vs 1.5 ms).
+FACTORIZE_FROM_ROWS: Final = 256
 
 
 class FareModel:
@@ -50,8 +55,11 @@ class FareModel:
             if column in self._index:
                 index = self._index[column]
                 unknown = float(len(index))
-                codes, keys = factorize_keys(frame[column])
-                matrix[:, position] = np.array([index.get(key, unknown) for key in keys], dtype=np.float64)[codes]
+                if len(frame) < FACTORIZE_FROM_ROWS:
+                    matrix[:, position] = [index.get(category_key(v), unknown) for v in frame[column].tolist()]
+                else:
+                    codes, keys = factorize_keys(frame[column])
+                    matrix[:, position] = np.array([index.get(key, unknown) for key in keys], dtype=np.float64)[codes]
             else:
                 matrix[:, position] = frame[column].to_numpy(dtype=np.float64)
         return matrix

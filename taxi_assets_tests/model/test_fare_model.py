@@ -47,3 +47,19 @@ def test_a_saved_model_loads_and_prices_alike(tmp_path: Path) -> None:
     again = FareModel.load(tmp_path)
     assert again.spec == model.spec
     assert again.predict_row(EXAMPLE_TRIP) == model.predict_row(EXAMPLE_TRIP)
+
+
+def test_small_and_large_frames_encode_categories_alike() -> None:
+    """Below ``FACTORIZE_FROM_ROWS`` rows categories are keyed row by row, from it once per distinct value."""
+    from taxi_assets.model.fare_model import FACTORIZE_FROM_ROWS
+
+    rng = np.random.default_rng(3)
+    size = FACTORIZE_FROM_ROWS + 44
+    rows = pd.DataFrame([trip() for _ in range(size)])
+    rows["pickup_borough"] = rng.choice(["Manhattan", "Queens", "Nowhere"], size)
+    rows["payment_type"] = rng.choice([1.0, 2.0, 7.0], size)  # whole floats are the categories "1", "2", "7"
+    model = tiny_model()
+    large = model.encode(rows)
+    small = np.vstack([model.encode(rows.iloc[start : start + 100]) for start in range(0, size, 100)])
+    assert np.array_equal(large, small)
+    assert np.array_equal(large[:5], np.vstack([model.encode_row(row) for row in rows.head(5).to_dict("records")]))
