@@ -37,20 +37,10 @@ def pytest_configure(config: pytest.Config) -> None:
 SLOW_FIXTURES = frozenset({"spark"})
 
 
-# The slow tier runs on two pytest-xdist workers with `--dist loadgroup` (the Makefile's `test`): the compose
-# deployment's module on one (its time goes to downloads, image layers and waiting on its own containers), every
-# other slow test, in order, on the other (run on two workers of their own, Spark and the daemons shared two cores
-# and the tier took as long).
-DEPLOYMENT_MODULE = "test_deployment.py"
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-        if item.get_closest_marker("slow") is not None:
-            group = "deployment" if item.path.name == DEPLOYMENT_MODULE else "local"
-            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
