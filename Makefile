@@ -106,25 +106,16 @@ migrate: $(BIN)/.installed
 # packages (code run in the tests' own processes; the daemon's run processes and the API servers the tests start
 # are not counted) is gathered over both tiers, printed with the lines no test runs, and fails below the floor.
 COVERAGE_FLOOR ?= 85
-DEPLOYMENT_TEST := taxi_assets_tests/test_deployment.py
-DEPLOYMENT_LOG := build/deployment-test.log
 test: check-java $(BIN)/.installed lint typecheck
 	$(BIN)/python -m pytest -m "not slow" -q -n 2 --cov --cov-report=
-	@mkdir -p build; echo "the compose deployment's test in the background (its output follows the slow tier's)"; \
-	$(BIN)/python -m pytest -m slow -p no:cacheprovider --durations=10 $(DEPLOYMENT_TEST) \
-	  > $(DEPLOYMENT_LOG) 2>&1 & deployment=$$!; \
-	$(BIN)/python -m pytest -m slow --ignore=$(DEPLOYMENT_TEST) --cov --cov-append \
-	  --cov-report=term-missing:skip-covered --cov-fail-under=$(COVERAGE_FLOOR) --durations=25; slow=$$?; \
-	wait $$deployment; deployed=$$?; cat $(DEPLOYMENT_LOG); \
-	echo "slow tier: exit $$slow; the deployment's test: exit $$deployed"; \
-	[ $$slow -eq 0 ] && [ $$deployed -eq 0 ]
+	$(BIN)/python -m pytest -m slow --cov --cov-append --cov-report=term-missing:skip-covered \
+	  --cov-fail-under=$(COVERAGE_FLOOR) --durations=25
 
 # Tests marked `slow` need Spark, Dagster runs, a daemon, real servers or whole months; the rest is the fast tier,
 # on two pytest-xdist workers (its tests share nothing: each has its own temporary home and PostgreSQL database).
-# In `make test` the compose deployment's test (which mostly downloads, builds images and waits on its
-# containers) runs in a pytest process of its own beside the rest of the slow tier, which stays in one process in
-# order (split over two workers, its daemon and Spark tests sharing two cores took as long). The deployment's
-# code runs inside its containers, so its process adds nothing to the coverage.
+# The whole slow tier stays in one process: run in two it took as long, its daemon and Spark tests sharing two
+# cores, and the compose deployment's test run beside the rest starved its own replay (12 requests/s through the
+# proxy, too few labels for the accuracy check to judge).
 test-fast: $(BIN)/.installed
 	$(BIN)/python -m pytest -m "not slow" -q -n 2
 
