@@ -11,8 +11,9 @@
   that trains a challenger on the newest ``TAXI_RETRAIN_MONTHS`` months in the lake of every service with a
   champion; the same promotion rules decide on it.
 * ``judge_live_rollouts``: a sensor that, while a service's challenger is in a live stage (shadow, A/B or the
-  guardrail), requests its ``online_evaluation`` each time more labels have matured since the last (run key
-  ``rollout-<service>-v<version>-<stage>-<start>-<labels>``), and once more when the stage's time is up.
+  guardrail), requests its ``online_evaluation`` when a decision can be due: at the sequential test's looks
+  (its minimum of labels, then each quarter more; run key ``rollout-<service>-v<version>-<stage>-<start>-<look>``)
+  and once more when the stage's time is up.
 """
 
 from __future__ import annotations
@@ -169,27 +170,39 @@ ROLLOUT_SENSOR_INTERVAL_SECONDS: Final = 60
     job=rollout_job,
     minimum_interval_seconds=ROLLOUT_SENSOR_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="While a challenger is in shadow, A/B or the guardrail, judge it each time more of its labels have "
-    "matured, and once more when its stage's time is up.",
+    description="While a challenger is in shadow, A/B or the guardrail, judge it when a decision can be due: at "
+    "its test's minimum of matured labels, each quarter more, and once more when its stage's time is up.",
 )
 def judge_live_rollouts(
     context: dg.SensorEvaluationContext, mlflow: MlflowResource, platform_db: PlatformDatabase, rollout: RolloutPolicy
 ) -> list[dg.RunRequest] | dg.SkipReason:
-    """One online_evaluation request per service whose challenger is in a live stage and has new labels."""
-    registry, requests = mlflow.registry(), []
+    """One online_evaluation request per service whose challenger is in a live stage and has a decision due.
+
+    A decision can be due at the test's next look (its minimum of labels, then each quarter more) or once the
+    stage's time is up; between them the run queue is left to monitoring.
+    """
+    registry, requests, waiting = mlflow.registry(), [], []
     for service in constants.SERVICES:
         stage = current_stage(registry, model_name(service))
         if stage is None:
             continue
+        plan = rollout.plan(service)
         labels = labels_since(platform_db.url, service, stage.started_at)
-        hours = (datetime.now(UTC) - stage.started_at).total_seconds() / 3600
-        expired = "-expired" if hours >= rollout.plan(service).max_hours else ""
-        started = stage.started_at.strftime("%Y%m%dT%H%M%S")
+        look = plan.rule(stage.name).look(labels)
+        expired = (datetime.now(UTC) - stage.started_at).total_seconds() / 3600 >= plan.max_hours
+        if look is None and not expired:
+            waiting.append(
+                f"{service} v{stage.version} in {stage.name}: {labels} of {plan.rule(stage.name).min_labels} labels"
+            )
+            continue
+        started, ending = stage.started_at.strftime("%Y%m%dT%H%M%S"), "-expired" if expired else ""
         requests.append(
             dg.RunRequest(
-                run_key=f"rollout-{service}-v{stage.version}-{stage.name}-{started}-{labels}{expired}",
+                run_key=f"rollout-{service}-v{stage.version}-{stage.name}-{started}-{look or 0}{ending}",
                 partition_key=service,
                 tags={run_tags.TRIGGER: "labels_matured", run_tags.STAGE: stage.name, run_tags.LABELS: str(labels)},
             )
         )
+    if waiting:
+        return requests or dg.SkipReason(f"no decision can be due yet: {'; '.join(waiting)}")
     return requests or dg.SkipReason("no challenger is in a live stage (shadow, A/B or the guardrail)")

@@ -229,6 +229,9 @@ def build_defs(env: Mapping[str, str]) -> dg.Definitions:
         sensors=[retrain_on_failed_checks, ingest_new_months, judge_live_rollouts],
         resources=build_resources(env),
         loggers={"console": console_logger(log_format(env, JSON))},
+        # every step of a run in the run's own process: one code-location load and, for the Spark jobs, one
+        # Spark application (one JVM) per run, not one per step
+        executor=dg.in_process_executor,
     )
 
 

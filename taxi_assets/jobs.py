@@ -14,6 +14,11 @@ from taxi_assets.run_logging import RUN_LOG_CONFIG
 # Jobs that start a Spark session carry this tag: the instance's run queue runs one of them at a time (each has a
 # JVM of its own), while monitoring runs, which need no Spark, never wait behind one (dagster.yaml).
 SPARK_RUN_TAGS = {run_tags.ENGINE: "spark"}
+# Monitoring first: the run queue starts queued runs by Dagster's priority tag, highest first, so a closing
+# window's judging takes the next free slot ahead of a live-stage judging, and both ahead of Spark runs (0).
+PRIORITY = "dagster/priority"
+MONITOR_RUN_TAGS = {PRIORITY: "10"}
+ROLLOUT_RUN_TAGS = {PRIORITY: "5"}
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
@@ -38,6 +43,7 @@ reference_job = dg.define_asset_job(
 monitor_job = dg.define_asset_job(
     "monitor_job",
     config=RUN_LOG_CONFIG,
+    tags=MONITOR_RUN_TAGS,
     selection=dg.AssetSelection.assets("drift_report"),
     description="One window of the prediction log against the champion's reference, and its checks.",
 )
@@ -62,6 +68,7 @@ retrain_job = dg.define_asset_job(
 rollout_job = dg.define_asset_job(
     "rollout_job",
     config=RUN_LOG_CONFIG,
+    tags=ROLLOUT_RUN_TAGS,
     selection=dg.AssetSelection.assets(online_evaluation),
     description="One service: its challenger's live stage judged on the labels matured so far, and the step taken.",
 )

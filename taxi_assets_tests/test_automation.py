@@ -201,10 +201,10 @@ def test_the_freshness_retraining_trains_each_service_with_a_champion_on_its_new
     assert request.tags["taxi/trigger"] == "freshness"
 
 
-def test_a_challenger_in_a_live_stage_is_judged_each_time_labels_mature(tmp_path: Path) -> None:
+def test_a_challenger_in_a_live_stage_is_judged_only_when_a_decision_can_be_due(tmp_path: Path) -> None:
     database = PlatformDatabase(url=f"sqlite:///{tmp_path / 'platform.db'}")
     mlflow = MlflowResource(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
-    rollout = RolloutPolicy(services={"green": RolloutSettings(max_hours=1.0)})
+    rollout = RolloutPolicy(services={"green": RolloutSettings(max_hours=1.0, min_labels=4)})
     defs = build_defs({"TAXI_HOME": str(tmp_path)})
     sensor = defs.resolve_sensor_def("judge_live_rollouts")
 
@@ -244,14 +244,19 @@ def test_a_challenger_in_a_live_stage_is_judged_each_time_labels_mature(tmp_path
 
     log_labelled(0, 5, started - timedelta(minutes=1))  # before the stage: not its labels
     log_labelled(5, 3, started + timedelta(minutes=1))
+    # below the test's minimum no decision can be due: no run, and the tick says why
+    assert evaluate() == ([], "no decision can be due yet: green v2 in shadow: 3 of 4 labels")
+    log_labelled(8, 2, started + timedelta(minutes=2))
     (request,), _ = evaluate()
     assert request.partition_key == "green"
-    assert request.run_key == f"rollout-green-v2-shadow-{started:%Y%m%dT%H%M%S}-3"
-    assert (request.tags["taxi/stage"], request.tags["taxi/labels"]) == ("shadow", "3")
-    # the same labels give the same run key (Dagster runs a key once); new labels a new one
+    # looks at 4, then each quarter more (5, 7, 9, 12, ...): 5 labels are the look at 5
+    assert request.run_key == f"rollout-green-v2-shadow-{started:%Y%m%dT%H%M%S}-5"
+    assert (request.tags["taxi/stage"], request.tags["taxi/labels"]) == ("shadow", "5")
+    # one more label is no new look: the same run key (Dagster runs a key once); the next look a new one
+    log_labelled(10, 1, started + timedelta(minutes=3))
     assert evaluate()[0][0].run_key == request.run_key
-    log_labelled(8, 2, started + timedelta(minutes=2))
-    assert evaluate()[0][0].run_key.endswith("-5")
+    log_labelled(11, 1, started + timedelta(minutes=3))
+    assert evaluate()[0][0].run_key.endswith("-7")
     # once the stage's time is up it is judged once more, to time it out
     client.set_model_version_tag(name, "2", "rollout.started_at", (started - timedelta(hours=1)).isoformat())
     assert evaluate()[0][0].run_key.endswith("-expired")

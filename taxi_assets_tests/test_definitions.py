@@ -190,12 +190,21 @@ def test_spark_runs_queue_one_at_a_time_and_monitoring_never_waits_behind_them(t
         keys = job.asset_layer.selected_asset_keys
         uses_spark = any("spark" in assets[key].kinds for key in keys)
         assert (job.tags.get("taxi/engine") == "spark") == uses_spark, job.name
+        # every step of a run in the run's process: one code-location load and one Spark application per run
+        assert job.executor_def is dg.in_process_executor, job.name
+        # monitoring first in the queue, then the live stages, then Spark
+        priority = int(job.tags.get("dagster/priority", "0"))
+        assert priority == {"monitor_job": 10, "rollout_job": 5}.get(job.name, 0), job.name
     (tmp_path / "home").mkdir()
     shutil.copy(PROJECT_ROOT / "dagster.yaml", tmp_path / "home" / "dagster.yaml")
-    queue = dg.DagsterInstance.from_config(str(tmp_path / "home")).get_concurrency_config().run_queue_config
+    instance = dg.DagsterInstance.from_config(str(tmp_path / "home"))
+    queue = instance.get_concurrency_config().run_queue_config
     assert queue is not None
     assert queue.max_concurrent_runs >= 2
     assert queue.tag_concurrency_limits == [{"key": "taxi/engine", "value": "spark", "limit": 1}]
+    # a stuck run is ended by the daemon's run monitoring (the demo has no deadline of its own)
+    assert instance.run_monitoring_enabled
+    assert instance.run_monitoring_max_runtime_seconds == 7200
 
 
 def test_the_rollout_is_configured_per_service_and_a_bad_setting_is_named() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -30,10 +31,15 @@ from taxi_assets.partitions import MonitoringWindows
 from taxi_tools.instance_watch import (
     SCHEDULE_TAG,
     SENSOR_TAG,
+    daemon_silence,
     failed_checks_of_run,
     finished_runs,
+    first_reason,
     instance_activity,
+    launched,
+    run_failure,
     sensor_ingested,
+    ticked_past,
     wait_for,
     window_evaluations,
 )
@@ -122,10 +128,18 @@ def judged_window(runner: Runner, options: StoryOptions, story: StoryResult, mon
     window = story.windows[month]
     tags = {run_tags.WINDOW: window, SCHEDULE_TAG: "monitor_windows"}
     print(f"\n== waiting for the daemon to judge window {window} (it closes, the schedule ticks)", flush=True)
+    closed = MonitoringWindows(options.window_minutes).bounds(window)[1].timestamp()
     runs = wait_for(
         f"the monitor_windows run of window {window}",
         lambda: finished_runs(runner.instance, "monitor_job", tags),
-        options.step_timeout_seconds,
+        first_reason(
+            lambda: daemon_silence(runner.instance),
+            lambda: (
+                None
+                if launched(runner.instance, "monitor_job", tags)
+                else ticked_past(runner.instance, "monitor_windows", closed)
+            ),
+        ),
         explain=lambda: instance_activity(runner.instance, ()),
     )
     evaluations = window_evaluations(runner.instance, options.service, window)
@@ -159,23 +173,28 @@ def retrained_by_sensor(runner: Runner, options: StoryOptions, story: StoryResul
     print("\n== waiting for the sensor to start the retraining", flush=True)
     requested = wait_for(
         "the retraining run",
-        lambda: list(runner.instance.get_run_records(filters=dg.RunsFilter(job_name="retrain_job", tags=tags))),
-        options.step_timeout_seconds,
+        lambda: launched(runner.instance, "retrain_job", tags),
+        first_reason(
+            lambda: daemon_silence(runner.instance),
+            lambda: ticked_past(runner.instance, "retrain_on_failed_checks", story.times.get("check_failed", 0.0)),
+        ),
         explain=activity,
     )
     story.times["retrain_requested"] = requested[0].create_timestamp.timestamp()
     print(f"  retrain_job run {requested[0].dagster_run.run_id[:8]} launched by sensor retrain_on_failed_checks")
     print("\n== waiting for the retraining (labelled traffic + newest month -> challenger -> promotion decision)")
+    # no deadline here: the run takes what the machine gives it, and the instance's run monitoring ends a run
+    # past its maximum runtime (dagster.yaml), which this wait then reports
     (record,) = wait_for(
         "the retraining run to finish",
         lambda: finished_runs(runner.instance, "retrain_job", tags),
-        options.step_timeout_seconds,
+        lambda: daemon_silence(runner.instance),
         explain=activity,
     )
     story.retrain_run = record
     if record.dagster_run.status != dg.DagsterRunStatus.SUCCESS:
         failed = failed_checks_of_run(runner.instance, record.dagster_run.run_id)
-        because = "".join(f"\n  {line}" for line in failed)
+        because = "".join(f"\n  {line}" for line in [*run_failure(runner.instance, record), *failed])
         raise CommandFailedError(
             f"retrain_job run {record.dagster_run.run_id} {record.dagster_run.status.value}{because}"
         )
@@ -219,7 +238,7 @@ def run_story(
     ``deployment`` (the compose stack's API, reached through its proxy) the story starts neither a daemon nor an
     API: the deployment's daemon judges the windows and retrains, and its API serves and swaps.
     """
-    story = StoryResult()
+    story = StoryResult(loads=[os.getloadavg()[0]])
     if deployment is not None:
         # the deployment's daemon cuts windows by its own settings, which the replay must follow
         options = dataclasses.replace(options, window_minutes=int(runner.env.get("TAXI_MONITOR_WINDOW_MINUTES") or 60))
@@ -251,6 +270,7 @@ def run_story(
         answer = api.predict(SAMPLE_TRIP)
         story.served_version_after = str(answer.json().get("model_version", ""))
         story.new_months = sensor_ingested(runner.instance, options.service)
+        story.loads.append(os.getloadavg()[0])
         print_summary(options, story)
         if deployment is not None:
             print(f"\nThe deployment behind {deployment.base_url} keeps judging windows and serving.")

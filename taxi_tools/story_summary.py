@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from taxi_assets import run_tags
@@ -11,6 +12,13 @@ from taxi_tools.story_types import StoryOptions, StoryResult
 
 def _number(value: object) -> str:
     return f"{float(value):.3f}" if isinstance(value, int | float) else "n/a"
+
+
+def _steps(seconds: object) -> str:
+    """The retraining's steps and their seconds, as the run recorded them with its decision."""
+    if not isinstance(seconds, dict) or not seconds:
+        return ""
+    return " (" + ", ".join(f"{step} {float(value):.1f} s" for step, value in seconds.items()) + ")"
 
 
 def print_summary(options: StoryOptions, story: StoryResult) -> None:
@@ -45,11 +53,24 @@ def print_summary(options: StoryOptions, story: StoryResult) -> None:
         f"last drifted request -> failed accuracy check: {story.latency(drifted, 'check_failed'):.1f} s "
         f"(the window closes, the schedule ticks, the run judges it)",
         f"failed check -> retraining run requested: {story.latency('check_failed', 'retrain_requested'):.1f} s",
-        f"retraining requested -> promotion decision: {story.latency('retrain_requested', 'decided'):.1f} s",
+        f"retraining requested -> promotion decision: {story.latency('retrain_requested', 'decided'):.1f} s"
+        + _steps(decision.get("run_step_seconds")),
         f"promotion -> the API serves the new version: {story.latency('decided', 'swapped'):.1f} s",
     ]
     if story.new_months:
         lines.append(
             f"7. sensor ingest_new_months ingested {', '.join(story.new_months)} as it appeared in the trip source"
         )
+    timeline.append(_machine(story.loads))
     print("\n== summary\n" + "\n".join(lines) + "\n\n== timeline (measured)\n" + "\n".join(timeline))
+
+
+def _machine(loads: list[float]) -> str:
+    """The machine the timeline was measured on: its cores and how busy it was."""
+    cores = os.cpu_count() or 1
+    said = f"the machine: {cores} cores"
+    if len(loads) == 2:
+        said += f", load average {loads[0]:.1f} at the start and {loads[1]:.1f} at the end"
+        if max(loads) > cores:
+            said += " (other work competed for the cores: every step took what it needed, no step had a deadline)"
+    return said

@@ -32,8 +32,6 @@ class StoryOptions:
     retrain_months: int = 1
     # compressed monitoring windows, so the story takes minutes; accuracy looks back over one window
     window_minutes: int = 1
-    # how long the story waits for each step the daemon takes before it gives up
-    step_timeout_seconds: float = 600.0
 
 
 @dataclass
@@ -53,6 +51,8 @@ class StoryResult:
     monitoring_env: dict[str, str] = field(default_factory=dict)
     # epoch seconds of each step of the timeline
     times: dict[str, float] = field(default_factory=dict)
+    # the machine's 1-minute load average at the story's start and at its end (a busy machine explains a slow run)
+    loads: list[float] = field(default_factory=list)
 
     def latency(self, start: str, end: str) -> float:
         """Seconds from one step of the timeline to another (NaN when either did not happen)."""

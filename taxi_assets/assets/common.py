@@ -40,3 +40,16 @@ def failing_clearly() -> Iterator[None]:
             ),
             metadata={"error": "SparkFilesystemMissing", "hadoop": missing.group(0)},
         ) from exc
+
+
+def run_step_seconds(context: dg.AssetExecutionContext) -> dict[str, float]:
+    """Seconds each step of this run that has finished so far took, in the order they ran (Dagster's step stats).
+
+    A retraining records them with its decision, so where the run's time went is part of what it decided.
+    """
+    times = [
+        (stats.start_time, stats.end_time, stats.step_key)
+        for stats in context.instance.get_run_step_stats(context.run.run_id)
+        if stats.start_time is not None and stats.end_time is not None
+    ]
+    return {step: round(end - start, 1) for start, end, step in sorted(times)}

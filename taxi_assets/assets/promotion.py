@@ -8,7 +8,7 @@ from pydantic import Field
 
 from taxi_assets import constants
 from taxi_assets.alerting import Kind, Severity
-from taxi_assets.assets.common import failing_clearly
+from taxi_assets.assets.common import failing_clearly, run_step_seconds
 from taxi_assets.assets.serving import served_observation
 from taxi_assets.assets.training import challenger_model
 from taxi_assets.errors import TaxiDataError
@@ -109,10 +109,12 @@ def promotion_decision(
     context.log.info(f"{name}: {record.action} v{challenger_version} — {record.reason}")
     alerts.alerter().send(decision_alert(service, comparison, record, run_id))
     context.log_event(served_observation(service, name, record.new_champion_version, record.action))
-    return dg.MaterializeResult(metadata=_decision_metadata(comparison, record, decision_id))
+    return dg.MaterializeResult(metadata=_decision_metadata(comparison, record, decision_id, run_step_seconds(context)))
 
 
-def _decision_metadata(comparison: Comparison, record: DecisionRecord, decision_id: int) -> dict[str, Any]:
+def _decision_metadata(
+    comparison: Comparison, record: DecisionRecord, decision_id: int, steps: dict[str, float]
+) -> dict[str, Any]:
     challenger, champion = comparison.challenger, comparison.champion
     return {
         "decision": record.action,
@@ -128,6 +130,8 @@ def _decision_metadata(comparison: Comparison, record: DecisionRecord, decision_
         "holdout": comparison.holdout_label,
         "holdout_rows": comparison.holdout_rows,
         "decision_id": decision_id,
+        # where the run's time went before this decision (the steps so far, in seconds)
+        "run_step_seconds": dg.MetadataValue.json(steps),
     }
 
 

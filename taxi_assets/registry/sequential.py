@@ -25,6 +25,7 @@ whole sequence at once, for simulations.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -34,6 +35,11 @@ PROMOTE: Final = "promote"
 REJECT: Final = "reject"
 CONTINUE: Final = "continue"
 TIMEOUT: Final = "timeout"
+
+
+# how much the labels must grow before the test looks again: an always-valid test may look at any moment, so fewer
+# looks only delay a decision (by at most a quarter more labels) and spare the run queue a run every minute
+LOOK_GROWTH: Final = 1.25
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,21 @@ class SequentialRule:
             raise ValueError(f"need 2 <= min_labels <= max_labels, not {self.min_labels} and {self.max_labels}")
         if self.tuned_for < 1:
             raise ValueError(f"tuned_for must be at least 1, not {self.tuned_for}")
+
+    def look(self, labels: int) -> int | None:
+        """The newest look due at ``labels`` labels, or None before ``min_labels`` (no decision can be due).
+
+        Looks are at ``min_labels``, then each time the labels grew by ``LOOK_GROWTH`` over the last look, and at
+        ``max_labels``, where a stage ends either way.
+        """
+        if labels < self.min_labels:
+            return None
+        if labels >= self.max_labels:
+            return self.max_labels
+        look = self.min_labels
+        while (following := math.ceil(look * LOOK_GROWTH)) <= labels:
+            look = following
+        return look
 
     @property
     def rho(self) -> float:

@@ -1,5 +1,6 @@
 """The sequential test: known answers, and its error rate and power measured by seeded simulation."""
 
+import itertools
 import sys
 
 import numpy as np
@@ -103,3 +104,16 @@ def test_the_simulation_script_prints_a_row_per_case(capsys: pytest.CaptureFixtu
     better = next(row for row in rows if row[:4] == ["better", "by", "1.0", "RMSE"] and row[4] == "0.05")
     assert better[5] == "20"
     assert next(row for row in rows if row[0] == "worse")[5] == "0"
+
+
+def test_the_test_looks_at_its_minimum_then_each_quarter_more_and_at_its_maximum() -> None:
+    rule = SequentialRule(min_labels=200, max_labels=1_000)
+    assert rule.look(0) is None
+    assert rule.look(199) is None
+    assert [rule.look(n) for n in (200, 249, 250, 312, 313, 999, 1_000, 5_000)] == [
+        200, 200, 250, 250, 313, 959, 1_000, 1_000,
+    ]  # fmt: skip
+    looks = sorted({rule.look(n) for n in range(200, 1_001)} - {None})
+    # from 200 to 1,000 labels: 9 looks instead of one a minute, none more than a quarter after the last
+    assert len(looks) == 9
+    assert all(later <= earlier * 1.25 + 1 for earlier, later in itertools.pairwise(looks))

@@ -1,5 +1,7 @@
 """What the demo prints at its end, on a result with known numbers: one line per step, then the timeline."""
 
+import os
+
 import dagster as dg
 import pytest
 
@@ -51,7 +53,9 @@ def result() -> StoryResult:
         "champion_rmse": 5.832,
         "holdout_rows": 2_400,
         "holdout": "the most recent labelled traffic (labelled_traffic holdout)",
+        "run_step_seconds": {"labelled_traffic": 9.04, "training_set": 21.5, "challenger_model": 70.0},
     }
+    story.loads = [0.5, 1.25]
     story.times = {"replayed 2023-01": 100.0, "check_failed": 170.8, "retrain_requested": 176.5, "decided": 318.2}
     story.times["swapped"] = 320.2
     return story
@@ -82,8 +86,10 @@ def test_the_timeline_gives_each_measured_latency(capsys: pytest.CaptureFixture[
         "last drifted request -> failed accuracy check: 70.8 s (the window closes, the schedule ticks, the run "
         "judges it)",
         "failed check -> retraining run requested: 5.7 s",
-        "retraining requested -> promotion decision: 141.7 s",
+        "retraining requested -> promotion decision: 141.7 s (labelled_traffic 9.0 s, training_set 21.5 s, "
+        "challenger_model 70.0 s)",
         "promotion -> the API serves the new version: 2.0 s",
+        f"the machine: {os.cpu_count()} cores, load average 0.5 at the start and 1.2 at the end",
     ]
 
 
@@ -95,3 +101,15 @@ def test_a_step_that_did_not_happen_says_so_instead_of_a_number(capsys: pytest.C
     printed = capsys.readouterr().out
     assert "checks failed: feature_drift" in printed
     assert "promotion -> the API serves the new version: nan s" in printed
+
+
+def test_a_busy_machine_is_named_as_why_the_story_took_longer(capsys: pytest.CaptureFixture[str]) -> None:
+    story = result()
+    story.loads = [0.5, 3.0 * (os.cpu_count() or 1)]
+    story.decision.pop("run_step_seconds")
+    print_summary(OPTIONS, story)
+    timeline = capsys.readouterr().out.split("== timeline (measured)\n")[1].splitlines()
+    assert timeline[2] == "retraining requested -> promotion decision: 141.7 s"
+    assert timeline[-1].endswith(
+        "(other work competed for the cores: every step took what it needed, no step had a deadline)"
+    )
