@@ -16,9 +16,9 @@ def _number(value: object) -> str:
 
 def _steps(seconds: object) -> str:
     """The retraining's steps and their seconds, as the run recorded them with its decision."""
-    if not isinstance(seconds, dict) or not seconds:
+    if not isinstance(seconds, list) or not seconds:
         return ""
-    return " (" + ", ".join(f"{step} {float(value):.1f} s" for step, value in seconds.items()) + ")"
+    return " (" + ", ".join(f"{step} {float(value):.1f} s" for step, value in seconds) + ")"
 
 
 def print_summary(options: StoryOptions, story: StoryResult) -> None:
@@ -71,6 +71,7 @@ def _machine(loads: list[float]) -> str:
     said = f"the machine: {cores} cores"
     if len(loads) == 2:
         said += f", load average {loads[0]:.1f} at the start and {loads[1]:.1f} at the end"
-        if max(loads) > cores:
+        # the story's own processes keep about its cores busy; twice that is other work
+        if max(loads) > 2 * cores:
             said += " (other work competed for the cores: every step took what it needed, no step had a deadline)"
     return said

@@ -42,8 +42,8 @@ def failing_clearly() -> Iterator[None]:
         ) from exc
 
 
-def run_step_seconds(context: dg.AssetExecutionContext) -> dict[str, float]:
-    """Seconds each step of this run that has finished so far took, in the order they ran (Dagster's step stats).
+def run_step_seconds(context: dg.AssetExecutionContext) -> list[tuple[str, float]]:
+    """Each step of this run that has finished so far and its seconds, in the order they ran (Dagster's step stats).
 
     A retraining records them with its decision, so where the run's time went is part of what it decided.
     """
@@ -52,4 +52,4 @@ def run_step_seconds(context: dg.AssetExecutionContext) -> dict[str, float]:
         for stats in context.instance.get_run_step_stats(context.run.run_id)
         if stats.start_time is not None and stats.end_time is not None
     ]
-    return {step: round(end - start, 1) for start, end, step in sorted(times)}
+    return [(step, round(end - start, 1)) for start, end, step in sorted(times)]

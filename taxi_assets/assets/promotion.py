@@ -113,7 +113,7 @@ def promotion_decision(
 
 
 def _decision_metadata(
-    comparison: Comparison, record: DecisionRecord, decision_id: int, steps: dict[str, float]
+    comparison: Comparison, record: DecisionRecord, decision_id: int, steps: list[tuple[str, float]]
 ) -> dict[str, Any]:
     challenger, champion = comparison.challenger, comparison.champion
     return {
@@ -130,8 +130,8 @@ def _decision_metadata(
         "holdout": comparison.holdout_label,
         "holdout_rows": comparison.holdout_rows,
         "decision_id": decision_id,
-        # where the run's time went before this decision (the steps so far, in seconds)
-        "run_step_seconds": dg.MetadataValue.json(steps),
+        # where the run's time went before this decision: [step, seconds] in the order the steps ran
+        "run_step_seconds": dg.MetadataValue.json([list(step) for step in steps]),
     }
 
 

@@ -23,9 +23,9 @@ def test_first_model_becomes_champion_and_an_equal_one_is_rejected(lifecycle: Li
     assert first["champion_version_after"] == "1"
     # where the run's time went: the steps before the decision, in the order they ran, from Dagster's step stats
     steps = first["run_step_seconds"]
-    assert isinstance(steps, dict)
-    assert list(steps) == ["training_set", "reference_profile", "challenger_model"]
-    assert all(seconds > 0 for seconds in steps.values())
+    assert isinstance(steps, list)
+    assert [step for step, _ in steps] == ["training_set", "reference_profile", "challenger_model"]
+    assert all(seconds > 0 for _, seconds in steps)
     assert lifecycle.aliases["v1"] == {"champion": "1", "previous_champion": None, "challenger": None}
 
     second = materialization_metadata(lifecycle.runs["v2"], "promotion_decision")
