@@ -42,7 +42,8 @@ from taxi_assets.model.profile import NumericProfile, ReferenceProfile, fit_refe
 from taxi_assets.model.profile import reference_sample as draw_reference_sample
 from taxi_assets.monitoring import checks
 from taxi_assets.monitoring.accuracy import STATISTICS, AccuracyRule, HoldoutCalibration
-from taxi_assets.monitoring.report import ACTUAL, PREDICTION, compute_drift_report
+from taxi_assets.monitoring.breakdowns import ACTUAL, PREDICTION
+from taxi_assets.monitoring.report import compute_drift_report
 from taxi_assets.training.export import export_pipeline
 from taxi_assets.training.pipeline import GbtParams, fit_pipeline
 

@@ -30,8 +30,8 @@ from taxi_assets.registry.rollout import SHADOW
 from taxi_assets.registry.stages import Stage, current_stage
 from taxi_assets_tests.champions import Trained, register
 from taxi_assets_tests.monitored import champion
+from taxi_assets_tests.serving.servers import free_port
 from taxi_assets_tests.support import PROJECT_ROOT, TLC_DIR
-from taxi_assets_tests.tools.test_story import free_port
 from taxi_tools.instance_watch import SCHEDULE_TAG
 from taxi_tools.processes import WORKSPACE, running_api, running_daemon
 from taxi_tools.replay.client import ReplayConfig, ReplaySummary, replay_trips, run_replay

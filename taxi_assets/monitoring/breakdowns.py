@@ -1,9 +1,11 @@
-"""What a window's report keeps for people to look at: distributions over the reference's bins, time-of-day bands.
+"""A window's accuracy per segment, and what its report keeps for people to look at: distributions, time of day.
 
-Neither judges anything. ``distributions`` puts a window's shares beside the reference's, bin for bin (the same
-bins the PSI was computed on), so a drifted feature can be drawn as two histograms. ``segment_accuracy`` breaks
-accuracy down per segment value with an interval; ``time_of_day_band`` groups pickup hours into the bands a
-dispatcher speaks of, one more segment (described, not judged: the holdout has no such column).
+``labelled_accuracy`` measures accuracy on the matured labels, overall and per segment, and hands the errors to
+the holdout's calibration, which judges them. ``distributions`` puts a window's shares beside the reference's, bin
+for bin (the same bins the PSI was computed on), so a drifted feature can be drawn as two histograms.
+``segment_accuracy`` breaks accuracy down per segment value with an interval; ``time_of_day_band`` groups pickup
+hours into the bands a dispatcher speaks of, one more segment (described, not judged: the holdout has no such
+column).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from taxi_assets.features.categories import category_counts
-from taxi_assets.features.columns import BINARY_FEATURES, CATEGORICAL_FEATURES, category_key
+from taxi_assets.features.categories import category_counts, factorize_keys, without_missing
+from taxi_assets.features.columns import BINARY_FEATURES, CATEGORICAL_FEATURES
 from taxi_assets.model.evaluation import Z_95
+from taxi_assets.model.holdout import SEGMENTS
 from taxi_assets.model.profile import DISCRETE_FEATURES, NumericProfile, ReferenceProfile
+from taxi_assets.monitoring.accuracy import AccuracyJudgement, HoldoutCalibration
 from taxi_assets.monitoring.psi import binned_counts
 
 # (first hour, last hour, name): every hour of the day in exactly one band
@@ -30,6 +34,9 @@ TIME_OF_DAY_BANDS: Final = (
     (20, 23, "evening 20-23h"),
 )
 TIME_OF_DAY: Final = "time_of_day"
+# the logged columns accuracy is measured on
+PREDICTION: Final = "prediction"
+ACTUAL: Final = "actual_fare"
 
 
 @dataclass(frozen=True)
@@ -60,33 +67,66 @@ _BAND_OF_HOUR: Final = np.array(
 _BAND_LAST_HOUR: Final = np.array([last for _, last, _ in TIME_OF_DAY_BANDS])
 
 
-def time_of_day_band(hours: np.ndarray) -> np.ndarray:
-    """The band name of each pickup hour (NaN and hours outside 0-23 are "unknown"), by table lookup.
+# the name of each band code of ``time_of_day_codes``, "unknown" last
+TIME_OF_DAY_KEYS: Final = list(_BAND_NAMES)
 
-    A band holds the hours ``first <= hour <= last``: 7.5 is in the morning rush, 9.5 in none.
+
+def time_of_day_codes(hours: np.ndarray) -> np.ndarray:
+    """The band of each pickup hour as a position in ``TIME_OF_DAY_KEYS`` (NaN and hours outside 0-23: "unknown").
+
+    A band holds the hours ``first <= hour <= last``: 7.5 is in the morning rush, 9.5 in none. A table lookup.
     """
-    values = pd.to_numeric(pd.Series(hours), errors="coerce").to_numpy(dtype=np.float64)
+    array = np.asarray(hours)
+    numeric = array.dtype.kind in "iuf"
+    values = array.astype(np.float64, copy=False) if numeric else pd.to_numeric(pd.Series(array), errors="coerce")
+    values = np.asarray(values, dtype=np.float64)
     inside = (values >= 0) & (values <= 23)  # NaN compares false
     band = _BAND_OF_HOUR[np.floor(np.where(inside, values, 0)).astype(np.intp)]
     inside &= values <= _BAND_LAST_HOUR[band]
-    return _BAND_NAMES[np.where(inside, band, len(TIME_OF_DAY_BANDS))]
+    return np.where(inside, band, len(TIME_OF_DAY_BANDS))
+
+
+def time_of_day_band(hours: np.ndarray) -> np.ndarray:
+    """The band name of each pickup hour (``time_of_day_codes`` named)."""
+    return _BAND_NAMES[time_of_day_codes(hours)]
 
 
 def segment_accuracy(segments: np.ndarray, actual: np.ndarray, predicted: np.ndarray) -> dict[str, SegmentAccuracy]:
     """RMSE, MAE (with its normal 95 % interval) and bias per segment value, from sums per group."""
-    codes, uniques = pd.factorize(segments)
-    error = predicted - actual
-    rows = np.bincount(codes, minlength=len(uniques))
-    squared = np.bincount(codes, weights=error**2, minlength=len(uniques))
-    absolute = np.bincount(codes, weights=np.abs(error), minlength=len(uniques))
-    signed = np.bincount(codes, weights=error, minlength=len(uniques))
+    return segment_accuracy_of_codes(*factorize_keys(segments, missing=False), ErrorTerms.of(actual, predicted))
+
+
+@dataclass(frozen=True)
+class ErrorTerms:
+    """Each row's signed, squared and absolute error, worked out once for every segment column."""
+
+    signed: np.ndarray
+    squared: np.ndarray
+    absolute: np.ndarray
+
+    @classmethod
+    def of(cls, actual: np.ndarray, predicted: np.ndarray) -> ErrorTerms:
+        """The terms of ``predicted - actual``."""
+        error = predicted - actual
+        return cls(error, error**2, np.abs(error))
+
+
+def segment_accuracy_of_codes(codes: np.ndarray, keys: list[str], errors: ErrorTerms) -> dict[str, SegmentAccuracy]:
+    """``segment_accuracy`` from each row's position in ``keys``; code -1 and keys without rows are left out."""
+    # code -1 (no segment) is shifted into a slot of its own that is then dropped
+    skip = 0 if without_missing(codes) else 1
+    shifted, size = codes + skip, len(keys) + skip
+    rows = np.bincount(shifted, minlength=size)[skip:]
+    squared = np.bincount(shifted, weights=errors.squared, minlength=size)[skip:]
+    absolute = np.bincount(shifted, weights=errors.absolute, minlength=size)[skip:]
+    signed = np.bincount(shifted, weights=errors.signed, minlength=size)[skip:]
     keyed: dict[str, SegmentAccuracy] = {}
-    for index, value in enumerate(uniques.tolist()):
+    for index in np.flatnonzero(rows).tolist():
         n = int(rows[index])
         mae = float(absolute[index] / n)
         # the sample variance of |error|: E|e|^2 is E e^2
         spread = np.sqrt(max(squared[index] / n - mae**2, 0.0) * n / (n - 1) / n) if n > 1 else float("nan")
-        keyed[category_key(value)] = SegmentAccuracy(
+        keyed[keys[index]] = SegmentAccuracy(
             rows=n,
             rmse=float(np.sqrt(squared[index] / n)),
             mae=mae,
@@ -174,3 +214,54 @@ def _natural(key: str) -> tuple[int, float, str]:
         return 0, float(key), ""
     except ValueError:
         return 1, 0.0, key
+
+
+def _accuracy(errors: ErrorTerms) -> SegmentAccuracy:
+    """RMSE, MAE and bias over every row, from the error terms the segments use (NaN without rows)."""
+    rows = len(errors.signed)
+    if not rows:
+        return SegmentAccuracy(rows=0, rmse=float("nan"), mae=float("nan"), bias=float("nan"))
+    rmse = float(np.sqrt(np.mean(errors.squared)))
+    return SegmentAccuracy(
+        rows=rows, rmse=rmse, mae=float(np.mean(errors.absolute)), bias=float(np.mean(errors.signed))
+    )
+
+
+@dataclass(frozen=True)
+class LabelledAccuracy:
+    """Accuracy on a window's matured labels: overall, per segment, and against the holdout's calibration."""
+
+    labelled_rows: int
+    overall: SegmentAccuracy
+    by_segment: dict[str, dict[str, SegmentAccuracy]]
+    calibrated: AccuracyJudgement | None
+
+
+def labelled_accuracy(
+    scored: pd.DataFrame, calibration: HoldoutCalibration | None, coded: dict[str, tuple[np.ndarray, list[str]]]
+) -> LabelledAccuracy:
+    """Accuracy on the rows whose true fare has arrived, overall, per segment, and against the calibration.
+
+    ``coded`` holds segment columns of ``scored`` already coded (``factorize_keys``); the others are coded here.
+    """
+    actual = scored[ACTUAL].to_numpy(dtype=np.float64) if ACTUAL in scored else np.full(len(scored), np.nan)
+    matured = ~np.isnan(actual)
+    everything = bool(matured.all())  # a window whose fares have all arrived is used as it is, without copies
+    actual = actual if everything else actual[matured]
+    predicted = scored[PREDICTION].to_numpy(dtype=np.float64) if len(actual) else np.array([])
+    predicted = predicted if everything or not len(actual) else predicted[matured]
+    present = [segment for segment in SEGMENTS if segment in scored]
+    calibrated = None
+    if calibration is not None:
+        segments = {segment: scored[segment].to_numpy()[matured] for segment in present}
+        calibrated = calibration.judge(predicted - actual, segments)
+    by_segment, errors = {}, ErrorTerms.of(actual, predicted)
+    for segment in present:
+        codes, keys = coded[segment] if segment in coded else factorize_keys(scored[segment], missing=False)
+        by_segment[segment] = segment_accuracy_of_codes(codes if everything else codes[matured], keys, errors)
+    if "pickup_hour" in scored:
+        bands = time_of_day_codes(scored["pickup_hour"].to_numpy())
+        by_segment[TIME_OF_DAY] = segment_accuracy_of_codes(
+            bands if everything else bands[matured], TIME_OF_DAY_KEYS, errors
+        )
+    return LabelledAccuracy(len(actual), _accuracy(errors), by_segment, calibrated)

@@ -30,11 +30,41 @@ KsResult = PValueTestResult
 COUNTS_ABOVE: Final = 10_000
 
 
+# Grids the numeric features live on: whole numbers (hours, passengers), hundredths (miles), sixtieths (minutes of
+# whole seconds). A column all on one of them, from 0 to under ``POSITIONS`` steps, is counted by position.
+GRIDS: Final = (1, 100, 60)
+POSITIONS: Final = 1 << 20
+
+
 def value_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values (ascending) and how often each occurs; a hash count, linear in the rows."""
-    counted = pd.Series(np.asarray(values, dtype=np.float64)).value_counts(sort=False, dropna=True)
+    """Distinct values (ascending) and how often each occurs (NaN left out), linear in the rows.
+
+    A column on one of ``GRIDS`` by ``np.bincount`` over its steps (every value checked to be exactly on it, so
+    the distinct values are the column's own), anything else by a hash count.
+    """
+    array = np.asarray(values, dtype=np.float64)
+    on_grid = _counted_on_grid(array)
+    if on_grid is not None:
+        return on_grid
+    counted = pd.Series(array).value_counts(sort=False, dropna=True)
     order = np.argsort(counted.index.to_numpy(dtype=np.float64))
     return counted.index.to_numpy(dtype=np.float64)[order], counted.to_numpy(dtype=np.int64)[order]
+
+
+def _counted_on_grid(array: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``value_counts`` of a column whose every value is a whole number of steps of one grid, else None."""
+    probe = array[:1024]
+    for steps in GRIDS if array.size else ():
+        if not np.array_equal(np.rint(probe * steps) / steps, probe):
+            continue  # the first rows already say it is not on this grid
+        scaled = np.rint(array * steps)
+        if not (scaled.min() >= 0 and scaled.max() < POSITIONS):  # NaN fails both
+            return None
+        if np.array_equal(scaled / steps, array):
+            counts = np.bincount(scaled.astype(np.intp))
+            present = np.flatnonzero(counts)
+            return present / steps, counts[present].astype(np.int64)
+    return None
 
 
 def ks_from_counts(

@@ -14,26 +14,22 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from taxi_assets.features.categories import counts_of_codes, factorize_keys
 from taxi_assets.features.columns import BINARY_FEATURES, CATEGORICAL_FEATURES, NUMERIC_FEATURES, category_key
-from taxi_assets.model.evaluation import regression_metrics
-from taxi_assets.model.holdout import SEGMENTS
 from taxi_assets.model.profile import DISCRETE_FEATURES, NumericProfile, ReferenceProfile
 from taxi_assets.monitoring.accuracy import AccuracyJudgement, HoldoutCalibration
 from taxi_assets.monitoring.breakdowns import (
-    TIME_OF_DAY,
+    PREDICTION,
     Distribution,
     SegmentAccuracy,
     distributions_from_counts,
-    segment_accuracy,
-    time_of_day_band,
+    labelled_accuracy,
 )
 from taxi_assets.monitoring.chi_square import CHI2_P_THRESHOLD, ChiSquareResult, chi_square_test
 from taxi_assets.monitoring.jensen_shannon import JS_THRESHOLD, DivergenceResult, categorical_divergence
 from taxi_assets.monitoring.ks import KS_P_THRESHOLD, KsResult, ks_from_counts, value_counts
 from taxi_assets.monitoring.psi import DRIFT_ALPHA, PSI_THRESHOLD, PsiResult, binned_counts, category_psi, numeric_psi
 
-PREDICTION: Final = "prediction"
-ACTUAL: Final = "actual_fare"
 CONTINUOUS_FEATURES: Final = tuple(name for name in NUMERIC_FEATURES if name not in DISCRETE_FEATURES)
 # Calendar features drift by construction against a reference of other months: reported, not counted.
 NOT_COUNTED_BY_DEFAULT: Final = ("pickup_month",)
@@ -152,11 +148,6 @@ def _fmt(value: float | None) -> str:
     return "n/a" if np.isnan(value) else f"{value:.4f}"
 
 
-def _counts(values: pd.Series) -> dict[str, int]:
-    counted = values.value_counts(sort=False, dropna=True)
-    return _keyed(counted.index.to_numpy(), counted.to_numpy())
-
-
 def _keyed(values: np.ndarray, counts: np.ndarray) -> dict[str, int]:
     """Counts per category key (1.0 and 1 are the same category "1")."""
     keyed: dict[str, int] = {}
@@ -164,11 +155,6 @@ def _keyed(values: np.ndarray, counts: np.ndarray) -> dict[str, int]:
         key = category_key(value)
         keyed[key] = keyed.get(key, 0) + int(count)
     return keyed
-
-
-def _accuracy(actual: np.ndarray, predicted: np.ndarray) -> SegmentAccuracy:
-    metrics = regression_metrics(actual, predicted)
-    return SegmentAccuracy(rows=metrics.rows, rmse=metrics.rmse, mae=metrics.mae, bias=metrics.bias)
 
 
 @dataclass(frozen=True)
@@ -180,6 +166,8 @@ class _FeatureDrift:
     # the window's counts the statistics were computed from, for the report's distributions
     binned: dict[str, np.ndarray] = field(default_factory=dict)
     by_value: dict[str, dict[str, int]] = field(default_factory=dict)
+    # each category column's rows as codes into its keys (``factorize_keys``), for the segments' accuracy
+    coded: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
 
 
 def _feature_drift(
@@ -188,7 +176,9 @@ def _feature_drift(
     """Every statistic of every feature; numeric ones from one hash count per feature (bins, shares and KS)."""
     m, alpha = profile.rows, limits.alpha
     drift = _FeatureDrift({}, {}, {}, {})
+    categorical = (*BINARY_FEATURES, *CATEGORICAL_FEATURES)
     window_counts = {name: value_counts(window[name].to_numpy()) for name in NUMERIC_FEATURES}
+    drift.coded.update({name: factorize_keys(window[name], missing=False) for name in categorical})
     for name in CONTINUOUS_FEATURES:
         distinct, occurrences = window_counts[name]
         reference = profile.numeric[name]
@@ -203,9 +193,9 @@ def _feature_drift(
         for name in NUMERIC_FEATURES:
             sample_counts = value_counts(reference_sample[name].to_numpy())
             drift.ks[name] = ks_from_counts(name, sample_counts, window_counts[name], limits.ks_p)
-    for name in (*BINARY_FEATURES, *CATEGORICAL_FEATURES):
+    for name in categorical:
         shares = profile.categorical[name].shares
-        counts = drift.by_value[name] = _counts(window[name])
+        counts = drift.by_value[name] = counts_of_codes(*drift.coded[name])
         drift.psi[name] = category_psi(name, shares, counts, limits.psi, m, alpha)
         drift.divergence[name] = categorical_divergence(name, shares, counts, limits.js, m, alpha)
         reference_counts = {key: round(share * profile.rows) for key, share in shares.items()}
@@ -222,33 +212,12 @@ def _prediction_drift(
 ) -> PsiResult | None:
     if reference is None or PREDICTION not in window:
         return None
-    predicted = window[PREDICTION].dropna().to_numpy(dtype=np.float64)
+    predicted = window[PREDICTION].to_numpy(dtype=np.float64)
+    predicted = predicted[~np.isnan(predicted)] if np.isnan(predicted).any() else predicted
     binned = drift.binned[PREDICTION] = binned_counts(predicted, np.asarray(reference.edges))
     return numeric_psi(
         PREDICTION, reference.edges, reference.shares, binned, limits.prediction_psi, reference_rows, limits.alpha
     )
-
-
-@dataclass(frozen=True)
-class _Accuracy:
-    labelled_rows: int
-    overall: SegmentAccuracy
-    by_segment: dict[str, dict[str, SegmentAccuracy]]
-    calibrated: AccuracyJudgement | None
-
-
-def _labelled_accuracy(scored: pd.DataFrame, calibration: HoldoutCalibration | None) -> _Accuracy:
-    """Accuracy on the rows whose true fare has arrived, overall, per segment, and against the calibration."""
-    actual = scored[ACTUAL].to_numpy(dtype=np.float64) if ACTUAL in scored else np.array([])
-    matured = ~np.isnan(actual)
-    actual = actual[matured]
-    predicted = scored[PREDICTION].to_numpy(dtype=np.float64)[matured] if len(actual) else np.array([])
-    segments = {segment: scored[segment].to_numpy()[matured] for segment in SEGMENTS if segment in scored}
-    calibrated = calibration.judge(predicted - actual, segments) if calibration is not None else None
-    if "pickup_hour" in scored:
-        segments[TIME_OF_DAY] = time_of_day_band(scored["pickup_hour"].to_numpy()[matured])
-    by_segment = {segment: segment_accuracy(values, actual, predicted) for segment, values in segments.items()}
-    return _Accuracy(len(actual), _accuracy(actual, predicted), by_segment, calibrated)
 
 
 def compute_drift_report(
@@ -272,7 +241,12 @@ def compute_drift_report(
     limits = thresholds or Thresholds()
     drift = _feature_drift(profile, window, reference_sample, limits)
     prediction = _prediction_drift(window, prediction_reference, prediction_reference_rows, limits, drift)
-    accuracy = _labelled_accuracy(window if labelled is None else labelled, calibration)
+    # the window's segments are coded already; a separate labelled period is coded here
+    accuracy = (
+        labelled_accuracy(window, calibration, drift.coded)
+        if labelled is None
+        else labelled_accuracy(labelled, calibration, {})
+    )
     return DriftReport(
         rows=len(window),
         rejected=rejected,

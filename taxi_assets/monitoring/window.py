@@ -20,8 +20,9 @@ from taxi_assets.model.profile import PROFILE_FILE, SAMPLE_FILE, ReferenceProfil
 from taxi_assets.model.pyfunc import FarePyfunc
 from taxi_assets.model.versions import ModelRegistry
 from taxi_assets.monitoring.accuracy import AccuracyRule, HoldoutCalibration
+from taxi_assets.monitoring.breakdowns import ACTUAL
 from taxi_assets.monitoring.checks import version_order
-from taxi_assets.monitoring.report import ACTUAL, DriftReport, Thresholds, compute_drift_report
+from taxi_assets.monitoring.report import DriftReport, Thresholds, compute_drift_report
 from taxi_assets.platform_db.prediction_log import LogWindow, read_labelled, read_window
 
 

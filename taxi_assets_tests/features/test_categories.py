@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from taxi_assets.features.categories import category_counts, category_keys, factorize_keys
+from taxi_assets.features.categories import category_counts, category_keys, counts_of_codes, factorize_keys
 from taxi_assets.features.columns import category_key
 
 COLUMNS = {
@@ -47,3 +47,22 @@ def test_a_million_rows_take_one_key_computation_per_distinct_value(monkeypatch:
     assert sum(counts.values()) == 1_000_000
     assert set(counts) == {"1", "2", "3", "4", "5", "6"}
     assert len(calls) == 6
+
+
+def test_whole_numbers_coded_by_position_agree_with_the_hash_path() -> None:
+    rng = np.random.default_rng(3)
+    by_position = rng.integers(0, 4_096, size=50_000).astype(np.float64)  # payment types, rate codes, flags
+    by_hash = np.append(by_position, 4_096.0)  # one value past the positions: hashed instead
+    for values in (by_position, by_hash, by_position.astype(np.int32)):
+        codes, keys = factorize_keys(values)
+        assert [keys[code] for code in codes[:2_000]] == [category_key(value) for value in values[:2_000].tolist()]
+        counted = pd.Series(values).value_counts()
+        assert category_counts(values) == {category_key(value): int(n) for value, n in counted.items()}
+
+
+def test_without_missing_values_a_missing_value_has_code_minus_one_and_no_key() -> None:
+    codes, keys = factorize_keys(np.array([2.0, np.nan, 2.0, 7.0]), missing=False)
+    assert (codes.tolist(), keys) == ([0, -1, 0, 1], ["2", "7"])
+    codes, keys = factorize_keys(np.array(["Queens", None, "Bronx"], dtype=object), missing=False)
+    assert (codes.tolist(), keys) == ([0, -1, 1], ["Queens", "Bronx"])
+    assert counts_of_codes(codes, keys) == {"Queens": 1, "Bronx": 1}

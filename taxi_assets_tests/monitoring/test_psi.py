@@ -101,3 +101,11 @@ def test_a_real_shift_still_drifts_in_a_small_window() -> None:
     assert result.corrected > PSI_THRESHOLD
     assert result.drifted
     assert result.value > result.critical > result.bias
+
+
+def test_binning_by_comparison_with_each_edge_equals_a_binary_search_per_row() -> None:
+    rng = np.random.default_rng(11)
+    edges = np.quantile(rng.normal(size=5_000), np.linspace(0.05, 0.95, 19))
+    values = np.concatenate([rng.normal(size=100_000), edges, [np.nan, -np.inf, np.inf]])  # on the edges too
+    expected = np.bincount(np.digitize(values, edges, right=True), minlength=len(edges) + 1)
+    assert binned_counts(values, edges).tolist() == expected.tolist()
