@@ -7,9 +7,11 @@ Each benchmark appends its figures to ``docs/benchmarks/<bench>.jsonl`` (``bench
 asked for, this script reads the newest record of this machine kind (cores, memory, CPU model), runs the
 benchmark's make target, and compares every figure of the new record with the old one: a "lower is better" figure
 (seconds, milliseconds) regresses above (1 + tolerance) times its old value, a "higher is better" one (requests or
-rows per second, ratios) below (1 - tolerance) times it. ``--compare-only`` runs nothing and compares the newest
-two records of each bench. A run whose load average exceeded the core count is flagged: a busy machine's figures
-are not comparable, so rerun before believing a regression.
+rows per second, ratios) below (1 - tolerance) times it. A figure that names a baseline of its own run (the hello
+world for the API, Evidently for the drift report, the empty page for the dashboard) is compared as its ratio to
+that baseline, so the machine's speed on the day cancels out; the others are compared as they are.
+``--compare-only`` runs nothing and compares the newest two records of each bench. A run whose load average
+exceeded the core count is flagged: a busy machine's figures are not comparable, so rerun before believing a regression.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ TOLERANCE: Final = 0.20
 
 @dataclass(frozen=True)
 class Change:
-    """One figure, before and after."""
+    """One figure, before and after, and the same-run baseline it is compared through (when it has one)."""
 
     name: str
     before: float
@@ -44,37 +46,63 @@ class Change:
     unit: str
     better: str
     tolerance: float
+    baseline: str | None = None
+    before_base: float = 1.0
+    after_base: float = 1.0
+    # another figure's baseline (the hello world, Evidently): it measures the machine, so it never fails the check
+    yardstick: bool = False
 
     @property
     def ratio(self) -> float:
-        """After over before."""
-        return self.after / self.before if self.before else float("inf")
+        """After over before; for a figure with a baseline, its share of the baseline after over before."""
+        before = self.before / self.before_base if self.before_base else 0.0
+        after = self.after / self.after_base if self.after_base else float("inf")
+        return after / before if before else float("inf")
 
     @property
     def regressed(self) -> bool:
-        """Worse than the tolerance allows, in the figure's own direction."""
+        """Worse than the tolerance allows, in the figure's own direction (a yardstick never is)."""
+        if self.yardstick:
+            return False
         if self.better == "lower":
-            return self.after > self.before * (1 + self.tolerance)
-        return self.after < self.before * (1 - self.tolerance)
+            return self.ratio > 1 + self.tolerance
+        return self.ratio < 1 - self.tolerance
 
     def line(self) -> str:
         """One row of the printed table."""
         verdict = "WORSE" if self.regressed else "ok"
+        through = f"; against {self.baseline}" if self.baseline else "; absolute"
+        if self.yardstick:
+            through, verdict = "; the machine's yardstick", "-"
         return (
             f"  {self.name:<44}{self.before:>12.4g}{self.after:>12.4g} {self.unit:<8}"
-            f"{self.ratio - 1:>+8.0%}  ({self.better} is better) {verdict}"
+            f"{self.ratio - 1:>+8.0%}  ({self.better} is better{through}) {verdict}"
         )
 
 
 def changes(before: dict[str, Any], after: dict[str, Any], tolerance: float) -> list[Change]:
-    """Every figure in both records, in the newer record's order."""
+    """Every figure in both records, in the newer record's order.
+
+    A figure that names a baseline present in both records is compared as its ratio to that baseline (the same
+    run's hello world, Evidently, empty page): a machine that is slower today moves both. Without one, it is
+    compared as it is, and a slower machine day shows there.
+    """
     found = []
+    yardsticks = {figure.get("baseline") for figure in after["figures"].values()}
     for name, figure in after["figures"].items():
         old = before["figures"].get(name)
         if old is None or old["better"] != figure["better"]:
             continue
         values = float(old["value"]), float(figure["value"])
-        found.append(Change(name, *values, figure["unit"], figure["better"], tolerance))
+        baseline = figure.get("baseline")
+        bases = (before["figures"].get(baseline), after["figures"].get(baseline)) if baseline else (None, None)
+        if bases[0] is None or bases[1] is None:
+            found.append(
+                Change(name, *values, figure["unit"], figure["better"], tolerance, yardstick=name in yardsticks)
+            )
+            continue
+        base_values = float(bases[0]["value"]), float(bases[1]["value"])
+        found.append(Change(name, *values, figure["unit"], figure["better"], tolerance, baseline, *base_values))
     return found
 
 

@@ -11,7 +11,11 @@ connections, ``BENCH_SECONDS`` seconds, default 10):
   (e) MLflow's scoring server (``mlflow models serve``, 1 worker) on the same champion;
   (f) /predict (SQLite) paced at half of (b)'s rate, for the p99 at moderate load;
   (g) /predict (SQLite) with the durable journal and with records held in memory only (``TAXI_LOG_DURABLE=0``,
-      what the previous release did), twice each, alternating: the cost of writing every record before answering.
+      what the previous release did), twice each, alternating: the cost of writing every record before answering;
+  (h) /predict (SQLite) again under py-spy (``serve_profile``): the workers' top functions by their own samples.
+
+For (a) and (b) the servers' CPU seconds (supervisor and workers, from ``/proc``) are divided by the requests
+answered: the CPU a request costs, and what /predict adds to the hello world's.
 
 After each API run the server is stopped (its log queue flushes) and the logged rows are counted. wrk cuts
 the requests in flight when its time is up, which the server may still answer and log, so an exact check
@@ -36,6 +40,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 from benchutil import Figure, record
+from serve_profile import Profile, Sampler, cpu_seconds
 
 from taxi_assets.features.columns import EXAMPLE_TRIP
 from taxi_assets.model.versions import CHAMPION, ModelRegistry, model_name
@@ -96,6 +101,14 @@ class WrkResult:
         return self.requests / self.seconds
 
 
+@dataclass(frozen=True)
+class Running:
+    """A started server: its base URL and the pid of its top process."""
+
+    url: str
+    pid: int
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -117,7 +130,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 90) 
 
 
 @contextmanager
-def api_server(database_url: str, workdir: Path, durable: bool = True, workers: int | None = None) -> Iterator[str]:
+def api_server(database_url: str, workdir: Path, durable: bool = True, workers: int | None = None) -> Iterator[Running]:
     """The API on ``HOME``'s champion; ``durable=False`` holds log records in memory until shipped."""
     port = free_port()
     env = {
@@ -130,16 +143,16 @@ def api_server(database_url: str, workdir: Path, durable: bool = True, workers: 
     }
     command = [sys.executable, "-m", "taxi_serving", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(workers or WORKERS), "--log-level", "warning"]
-    with server(command, env, f"http://127.0.0.1:{port}/readyz", workdir) as url:
-        yield url.removesuffix("/readyz")
+    with server(command, env, f"http://127.0.0.1:{port}/readyz", workdir) as running:
+        yield Running(running.url.removesuffix("/readyz"), running.pid)
 
 
 @contextmanager
-def server(command: list[str], env: dict[str, str], ready_url: str, cwd: Path) -> Iterator[str]:
+def server(command: list[str], env: dict[str, str], ready_url: str, cwd: Path) -> Iterator[Running]:
     process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_ready(ready_url, process)
-        yield ready_url
+        yield Running(ready_url, process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -165,6 +178,31 @@ def wrk(url: str, method: str, body: object, workdir: Path, delay_ms: float | No
     requests, micros, non_2xx, errors = (int(match.group(i)) for i in range(1, 5))
     p50, p95, p99 = (float(match.group(i)) / 1000 for i in range(5, 8))
     return WrkResult(requests, micros / 1e6, non_2xx, errors, p50, p95, p99)
+
+
+def measured(running: Running, path: str, method: str, body: object, workdir: Path) -> tuple[WrkResult, float]:
+    """Run wrk on ``running.url + path``; the server's CPU microseconds per answered request meanwhile."""
+    before = cpu_seconds(running.pid)
+    result = wrk(running.url + path, method, body, workdir)
+    return result, (cpu_seconds(running.pid) - before) / max(1, result.requests) * 1e6
+
+
+def profiled(running: Running, workdir: Path) -> tuple[WrkResult, Profile | str]:
+    """Run wrk on /predict with py-spy sampling the server's processes for the same time."""
+    sampler = Sampler(running.pid, SECONDS, workdir)
+    result = wrk(running.url + "/predict", "POST", TRIP, workdir)
+    return result, sampler.profile()
+
+
+def print_profile(profile: Profile | str) -> None:
+    """The top functions by their own samples, and the log shipping thread's share."""
+    if isinstance(profile, str):
+        print(f"\n(h) no profile: {profile}")
+        return
+    print(f"\n(h) /predict under py-spy: {profile.samples:,} samples of the workers; own time of the top functions")
+    for function in profile.top:
+        print(f"    {function.share:>6.1%}  {function.name}")
+    print(f"    the prediction log's shipping thread (journal to database): {profile.shipping_share:.1%} of samples")
 
 
 def logged_ok_rows(url: str) -> int:
@@ -195,8 +233,8 @@ def exact_check(database_url: str, workdir: Path, per_thread: int = 500, workers
                     with lock:
                         ok += 1
 
-    with api_server(database_url, workdir, workers=workers) as base:
-        threads = [threading.Thread(target=send, args=(base,)) for _ in range(4)]
+    with api_server(database_url, workdir, workers=workers) as running:
+        threads = [threading.Thread(target=send, args=(running.url,)) for _ in range(4)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -224,64 +262,93 @@ def main() -> int:
     header = f"{'run':<46}{'req/s':>10}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'errors':>7}{'logged rows / 200s':>22}"
     print(header)
     results: dict[str, WrkResult] = {}
+    cpu: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as temp:
         work = Path(temp)
-        (work / "bench_hello.py").write_text(HELLO_APP)
-        port = free_port()
-        hello = [sys.executable, "-m", "uvicorn", "bench_hello:app", "--host", "127.0.0.1", "--port", str(port)]
-        hello += ["--workers", str(WORKERS), "--no-access-log", "--log-level", "warning"]
-        with server(hello, dict(os.environ), f"http://127.0.0.1:{port}/ping", work) as url:
-            results["hello"] = wrk(url, "GET", None, work)
-            results["echo"] = wrk(url.replace("/ping", "/echo"), "POST", TRIP, work)
-        print(row("(a) Litestar hello world, GET /ping", results["hello"]), flush=True)
-        print(row("    same server, POST /echo of the trip body", results["echo"]), flush=True)
-
+        hello_world(work, results, cpu)
         sqlite_url = f"sqlite:///{work / 'bench-log.db'}"
-        # the journal's cost, side by side: memory-only records (the previous release's behaviour) against one
-        # write per answered request, twice each, alternating; the best run of each counts
-        for attempt in range(2):
-            for key, durable in (("memory", False), ("journal", True)):
-                with api_server(sqlite_url, work, durable=durable) as base:
-                    result = wrk(base + "/predict", "POST", TRIP, work)
-                if key not in results or result.rate > results[key].rate:
-                    results[key] = result
-                label = "journal (one write per request)" if durable else "records in memory only"
-                print(row(f"(g{attempt + 1}) POST /predict, SQLite, {label}", result), flush=True)
-        for key, label, url_db, path, body in (
-            ("sqlite", "(b) POST /predict, log in SQLite", sqlite_url, "/predict", TRIP),
-            ("postgres", "(c) POST /predict, log in PostgreSQL", POSTGRES_URL, "/predict", TRIP),
-            ("batch", "(d) POST /predict/batch of 100, SQLite", sqlite_url, "/predict/batch", {"trips": [TRIP] * 100}),
-        ):
-            before = logged_ok_rows(url_db)
-            with api_server(url_db, work) as base:
-                results[key] = wrk(base + path, "POST", body, work)
-            logged = logged_ok_rows(url_db) - before
-            per_request = 100 if key == "batch" else 1
-            ok = (results[key].requests - results[key].non_2xx) * per_request
-            print(row(label, results[key], f"{logged:,} / {ok:,}"), flush=True)
-
+        journal_cost(sqlite_url, work, results)
+        predictions(sqlite_url, work, results, cpu)
         half = results["sqlite"].rate / 2
         # each connection waits this long before its next request: at most `half` requests per second in all
         delay_ms = CONNECTIONS * 1000 / half
-        with api_server(sqlite_url, work) as base:
-            results["paced"] = wrk(base + "/predict", "POST", TRIP, work, delay_ms=delay_ms)
+        with api_server(sqlite_url, work) as running:
+            results["paced"] = wrk(running.url + "/predict", "POST", TRIP, work, delay_ms=delay_ms)
         print(row(f"(f) POST /predict paced to ~{half:,.0f} req/s, SQLite", results["paced"]), flush=True)
-
-        port = free_port()
-        mlflow_env = {
-            **os.environ,
-            "MLFLOW_TRACKING_URI": f"sqlite:///{HOME / 'mlflow' / 'mlflow.db'}",
-            # the scoring server starts `uvicorn` by name: the one of this environment
-            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
-        }
-        command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{model_name('green')}@champion"]
-        command += ["--env-manager", "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-        with server(command, mlflow_env, f"http://127.0.0.1:{port}/ping", work) as url:
-            results["mlflow"] = wrk(url.replace("/ping", "/invocations"), "POST", {"dataframe_records": [TRIP]}, work)
+        results["mlflow"] = mlflow_scoring(work)
         print(row("(e) mlflow models serve (1 worker), /invocations", results["mlflow"]), flush=True)
-
+        with api_server(sqlite_url, work) as running:
+            results["profiled"], profile = profiled(running, work)
+        print(row("(h) POST /predict, SQLite, under py-spy", results["profiled"]), flush=True)
+        print_profile(profile)
         ok, logged = exact_check(sqlite_url, work)
     print(f"\nexact check: {ok:,} responses 200, {logged:,} rows logged -> {'equal' if ok == logged else 'DIFFERENT'}")
+    summary(results, cpu)
+    return 0 if ok == logged else 1
+
+
+def hello_world(work: Path, results: dict[str, WrkResult], cpu: dict[str, float]) -> None:
+    """(a): the ceiling, with its CPU per request."""
+    (work / "bench_hello.py").write_text(HELLO_APP)
+    port = free_port()
+    hello = [sys.executable, "-m", "uvicorn", "bench_hello:app", "--host", "127.0.0.1", "--port", str(port)]
+    hello += ["--workers", str(WORKERS), "--no-access-log", "--log-level", "warning"]
+    with server(hello, dict(os.environ), f"http://127.0.0.1:{port}/ping", work) as running:
+        base = Running(running.url.removesuffix("/ping"), running.pid)
+        results["hello"], cpu["hello"] = measured(base, "/ping", "GET", None, work)
+        results["echo"] = wrk(base.url + "/echo", "POST", TRIP, work)
+    print(row("(a) Litestar hello world, GET /ping", results["hello"]), flush=True)
+    print(row("    same server, POST /echo of the trip body", results["echo"]), flush=True)
+
+
+def journal_cost(sqlite_url: str, work: Path, results: dict[str, WrkResult]) -> None:
+    """(g): memory-only records (the previous release's behaviour) against one write per answered request.
+
+    Twice each, alternating; the best run of each counts.
+    """
+    for attempt in range(2):
+        for key, durable in (("memory", False), ("journal", True)):
+            with api_server(sqlite_url, work, durable=durable) as running:
+                result = wrk(running.url + "/predict", "POST", TRIP, work)
+            if key not in results or result.rate > results[key].rate:
+                results[key] = result
+            label = "journal (one write per request)" if durable else "records in memory only"
+            print(row(f"(g{attempt + 1}) POST /predict, SQLite, {label}", result), flush=True)
+
+
+def predictions(sqlite_url: str, work: Path, results: dict[str, WrkResult], cpu: dict[str, float]) -> None:
+    """(b), (c), (d): /predict on each log database and the batch endpoint, rows logged against answers."""
+    for key, label, url_db, path, body in (
+        ("sqlite", "(b) POST /predict, log in SQLite", sqlite_url, "/predict", TRIP),
+        ("postgres", "(c) POST /predict, log in PostgreSQL", POSTGRES_URL, "/predict", TRIP),
+        ("batch", "(d) POST /predict/batch of 100, SQLite", sqlite_url, "/predict/batch", {"trips": [TRIP] * 100}),
+    ):
+        before = logged_ok_rows(url_db)
+        with api_server(url_db, work) as running:
+            results[key], cpu[key] = measured(running, path, "POST", body, work)
+        logged = logged_ok_rows(url_db) - before
+        per_request = 100 if key == "batch" else 1
+        ok = (results[key].requests - results[key].non_2xx) * per_request
+        print(row(label, results[key], f"{logged:,} / {ok:,}"), flush=True)
+
+
+def mlflow_scoring(work: Path) -> WrkResult:
+    """(e): MLflow's own scoring server on the same champion."""
+    port = free_port()
+    mlflow_env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{HOME / 'mlflow' / 'mlflow.db'}",
+        # the scoring server starts `uvicorn` by name: the one of this environment
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    }
+    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{model_name('green')}@champion"]
+    command += ["--env-manager", "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    with server(command, mlflow_env, f"http://127.0.0.1:{port}/ping", work) as running:
+        return wrk(running.url.replace("/ping", "/invocations"), "POST", {"dataframe_records": [TRIP]}, work)
+
+
+def summary(results: dict[str, WrkResult], cpu: dict[str, float]) -> None:
+    """The ratios against the targets, and the record ``make bench-check`` compares."""
     predict = results["sqlite"].rate
     print(f"/predict (SQLite log) vs hello world: {predict / results['hello'].rate:.0%} (target >= 50%)")
     print(f"/predict (SQLite log) vs POST echo: {predict / results['echo'].rate:.0%}")
@@ -290,17 +357,26 @@ def main() -> int:
     print(f"/predict with the journal vs records in memory only (best of 2 each): {journal:.0%} (target >= 80%)")
     paced = results["paced"]
     print(f"p99 at ~half the peak rate: {paced.p99_ms:.2f} ms at {paced.rate:,.0f} req/s (target < 10 ms)")
+    print(
+        f"server CPU per request: hello world {cpu['hello']:.0f} us, /predict (SQLite log) {cpu['sqlite']:.0f} us "
+        f"(validating, scoring, journaling and shipping the row add {cpu['sqlite'] - cpu['hello']:.0f} us), "
+        f"/predict (PostgreSQL log) {cpu['postgres']:.0f} us"
+    )
+    hello = "Litestar hello world, GET /ping"
+    hello_cpu = "server CPU per hello world request"
     record(
         "serve",
         {
-            "POST /predict, SQLite log": Figure(predict, "req/s", "higher"),
-            "POST /predict, PostgreSQL log": Figure(results["postgres"].rate, "req/s", "higher"),
-            "POST /predict/batch of 100, SQLite": Figure(results["batch"].rate, "req/s", "higher"),
+            hello: Figure(results["hello"].rate, "req/s", "higher"),
+            "POST /predict, SQLite log": Figure(predict, "req/s", "higher", baseline=hello),
+            "POST /predict, PostgreSQL log": Figure(results["postgres"].rate, "req/s", "higher", baseline=hello),
+            "POST /predict/batch of 100, SQLite": Figure(results["batch"].rate, "req/s", "higher", baseline=hello),
             "/predict over the hello world": Figure(predict / results["hello"].rate, "x", "higher"),
             "p99 at half the peak rate": Figure(paced.p99_ms, "ms", "lower"),
+            hello_cpu: Figure(cpu["hello"], "us", "lower"),
+            "server CPU per /predict request, SQLite log": Figure(cpu["sqlite"], "us", "lower", baseline=hello_cpu),
         },
     )
-    return 0 if ok == logged else 1
 
 
 if __name__ == "__main__":

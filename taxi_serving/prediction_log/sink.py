@@ -197,18 +197,28 @@ class PredictionLogSink:
                 folder.remove()
 
     def _ship_folder(self, folder: JournalFolder, owner_alive: bool) -> tuple[int, bool]:
-        """Ship every complete record of ``folder``: (records shipped, whether it got to the end)."""
+        """Ship every complete record of ``folder``: (records shipped, whether it got to the end).
+
+        The position is saved once per chunk read (up to ``READ_BYTES``), not per batch: saving is a file write
+        and a rename, and a position saved late only makes a restart ship some records again, which is
+        idempotent.
+        """
         position = folder.committed()
         shipped = 0
         while True:
             chunk = folder.read(position, owner_alive)
+            stored = 0
             for start in range(0, len(chunk.records), self.batch_size):
                 batch = chunk.records[start : start + self.batch_size]
                 if not self._ship(batch):
-                    return shipped, False
-                position = chunk.position_after(start + len(batch))
+                    break
+                stored = start + len(batch)
+            if stored:
+                position = chunk.position_after(stored)
                 folder.commit(position)
-                shipped += len(batch)
+                shipped += stored
+            if stored < len(chunk.records):
+                return shipped, False
             if chunk.records:
                 continue
             if not chunk.finished:

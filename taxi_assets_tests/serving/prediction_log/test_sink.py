@@ -1,5 +1,6 @@
 """The prediction log writer against real databases: the journal, outages, refused rows, dead workers' folders."""
 
+import itertools
 import signal
 import subprocess
 import sys
@@ -345,3 +346,38 @@ def test_spill_files_of_the_previous_release_are_shipped_with_the_service_of_the
     engine.dispose()
     assert services.count("yellow") == 7
     assert list((serving / "spill").iterdir()) == []
+
+
+class StopsAtBatch(PredictionLogSink):
+    """The real sink whose database stops answering at one batch (an outage in the middle of a chunk)."""
+
+    def __init__(self, url: str, journal: Path, down_at: int) -> None:
+        super().__init__(url, journal, batch_size=50)
+        self.down_at = down_at
+        self.batches = 0
+
+    def _ship(self, records: list[bytes]) -> bool:
+        self.batches += 1
+        if self.batches == self.down_at:
+            return False
+        return super()._ship(records)
+
+
+def test_an_outage_mid_chunk_saves_the_position_of_the_batches_stored_before_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    sink = StopsAtBatch(url, tmp_path / "journal", down_at=3)
+    sink.writer.open()
+    written = rows(300, "mid")
+    for row in written:
+        sink.submit(row)
+    ends = list(itertools.accumulate(len(msgspec.json.encode(row)) + 1 for row in written))
+    folder = sink.writer.folder
+    assert sink._ship_folder(folder, owner_alive=True) == (100, False)
+    # the position is just after the 100 stored records: a restart ships the other 200, not the first 100 again
+    assert folder.committed().offset == ends[99]
+    assert count_rows(url) == 100
+    assert sink._ship_folder(folder, owner_alive=True) == (200, True)
+    assert logged_ids(url, "mid") == {f"mid-{i}" for i in range(300)}
+    assert folder.committed().offset == ends[-1]
+    sink.writer.close()
+    sink.store.dispose()
