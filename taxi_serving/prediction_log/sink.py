@@ -6,9 +6,7 @@ database refuses (a constraint, a type) is found by halving the batch and moved 
 with the reason: the healthy rows of its batch arrive, nothing queues behind it. While the database is down,
 records wait in the journal. A worker that died leaves its folder, which another worker (or its replacement)
 adopts and ships. Shipping is idempotent: ``request_id`` is unique, and feedback only fills an empty fare.
-
-Feedback that could not reach the database is journaled the same way (``deferred``: when it waits).
-The database side is ``store``.
+Feedback that could not reach the database is journaled the same way (``deferred``). The database side is ``store``.
 """
 
 from __future__ import annotations
@@ -199,12 +197,10 @@ class PredictionLogSink:
     def _ship_folder(self, folder: JournalFolder, owner_alive: bool) -> tuple[int, bool]:
         """Ship every complete record of ``folder``: (records shipped, whether it got to the end).
 
-        The position is saved once per chunk read (up to ``READ_BYTES``), not per batch: saving is a file write
-        and a rename, and a position saved late only makes a restart ship some records again, which is
-        idempotent.
+        The position is saved once per chunk read, not per batch (a file write and a rename): saved late, it only
+        makes a restart ship some records again, which is idempotent.
         """
-        position = folder.committed()
-        shipped = 0
+        position, shipped = folder.committed(), 0
         while True:
             chunk = folder.read(position, owner_alive)
             stored = 0
@@ -214,8 +210,7 @@ class PredictionLogSink:
                     break
                 stored = start + len(batch)
             if stored:
-                position = chunk.position_after(stored)
-                folder.commit(position)
+                folder.commit(position := chunk.position_after(stored))
                 shipped += stored
             if stored < len(chunk.records):
                 return shipped, False
