@@ -12,7 +12,8 @@ connections, ``BENCH_SECONDS`` seconds, default 10):
   (f) /predict (SQLite) paced at half of (b)'s rate, for the p99 at moderate load;
   (g) /predict (SQLite) with the durable journal and with records held in memory only (``TAXI_LOG_DURABLE=0``,
       what the previous release did), twice each, alternating: the cost of writing every record before answering;
-  (h) /predict (SQLite) again under py-spy (``serve_profile``): the workers' top functions by their own samples.
+  (h) /predict (SQLite) under py-spy (``serve_profile``), right after (b) on a log of its own: the workers' top
+      functions by their own samples.
 
 For (a) and (b) the servers' CPU seconds (supervisor and workers, from ``/proc``) are divided by the requests
 answered: the CPU a request costs, and what /predict adds to the hello world's.
@@ -269,6 +270,10 @@ def main() -> int:
         sqlite_url = f"sqlite:///{work / 'bench-log.db'}"
         journal_cost(sqlite_url, work, results)
         predictions(sqlite_url, work, results, cpu)
+        # right after (b), on a log of its own: the profile of the same request path, nothing left over to ship
+        with api_server(f"sqlite:///{work / 'bench-profile.db'}", work) as running:
+            results["profiled"], profile = profiled(running, work)
+        print(row("(h) POST /predict, SQLite, under py-spy", results["profiled"]), flush=True)
         half = results["sqlite"].rate / 2
         # each connection waits this long before its next request: at most `half` requests per second in all
         delay_ms = CONNECTIONS * 1000 / half
@@ -277,11 +282,8 @@ def main() -> int:
         print(row(f"(f) POST /predict paced to ~{half:,.0f} req/s, SQLite", results["paced"]), flush=True)
         results["mlflow"] = mlflow_scoring(work)
         print(row("(e) mlflow models serve (1 worker), /invocations", results["mlflow"]), flush=True)
-        with api_server(sqlite_url, work) as running:
-            results["profiled"], profile = profiled(running, work)
-        print(row("(h) POST /predict, SQLite, under py-spy", results["profiled"]), flush=True)
-        print_profile(profile)
         ok, logged = exact_check(sqlite_url, work)
+    print_profile(profile)
     print(f"\nexact check: {ok:,} responses 200, {logged:,} rows logged -> {'equal' if ok == logged else 'DIFFERENT'}")
     summary(results, cpu)
     return 0 if ok == logged else 1
