@@ -8,6 +8,7 @@ described by their msgspec Structs (``schemas.py``), which are also what the han
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -30,6 +31,9 @@ PAYMENT_TYPES: Final = (0, 1, 2, 3, 4, 5, 6)
 CLIENT_ID: Final = "client_id"
 CLIENT_ID_MAX: Final = 128  # the log's column width
 REQUEST_ID_MAX: Final = 64
+# text a client sends (client_id, request_id) is printable: no C0 control character and no DEL, NUL included
+PRINTABLE: Final = "^[^\\u0000-\\u001f\\u007f]*$"
+_CONTROL: Final = re.compile("[\x00-\x1f\x7f]")
 FARE_MAX: Final = 10_000
 API_KEY_HEADER: Final = "X-API-Key"
 
@@ -123,8 +127,13 @@ def _flag(name: str, when: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def printable(text: str) -> bool:
+    """Whether ``text`` has no control character (the ``PRINTABLE`` pattern of the contract)."""
+    return _CONTROL.search(text) is None
+
+
 CLIENT_ID_SCHEMA: Final = {
-    "anyOf": [{"type": "string", "maxLength": CLIENT_ID_MAX}, {"type": "null"}],
+    "anyOf": [{"type": "string", "maxLength": CLIENT_ID_MAX, "pattern": PRINTABLE}, {"type": "null"}],
     "description": "Keeps a client on the same A/B arm.",
 }
 
@@ -188,7 +197,7 @@ def _write_paths(rules: dict[str, Rule], batch_limit: int) -> dict[str, Any]:
     feedback = {
         "type": "object",
         "properties": {
-            "request_id": {"type": "string", "minLength": 1, "maxLength": REQUEST_ID_MAX},
+            "request_id": {"type": "string", "minLength": 1, "maxLength": REQUEST_ID_MAX, "pattern": PRINTABLE},
             "actual_fare": {"type": "number", "minimum": 0, "maximum": FARE_MAX},
         },
         "required": ["request_id", "actual_fare"],

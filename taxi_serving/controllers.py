@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from taxi_assets.features.columns import FEATURES
 from taxi_serving.auth import require_api_key
-from taxi_serving.contract import FARE_MAX, REQUEST_ID_MAX
+from taxi_serving.contract import FARE_MAX, REQUEST_ID_MAX, printable
 from taxi_serving.errors import (
     ConflictError,
     InvalidRequestError,
@@ -261,8 +261,8 @@ def _feedback_errors(body: Any) -> list[FieldError]:
         if key not in {"request_id", "actual_fare"}
     ]
     request_id = body.get("request_id")
-    if not isinstance(request_id, str) or not 1 <= len(request_id) <= REQUEST_ID_MAX:
-        constraint = f"a string of 1 to {REQUEST_ID_MAX} characters"
+    if not isinstance(request_id, str) or not 1 <= len(request_id) <= REQUEST_ID_MAX or not printable(request_id):
+        constraint = f"a string of 1 to {REQUEST_ID_MAX} characters, without control characters"
         errors.append(FieldError(field="request_id", value=None, constraint=constraint))
     fare = body.get("actual_fare")
     if isinstance(fare, bool) or not isinstance(fare, int | float) or not 0 <= fare <= FARE_MAX:

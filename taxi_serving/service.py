@@ -15,7 +15,7 @@ import msgspec
 from taxi_assets.features.columns import FEATURES
 from taxi_assets.platform_db.prediction_log import CHALLENGER_ARM, CHAMPION_ARM, SHADOW_ARM, SHADOW_SUFFIX, LogRow
 from taxi_assets.registry.rollout import AB, GUARDRAIL, SHADOW
-from taxi_serving.contract import CLIENT_ID, CLIENT_ID_MAX
+from taxi_serving.contract import CLIENT_ID, CLIENT_ID_MAX, printable
 from taxi_serving.errors import InvalidRequestError, MalformedBodyError, NoModelError
 from taxi_serving.metrics import ApiMetrics
 from taxi_serving.model_store import LoadedModel, ModelStore
@@ -181,11 +181,12 @@ class Serving:
 
 
 def client_id_errors(client_id: object) -> list[FieldError]:
-    """``client_id`` is optional; when given, a string of at most ``CLIENT_ID_MAX`` characters."""
-    if client_id is None or (isinstance(client_id, str) and len(client_id) <= CLIENT_ID_MAX):
+    """``client_id`` is optional; when given, a string of at most ``CLIENT_ID_MAX`` characters, none a control one."""
+    if client_id is None or (isinstance(client_id, str) and len(client_id) <= CLIENT_ID_MAX and printable(client_id)):
         return []
     shown = len(client_id) if isinstance(client_id, str) else None
-    return [FieldError(field=CLIENT_ID, value=shown, constraint=f"a string of at most {CLIENT_ID_MAX} characters")]
+    constraint = f"a string of at most {CLIENT_ID_MAX} characters, without control characters"
+    return [FieldError(field=CLIENT_ID, value=shown, constraint=constraint)]
 
 
 def new_request_id() -> str:

@@ -62,7 +62,9 @@ def _fits(value: Any, rule: Rule) -> bool:
         return isinstance(value, str) and value in rule.allowed
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
-    if rule.kind is int and not float(value).is_integer():
+    # a JSON integer can have any number of digits: never through float() (beyond a double it overflows), and
+    # Python compares an int with the float bounds exactly
+    if rule.kind is int and isinstance(value, float) and not value.is_integer():
         return False
     if rule.allowed:
         return value in rule.allowed

@@ -2,6 +2,7 @@
 
 import json
 
+from taxi_assets.features.columns import FEATURES
 from taxi_assets_tests.champions import Trained
 from taxi_assets_tests.serving.api.support import assert_no_trace, log_rows
 from taxi_assets_tests.serving.support import HEADERS, Served, trip
@@ -49,3 +50,48 @@ def test_inconsistent_flags_and_wrong_types_are_named(served: Served, trained: T
     }
     assert set(fields) == {"passenger_count", "pickup_month", "is_rush_hour"}
     assert fields["passenger_count"]["value"] == "two"
+
+
+def test_numbers_of_any_size_are_422_naming_the_field_on_every_route(served: Served, trained: Trained) -> None:
+    """A JSON integer of 400 digits is beyond a double: refused as out of range, never a 500, and logged."""
+    huge = "9" * 400
+    base = trip(trained.holdout)
+    for name in FEATURES:
+        if name.endswith("borough"):
+            continue
+        text = json.dumps(base | {name: 0}).replace(f'"{name}": 0', f'"{name}": {huge}')
+        response = served.client.post("/predict", content=text, headers=HEADERS)
+        assert response.status_code == 422, (name, response.text)
+        (field,) = response.json()["fields"]
+        assert field == {"field": name, "value": "<an integer too large>", "constraint": field["constraint"]}
+        batch = '{"trips": [' + text + "]}"
+        response = served.client.post("/predict/batch", content=batch, headers=HEADERS)
+        assert response.status_code == 422, (name, response.text)
+        assert [item["field"] for item in response.json()["fields"]] == [f"trips[0].{name}"]
+    feedback = '{"request_id": "abc", "actual_fare": ' + huge + "}"
+    response = served.client.post("/feedback", content=feedback, headers=HEADERS)
+    assert response.status_code == 422
+    assert [item["field"] for item in response.json()["fields"]] == ["actual_fare"]
+    rejected = [row for row in log_rows(served) if row["status"] == "rejected"]
+    assert len(rejected) == 2 * 10  # every /predict and /predict/batch refusal is in the log
+
+
+def test_control_characters_in_text_are_422_on_every_route(served: Served, trained: Trained) -> None:
+    base = trip(trained.holdout)
+    for text in ("dispatch\x007", "tab\there", "bell\x07", "del\x7f"):
+        for path, body in (
+            ("/predict", base | {"client_id": text}),
+            ("/predict/batch", {"trips": [base], "client_id": text}),
+        ):
+            response = served.client.post(path, json=body, headers=HEADERS)
+            assert response.status_code == 422, (path, repr(text), response.text)
+            assert [item["field"] for item in response.json()["fields"]] == ["client_id"]
+            assert "without control characters" in response.json()["fields"][0]["constraint"]
+        for field, value in (("pickup_borough", f"Queens{text}"),):
+            response = served.client.post("/predict", json=base | {field: value}, headers=HEADERS)
+            assert response.status_code == 422
+        response = served.client.post("/feedback", json={"request_id": text, "actual_fare": 10.0}, headers=HEADERS)
+        assert response.status_code == 422
+        assert [item["field"] for item in response.json()["fields"]] == ["request_id"]
+    # printable text that is not ASCII is a valid client id
+    assert served.client.post("/predict", json=base | {"client_id": "dispatch-é-7"}, headers=HEADERS).status_code == 200
