@@ -113,7 +113,7 @@ def test_client_id_is_bounded_the_same_on_predict_and_batch(served: Served, trai
         assert response.status_code == 422
         (field,) = response.json()["fields"]
         assert field["field"] == "client_id"
-        assert field["constraint"] == "a string of at most 128 characters"
+        assert field["constraint"] == "a string of at most 128 characters, without control characters"
     assert served.client.post("/predict", json=body | {"client_id": "c" * 128}, headers=HEADERS).status_code == 200
 
 
