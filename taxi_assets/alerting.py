@@ -53,6 +53,8 @@ class Kind(StrEnum):
     # a challenger entered or left a rollout stage (shadow, A/B, the guardrail) on live evidence
     ROLLOUT = "rollout"
     LOG_QUARANTINED = "log_quarantined"
+    # the prediction log database refuses the API's writes for an operator to fix (a privilege, read-only)
+    LOG_STORE_REFUSING = "log_store_refusing"
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,14 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import psycopg2
+import sqlalchemy
 
+from taxi_assets.platform_db.schema import ensure_schema
 from taxi_assets_tests.support import needs
+from taxi_tools.deploy import grant
 
 POSTGRES = ("127.0.0.1", 5432)
 SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -59,6 +63,47 @@ def fresh_database(role: str) -> Iterator[str]:
         yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
     finally:
         drop_database(name)
+
+
+@dataclass(frozen=True)
+class RoleDatabase:
+    """A database, its owner's URL, and a login role's name and URL."""
+
+    owner_url: str
+    url: str
+    role: str
+
+
+@contextmanager
+def api_role_database(role: str) -> Iterator[RoleDatabase]:
+    """A fresh database migrated by its owner and a new login role granted what the deployment grants the API.
+
+    The database and the role are dropped afterwards.
+    """
+    login = f"taxi_{role}_{uuid.uuid4().hex[:8]}"
+    try:
+        with fresh_database(role) as owner_url:
+            owner = sqlalchemy.create_engine(owner_url)
+            try:
+                ensure_schema(owner)
+                with owner.begin() as connection:
+                    connection.execute(sqlalchemy.text(f'CREATE ROLE "{login}" LOGIN'))
+                grant(owner, login, login)
+            finally:
+                owner.dispose()
+            yield RoleDatabase(owner_url, owner_url.replace("postgres@", f"{login}@"), f'"{login}"')
+    finally:
+        admin(f'DROP ROLE IF EXISTS "{login}"')
+
+
+def as_owner(url: str, statement: str) -> None:
+    """Run one statement as the database's owner (a GRANT, a REVOKE)."""
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sqlalchemy.text(statement))
+    finally:
+        engine.dispose()
 
 
 class TcpProxy:

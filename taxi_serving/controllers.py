@@ -191,10 +191,14 @@ class HealthController(Controller):
             detail = "serving the last loaded champion; the model registry is unreachable"
         else:
             detail = "ready"
-        if not sink.counters.database_ok:
+        problem = sink.counters.store_problem
+        if problem:
+            detail += f"; the log database refuses this API's rows ({problem}), {sink.backlog} record(s) wait"
+        elif not sink.counters.database_ok:
             detail += f"; the log database is unreachable, {sink.backlog} record(s) wait in the journal"
+        ready = files_ok and not problem  # an operator must fix the database: send no more traffic here
         readiness = Readiness(
-            ready=files_ok,
+            ready=ready,
             model_name=serving.settings.model_name,
             champion_version=champion.version if champion else None,
             loaded_at=champion.loaded_at.isoformat() if champion else None,
@@ -205,7 +209,7 @@ class HealthController(Controller):
             log_quarantined=sink.counters.quarantined,
             detail=detail,
         )
-        return Response(readiness, status_code=200 if files_ok else 503)
+        return Response(readiness, status_code=200 if ready else 503)
 
     @get("/metrics", operation_id="metrics", media_type=CONTENT_TYPE_LATEST)
     async def metrics(self, request: Request) -> Response[bytes]:

@@ -173,14 +173,16 @@ class ModelStore:
         profile_path = folder / PROFILE_FILE
         profile = ReferenceProfile.from_json(profile_path.read_text()) if profile_path.exists() else None
         log.warning("registry unreachable: serving the cached %s from %s", alias, folder)
+        version = (folder / VERSION_FILE).read_text().strip()
         return LoadedModel(
             alias=alias,
-            version=(folder / VERSION_FILE).read_text().strip(),
+            version=version,
             model=FareModel.load(folder),
             validator=TripValidator(profile),
             metrics={},
             loaded_at=datetime.now(UTC),
-            source=f"cache:{folder}",
+            # where it came from, in the registry's words: no path of this machine goes out in a response
+            source=f"cache:models:/{self.model_name}/{version}",
             cache_path=folder,
         )
 

@@ -16,19 +16,17 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Final
 
 import msgspec
-import sqlalchemy as sa
 
-from taxi_assets.alerting import Alert, Alerter, Kind, Severity
-from taxi_assets.platform_db.prediction_log import PREDICTION_LOG_QUARANTINE, LogRow
+from taxi_assets.platform_db.prediction_log import LogRow
+from taxi_serving.prediction_log.alerts import SinkAlerts
 from taxi_serving.prediction_log.deferred import DeferredFeedback, now_text
 from taxi_serving.prediction_log.journal import Chunk, JournalFolder, Position, adopted, import_spill_files, orphans
 from taxi_serving.prediction_log.store import (
-    DRIVER_ERRORS,
     LogStore,
     LogStoreDownError,
+    LogStoreMisconfiguredError,
     RecordRefusedError,
     SinkCounters,
     sorted_records,
@@ -36,7 +34,6 @@ from taxi_serving.prediction_log.store import (
 from taxi_serving.prediction_log.writer import JournalWriter
 
 log = logging.getLogger("taxi_serving.prediction_log.sink")
-ALERT_INTERVAL_SECONDS: Final = 60.0
 
 
 class PredictionLogSink:
@@ -71,8 +68,7 @@ class PredictionLogSink:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prediction-log-writer", daemon=True)
         self._encoder = msgspec.json.Encoder()
-        self._unalerted: collections.Counter[str] = collections.Counter()
-        self._last_alert = 0.0
+        self.alerts = SinkAlerts(url, service)
         self.deferred = DeferredFeedback(
             self.writer.folder.path, self._feedback_outcome, self.quarantine, feedback_wait_seconds
         )
@@ -164,7 +160,7 @@ class PredictionLogSink:
                     last_replay = time.monotonic()
                     self._adopt_orphans()
                     self.counters.feedback_applied += self.deferred.retry()
-                    self._alert_quarantine()
+                    self.alerts.send_due()
             except Exception:
                 # a bug here must not stop the writer (every later record would wait): say so, try again
                 self.counters.write_failures += 1
@@ -246,12 +242,16 @@ class PredictionLogSink:
             for item in feedback:
                 self.counters.feedback_applied += self.deferred.apply(item)
         except LogStoreDownError as exc:
-            if self.counters.database_ok:
+            if isinstance(exc, LogStoreMisconfiguredError):  # an operator's mistake: alert, never quarantine
+                self.counters.store_problem = str(exc)
+                self.alerts.refusing(str(exc))
+            elif self.counters.database_ok:
                 log.warning("prediction log database down (%s); records wait in the journal", exc)
             self.counters.write_failures += 1
             self.counters.database_ok = False
             return False
-        self.counters.database_ok = True
+        self.counters.database_ok, self.counters.store_problem = True, None
+        self.alerts.refusing(None)
         return True
 
     def _store(self, rows: list[LogRow]) -> None:
@@ -276,24 +276,5 @@ class PredictionLogSink:
         self.counters.quarantined += 1
         kind = reason.split(":", 1)[0]
         self.quarantine_reasons[kind] += 1
-        self._unalerted[kind] += 1
+        self.alerts.quarantined(kind)
         log.warning("prediction log record %s quarantined: %s", request_id, reason)
-
-    def _alert_quarantine(self) -> None:
-        """One alert per minute at most, with the count of each reason since the last one."""
-        if not self._unalerted or time.monotonic() - self._last_alert < ALERT_INTERVAL_SECONDS:
-            return
-        count = sum(self._unalerted.values())
-        alert = Alert(
-            severity=Severity.WARNING,
-            kind=Kind.LOG_QUARANTINED,
-            service=self.service or "unknown",
-            title=f"{count} prediction log record(s) refused by the database and quarantined",
-            details={"reasons": dict(self._unalerted), "table": PREDICTION_LOG_QUARANTINE.name},
-        )
-        try:
-            Alerter(self.url).send(alert)
-        except (sa.exc.SQLAlchemyError, *DRIVER_ERRORS):
-            return  # the database is down again: the next round tries
-        self._unalerted.clear()
-        self._last_alert = time.monotonic()

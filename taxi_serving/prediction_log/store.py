@@ -35,10 +35,20 @@ class SinkCounters:
     feedback_applied: int = 0
     write_failures: int = 0
     database_ok: bool = True
+    # why the database refuses this API's writes (a privilege, read-only, a missing table), while it does
+    store_problem: str | None = None
 
 
 class LogStoreDownError(Exception):
     """The log database did not answer; the records stay in the journal and are shipped later."""
+
+
+class LogStoreMisconfiguredError(LogStoreDownError):
+    """The database answered and refuses this API's writes for a reason an operator must fix.
+
+    A privilege, a read-only database, a missing table: not the data's fault, so nothing is quarantined and the
+    records wait in the journal.
+    """
 
 
 class RecordRefusedError(Exception):
@@ -125,21 +135,27 @@ class LogStore:
                 execute_values(cursor, _POSTGRES_INSERT, rows, page_size=1_000)
             raw.commit()
         except Exception as exc:
-            if isinstance(exc, REFUSED) and not isinstance(exc, MISSING_SCHEMA):
-                with contextlib.suppress(Exception):
-                    raw.rollback()
-            else:
-                # most likely a dead connection: drop it from the pool rather than reset it (which fails loudly)
-                with contextlib.suppress(Exception):
-                    raw.invalidate()
-            if isinstance(exc, MISSING_SCHEMA):
-                self._schema_ready = False  # someone dropped a table: migrate again before the next try
-            elif isinstance(exc, REFUSED):
-                raise RecordRefusedError(_reason(exc)) from exc
-            raise LogStoreDownError(type(exc).__name__) from exc
+            raise self._failed(raw, exc) from exc
         finally:
             with contextlib.suppress(Exception):
                 raw.close()
+
+    def _failed(self, raw: Any, exc: Exception) -> Exception:
+        """What a failed insert means, to raise: the operator's problem, the data's, or the database down."""
+        if isinstance(exc, MISSING_SCHEMA):
+            self._schema_ready = False  # someone dropped a table or a column: migrate again before the next try
+        if operator_error(exc) or (isinstance(exc, REFUSED) and not isinstance(exc, MISSING_SCHEMA)):
+            with contextlib.suppress(Exception):
+                raw.rollback()
+        else:
+            # most likely a dead connection: drop it from the pool rather than reset it (which fails loudly)
+            with contextlib.suppress(Exception):
+                raw.invalidate()
+        if operator_error(exc):
+            return LogStoreMisconfiguredError(_reason(exc))
+        if isinstance(exc, REFUSED):
+            return RecordRefusedError(_reason(exc))
+        return LogStoreDownError(type(exc).__name__)
 
     def quarantine(self, record: bytes, reason: str, service: str | None) -> str | None:
         """Keep a refused record with its reason; its request id when it names one (for the log line).
@@ -170,6 +186,8 @@ class LogStore:
                     )
                 )
         except (sa.exc.SQLAlchemyError, *DRIVER_ERRORS, ValueError) as exc:
+            if operator_error(exc):
+                raise LogStoreMisconfiguredError(_reason(exc)) from exc
             raise LogStoreDownError(type(exc).__name__) from exc
         return request_id
 
@@ -248,6 +266,21 @@ REFUSED: Final = (
     OverflowError,
 )
 MISSING_SCHEMA: Final = (psycopg2.errors.UndefinedTable, psycopg2.errors.UndefinedColumn)
+# the database answered, and no row could be written whatever it held: the role, the database or the schema is wrong
+OPERATOR_ERRORS: Final = (
+    psycopg2.errors.InsufficientPrivilege,
+    psycopg2.errors.ReadOnlySqlTransaction,
+    *MISSING_SCHEMA,
+)
+
+
+def operator_error(exc: BaseException) -> bool:
+    """Whether ``exc`` (a driver's error, or SQLAlchemy's wrapping one) is an operator's mistake, not the data's."""
+    original = getattr(exc, "orig", None) or exc
+    if isinstance(original, OPERATOR_ERRORS):
+        return True
+    # SQLite: the file or its folder is read-only for this process ("attempt to write a readonly database")
+    return isinstance(original, sqlite3.OperationalError) and "readonly" in str(original)
 
 
 def _sqlite_wal(dbapi_connection: Any, connection_record: Any) -> None:

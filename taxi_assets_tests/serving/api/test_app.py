@@ -1,8 +1,14 @@
-"""The app as a whole: a row the log refuses is quarantined, and the API stays ready."""
+"""The app as a whole: a row the log refuses is quarantined, the API ready; a log refusing the API: not ready."""
+
+from pathlib import Path
+
+from litestar.testing import TestClient
 
 from taxi_assets_tests.champions import Trained
+from taxi_assets_tests.postgres import api_role_database, as_owner
 from taxi_assets_tests.serving.api.support import log_rows
-from taxi_assets_tests.serving.support import HEADERS, Served, trip
+from taxi_assets_tests.serving.support import HEADERS, Served, make_settings, trip
+from taxi_serving.app import create_app
 
 
 def test_a_refused_row_is_quarantined_and_readiness_stays_true(served: Served, trained: Trained) -> None:
@@ -22,3 +28,28 @@ def test_a_refused_row_is_quarantined_and_readiness_stays_true(served: Served, t
     assert ready.json()["log_backlog"] == 0
     assert sum(row["status"] == "ok" for row in log_rows(served)) == 20
     assert "taxi_api_log_rows_quarantined_total 1.0" in served.client.get("/metrics").text
+
+
+def test_a_log_database_refusing_the_apis_rows_makes_it_not_ready_until_fixed(
+    served: Served, trained: Trained, tmp_path: Path
+) -> None:
+    """The API's role loses INSERT on the log: answers still journaled, /readyz 503 with the reason, then ready."""
+    with api_role_database("ready") as database:
+        as_owner(database.owner_url, f"REVOKE INSERT ON prediction_log FROM {database.role}")
+        settings = make_settings(served.home, database_url=database.url, journal_dir=tmp_path / "journal")
+        with TestClient(create_app(settings)) as client:
+            for _ in range(10):
+                assert client.post("/predict", json=trip(trained.holdout), headers=HEADERS).status_code == 200
+            sink = client.app.state.serving.sink
+            assert not sink.flush(timeout=5)
+            ready = client.get("/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["ready"] is False
+            assert "refuses this API's rows (InsufficientPrivilege" in ready.json()["detail"]
+            assert ready.json()["log_backlog"] == 10
+            as_owner(database.owner_url, f"GRANT INSERT ON prediction_log TO {database.role}")
+            assert sink.flush(timeout=15)
+            ready = client.get("/readyz")
+            assert ready.status_code == 200
+            assert ready.json()["detail"] == "ready"
+            assert ready.json()["log_quarantined"] == 0

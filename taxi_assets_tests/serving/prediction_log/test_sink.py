@@ -1,6 +1,7 @@
 """The prediction log writer against real databases: the journal, outages, refused rows, dead workers' folders."""
 
 import itertools
+import json
 import signal
 import subprocess
 import sys
@@ -13,8 +14,9 @@ import msgspec
 import pytest
 import sqlalchemy as sa
 
+from taxi_assets.alerting import Alerter
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG, PREDICTION_LOG_QUARANTINE
-from taxi_assets_tests.postgres import POSTGRES, TcpProxy, require_postgres
+from taxi_assets_tests.postgres import POSTGRES, TcpProxy, api_role_database, as_owner, require_postgres
 from taxi_serving.prediction_log.journal import JournalFolder
 from taxi_serving.prediction_log.sink import PredictionLogSink
 from taxi_serving.service import log_row
@@ -381,3 +383,34 @@ def test_an_outage_mid_chunk_saves_the_position_of_the_batches_stored_before_it(
     assert folder.committed().offset == ends[-1]
     sink.writer.close()
     sink.store.dispose()
+
+
+@pytest.mark.slow
+def test_insert_revoked_then_granted_back_quarantines_nothing_and_loses_nothing(tmp_path: Path) -> None:
+    """An operator's mistake is not bad data: the rows wait in the journal, an alert says why, all arrive later."""
+    with api_role_database("grants") as database:
+        owner_url = database.owner_url
+        as_owner(owner_url, f"REVOKE INSERT ON prediction_log FROM {database.role}")
+        sink = sink_for(database.url, tmp_path / "journal")
+        sink.start()
+        for row in rows(100, "grant"):
+            sink.submit(row)
+        assert not sink.flush(timeout=5)
+        assert "InsufficientPrivilege" in str(sink.counters.store_problem)
+        assert sink.counters.quarantined == 0
+        assert sink.backlog == 100
+        deadline = time.monotonic() + 10
+        while not refusing_alerts(owner_url) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        (alert,) = refusing_alerts(owner_url)
+        assert "InsufficientPrivilege" in json.dumps(alert["details"])
+        as_owner(owner_url, f"GRANT INSERT ON prediction_log TO {database.role}")
+        assert sink.flush(timeout=15)
+        assert sink.counters.store_problem is None
+        sink.stop()
+        assert logged_ids(owner_url, "grant") == {f"grant-{i}" for i in range(100)}
+        assert count_rows(owner_url, PREDICTION_LOG_QUARANTINE) == 0
+
+
+def refusing_alerts(url: str) -> list[dict[str, object]]:
+    return [alert for alert in Alerter(url).history() if alert["kind"] == "log_store_refusing"]

@@ -4,12 +4,15 @@ Shipping is idempotent (a request id logged twice is one row), a row the databas
 ``RecordRefusedError`` (never a silent drop), feedback is joined once, and the quarantine keeps what was refused.
 """
 
+import sqlite3
+
 import msgspec
+import psycopg2.errors
 import pytest
 import sqlalchemy as sa
 
 from taxi_assets.platform_db.prediction_log import LOG_COLUMNS, PREDICTION_LOG, PREDICTION_LOG_QUARANTINE
-from taxi_serving.prediction_log.store import LogStore, RecordRefusedError, sorted_records
+from taxi_serving.prediction_log.store import LogStore, RecordRefusedError, operator_error, sorted_records
 from taxi_serving.service import log_row
 
 
@@ -87,3 +90,12 @@ def test_journal_records_are_sorted_into_rows_feedback_and_the_unreadable() -> N
     assert all(len(r) == len(LOG_COLUMNS) and r[-1] == "yellow" for r in rows)  # stamped with this API's service
     assert feedback == [{"feedback": "a", "actual_fare": 3.0}]
     assert unreadable == [b"{torn", b"42"]
+
+
+def test_an_operators_mistake_is_told_from_the_datas() -> None:
+    assert operator_error(sqlite3.OperationalError("attempt to write a readonly database"))
+    assert not operator_error(sqlite3.OperationalError("database is locked"))
+    assert not operator_error(sqlite3.IntegrityError("NOT NULL constraint failed: prediction_log.endpoint"))
+    assert operator_error(psycopg2.errors.InsufficientPrivilege("permission denied for table prediction_log"))
+    assert operator_error(psycopg2.errors.UndefinedTable('relation "prediction_log" does not exist'))
+    assert not operator_error(psycopg2.errors.NumericValueOutOfRange("value out of range"))
