@@ -132,6 +132,11 @@ def printable(text: str) -> bool:
     return _CONTROL.search(text) is None
 
 
+def without_control(text: str) -> str:
+    """``text`` with its control characters removed: what the log keeps of text a refused request carried."""
+    return _CONTROL.sub("", text)
+
+
 CLIENT_ID_SCHEMA: Final = {
     "anyOf": [{"type": "string", "maxLength": CLIENT_ID_MAX, "pattern": PRINTABLE}, {"type": "null"}],
     "description": "Keeps a client on the same A/B arm.",

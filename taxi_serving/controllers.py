@@ -206,7 +206,7 @@ class HealthController(Controller):
             registry_reachable=serving.store.registry_reachable,
             log_store_reachable=sink.counters.database_ok,
             log_backlog=sink.backlog,
-            log_quarantined=sink.counters.quarantined,
+            log_quarantined=int(serving.metrics.counter_total("taxi_api_log_rows_quarantined")),
             detail=detail,
         )
         return Response(readiness, status_code=200 if ready else 503)

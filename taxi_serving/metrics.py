@@ -141,6 +141,15 @@ class ApiMetrics:
         self.registry_up.set(values.get("registry_up", 0.0))
         self.log_db_up.set(values.get("database_ok", 0.0))
 
+    def counter_total(self, name: str) -> float:
+        """A counter's value summed over every worker (this app's alone without a multiprocess folder)."""
+        self.refresh()
+        registry = self.registry
+        if self.multiprocess_dir:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=self.multiprocess_dir)
+        return registry.get_sample_value(f"{name}_total") or 0.0
+
     def exposition(self) -> bytes:
         """The Prometheus text of every worker (or of this app alone, without a multiprocess folder)."""
         self.refresh()

@@ -19,6 +19,7 @@ from taxi_serving.auth import authorize
 from taxi_serving.service import Serving
 
 _encoder = msgspec.json.Encoder()
+ALLOW: Final = "OPTIONS, POST"
 # a prediction is for one caller at one time: no cache may keep it; no browser may guess another content type
 PREDICTION_HEADERS: Final = (
     (b"content-type", b"application/json"),
@@ -41,10 +42,15 @@ async def predict_route(scope: Scope, receive: Receive, send: Send) -> None:
     about 27 microseconds a request here, more than validating, scoring and logging the trip. Errors still go
     through the app's exception handlers; ``contract.py`` documents the route in /schema.
     """
-    if scope.get("method") != "POST":
-        raise MethodNotAllowedException(headers={"Allow": "POST"})
+    method = scope.get("method")
+    if method not in ("POST", "OPTIONS"):
+        raise MethodNotAllowedException(headers={"Allow": ALLOW})
     app = scope["litestar_app"]
     authorize(scope)
+    if method == "OPTIONS":  # as Litestar answers it on the controllers' routes: the key, then what is allowed
+        await send({"type": "http.response.start", "status": 204, "headers": [(b"allow", ALLOW.encode())]})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return
     serving: Serving = app.state.serving
     body = await read_body(receive, serving.settings.max_body_bytes)
     payload = _encoder.encode(serving.predict_one(body))

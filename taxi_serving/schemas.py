@@ -75,7 +75,8 @@ class Readiness(msgspec.Struct, kw_only=True):
     """Whether a champion is loaded, which, from where, and the state of the registry and the log store.
 
     ``log_backlog``: records this worker journaled that are not in the database yet; ``log_quarantined``: records
-    the database refused since start (kept in ``prediction_log_quarantine`` with the reason).
+    the database refused, summed over the API's workers as ``/metrics`` sums them (kept in
+    ``prediction_log_quarantine`` with the reason).
     """
 
     ready: bool

@@ -15,7 +15,7 @@ import msgspec
 from taxi_assets.features.columns import FEATURES
 from taxi_assets.platform_db.prediction_log import CHALLENGER_ARM, CHAMPION_ARM, SHADOW_ARM, SHADOW_SUFFIX, LogRow
 from taxi_assets.registry.rollout import AB, GUARDRAIL, SHADOW
-from taxi_serving.contract import CLIENT_ID, CLIENT_ID_MAX, printable
+from taxi_serving.contract import CLIENT_ID, CLIENT_ID_MAX, printable, without_control
 from taxi_serving.errors import InvalidRequestError, MalformedBodyError, NoModelError
 from taxi_serving.metrics import ApiMetrics
 from taxi_serving.model_store import LoadedModel, ModelStore
@@ -260,15 +260,17 @@ def log_row(
         status,
         status_code,
         reason,
-        field,
-        client_id if isinstance(client_id, str) and len(client_id) <= CLIENT_ID_MAX else None,
+        # text from a refused request may hold anything: no control character reaches the database (PostgreSQL
+        # refuses NUL, which would send the row to the quarantine instead of the log)
+        without_control(field) if field else field,
+        without_control(client_id) if isinstance(client_id, str) and len(client_id) <= CLIENT_ID_MAX else None,
         arm,
         model_version,
     ]
     for name in FEATURES:
         value = features.get(name)
         if name.endswith("borough"):
-            values.append(value[:32] if isinstance(value, str) else None)
+            values.append(without_control(value)[:32] if isinstance(value, str) else None)
         else:
             values.append(_as_float(value))
     values += [prediction, latency_ms, None, None, service]

@@ -1,5 +1,10 @@
 """The Prometheus metrics stay bounded whatever clients send."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from taxi_assets_tests.champions import Trained
@@ -52,3 +57,25 @@ def test_predictions_counted_in_bulk_read_as_if_each_were_observed() -> None:
     # counted once: a second scrape adds nothing
     again = metrics.exposition().decode()
     assert all(line in again for line in wanted)
+
+
+COUNTING_WORKER = """
+import sys
+from taxi_serving.metrics import ApiMetrics
+
+metrics = ApiMetrics()
+metrics.bind(lambda: {"quarantined": float(sys.argv[1])})
+print(metrics.counter_total("taxi_api_log_rows_quarantined"))
+"""
+
+
+def test_a_counter_total_is_summed_over_the_workers_as_metrics_sums_it(tmp_path: Path) -> None:
+    """What /readyz says of the quarantine is every worker's count, not the one that answered."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    totals = []
+    for quarantined in ("3", "1"):
+        done = subprocess.run(
+            [sys.executable, "-c", COUNTING_WORKER, quarantined], env=env, capture_output=True, text=True, check=True
+        )
+        totals.append(float(done.stdout.strip()))
+    assert totals == [3.0, 4.0]  # the second worker's total includes the first's (its files stay)

@@ -22,10 +22,16 @@ def test_a_trip_is_priced_by_the_champion_with_the_answers_headers(served: Serve
     assert int(response.headers["content-length"]) == len(response.content)
 
 
-def test_only_post_is_allowed_and_the_answer_says_so(served: Served) -> None:
-    response = served.client.get("/predict", headers=HEADERS)
-    assert response.status_code == 405
-    assert response.headers["allow"] == "POST"
+def test_only_post_is_allowed_and_the_answer_says_so_as_on_the_batch_route(served: Served) -> None:
+    for path in ("/predict", "/predict/batch"):
+        for method in ("GET", "DELETE", "PUT"):
+            response = served.client.request(method, path, headers=HEADERS)
+            assert response.status_code == 405
+            assert set(response.headers["allow"].split(", ")) == {"POST", "OPTIONS"}
+        options = served.client.options(path, headers=HEADERS)
+        assert options.status_code == 204
+        assert set(options.headers["allow"].split(", ")) == {"POST", "OPTIONS"}
+        assert served.client.options(path).status_code == 401  # the key first, as for every other method
 
 
 def test_the_key_is_checked_before_the_body_is_read(served: Served) -> None:

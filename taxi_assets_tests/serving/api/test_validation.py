@@ -1,11 +1,18 @@
 """A trip is checked against the champion's reference ranges: every failing field named, with its value and range."""
 
 import json
+from pathlib import Path
+
+import sqlalchemy as sa
+from litestar.testing import TestClient
 
 from taxi_assets.features.columns import FEATURES
+from taxi_assets.platform_db.prediction_log import PREDICTION_LOG
 from taxi_assets_tests.champions import Trained
+from taxi_assets_tests.postgres import fresh_database
 from taxi_assets_tests.serving.api.support import assert_no_trace, log_rows
-from taxi_assets_tests.serving.support import HEADERS, Served, trip
+from taxi_assets_tests.serving.support import HEADERS, Served, make_settings, trip
+from taxi_serving.app import create_app
 
 
 def test_422_names_every_failing_field_with_value_and_range(served: Served, trained: Trained) -> None:
@@ -95,3 +102,38 @@ def test_control_characters_in_text_are_422_on_every_route(served: Served, train
         assert [item["field"] for item in response.json()["fields"]] == ["request_id"]
     # printable text that is not ASCII is a valid client id
     assert served.client.post("/predict", json=base | {"client_id": "dispatch-é-7"}, headers=HEADERS).status_code == 200
+
+
+def test_a_request_refused_for_control_characters_is_logged_not_quarantined_on_postgres(
+    served: Served, trained: Trained, tmp_path: Path
+) -> None:
+    """PostgreSQL refuses NUL in text: the refused request's row keeps its text without control characters."""
+    with fresh_database("nul") as url:
+        settings = make_settings(served.home, database_url=url, journal_dir=tmp_path / "journal")
+        with TestClient(create_app(settings)) as client:
+            body = trip(trained.holdout) | {"client_id": "a\x00b", "pickup_borough": "Queens\x00", "odd\x00key": 1}
+            response = client.post("/predict", json=body, headers=HEADERS)
+            assert response.status_code == 422
+            assert {item["field"] for item in response.json()["fields"]} == {
+                "client_id",
+                "pickup_borough",
+                "odd\x00key",
+            }
+            batch = {"trips": [trip(trained.holdout)], "client_id": "\x00"}
+            assert client.post("/predict/batch", json=batch, headers=HEADERS).status_code == 422
+            sink = client.app.state.serving.sink
+            assert sink.flush(timeout=10)
+            assert sink.counters.quarantined == 0
+        engine = sa.create_engine(url)
+        with engine.connect() as connection:
+            rows = (
+                connection.execute(sa.select(PREDICTION_LOG).where(PREDICTION_LOG.c.status == "rejected"))
+                .mappings()
+                .all()
+            )
+        engine.dispose()
+    assert len(rows) == 2
+    single = next(row for row in rows if row["endpoint"] == "/predict")
+    assert single["client_id"] is None  # a refused request's client id is not kept
+    assert single["pickup_borough"] == "Queens"
+    assert "oddkey" in single["field"]
