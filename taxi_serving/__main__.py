@@ -76,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_level=args.log_level,
         log_config=logs.dict_config(launcher.log_format, args.log_level.upper()),
         server_header=False,
+        # uvicorn's httptools protocol with a deadline on reading each request (slow clients are cut)
+        http="taxi_serving.slow_clients:ReadDeadlineProtocol",
     )
     return 0
 

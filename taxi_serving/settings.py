@@ -103,13 +103,16 @@ class Launcher:
     home: Path
     log_format: str
     log_level: str
+    # a connection must send each whole request (headers and body) within this many seconds (slow clients)
+    read_timeout_seconds: float = 30.0
 
 
 def launcher_from_env(env: Mapping[str, str]) -> Launcher:
     """How the launcher starts uvicorn, from the environment.
 
     ``TAXI_API_HOST`` (127.0.0.1), ``TAXI_API_PORT`` (8000), ``TAXI_API_WORKERS`` (1), ``TAXI_HOME`` (``.taxi``),
-    ``TAXI_LOG_FORMAT`` (json) and ``TAXI_LOG_LEVEL`` (INFO).
+    ``TAXI_LOG_FORMAT`` (json), ``TAXI_LOG_LEVEL`` (INFO) and ``TAXI_READ_TIMEOUT_SECONDS`` (30: the time a
+    connection has to send each whole request).
 
     Raises:
         ValueError: a log format or level that does not exist (the message names the valid ones).
@@ -121,4 +124,5 @@ def launcher_from_env(env: Mapping[str, str]) -> Launcher:
         home=DataHome.from_env(env).root,
         log_format=logs.log_format(env, logs.JSON),
         log_level=logs.log_level(env),
+        read_timeout_seconds=float(env.get("TAXI_READ_TIMEOUT_SECONDS") or 30.0),
     )
