@@ -232,6 +232,14 @@ def _write_paths(rules: dict[str, Rule], batch_limit: int) -> dict[str, Any]:
         FeedbackResponse,
         (400, 401, 404, 409, 413, 422, 503),
     )
+    # a client that has priced a trip sends the fare charged for it later: a stateful test follows this link
+    single["responses"]["200"]["links"] = {
+        "feedback": {
+            "operationId": "feedback",
+            "requestBody": {"request_id": "$response.body#/request_id", "actual_fare": 17.5},
+            "description": "The fare actually charged for this prediction, joined to it in the log.",
+        }
+    }
     return {"/predict": {"post": single}, "/predict/batch": {"post": many}, "/feedback": {"post": joined}}
 
 

@@ -1,6 +1,7 @@
 """The contract is the server: schemathesis with every check against a real server, the docs offline, the edges."""
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,13 +24,15 @@ def api(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield server
 
 
-def test_schemathesis_with_every_check_finds_no_failure(api: Server, tmp_path: Path) -> None:
+def test_schemathesis_with_every_check_and_its_stateful_phase_finds_no_failure(api: Server, tmp_path: Path) -> None:
     command = [sys.executable, "-m", "schemathesis.cli", "run", f"{api.base}/schema/openapi.json"]
     command += ["--checks", "all", "--header", f"X-API-Key: {HEADERS['X-API-Key']}", "--seed", "7"]
     command += ["--max-examples", "150", "--workers", "2", "--no-color"]
     # run in a scratch folder: schemathesis keeps a cache of what it found in its working directory
     result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+    # the stateful phase ran and followed the document's link: a prediction, then feedback for its request id
+    assert re.search(r"API Links:\s+1 covered / 1 selected / 1 total", result.stdout), result.stdout[-4000:]
 
 
 def test_the_documented_examples_are_accepted(api: Server) -> None:
