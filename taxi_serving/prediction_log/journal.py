@@ -20,6 +20,7 @@ import fcntl
 import os
 import re
 import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ LOCK: Final = "lock"
 COMMITTED: Final = "committed"
 SEGMENT: Final = re.compile(r"^(\d{6})\.jsonl$")
 READ_BYTES: Final = 4 << 20  # a read never holds more than this; a record is a few hundred bytes
+OVERSIZED_KEPT: Final = 100_000  # what the quarantine keeps of a record longer than a read
 
 
 class JournalUnavailableError(Exception):
@@ -57,6 +59,8 @@ class Chunk:
     finished: bool = False
     torn: bytes = b""
     next_segment: int | None = None
+    # after a record too long to be one of the API's (over READ_BYTES, noted in the folder's damage): the next one
+    resume: Position | None = None
 
     def position_after(self, count: int) -> Position:
         """The position just after the first ``count`` records."""
@@ -69,6 +73,10 @@ class JournalFolder:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # the last position saved, kept in memory too: a save that fails (a full disk) must not make shipping repeat
+        self._saved: Position | None = None
+        # impossible states found and repaired, each with the bytes to keep and why (the sink quarantines them)
+        self.damage: list[tuple[bytes, str]] = []
 
     def segments(self) -> list[int]:
         """Segment numbers, oldest first."""
@@ -83,19 +91,46 @@ class JournalFolder:
         return self.path / f"{number:06d}.jsonl"
 
     def committed(self) -> Position:
-        """The saved shipping position, or the start of the oldest segment."""
+        """The saved shipping position, or the start of the oldest segment.
+
+        A saved offset past its segment's end cannot be: shipping starts that segment again (idempotent) and the
+        damage is noted, rather than taking the segment as shipped.
+        """
+        if self._saved is not None:
+            return self._saved
         try:
             segment, offset = (self.path / COMMITTED).read_text().split()
-            return Position(int(segment), int(offset))
+            position = Position(int(segment), int(offset))
         except (FileNotFoundError, ValueError):
             segments = self.segments()
             return Position(segments[0] if segments else 1, 0)
+        size = self._size(position.segment)
+        if size is not None and position.offset > size:
+            reason = f"an impossible journal position: offset {position.offset} past the end of segment {segment}"
+            self.damage.append((f"{self.path.name} {segment} {position.offset} > {size}".encode(), reason))
+            return Position(position.segment, 0)
+        return position
+
+    def _size(self, segment: int) -> int | None:
+        try:
+            return self.segment_path(segment).stat().st_size
+        except FileNotFoundError:
+            return None
 
     def commit(self, position: Position) -> None:
-        """Save the shipping position (atomically; a lost save only makes shipping repeat, which is idempotent)."""
+        """Save the shipping position (atomically; a lost save only makes shipping repeat, which is idempotent).
+
+        A save the disk refuses (full) is kept in memory: this process goes on from it, and a full disk never
+        stops shipping, which is what frees space.
+        """
+        self._saved = position
         temporary = self.path / f"{COMMITTED}.tmp"
-        temporary.write_text(f"{position.segment} {position.offset}\n")
-        os.replace(temporary, self.path / COMMITTED)
+        try:
+            temporary.write_text(f"{position.segment} {position.offset}\n")
+            os.replace(temporary, self.path / COMMITTED)
+        except OSError:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
 
     def read(self, position: Position, owner_alive: bool) -> Chunk:
         """Complete records from ``position`` on, in its segment; says when that segment is finished.
@@ -107,6 +142,9 @@ class JournalFolder:
         records = self._complete(position)
         if records:
             return Chunk(position, records)
+        oversized = self._oversized(position)
+        if oversized is not None:
+            return oversized
         newer = [number for number in self.segments() if number > position.segment]
         if owner_alive and not newer:
             return Chunk(position, [])
@@ -123,6 +161,24 @@ class JournalFolder:
                 return handle.read(READ_BYTES)
         except FileNotFoundError:
             return b""
+
+    def _oversized(self, position: Position) -> Chunk | None:
+        """After a record longer than a whole read (no newline in READ_BYTES): the next record's start; noted."""
+        data = self._read(position)
+        if len(data) < READ_BYTES or b"\n" in data:
+            return None
+        offset = position.offset + len(data)
+        while True:
+            more = self._read(Position(position.segment, offset))
+            if not more:
+                return None  # no end yet: a torn tail, handled when the segment is finished
+            if b"\n" in more:
+                end = offset + more.index(b"\n") + 1
+                length = end - position.offset - 1
+                reason = f"a journal record of {length} bytes, over a read's {READ_BYTES} (its start kept)"
+                self.damage.append((data[:OVERSIZED_KEPT], reason))
+                return Chunk(position, [], resume=Position(position.segment, end))
+            offset += len(more)
 
     def _complete(self, position: Position) -> list[bytes]:
         data = self._read(position)
@@ -147,8 +203,17 @@ def locked_folder(path: Path) -> int:
 @contextlib.contextmanager
 def adopted(path: Path) -> Iterator[JournalFolder | None]:
     """Lock a folder whose owner is gone; yields None when its owner is alive or another worker has it."""
+    relocked = False
     try:
         fd = os.open(path / LOCK, os.O_RDWR)
+    except FileNotFoundError:
+        # a folder is only ever visible with its lock file (``locked_folder``): someone deleted it. Unless its
+        # owner still runs here, make a new one, so the records are shipped rather than forgotten
+        if not path.is_dir() or _owner_alive(path.name):
+            yield None
+            return
+        fd = os.open(path / LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+        relocked = True
     except OSError:
         yield None
         return
@@ -159,9 +224,29 @@ def adopted(path: Path) -> Iterator[JournalFolder | None]:
             yield None
             return
         # another adopter may have shipped and removed the folder between our open and our lock
-        yield JournalFolder(path) if os.fstat(fd).st_nlink > 0 else None
+        folder = JournalFolder(path) if os.fstat(fd).st_nlink > 0 else None
+        if folder is not None and relocked:
+            folder.damage.append(
+                (path.name.encode(), "a journal folder without its lock file (adopted with a new one)")
+            )
+        yield folder
     finally:
         os.close(fd)
+
+
+def _owner_alive(name: str) -> bool:
+    """Whether the worker named by a folder (``<host>-<pid>-<tag>``) runs on this host."""
+    host, _, rest = name.rpartition("-")[0].rpartition("-")
+    pid = rest if rest.isdigit() else ""
+    if host != socket.gethostname() or not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def orphans(root: Path, own: str) -> list[Path]:

@@ -186,31 +186,24 @@ class PredictionLogSink:
                 if shipped:
                     log.info("shipped %d prediction log record(s) left by %s", shipped, path.name)
                 if not done:
-                    return
+                    continue  # the next folder may ship: one that cannot never holds the others back
                 self.deferred.take(folder)
                 folder.remove()
 
     def _ship_folder(self, folder: JournalFolder, owner_alive: bool) -> tuple[int, bool]:
-        """Ship every complete record of ``folder``: (records shipped, whether it got to the end).
-
-        The position is saved once per chunk read, not per batch (a file write and a rename): saved late, it only
-        makes a restart ship some records again, which is idempotent.
-        """
+        """Ship every complete record of ``folder``: (records shipped, whether it got to the end)."""
         position, shipped = folder.committed(), 0
-        while True:
+        while self._quarantine_damage(folder):
             chunk = folder.read(position, owner_alive)
-            stored = 0
-            for start in range(0, len(chunk.records), self.batch_size):
-                batch = chunk.records[start : start + self.batch_size]
-                if not self._ship(batch):
-                    break
-                stored = start + len(batch)
-            if stored:
-                folder.commit(position := chunk.position_after(stored))
-                shipped += stored
+            if chunk.resume is not None:  # a record no API worker writes (noted as damage): ship on after it
+                folder.commit(position := chunk.resume)
+                continue
+            stored = self._ship_records(folder, chunk)
+            shipped += stored
             if stored < len(chunk.records):
                 return shipped, False
-            if chunk.records:
+            if stored:
+                position = chunk.position_after(stored)
                 continue
             if not chunk.finished:
                 return shipped, True
@@ -219,6 +212,31 @@ class PredictionLogSink:
             if chunk.next_segment is None:
                 return shipped, True
             position = Position(chunk.next_segment, 0)
+        return shipped, False
+
+    def _ship_records(self, folder: JournalFolder, chunk: Chunk) -> int:
+        """Ship a chunk's records in batches, save the position once after them; how many were stored.
+
+        Saving is a file write and a rename: saved late, it only makes a restart ship some records again (idempotent).
+        """
+        stored = 0
+        for start in range(0, len(chunk.records), self.batch_size):
+            if not self._ship(chunk.records[start : start + self.batch_size]):
+                break
+            stored = min(start + self.batch_size, len(chunk.records))
+        if stored:
+            folder.commit(chunk.position_after(stored))
+        return stored
+
+    def _quarantine_damage(self, folder: JournalFolder) -> bool:
+        """Quarantine what the folder found impossible (a position, a record, a lock); False if the store is down."""
+        while folder.damage:
+            try:
+                self.quarantine(*folder.damage[0])
+            except LogStoreDownError:
+                return False
+            folder.damage.pop(0)
+        return True
 
     def _finish_segment(self, folder: JournalFolder, chunk: Chunk) -> bool:
         """Quarantine a torn last record, move past the segment and delete it."""

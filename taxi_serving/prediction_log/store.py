@@ -200,9 +200,9 @@ def sorted_records(records: list[bytes], service: str | None) -> tuple[list[LogR
     for record, value in _decoded(records):
         if isinstance(value, dict):
             feedback.append(value)
-        elif isinstance(value, list):
+        elif isinstance(value, list) and len(value) in (len(LOG_COLUMNS) - 1, len(LOG_COLUMNS)):
             rows.append(_stamped(value, service))
-        else:
+        else:  # not JSON, or a row of another shape than the log's: the driver would choke on it
             unreadable.append(record)
     return rows, feedback, unreadable
 
@@ -264,6 +264,7 @@ REFUSED: Final = (
     ValueError,
     TypeError,
     OverflowError,
+    IndexError,
 )
 MISSING_SCHEMA: Final = (psycopg2.errors.UndefinedTable, psycopg2.errors.UndefinedColumn)
 # the database answered, and no row could be written whatever it held: the role, the database or the schema is wrong

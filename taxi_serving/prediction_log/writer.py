@@ -67,6 +67,9 @@ class JournalWriter:
                 if self.fsync_seconds <= 0:
                     os.fsync(self._fd)
             except OSError as exc:
+                # a short write left part of a line: cut it, so the next record starts a line of its own
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, self._size)
                 raise JournalUnavailableError(type(exc).__name__) from exc
             self.appended += 1
             self._size += len(line)

@@ -1,7 +1,9 @@
 """The prediction log writer against real databases: the journal, outages, refused rows, dead workers' folders."""
 
+import contextlib
 import itertools
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -17,8 +19,10 @@ import sqlalchemy as sa
 from taxi_assets.alerting import Alerter
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG, PREDICTION_LOG_QUARANTINE
 from taxi_assets_tests.postgres import POSTGRES, TcpProxy, api_role_database, as_owner, require_postgres
-from taxi_serving.prediction_log.journal import JournalFolder
+from taxi_assets_tests.support import missing
+from taxi_serving.prediction_log.journal import JournalFolder, JournalUnavailableError
 from taxi_serving.prediction_log.sink import PredictionLogSink
+from taxi_serving.prediction_log.writer import JournalWriter
 from taxi_serving.service import log_row
 
 
@@ -414,3 +418,90 @@ def test_insert_revoked_then_granted_back_quarantines_nothing_and_loses_nothing(
 
 def refusing_alerts(url: str) -> list[dict[str, object]]:
     return [alert for alert in Alerter(url).history() if alert["kind"] == "log_store_refusing"]
+
+
+def orphan_folder(journal: Path, name: str, segment: bytes, lock: bool = True) -> Path:
+    """A dead worker's folder as it left it: a lock file (unless ``lock`` is False) and one segment."""
+    folder = journal / name
+    folder.mkdir(parents=True)
+    if lock:
+        (folder / "lock").touch()
+    (folder / "000001.jsonl").write_bytes(segment)
+    return folder
+
+
+def encoded(count: int, tag: str) -> bytes:
+    return b"".join(msgspec.json.encode(row) + b"\n" for row in rows(count, tag))
+
+
+def adopt_all(url: str, journal: Path, folders: list[Path]) -> PredictionLogSink:
+    sink = sink_for(url, journal)
+    sink.start()
+    deadline = time.monotonic() + 30
+    while any(folder.exists() for folder in folders) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sink.stop()
+    return sink
+
+
+def test_corrupted_journals_lose_nothing_silently_and_the_healthy_folders_ship(tmp_path: Path) -> None:
+    """Each damage the probes found: every record ships or is quarantined with its bytes, and the others go on."""
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    journal = tmp_path / "journal"
+    past_end = orphan_folder(journal, "past-end", encoded(300, "pastend"))
+    (past_end / "committed").write_text(f"1 {len(encoded(300, 'pastend')) + 5_000}\n")
+    huge = b'["' + b"x" * (5 << 20) + b'"]\n'
+    long_line = orphan_folder(journal, "long-line", encoded(150, "before") + huge + encoded(150, "after"))
+    unlocked = orphan_folder(journal, "otherhost-12345-deadbeef", encoded(300, "nolock"), lock=False)
+    wrong_shape = orphan_folder(
+        journal, "wrong-shape", encoded(100, "shape1") + b'["short", 1]\n' + encoded(199, "shape2")
+    )
+    healthy = orphan_folder(journal, "healthy", encoded(300, "healthy"))
+    folders = [past_end, long_line, unlocked, wrong_shape, healthy]
+    sink = adopt_all(url, journal, folders)
+    assert not any(folder.exists() for folder in folders)
+    for tag, count in (("pastend", 300), ("before", 150), ("after", 150), ("nolock", 300), ("shape1", 100)):
+        assert len(logged_ids(url, tag)) == count, tag
+    assert len(logged_ids(url, "shape2")) == 199
+    assert len(logged_ids(url, "healthy")) == 300
+    reasons = {str(row["reason"]).split(" (")[0].split(":")[0]: row for row in quarantined(url)}
+    assert set(reasons) == {
+        "an impossible journal position",
+        "a journal record of 5242884 bytes, over a read's 4194304",
+        "a journal folder without its lock file",
+        "an unreadable journal record",
+    }
+    assert len(str(reasons["a journal record of 5242884 bytes, over a read's 4194304"]["record"])) == 100_000
+    assert sink.counters.quarantined == 4
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs: a disk that really fills (mounting needs root, as CI has)."""
+    if os.geteuid() != 0:
+        missing("root, to mount a small tmpfs", "run the tests as root")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_short_write_on_a_full_disk_is_cut_back_so_the_next_record_starts_its_own_line(small_disk: Path) -> None:
+    """Another file fills the disk mid-record: the part written is removed, and the next record is whole."""
+    writer = JournalWriter(small_disk / "journal", fsync_seconds=60.0)
+    writer.open()
+    writer.append(b'["first"]')
+    filler = os.open(small_disk / "filler", os.O_CREAT | os.O_WRONLY)
+    with contextlib.suppress(OSError):
+        while True:
+            os.write(filler, b"f" * 4096)
+    os.close(filler)
+    with pytest.raises(JournalUnavailableError):
+        writer.append(b'["' + b"s" * 6_000 + b'"]')  # fills what is left of its page, then the disk refuses
+    (small_disk / "filler").unlink()  # space returns
+    writer.append(b'["third"]')
+    writer.close()
+    assert writer.folder.segment_path(1).read_bytes() == b'["first"]\n["third"]\n'
