@@ -198,6 +198,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         # the build stages the tags kept alive, so nothing of an earlier build is reused
         subprocess.run(["docker", "image", "prune", "--force"], capture_output=True, check=False, timeout=300)
         shutil.rmtree(PROJECT_ROOT / "build" / "wheelhouse", ignore_errors=True)
+    # an interrupted earlier run may have left this project's containers and volumes: start from nothing (before
+    # the first `make up` there is no compose, or no engine running, to ask)
+    with contextlib.suppress(AssertionError, subprocess.TimeoutExpired, FileNotFoundError):
+        compose(env_file, "down", "-v", "--remove-orphans")
     start = time.monotonic()
     started = stack.up()
     stack.timings["cold"] = time.monotonic() - start

@@ -192,11 +192,14 @@ class HealthController(Controller):
         else:
             detail = "ready"
         problem = sink.counters.store_problem
+        journal = sink.writer.problem()
+        if journal:  # a full disk: answers would be 503 (never 200 without a record), so send no traffic here
+            detail += f"; {journal}"
         if problem:
             detail += f"; the log database refuses this API's rows ({problem}), {sink.backlog} record(s) wait"
         elif not sink.counters.database_ok:
             detail += f"; the log database is unreachable, {sink.backlog} record(s) wait in the journal"
-        ready = files_ok and not problem  # an operator must fix the database: send no more traffic here
+        ready = files_ok and not problem and not journal  # an operator must fix the database, or the disk
         readiness = Readiness(
             ready=ready,
             model_name=serving.settings.model_name,

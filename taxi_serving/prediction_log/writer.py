@@ -6,21 +6,29 @@ The layout, the reading and the adoption of a dead worker's folder are in ``jour
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import socket
 import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Final
 
 from taxi_serving.prediction_log.journal import JournalFolder, JournalUnavailableError, locked_folder
+
+# a segment is deleted once full and shipped: shipped records hold at most this much disk per worker
+SEGMENT_BYTES: Final = 4 << 20
+# below this much free space after a refused write, the journal is reported unwritable (``/readyz`` not ready)
+FREE_BYTES_NEEDED: Final = 1 << 20
 
 
 class JournalWriter:
     """The live worker's own folder: appends records, syncs them, rotates segments."""
 
     def __init__(
-        self, root: Path, fsync_seconds: float = 1.0, segment_bytes: int = 64 << 20, durable: bool = True
+        self, root: Path, fsync_seconds: float = 1.0, segment_bytes: int = SEGMENT_BYTES, durable: bool = True
     ) -> None:
         self.root = root
         # not durable: records wait in memory until the shipper drains them (the cost of the journal, measured)
@@ -31,6 +39,8 @@ class JournalWriter:
         self.fsync_seconds = fsync_seconds
         self.segment_bytes = segment_bytes
         self.appended = 0
+        # the error of the last append the disk refused (ENOSPC...), None once one succeeds
+        self.refused: str | None = None
         self._lock = threading.Lock()
         self._fd = -1
         self._lock_fd = -1
@@ -70,11 +80,25 @@ class JournalWriter:
                 # a short write left part of a line: cut it, so the next record starts a line of its own
                 with contextlib.suppress(OSError):
                     os.ftruncate(self._fd, self._size)
-                raise JournalUnavailableError(type(exc).__name__) from exc
+                self.refused = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+                raise JournalUnavailableError(self.refused) from exc
+            self.refused = None
             self.appended += 1
             self._size += len(line)
             self._unsynced = True
             self._rotate_if_full()
+
+    def problem(self) -> str | None:
+        """Why records cannot be journaled now, or None: after a refused write, until the disk has room again."""
+        if self.refused is None:
+            return None
+        try:
+            free = shutil.disk_usage(self.folder.path).free
+        except OSError as exc:
+            return f"the journal cannot be written ({self.refused}; {type(exc).__name__})"
+        if self.refused == "ENOSPC" and free >= FREE_BYTES_NEEDED:
+            return None  # room again: the next request tries, and a refusal reports again
+        return f"the journal cannot be written ({self.refused}, {free:,} bytes free)"
 
     @property
     def segment(self) -> int:

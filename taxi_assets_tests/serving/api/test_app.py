@@ -1,5 +1,7 @@
 """The app as a whole: a row the log refuses is quarantined, the API ready; a log refusing the API: not ready."""
 
+import contextlib
+import os
 from pathlib import Path
 
 from litestar.testing import TestClient
@@ -53,3 +55,33 @@ def test_a_log_database_refusing_the_apis_rows_makes_it_not_ready_until_fixed(
             assert ready.status_code == 200
             assert ready.json()["detail"] == "ready"
             assert ready.json()["log_quarantined"] == 0
+
+
+def test_a_full_disk_answers_503_is_not_ready_and_recovers_by_itself(
+    served: Served, trained: Trained, small_disk: Path
+) -> None:
+    """Never a 200 without a durable record; /readyz not ready while full; ready and answering once space returns."""
+    settings = make_settings(served.home, journal_dir=small_disk / "journal")
+    with TestClient(create_app(settings)) as client:
+        body = trip(trained.holdout)
+        answered = [client.post("/predict", json=body, headers=HEADERS) for _ in range(5)]
+        filler = os.open(small_disk / "filler", os.O_CREAT | os.O_WRONLY)
+        with contextlib.suppress(OSError):
+            while True:
+                os.write(filler, b"f" * 4096)
+        os.close(filler)
+        refused = [client.post("/predict", json=body, headers=HEADERS) for _ in range(40)]
+        assert {response.status_code for response in refused} >= {503}
+        assert all(response.status_code in (200, 503) for response in refused)
+        assert refused[-1].json()["error"] == "journal_unavailable"
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert "the journal cannot be written (ENOSPC" in ready.json()["detail"]
+        (small_disk / "filler").unlink()
+        assert client.get("/readyz").status_code == 200  # room again: no operator needed
+        answered += [client.post("/predict", json=body, headers=HEADERS) for _ in range(5)]
+        answered += [response for response in refused if response.status_code == 200]
+        assert all(response.status_code == 200 for response in answered[:5] + answered[5:10])
+        assert client.app.state.serving.sink.flush(timeout=10)
+    logged = {row["request_id"] for row in log_rows(served) if row["status"] == "ok"}
+    assert {response.json()["request_id"] for response in answered} <= logged

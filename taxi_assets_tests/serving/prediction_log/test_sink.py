@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from taxi_assets.alerting import Alerter
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG, PREDICTION_LOG_QUARANTINE
 from taxi_assets_tests.postgres import POSTGRES, TcpProxy, api_role_database, as_owner, require_postgres
-from taxi_assets_tests.support import missing
 from taxi_serving.prediction_log.journal import JournalFolder, JournalUnavailableError
 from taxi_serving.prediction_log.sink import PredictionLogSink
 from taxi_serving.prediction_log.writer import JournalWriter
@@ -473,20 +472,6 @@ def test_corrupted_journals_lose_nothing_silently_and_the_healthy_folders_ship(t
     }
     assert len(str(reasons["a journal record of 5242884 bytes, over a read's 4194304"]["record"])) == 100_000
     assert sink.counters.quarantined == 4
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs: a disk that really fills (mounting needs root, as CI has)."""
-    if os.geteuid() != 0:
-        missing("root, to mount a small tmpfs", "run the tests as root")
-    mount = tmp_path / "small"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], check=True)
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_a_short_write_on_a_full_disk_is_cut_back_so_the_next_record_starts_its_own_line(small_disk: Path) -> None:
