@@ -21,6 +21,7 @@ _DRIVER_ONLY = (
     "spark.driver.extraJavaOptions",
     "spark.ui.",
 )
+TASK_STACK = "-Xss16m"
 # binding the driver to 127.0.0.1 suits local[N]; a cluster's executors must reach the driver from outside
 _LOCAL_ONLY = ("spark.driver.bindAddress", "spark.driver.host")
 
@@ -42,7 +43,11 @@ def spark_config(
             readable); either way without Spark's start-up banner.
     """
     config = dict(constants.SPARK_CONFIG)
-    config["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={log4j_config(log_format).as_uri()}"
+    # -Xss: in local mode the tasks run on the driver's threads, and a task of a long GBT fit (300 trees) carries a
+    # lineage deep enough to overflow the default 1 MB stack when it is deserialized (StackOverflowError, now and then)
+    config["spark.driver.extraJavaOptions"] = (
+        f"{TASK_STACK} -Dlog4j2.configurationFile={log4j_config(log_format).as_uri()}"
+    )
     if remote:
         config = {key: value for key, value in config.items() if not key.startswith(_DRIVER_ONLY)}
         config["spark.remote"] = remote

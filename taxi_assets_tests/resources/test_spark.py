@@ -42,6 +42,7 @@ def test_local_mode_is_the_default_and_binds_to_loopback() -> None:
     assert config["spark.master"] == "local[2]"
     # the driver's log4j configuration: the services' JSON lines unless the environment asks for text
     assert java_options.endswith("/log4j2-json.properties")
+    assert java_options.startswith("-Xss16m ")  # the tasks' threads: room for a long GBT fit's lineage
     text = spark_from_env({"TAXI_LOG_FORMAT": "text"}).spark_config["spark.driver.extraJavaOptions"]
     assert text.endswith("/log4j2-text.properties")
     assert Path(text.split("=", 1)[1].removeprefix("file://")).is_file()
