@@ -97,7 +97,9 @@ def running_server(
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
         running.output = output.decode()
-        assert b"Traceback" not in output, output.decode()[-3000:]
+        text = output.decode()
+        at = text.find("Traceback")
+        assert at < 0, text[max(0, at - 1500) : at + 4000]
         if env.get("TAXI_LOG_FORMAT", "json") == "json":  # the service's log: every line one JSON object
             assert not_json_lines(output.decode()) == [], output.decode()[-3000:]
 

@@ -186,8 +186,17 @@ class JournalFolder:
         return data[: end - 1].split(b"\n") if end else []
 
     def remove(self) -> None:
-        """Delete the folder (only once everything in it is shipped)."""
-        shutil.rmtree(self.path, ignore_errors=True)
+        """Delete the folder (only once everything in it is shipped).
+
+        It is first renamed out of sight, so another adopter never finds it half deleted (without its lock file,
+        which would read as damage).
+        """
+        gone = self.path.with_name(f".gone-{self.path.name}")
+        try:
+            self.path.rename(gone)
+        except OSError:
+            gone = self.path
+        shutil.rmtree(gone, ignore_errors=True)
 
 
 def locked_folder(path: Path) -> int:
@@ -212,7 +221,11 @@ def adopted(path: Path) -> Iterator[JournalFolder | None]:
         if not path.is_dir() or _owner_alive(path.name):
             yield None
             return
-        fd = os.open(path / LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fd = os.open(path / LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+        except OSError:  # removed meanwhile by the adopter that shipped it
+            yield None
+            return
         relocked = True
     except OSError:
         yield None
