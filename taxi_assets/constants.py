@@ -65,6 +65,9 @@ MIN_FARE_USD: Final = 1.0
 MAX_FARE_USD: Final = 500.0
 MIN_PASSENGER_COUNT: Final = 0
 MAX_PASSENGER_COUNT: Final = 8
+# The TLC's code sets (its data dictionary): RatecodeID 99 is unknown, payment_type 0 a flex fare.
+RATECODE_IDS: Final = (1, 2, 3, 4, 5, 6, 99)
+PAYMENT_TYPES: Final = (0, 1, 2, 3, 4, 5, 6)
 
 # training_set split and reference_profile.
 SPLIT_SEED: Final = 42
@@ -130,6 +133,8 @@ FEATURE_DRIFT_ERROR_COUNT: Final = 3
 VALIDATION_FAILURE_RATE_MAX: Final = 0.05
 MIN_WINDOW_ROWS: Final = 200
 MIN_LABELLED_ROWS: Final = 500
+# a window up to this share short of MIN_LABELLED_ROWS is judged on what it has (490 of 500)
+LABEL_TOLERANCE: Final = 0.02
 # Accuracy is judged against the champion's holdout errors at the window's label count (monitoring/accuracy.py):
 # failed when over the chance quantile at level ACCURACY_ALPHA and worse than the holdout by ACCURACY_MIN_EFFECT_USD
 # and by ACCURACY_MIN_RELATIVE_EFFECT of the holdout's value.

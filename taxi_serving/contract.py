@@ -1,7 +1,8 @@
 """The API's contract, written once: the rules the validator enforces and the OpenAPI document it publishes.
 
-Request bodies are checked field by field (``validation.py``) against ``Rule``s; the same ``Rule``s, narrowed by
-the champion's reference profile and the configured batch limit, become the JSON schemas of ``/schema/openapi.json``,
+Request bodies are checked field by field (``validation.py``) against the ``Rule``s of ``features.trip_rules`` under
+the champion's outlier bounds (the table the training pipeline's checks come from too); the same ``Rule``s and the
+configured batch limit become the JSON schemas of ``/schema/openapi.json``,
 so a body the document calls valid is accepted and one it calls invalid is refused, bound for bound. Responses are
 described by their msgspec Structs (``schemas.py``), which are also what the handlers return.
 """
@@ -9,12 +10,12 @@ described by their msgspec Structs (``schemas.py``), which are also what the han
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
 
-from taxi_assets.features.columns import EXAMPLE_TRIP, FEATURES, RUSH_HOURS, WEEKEND_DAYS
+from taxi_assets.features.columns import EXAMPLE_TRIP, FEATURES, TARGET, WEEKEND_DAYS
+from taxi_assets.features.trip_rules import Rule, rush_hours
 from taxi_serving.schemas import (
     BatchResponse,
     ErrorBody,
@@ -25,73 +26,27 @@ from taxi_serving.schemas import (
     Readiness,
 )
 
-BOROUGHS: Final = ("Bronx", "Brooklyn", "EWR", "Manhattan", "Queens", "Staten Island", "Unknown")
-RATECODES: Final = (1, 2, 3, 4, 5, 6, 99)
-PAYMENT_TYPES: Final = (0, 1, 2, 3, 4, 5, 6)
 CLIENT_ID: Final = "client_id"
 CLIENT_ID_MAX: Final = 128  # the log's column width
 REQUEST_ID_MAX: Final = 64
 # text a client sends (client_id, request_id) is printable: no C0 control character and no DEL, NUL included
 PRINTABLE: Final = "^[^\\u0000-\\u001f\\u007f]*$"
 _CONTROL: Final = re.compile("[\x00-\x1f\x7f]")
-FARE_MAX: Final = 10_000
 API_KEY_HEADER: Final = "X-API-Key"
 
 
-@dataclass(frozen=True)
-class Rule:
-    """How one feature is checked: its JSON type and either an inclusive range or an allowed set."""
-
-    kind: type
-    low: float | None = None
-    high: float | None = None
-    allowed: tuple[object, ...] = ()
-    description: str = ""
-
-    def describe(self) -> str:
-        """The constraint as a 422 body states it."""
-        if self.allowed:
-            return f"one of {list(self.allowed)}"
-        noun = "an integer" if self.kind is int else "a number"
-        return f"{noun} in [{self.low:g}, {self.high:g}]"
-
-    def json_schema(self) -> dict[str, Any]:
-        """The same constraint as JSON Schema."""
-        schema: dict[str, Any] = {"type": {int: "integer", float: "number", str: "string"}[self.kind]}
-        if self.allowed:
-            schema["enum"] = list(self.allowed)
-        else:
-            schema["minimum"], schema["maximum"] = self.low, self.high
-            if self.kind is int:
-                schema["minimum"], schema["maximum"] = _int_bound(self.low, up=True), _int_bound(self.high, up=False)
-        if self.description:
-            schema["description"] = self.description
-        return schema
-
-
-def static_rules() -> dict[str, Rule]:
-    """The rules of the 12 features before a champion narrows them."""
-    return {
-        "trip_distance": Rule(float, 0, 1_000, description="Miles."),
-        "passenger_count": Rule(int, 0, 9),
-        "pickup_hour": Rule(int, 0, 23),
-        "pickup_day_of_week": Rule(int, 0, 6, description="Monday = 0 ... Sunday = 6."),
-        "pickup_month": Rule(int, 1, 12),
-        "trip_duration_minutes": Rule(float, 0, 1_440),
-        "is_weekend": Rule(int, 0, 1, description=f"1 exactly when pickup_day_of_week is one of {list(WEEKEND_DAYS)}."),
-        "is_rush_hour": Rule(
-            int, 0, 1, description=f"1 exactly on weekdays with pickup_hour in {rush_hours()} (07-10 and 16-20)."
-        ),
-        "RatecodeID": Rule(int, allowed=RATECODES),
-        "payment_type": Rule(int, allowed=PAYMENT_TYPES),
-        "pickup_borough": Rule(str, allowed=BOROUGHS),
-        "dropoff_borough": Rule(str, allowed=BOROUGHS),
-    }
-
-
-def rush_hours() -> list[int]:
-    """The hours of a weekday that are rush hours."""
-    return [hour for hour in range(24) if any(start <= hour < end for start, end in RUSH_HOURS)]
+def rule_schema(rule: Rule) -> dict[str, Any]:
+    """One rule of ``features.trip_rules`` as JSON Schema."""
+    schema: dict[str, Any] = {"type": {int: "integer", float: "number", str: "string"}[rule.kind]}
+    if rule.allowed:
+        schema["enum"] = list(rule.allowed)
+    else:
+        schema["minimum"], schema["maximum"] = rule.low, rule.high
+        if rule.kind is int:
+            schema["minimum"], schema["maximum"] = _int_bound(rule.low, up=True), _int_bound(rule.high, up=False)
+    if rule.description:
+        schema["description"] = rule.description
+    return schema
 
 
 def _int_bound(value: float | None, up: bool) -> int | None:
@@ -104,12 +59,19 @@ def _int_bound(value: float | None, up: bool) -> int | None:
 # -- the OpenAPI document ---------------------------------------------------------------------------------------
 
 
-def trip_schema(rules: dict[str, Rule], extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One trip as JSON Schema: every feature required, nothing else, and the two flags tied to day and hour."""
+def trip_schema(
+    rules: dict[str, Rule], speed: tuple[float, float], extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One trip as JSON Schema: every feature required, nothing else, and the two flags tied to day and hour.
+
+    The average speed ties distance to duration in a way JSON Schema cannot state; the description says it.
+    """
     weekdays = [day for day in range(7) if day not in WEEKEND_DAYS]
     return {
         "type": "object",
-        "properties": {name: rules[name].json_schema() for name in FEATURES} | (extra or {}),
+        "description": f"A trip's average speed, trip_distance / (trip_duration_minutes / 60), is within "
+        f"[{speed[0]:g}, {speed[1]:g}] mph as in training; outside it the trip is refused (422 on trip_distance).",
+        "properties": {name: rule_schema(rules[name]) for name in FEATURES} | (extra or {}),
         "required": list(FEATURES),
         "additionalProperties": False,
         "allOf": [
@@ -158,7 +120,9 @@ ERRORS: Final = {
 }
 
 
-def openapi_document(rules: dict[str, Rule], batch_limit: int, max_body_bytes: int) -> dict[str, Any]:
+def openapi_document(
+    rules: dict[str, Rule], speed: tuple[float, float], batch_limit: int, max_body_bytes: int
+) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API for the given trip rules (the champion's) and limits."""
     (_, components) = msgspec.json.schema_components(
         [Prediction, BatchResponse, FeedbackResponse, ErrorBody, ModelInfo, Readiness, Health],
@@ -180,16 +144,16 @@ def openapi_document(rules: dict[str, Rule], batch_limit: int, max_body_bytes: i
                 "Bearer": {"type": "http", "scheme": "bearer"},
             },
         },
-        "paths": _write_paths(rules, batch_limit) | _read_paths(),
+        "paths": _write_paths(rules, speed, batch_limit) | _read_paths(),
     }
 
 
 SECURED: Final[list[dict[str, list[str]]]] = [{"ApiKey": []}, {"Bearer": []}]
 
 
-def _write_paths(rules: dict[str, Rule], batch_limit: int) -> dict[str, Any]:
+def _write_paths(rules: dict[str, Rule], speed: tuple[float, float], batch_limit: int) -> dict[str, Any]:
     """The three POST endpoints, whose bodies follow the trip rules."""
-    trip = trip_schema(rules)
+    trip = trip_schema(rules, speed)
     batch = {
         "type": "object",
         "properties": {
@@ -203,7 +167,7 @@ def _write_paths(rules: dict[str, Rule], batch_limit: int) -> dict[str, Any]:
         "type": "object",
         "properties": {
             "request_id": {"type": "string", "minLength": 1, "maxLength": REQUEST_ID_MAX, "pattern": PRINTABLE},
-            "actual_fare": {"type": "number", "minimum": 0, "maximum": FARE_MAX},
+            "actual_fare": rule_schema(rules[TARGET]),
         },
         "required": ["request_id", "actual_fare"],
         "additionalProperties": False,
@@ -211,7 +175,7 @@ def _write_paths(rules: dict[str, Rule], batch_limit: int) -> dict[str, Any]:
     single = _operation(
         "predict",
         "Price one trip with the champion (or the challenger, for the A/B share)",
-        trip_schema(rules, {CLIENT_ID: CLIENT_ID_SCHEMA}),
+        trip_schema(rules, speed, {CLIENT_ID: CLIENT_ID_SCHEMA}),
         {**EXAMPLE_TRIP, CLIENT_ID: "dispatch-7"},
         Prediction,
         (400, 401, 413, 422, 503),

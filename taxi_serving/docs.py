@@ -14,8 +14,9 @@ import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.exceptions import NotFoundException
 
-from taxi_serving.contract import openapi_document, static_rules
+from taxi_serving.contract import openapi_document
 from taxi_serving.service import Serving
+from taxi_serving.validation import DEFAULT_VALIDATOR
 
 ASSETS: Final = {
     "swagger-ui.css": "text/css",
@@ -59,8 +60,9 @@ class DocsController(Controller):
         documents = serving.documents  # per app: built once per champion version
         key = champion.version if champion else None
         if key not in documents:
-            rules = champion.validator.rules if champion else static_rules()
-            documents[key] = msgspec.json.encode(openapi_document(rules, settings.batch_limit, settings.max_body_bytes))
+            validator = champion.validator if champion else DEFAULT_VALIDATOR
+            document = openapi_document(validator.rules, validator.speed, settings.batch_limit, settings.max_body_bytes)
+            documents[key] = msgspec.json.encode(document)
         return Response(documents[key], media_type="application/json")
 
     @get("/assets/{name:str}")

@@ -1,37 +1,37 @@
 """Request validation that reports every failing field at once.
 
 msgspec stops at the first error, so bodies are decoded to plain JSON values and checked here field by field:
-types, the rules of ``contract.py``, the ranges the champion was trained on (its reference
-profile), and the consistency of the derived flags. ``/schema/openapi.json`` publishes the same rules.
+types, the rules of ``features.trip_rules`` under the outlier bounds the champion was trained with (its reference
+profile records them), the trip's average speed and the consistency of the derived flags. The training pipeline's
+pandera schema and Spark outlier rules come from the same table, so the API accepts exactly the trips training
+kept. ``/schema/openapi.json`` publishes the same rules.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any, Final
+from typing import Any
 
-from taxi_assets.features.columns import WEEKEND_DAYS, is_rush_hour
+from taxi_assets.features.columns import FEATURES, TARGET, WEEKEND_DAYS, is_rush_hour
+from taxi_assets.features.trip_rules import DEFAULT_BOUNDS, Rule, average_speed, speed_range, trip_rules
 from taxi_assets.model.profile import ReferenceProfile
-from taxi_serving.contract import Rule, static_rules
 from taxi_serving.schemas import FieldError
-
-# Features whose valid range comes from the reference profile (what the model has seen).
-PROFILED: Final = ("trip_distance", "trip_duration_minutes", "passenger_count")
 
 
 class TripValidator:
-    """Checks trip features against static bounds narrowed by a champion's reference profile."""
+    """Checks trips against the trip rules under a champion's outlier bounds (the defaults without a champion)."""
 
     def __init__(self, profile: ReferenceProfile | None) -> None:
-        rules = static_rules()
-        if profile is not None:
-            for name in PROFILED:
-                numeric = profile.numeric[name]
-                rule = rules[name]
-                low = max(float(rule.low or 0), numeric.minimum)
-                high = min(float(rule.high or 0), numeric.maximum)
-                rules[name] = replace(rule, low=low, high=high)
-        self.rules = rules
+        bounds = profile.outlier_bounds() if profile is not None else DEFAULT_BOUNDS
+        # the 12 features and the fare (``TARGET``: what /feedback accepts)
+        self.rules = trip_rules(bounds)
+        self.speed = speed_range(bounds)
+
+    def fare_errors(self, fare: Any) -> list[FieldError]:
+        """The problem with a true fare sent to /feedback: the fare rule training kept its rows by."""
+        rule = self.rules[TARGET]
+        if _fits(fare, rule):
+            return []
+        return [FieldError(field="actual_fare", value=shown(fare), constraint=rule.describe())]
 
     def errors(self, value: Any, prefix: str = "", extra: frozenset[str] = frozenset()) -> list[FieldError]:
         """Every problem with one trip object; ``extra`` names keys allowed besides the features."""
@@ -40,9 +40,10 @@ class TripValidator:
         problems = [
             FieldError(field=f"{prefix}{key}", value=shown(value[key]), constraint="not an accepted field")
             for key in value
-            if key not in self.rules and key not in extra
+            if (key not in self.rules or key == TARGET) and key not in extra
         ]
-        for name, rule in self.rules.items():
+        for name in FEATURES:
+            rule = self.rules[name]
             if name not in value:
                 problems.append(
                     FieldError(field=f"{prefix}{name}", value=None, constraint=f"required: {rule.describe()}")
@@ -53,7 +54,7 @@ class TripValidator:
                     FieldError(field=f"{prefix}{name}", value=shown(value[name]), constraint=rule.describe())
                 )
         if not problems:
-            problems += _consistency(value, prefix)
+            problems += _consistency(value, prefix) + _speed(value, prefix, self.speed)
         return problems
 
 
@@ -96,6 +97,23 @@ def _consistency(value: dict[str, Any], prefix: str) -> list[FieldError]:
     return problems
 
 
+def _speed(value: dict[str, Any], prefix: str, speed: tuple[float, float]) -> list[FieldError]:
+    """A trip's average speed within the range training kept (the Spark rule computes it the same way)."""
+    distance, minutes = value["trip_distance"], value["trip_duration_minutes"]
+    mph = average_speed(float(distance), float(minutes))
+    if mph is not None and speed[0] <= mph <= speed[1]:
+        return []
+    low, high = speed[0] * minutes / 60.0, speed[1] * minutes / 60.0
+    return [
+        FieldError(
+            field=f"{prefix}trip_distance",
+            value=distance,
+            constraint=f"an average speed in [{speed[0]:g}, {speed[1]:g}] mph: over {minutes:g} minutes, "
+            f"a distance in [{low:.4g}, {high:.4g}] miles",
+        )
+    ]
+
+
 def shown(value: Any) -> object:
     """The received value as echoed back: scalars as they are, anything else as a short type description."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
@@ -105,3 +123,7 @@ def shown(value: Any) -> object:
     if isinstance(value, str):
         return value[:64]
     return f"<{type(value).__name__}>"
+
+
+# the rules under the default outlier bounds: what /feedback checks while no champion is loaded
+DEFAULT_VALIDATOR = TripValidator(None)

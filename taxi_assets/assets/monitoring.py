@@ -11,6 +11,7 @@ from taxi_assets.assets.common import failing_clearly
 from taxi_assets.assets.features import training_set
 from taxi_assets.features.schema import read_feature_table
 from taxi_assets.features.split import SPLIT, TRAIN
+from taxi_assets.features.trip_rules import bounds_from
 from taxi_assets.lake_storage import LakeLocation, read_committed, write_json_atomic
 from taxi_assets.model.profile import fit_reference_profile, reference_sample, write_profile
 from taxi_assets.model.versions import CHAMPION, model_name
@@ -68,6 +69,7 @@ def reference_profile(
             bins=config.bins,
             seed=config.seed,
             training_set_hash=manifest["train_hash"],
+            bounds=bounds_from(manifest.get("bounds")),
         )
     sample = reference_sample(train, config.sample_rows, config.seed)
     profile_path, sample_path = write_profile(profile, sample, lake.profile_dir(service))
@@ -106,7 +108,11 @@ class DriftReportConfig(dg.Config):
     )
     min_rows: int = Field(default=constants.MIN_WINDOW_ROWS, description="Rows below which drift is not judged.")
     min_labelled_rows: int = Field(
-        default=constants.MIN_LABELLED_ROWS, description="Matured labels below which accuracy is not judged."
+        default=constants.MIN_LABELLED_ROWS, description="Matured labels accuracy is judged on (less the tolerance)."
+    )
+    label_tolerance: float = Field(
+        default=constants.LABEL_TOLERANCE,
+        description="Share of min_labelled_rows a window may be short and still be judged, on the labels it has.",
     )
     accuracy_statistic: str = Field(
         default=constants.ACCURACY_STATISTIC, description=f"Accuracy statistic judged: one of {', '.join(STATISTICS)}."
@@ -148,6 +154,7 @@ class DriftReportConfig(dg.Config):
             min_effect=self.accuracy_min_effect_usd,
             min_relative_effect=self.accuracy_min_relative_effect,
             min_labels=self.min_labelled_rows,
+            label_tolerance=self.label_tolerance,
             min_segment_labels=self.min_segment_labels,
             resamples=self.bootstrap_resamples,
             seed=self.bootstrap_seed,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import pandas as pd
 import pandera.pandas as pa_schema
@@ -14,48 +15,54 @@ from pandera.errors import SchemaErrors
 from taxi_assets.errors import TaxiDataError
 from taxi_assets.features.columns import (
     FEATURE_TABLE_COLUMNS,
+    FEATURES,
     PICKUP_DATETIME,
     TARGET,
     TRIP_ID,
+    WEEKEND_DAYS,
     OutlierBounds,
 )
-from taxi_assets.ingestion.raw_validation import PAYMENT_TYPES, RATECODE_IDS
+from taxi_assets.features.trip_rules import Rule, rush_hours, speed_range, trip_rules
 from taxi_assets.lake_storage import LakeLocation
 
-BOROUGHS = ("Bronx", "Brooklyn", "EWR", "Manhattan", "Queens", "Staten Island", "Unknown")
+# the checks that read several columns of a row
+ACROSS_COLUMNS: Final = ("speed", "is_weekend_follows_day", "is_rush_hour_follows_day_and_hour")
+# how each rule's type is stored in the feature table
+_DTYPES = {int: "int32", float: float, str: str}
 
 
 def feature_schema(bounds: OutlierBounds) -> pa_schema.DataFrameSchema:
-    """Every feature row: no nulls, types as trained on, values inside the outlier bounds and code sets."""
-    col = pa_schema.Column
-    check = pa_schema.Check
-    binary = check.isin([0, 1])
-    return pa_schema.DataFrameSchema(
-        {
-            TRIP_ID: col(str, unique=True),
-            PICKUP_DATETIME: col("datetime64[us]"),
-            "trip_distance": col(float, check.in_range(bounds.min_distance_miles, bounds.max_distance_miles)),
-            "passenger_count": col("int32", check.in_range(bounds.min_passengers, bounds.max_passengers)),
-            "pickup_hour": col("int32", check.in_range(0, 23)),
-            "pickup_day_of_week": col("int32", check.in_range(0, 6)),
-            "pickup_month": col("int32", check.in_range(1, 12)),
-            "trip_duration_minutes": col(
-                float, check.in_range(bounds.min_duration_minutes, bounds.max_duration_minutes)
-            ),
-            "is_weekend": col("int32", binary),
-            "is_rush_hour": col("int32", binary),
-            "RatecodeID": col("int32", check.isin(list(RATECODE_IDS))),
-            "payment_type": col("int32", check.isin(list(PAYMENT_TYPES))),
-            "pickup_borough": col(str, check.isin(list(BOROUGHS))),
-            "dropoff_borough": col(str, check.isin(list(BOROUGHS))),
-            TARGET: col(float, check.in_range(bounds.min_fare_usd, bounds.max_fare_usd)),
-        },
-        checks=[
-            check(lambda f: ~((f["is_rush_hour"] == 1) & (f["is_weekend"] == 1)), name="no_weekend_rush_hour"),
-        ],
-        strict=True,
-        ordered=True,
-    )
+    """Every feature row: no nulls, types as trained on, and the trip rules of ``features.trip_rules``."""
+    rules = trip_rules(bounds)
+    columns = {TRIP_ID: pa_schema.Column(str, unique=True), PICKUP_DATETIME: pa_schema.Column("datetime64[us]")}
+    for name in (*FEATURES, TARGET):
+        columns[name] = pa_schema.Column(_DTYPES[rules[name].kind], _check(rules[name]))
+    low, high = speed_range(bounds)
+    weekdays = [day for day in range(7) if day not in WEEKEND_DAYS]
+
+    def speed_ok(f: pd.DataFrame) -> pd.Series:
+        minutes = f["trip_duration_minutes"]
+        speed = f["trip_distance"] / (minutes / 60.0)
+        return (minutes > 0) & speed.between(low, high)
+
+    def weekend_ok(f: pd.DataFrame) -> pd.Series:
+        return f["is_weekend"] == f["pickup_day_of_week"].isin(WEEKEND_DAYS).astype("int32")
+
+    def rush_ok(f: pd.DataFrame) -> pd.Series:
+        rush = f["pickup_day_of_week"].isin(weekdays) & f["pickup_hour"].isin(rush_hours())
+        return f["is_rush_hour"] == rush.astype("int32")
+
+    checks = [
+        pa_schema.Check(check, name=name)
+        for name, check in zip(ACROSS_COLUMNS, (speed_ok, weekend_ok, rush_ok), strict=True)
+    ]
+    return pa_schema.DataFrameSchema(columns, checks=checks, strict=True, ordered=True)
+
+
+def _check(rule: Rule) -> pa_schema.Check:
+    if rule.allowed:
+        return pa_schema.Check.isin(list(rule.allowed))
+    return pa_schema.Check.in_range(rule.low, rule.high)
 
 
 def read_feature_table(path: Path | LakeLocation) -> pd.DataFrame:
@@ -73,9 +80,13 @@ def validate_features(frame: pd.DataFrame, bounds: OutlierBounds, source: Path |
     try:
         feature_schema(bounds).validate(frame, lazy=True)
     except SchemaErrors as exc:
-        summary = exc.failure_cases.groupby(["column", "check"], dropna=False).size().rename("rows").reset_index()
-        problems = "; ".join(f"{r.column}: {r.check} ({r.rows} rows)" for r in summary.itertuples())
-        raise TaxiDataError(f"{source}: feature table fails its schema: {problems}") from exc
+        cases = exc.failure_cases
+        across = cases["check"].isin(ACROSS_COLUMNS)  # a check of the whole row reports each of its columns
+        summary = cases[~across].groupby(["column", "check"], dropna=False).size().rename("rows").reset_index()
+        problems = [f"{r.column}: {r.check} ({r.rows} rows)" for r in summary.itertuples()]
+        for check, rows in cases[across].groupby("check")["index"].nunique().items():
+            problems.append(f"{check} ({rows} rows)")
+        raise TaxiDataError(f"{source}: feature table fails its schema: {'; '.join(problems)}") from exc
 
 
 @dataclass(frozen=True)

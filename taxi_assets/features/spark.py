@@ -20,20 +20,30 @@ from taxi_assets.features.columns import (
     WEEKEND_DAYS,
     OutlierBounds,
 )
+from taxi_assets.features.trip_rules import speed_range, trip_rules
 
 OUTLIER_RULE: Final = "_outlier_rule"
 
 
 def outlier_rules(bounds: OutlierBounds) -> dict[str, Column]:
-    """Named rules, in the order they are applied; each Column is True where the row is an outlier."""
+    """Named rules, in the order they are applied; each Column is True where the row is an outlier.
+
+    The bounds are those of ``features.trip_rules``, the table the API's validator is generated from too.
+    """
+    rules = trip_rules(bounds)
     minutes = F.col("trip_duration_minutes")
     speed = F.when(minutes > 0, F.col("trip_distance") / (minutes / 60.0))
+    low_speed, high_speed = speed_range(bounds)
+
+    def outside(column: Column, name: str) -> Column:
+        return ~column.between(*rules[name].span())
+
     return {
-        "trip_distance": ~F.col("trip_distance").between(bounds.min_distance_miles, bounds.max_distance_miles),
-        "trip_duration": ~minutes.between(bounds.min_duration_minutes, bounds.max_duration_minutes),
-        "speed": speed.isNull() | ~speed.between(bounds.min_speed_mph, bounds.max_speed_mph),
-        "fare_amount": ~F.col(TARGET).between(bounds.min_fare_usd, bounds.max_fare_usd),
-        "passenger_count": ~F.col("passenger_count").between(bounds.min_passengers, bounds.max_passengers),
+        "trip_distance": outside(F.col("trip_distance"), "trip_distance"),
+        "trip_duration": outside(minutes, "trip_duration_minutes"),
+        "speed": speed.isNull() | ~speed.between(low_speed, high_speed),
+        "fare_amount": outside(F.col(TARGET), TARGET),
+        "passenger_count": outside(F.col("passenger_count"), "passenger_count"),
     }
 
 

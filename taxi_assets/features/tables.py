@@ -21,6 +21,7 @@ from taxi_assets.features.schema import (
 )
 from taxi_assets.features.spark import feature_counts, kept_feature_rows, label_outliers, with_features
 from taxi_assets.features.split import SPLIT, TEST, TRAIN, assign_split
+from taxi_assets.features.trip_rules import bounds_from, bounds_record, widest
 from taxi_assets.lake_storage import LakeLocation, staged_folder, write_manifest
 
 
@@ -47,7 +48,10 @@ def write_month_features(
             frame = read_feature_table(folder)
             validate_features(frame, bounds, source=f"trip_features {service} {month}")
             summary = summarize_feature_table(frame)
-            write_manifest(folder, {"service": service, "month": month, **counts, **asdict(summary)})
+            write_manifest(
+                folder,
+                {"service": service, "month": month, **counts, **asdict(summary), "bounds": bounds_record(bounds)},
+            )
     finally:
         labelled.unpersist()
     return counts, summary
@@ -79,6 +83,9 @@ def write_training_split(
     """
     features = spark.read.parquet(*(data.spark_uri for _, data in months.values()))
     input_hashes = {month: committed["content_hash"] for month, (committed, _) in months.items()}
+    # the rows of every input were kept by its own bounds: the split accepts what any of them accepted
+    inputs = [committed for committed, _ in months.values()] + ([traffic[0]] if traffic is not None else [])
+    bounds = widest([bounds_from(committed.get("bounds")) for committed in inputs])
     if traffic is None:
         split = assign_split(features, test_fraction, seed)
     else:
@@ -102,6 +109,7 @@ def write_training_split(
                 "rows_test": test.rows,
                 "train_hash": train.content_hash,
                 "test_hash": test.content_hash,
+                "bounds": bounds_record(bounds),
             },
         )
     return TrainingSplit(train, test, input_hashes)

@@ -18,14 +18,15 @@ import pandera.pandas as pa_schema
 import pyarrow as pa
 from pandera.errors import SchemaErrors
 
+from taxi_assets import constants
 from taxi_assets.errors import NotTripDataError, TooManyInvalidRowsError
 from taxi_assets.ingestion.raw_schema import CANONICAL_SCHEMA, SOURCE_ROW
 
 QUARANTINE_RULES: Final = "quarantine_rules"
 MIN_LOCATION_ID: Final = 1
 MAX_LOCATION_ID: Final = 265
-RATECODE_IDS: Final = (1, 2, 3, 4, 5, 6, 99)
-PAYMENT_TYPES: Final = (0, 1, 2, 3, 4, 5, 6)
+RATECODE_IDS: Final = constants.RATECODE_IDS
+PAYMENT_TYPES: Final = constants.PAYMENT_TYPES
 
 RowRule = Callable[[pd.DataFrame], pd.Series]
 

@@ -20,7 +20,9 @@ from taxi_assets.features.columns import (
     FEATURES,
     NUMERIC_FEATURES,
     TARGET,
+    OutlierBounds,
 )
+from taxi_assets.features.trip_rules import DEFAULT_BOUNDS, bounds_from, bounds_record
 from taxi_assets.lake_storage import LakeLocation
 
 PROFILE_FILE = "reference_profile.json"
@@ -71,6 +73,12 @@ class ReferenceProfile:
     target: NumericProfile
     # discrete numeric features by value: quantile edges collapse on them and would hide real shifts
     discrete: dict[str, CategoricalProfile] = field(default_factory=dict)
+    # the outlier bounds the training rows were kept by (``features.trip_rules``): the API accepts the same trips
+    bounds: dict[str, float] = field(default_factory=lambda: bounds_record(DEFAULT_BOUNDS))
+
+    def outlier_bounds(self) -> OutlierBounds:
+        """The bounds as the trip rules take them (the defaults for a profile written before they were recorded)."""
+        return bounds_from(self.bounds)
 
     def to_json(self) -> str:
         """Serialise to JSON (the format written beside reference.csv)."""
@@ -129,7 +137,13 @@ def categorical_profile(values: pd.Series) -> CategoricalProfile:
 
 
 def fit_reference_profile(
-    train: pd.DataFrame, service: str, months: list[str], bins: int, seed: int, training_set_hash: str
+    train: pd.DataFrame,
+    service: str,
+    months: list[str],
+    bins: int,
+    seed: int,
+    training_set_hash: str,
+    bounds: OutlierBounds = DEFAULT_BOUNDS,
 ) -> ReferenceProfile:
     """Fit the profile on training rows (the train split only)."""
     if train.empty:
@@ -145,6 +159,7 @@ def fit_reference_profile(
         categorical={name: categorical_profile(train[name]) for name in BINARY_FEATURES + CATEGORICAL_FEATURES},
         target=numeric_profile(train[TARGET].to_numpy(), bins),
         discrete={name: categorical_profile(train[name]) for name in DISCRETE_FEATURES},
+        bounds=bounds_record(bounds),
     )
 
 

@@ -19,6 +19,7 @@ multiply the false alarms by a dozen.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -95,6 +96,14 @@ class AccuracyRule:
     min_segment_labels: int = constants.MIN_SEGMENT_LABELS
     resamples: int = constants.BOOTSTRAP_RESAMPLES
     seed: int = constants.BOOTSTRAP_SEED
+    # a window this share short of ``min_labels`` is still judged (a few refused or lost fares must not leave it
+    # unjudged); the noise limit is calibrated at the labels it has, so the judgement stays honest
+    label_tolerance: float = constants.LABEL_TOLERANCE
+
+    @property
+    def labels_needed(self) -> int:
+        """The fewest matured labels a window is judged on: ``min_labels`` less the tolerance, rounded up."""
+        return math.ceil(self.min_labels * (1.0 - self.label_tolerance) - 1e-9)
 
 
 @dataclass(frozen=True)
@@ -257,7 +266,7 @@ class HoldoutCalibration:
             SegmentVerdict(segment, value, self._segment_verdict(picked, level, segment, value))
             for segment, value, picked in tested
         )
-        return AccuracyJudgement(overall, verdicts, judged=errors.size >= self.rule.min_labels)
+        return AccuracyJudgement(overall, verdicts, judged=errors.size >= self.rule.labels_needed)
 
     def _segment_verdict(self, errors: np.ndarray, alpha: float, segment: str, value: str) -> AccuracyVerdict:
         grid = max((n for n in SEGMENT_GRID if n <= errors.size), default=errors.size)

@@ -32,6 +32,7 @@ from taxi_assets.features.schema import (
 )
 from taxi_assets.features.spark import feature_counts, kept_feature_rows, label_outliers
 from taxi_assets.features.split import SPLIT, TEST, TRAIN
+from taxi_assets.features.trip_rules import bounds_record
 from taxi_assets.lake_storage import LakeLocation, staged_folder, write_manifest, write_parquet_atomic
 from taxi_assets.platform_db.prediction_log import LABELLED_AT
 
@@ -109,6 +110,7 @@ def write_traffic_split(
                 "train_hash": summaries[TRAIN].content_hash,
                 "test_hash": summaries[TEST].content_hash,
                 "holdout_from": holdout_from,
+                "bounds": bounds_record(bounds),
             },
         )
     return TrafficSplit(summaries[TRAIN], summaries[TEST], holdout_from)

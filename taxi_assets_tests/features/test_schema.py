@@ -37,7 +37,9 @@ def test_every_broken_rule_is_named_with_its_row_count_and_the_table() -> None:
     assert message.startswith("features/green/2022-01: feature table fails its schema: ")
     assert "trip_distance: in_range(0.1, 100.0) (3 rows)" in message
     assert "pickup_borough: isin" in message
-    assert "no_weekend_rush_hour" in message
+    # a row with both flags set contradicts its day (and perhaps its hour)
+    assert "is_weekend_follows_day (1 rows)" in message
+    assert "is_rush_hour_follows_day_and_hour" in message
 
 
 def test_the_hash_is_the_same_for_the_same_rows_in_any_order_and_moves_with_a_value() -> None:

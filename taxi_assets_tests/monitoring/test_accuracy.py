@@ -101,3 +101,16 @@ def test_thresholds_are_seeded_and_an_empty_holdout_is_refused() -> None:
     assert HoldoutCalibration(holdout, AccuracyRule(seed=12)).noise_limit(700, 0.01) != first
     with pytest.raises(ValueError, match="no errors"):
         HoldoutCalibration(holdout.head(0), AccuracyRule())
+
+
+def test_a_window_a_few_labels_short_of_the_minimum_is_judged_on_what_it_has() -> None:
+    holdout = heavy_tailed_holdout(5_000)
+    rule = AccuracyRule(min_labels=500, label_tolerance=0.02)
+    assert rule.labels_needed == 490
+    calibration = HoldoutCalibration(holdout, rule)
+    errors = holdout[ERROR].to_numpy()
+    assert calibration.judge(errors[:490], {}).judged
+    assert not calibration.judge(errors[:489], {}).judged
+    # the noise limit is the one of the labels the window has, not of the minimum
+    assert calibration.judge(errors[:490], {}).overall.labels == 490
+    assert AccuracyRule(min_labels=500, label_tolerance=0.0).labels_needed == 500

@@ -1,6 +1,7 @@
 """The contract is the server: schemathesis with every check against a real server, the docs offline, the edges."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -13,6 +14,8 @@ import pytest
 from taxi_assets_tests.champions import Trained, register
 from taxi_assets_tests.serving.servers import Server, registry_for, running_server, wait_ready
 from taxi_assets_tests.serving.support import HEADERS
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,9 @@ def test_schemathesis_with_every_check_and_its_stateful_phase_finds_no_failure(a
     command += ["--checks", "all", "--header", f"X-API-Key: {HEADERS['X-API-Key']}", "--seed", "7"]
     command += ["--max-examples", "150", "--workers", "2", "--no-color"]
     # run in a scratch folder: schemathesis keeps a cache of what it found in its working directory
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False, cwd=tmp_path)
+    # the speed rule JSON Schema cannot state: a hook keeps generated valid trips inside it
+    env = os.environ | {"SCHEMATHESIS_HOOKS": "taxi_assets_tests.serving.schemathesis_hooks", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
     # the stateful phase ran and followed the document's link: a prediction, then feedback for its request id
     assert re.search(r"API Links:\s+1 covered / 1 selected / 1 total", result.stdout), result.stdout[-4000:]
@@ -52,15 +57,22 @@ def test_the_documented_bounds_are_the_champions(api: Server, trained: Trained) 
     document = httpx.get(f"{api.base}/schema/openapi.json").json()
     schema = document["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     distance = schema["properties"]["trip_distance"]
-    # narrowed by the champion's reference profile, exactly where the validator narrows it
-    profile_low = float(trained.holdout["trip_distance"].min())
-    assert distance["minimum"] > 0 or profile_low == 0
+    # the outlier bounds the champion's training rows were kept by, recorded in its reference profile
+    bounds = json.loads(trained.profile_path.read_text())["bounds"]
+    assert (distance["minimum"], distance["maximum"]) == (bounds["min_distance_miles"], bounds["max_distance_miles"])
+    assert f"[{bounds['min_speed_mph']:g}, {bounds['max_speed_mph']:g}] mph" in schema["description"]
     body = {**document["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["example"]}
-    for value, status in ((distance["minimum"], 200), (distance["maximum"], 200), (distance["maximum"] * 1.01, 422)):
-        assert (
-            httpx.post(f"{api.base}/predict", json=body | {"trip_distance": value}, headers=HEADERS).status_code
-            == status
-        )
+    # each distance with a duration that keeps its average speed inside the speed rule
+    for value, minutes, status in (
+        (distance["minimum"], 1.0, 200),
+        (distance["maximum"], 120.0, 200),
+        (distance["maximum"] * 1.01, 120.0, 422),
+    ):
+        trip = body | {"trip_distance": value, "trip_duration_minutes": minutes}
+        assert httpx.post(f"{api.base}/predict", json=trip, headers=HEADERS).status_code == status
+    feedback = document["paths"]["/feedback"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    fare = feedback["properties"]["actual_fare"]
+    assert (fare["minimum"], fare["maximum"]) == (bounds["min_fare_usd"], bounds["max_fare_usd"])
     batch = document["paths"]["/predict/batch"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert batch["properties"]["trips"]["minItems"] == 1
     assert httpx.post(f"{api.base}/predict/batch", json={"trips": []}, headers=HEADERS).status_code == 422

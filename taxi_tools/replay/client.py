@@ -25,6 +25,9 @@ from taxi_tools.replay.scenarios import INVALID
 
 MAX_IN_FLIGHT: Final = 32
 REQUEST_TIMEOUT_SECONDS: Final = 10.0
+# a true fare is posted up to this many times while the answer is transient (no answer, or one of TRANSIENT)
+FEEDBACK_TRIES: Final = 4
+TRANSIENT: Final = frozenset({429, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class ReplaySummary:
     status: Counter[int] = field(default_factory=Counter)
     feedback_ok: int = 0
     feedback_failed: int = 0
+    # every true fare that never reached /feedback, by reason (its prediction refused, or the post itself)
+    not_posted: Counter[str] = field(default_factory=Counter)
     transport_errors: int = 0
     model_versions: Counter[str] = field(default_factory=Counter)
     # from the first request to the last answer, and to the last true fare
@@ -76,7 +81,19 @@ class ReplaySummary:
             f"true fares posted to /feedback: {self.feedback_ok:,} (failed: {self.feedback_failed}); "
             f"the last {self.total_seconds - self.seconds:.1f} s after the last request",
             f"mean |prediction - true fare|: {self.mean_abs_error:.2f} USD",
-        ]
+        ] + [f"true fares not posted: {count:,} ({reason})" for reason, count in self.not_posted.most_common()]
+
+
+def refusal(response: httpx.Response) -> str:
+    """A refused request in a few words: the status and the fields it named, or its error code."""
+    try:
+        body = response.json()
+    except ValueError:
+        return str(response.status_code)
+    fields = sorted({str(item.get("field")) for item in body.get("fields") or [] if isinstance(item, dict)})
+    if fields:
+        return f"{response.status_code} on {', '.join(fields)}"
+    return f"{response.status_code} {body.get('error', '')}".strip()
 
 
 def trip_payload(row: dict[str, Any]) -> dict[str, Any]:
@@ -119,14 +136,16 @@ class _Replay:
         self.summary.sent += 1
         try:
             response = await self.client.post("/predict", json=body)
-        except httpx.TransportError:
+        except httpx.TransportError as error:
             self.summary.transport_errors += 1
+            self.summary.not_posted[f"no prediction: {type(error).__name__}"] += 1
             return
         finally:
             self.last_answer = time.monotonic()
             self.gate.release()
         self.summary.status[response.status_code] += 1
         if response.status_code != 200:
+            self.summary.not_posted[f"no prediction: {refusal(response)}"] += 1
             return
         answer = response.json()
         self.summary.model_versions[str(answer["model_version"])] += 1
@@ -136,17 +155,25 @@ class _Replay:
         heapq.heappush(self.pending, (due, index, str(answer["request_id"]), float(row[TARGET])))
 
     async def feedback(self, request_id: str, fare: float) -> None:
-        """Post one true fare."""
-        async with self.gate:
-            try:
-                response = await self.client.post("/feedback", json={"request_id": request_id, "actual_fare": fare})
-            except httpx.TransportError:
-                self.summary.feedback_failed += 1
+        """Post one true fare; a transient failure (no answer, 503) is tried again, up to ``FEEDBACK_TRIES``."""
+        reason = ""
+        for attempt in range(FEEDBACK_TRIES):
+            if attempt:
+                await asyncio.sleep(0.2 * 2**attempt)
+            async with self.gate:
+                try:
+                    response = await self.client.post("/feedback", json={"request_id": request_id, "actual_fare": fare})
+                except httpx.TransportError as error:
+                    reason = type(error).__name__
+                    continue
+            if response.status_code == 200:
+                self.summary.feedback_ok += 1
                 return
-        if response.status_code == 200:
-            self.summary.feedback_ok += 1
-        else:
-            self.summary.feedback_failed += 1
+            reason = refusal(response)
+            if response.status_code not in TRANSIENT:
+                break
+        self.summary.feedback_failed += 1
+        self.summary.not_posted[f"feedback: {reason}"] += 1
 
     def spawn(self, coroutine: Any) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coroutine)

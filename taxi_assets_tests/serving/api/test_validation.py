@@ -1,4 +1,4 @@
-"""A trip is checked against the champion's reference ranges: every failing field named, with its value and range."""
+"""A trip is checked against the trip rules under the champion's bounds: every failing field named, value and range."""
 
 import json
 from pathlib import Path
@@ -31,9 +31,11 @@ def test_422_names_every_failing_field_with_value_and_range(served: Served, trai
     fields = {item["field"]: item for item in payload["fields"]}
     assert set(fields) == {"trip_distance", "pickup_hour", "pickup_borough", "RatecodeID", "surcharge", "payment_type"}
     assert fields["trip_distance"]["value"] == 250.0
-    # the upper bound is the largest distance the model was trained on, not the static 1,000 miles
-    profile = json.loads(trained.profile_path.read_text())
-    assert f"{profile['numeric']['trip_distance']['maximum']:g}]" in fields["trip_distance"]["constraint"]
+    # the bounds are those the champion's training rows were kept by, recorded in its reference profile
+    bounds = json.loads(trained.profile_path.read_text())["bounds"]
+    assert fields["trip_distance"]["constraint"] == (
+        f"a number in [{bounds['min_distance_miles']:g}, {bounds['max_distance_miles']:g}]"
+    )
     assert fields["pickup_hour"]["constraint"] == "an integer in [0, 23]"
     assert "Manhattan" in fields["pickup_borough"]["constraint"]
     assert fields["payment_type"]["constraint"].startswith("required")
@@ -57,6 +59,35 @@ def test_inconsistent_flags_and_wrong_types_are_named(served: Served, trained: T
     }
     assert set(fields) == {"passenger_count", "pickup_month", "is_rush_hour"}
     assert fields["passenger_count"]["value"] == "two"
+
+
+def test_a_trip_too_fast_or_too_slow_for_training_and_a_fare_training_dropped_are_422(
+    served: Served, trained: Trained
+) -> None:
+    bounds = json.loads(trained.profile_path.read_text())["bounds"]
+    ten_minutes = trip(trained.holdout) | {"trip_duration_minutes": 10.0}
+    fastest = bounds["max_speed_mph"] * 10 / 60
+    for distance, status in ((fastest * 0.999, 200), (fastest * 1.001, 422)):
+        response = served.client.post("/predict", json=ten_minutes | {"trip_distance": distance}, headers=HEADERS)
+        assert response.status_code == status, response.text
+    crawling = ten_minutes | {"trip_duration_minutes": 60.0, "trip_distance": bounds["min_speed_mph"] * 0.99}
+    assert served.client.post("/predict", json=crawling, headers=HEADERS).status_code == 422
+    fields = response.json()["fields"]
+    assert [item["field"] for item in fields] == ["trip_distance"]
+    assert fields[0]["constraint"].startswith(f"an average speed in [{bounds['min_speed_mph']:g}, ")
+    request_id = served.client.post("/predict", json=ten_minutes, headers=HEADERS).json()["request_id"]
+    too_high = {"request_id": request_id, "actual_fare": bounds["max_fare_usd"] + 1}
+    response = served.client.post("/feedback", json=too_high, headers=HEADERS)
+    assert response.status_code == 422
+    assert response.json()["fields"] == [
+        {
+            "field": "actual_fare",
+            "value": bounds["max_fare_usd"] + 1,
+            "constraint": f"a number in [{bounds['min_fare_usd']:g}, {bounds['max_fare_usd']:g}]",
+        }
+    ]
+    response = served.client.post("/feedback", json=too_high | {"actual_fare": bounds["max_fare_usd"]}, headers=HEADERS)
+    assert response.status_code == 200, response.text
 
 
 def test_numbers_of_any_size_are_422_naming_the_field_on_every_route(served: Served, trained: Trained) -> None:

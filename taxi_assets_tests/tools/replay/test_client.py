@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from taxi_assets.features.columns import TARGET
 from taxi_assets_tests.champions import Trained
 from taxi_assets_tests.monitored import champion
 from taxi_assets_tests.serving.servers import server
@@ -64,3 +65,17 @@ def test_a_replay_sends_nothing_after_its_deadline_and_counts_what_it_skipped(
     assert summary.finished_requests < deadline + REQUEST_TIMEOUT_SECONDS
     assert f"{summary.skipped:,} skipped at the deadline" in summary.lines()[0]
     assert (late.sent, late.skipped, late.feedback_ok) == (0, 50, 0)
+
+
+def test_every_true_fare_that_never_reached_the_api_is_reported_with_its_reason(
+    february: pd.DataFrame, trained: Trained, tmp_path: Path
+) -> None:
+    trips = february.head(120).copy()
+    trips.loc[trips.index[:7], "trip_distance"] = 500.0  # refused at /predict: no request id to send a fare for
+    trips.loc[trips.index[10:15], TARGET] = 900.0  # priced, but a fare outside the rule training kept rows by
+    champion(tmp_path, trained)
+    with server(tmp_path) as base:
+        summary = run_replay(trips, ReplayConfig(base, HEADERS["X-API-Key"], rate=200, compression=1e6))
+    assert summary.not_posted == {"no prediction: 422 on trip_distance": 7, "feedback: 422 on actual_fare": 5}
+    assert summary.feedback_ok + sum(summary.not_posted.values()) == len(trips)
+    assert "true fares not posted: 7 (no prediction: 422 on trip_distance)" in summary.lines()
