@@ -141,6 +141,10 @@ def api_server(database_url: str, workdir: Path, durable: bool = True, workers: 
         "TAXI_API_KEYS": KEY,
         "TAXI_MODEL_POLL_SECONDS": "30",
         "TAXI_LOG_DURABLE": "1" if durable else "0",
+        # the champion alone: a challenger in a live stage (the demo leaves one) would be scored and logged too
+        "TAXI_FOLLOW_ROLLOUT": "0",
+        "TAXI_CHALLENGER_SHARE": "0",
+        "TAXI_SHADOW": "0",
     }
     command = [sys.executable, "-m", "taxi_serving", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(workers or WORKERS), "--log-level", "warning"]

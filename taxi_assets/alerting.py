@@ -1,30 +1,33 @@
-"""Alerts: one event (a failed check, a retraining started, a promotion or rejection) sent to every sink.
+"""Alerts: one event (a failed check, a retraining started, a promotion or rejection) sent to every target.
 
-Every alert goes to the structured log and into the ``alert_history`` table; a Slack-compatible webhook and
-SMTP email are added when configured. A sink that fails does not stop the others or the run that raised the
-alert: its error is recorded in the history row (``delivery``) and logged.
+Every alert goes to the structured log and into the ``alert_history`` table, and through apprise to each
+configured target URL (``TAXI_ALERT_URLS``: Slack, email, a JSON webhook, any of apprise's services), each
+tried again on failure (``retry`` and ``wait``, per URL or the defaults here). A target that still fails does not
+stop the others or the run that raised the alert: its outcome is recorded per target in the history row
+(``delivery``) and logged.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import smtplib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from enum import StrEnum
 from typing import Any, Final
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-import requests
+import apprise
 import sqlalchemy as sa
 
 from taxi_assets.platform_db.records import ALERT_HISTORY
 from taxi_assets.platform_db.schema import ensure_schema
 
 LOGGER: Final = logging.getLogger("taxi.alerts")
-WEBHOOK_TIMEOUT_SECONDS: Final = 5.0
-SMTP_TIMEOUT_SECONDS: Final = 10.0
+# each target is tried this many more times after a failure, this long apart (a URL's own retry= and wait= win)
+DELIVERY_RETRIES: Final = 2
+DELIVERY_WAIT_SECONDS: Final = 1.0
 
 
 class Severity(StrEnum):
@@ -36,6 +39,11 @@ class Severity(StrEnum):
 
 
 LOG_LEVELS: Final = {Severity.INFO: logging.INFO, Severity.WARNING: logging.WARNING, Severity.CRITICAL: logging.ERROR}
+NOTIFY_TYPES: Final = {
+    Severity.INFO: apprise.NotifyType.INFO,
+    Severity.WARNING: apprise.NotifyType.WARNING,
+    Severity.CRITICAL: apprise.NotifyType.FAILURE,
+}
 
 
 class Kind(StrEnum):
@@ -77,7 +85,7 @@ class Alert:
 
 @dataclass(frozen=True)
 class SmtpSettings:
-    """Where email alerts go. No authentication and no TLS unless a user and ``starttls`` are given."""
+    """Where email alerts go (the older settings; an apprise ``mailto://`` URL says the same)."""
 
     host: str
     port: int
@@ -87,24 +95,82 @@ class SmtpSettings:
     password: str | None = None
     starttls: bool = False
 
+    def url(self) -> str:
+        """The apprise URL of this server and these recipients."""
+        login = f"{quote(self.user, safe='')}:{quote(self.password or '', safe='')}@" if self.user else ""
+        query = {
+            "from": self.sender,
+            "to": ",".join(self.recipients),
+            "mode": "starttls" if self.starttls else "insecure",
+        }
+        return f"mailto://{login}{self.host}:{self.port}/?{urlencode(query)}"
+
+
+def webhook_target(webhook_url: str) -> str:
+    """The apprise URL of a Slack-compatible webhook: Slack's own as it is, any other as a JSON post with ``text``."""
+    parts = urlsplit(webhook_url)
+    if parts.hostname == "hooks.slack.com":
+        return webhook_url
+    scheme = "jsons" if parts.scheme == "https" else "json"
+    query = [*parse_qsl(parts.query), (":message", "text")]  # the message under Slack's key
+    return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), ""))
+
+
+def alert_targets(env: Mapping[str, str]) -> list[str]:
+    """The apprise URLs of the environment: ``TAXI_ALERT_URLS`` (split on spaces), then the older settings.
+
+    The older ``TAXI_ALERT_WEBHOOK_URL`` and ``TAXI_ALERT_SMTP_*`` / ``TAXI_ALERT_EMAIL_*`` are turned into URLs.
+    """
+    targets = (env.get("TAXI_ALERT_URLS") or "").split()
+    if env.get("TAXI_ALERT_WEBHOOK_URL"):
+        targets.append(webhook_target(env["TAXI_ALERT_WEBHOOK_URL"]))
+    recipients = tuple(
+        address.strip() for address in (env.get("TAXI_ALERT_EMAIL_TO") or "").split(",") if address.strip()
+    )
+    if env.get("TAXI_ALERT_SMTP_HOST") and recipients:
+        smtp = SmtpSettings(
+            host=env["TAXI_ALERT_SMTP_HOST"],
+            port=int(env.get("TAXI_ALERT_SMTP_PORT") or 25),
+            sender=env.get("TAXI_ALERT_EMAIL_FROM") or "taxi-fare-platform@localhost",
+            recipients=recipients,
+            user=env.get("TAXI_ALERT_SMTP_USER") or None,
+            password=env.get("TAXI_ALERT_SMTP_PASSWORD") or None,
+            starttls=(env.get("TAXI_ALERT_SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"),
+        )
+        targets.append(smtp.url())
+    return targets
+
+
+def target_name(url: str) -> str:
+    """A target as the history names it: scheme, host and path, credentials and settings left out."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}".rstrip("/") or url.split("?", 1)[0]
+
 
 class Alerter:
-    """Sends alerts to the log, the history table and the configured webhook and email."""
+    """Sends alerts to the log, the history table and every target URL, through apprise."""
 
-    def __init__(self, database_url: str, webhook_url: str | None = None, smtp: SmtpSettings | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        targets: Sequence[str] = (),
+        retries: int = DELIVERY_RETRIES,
+        wait_seconds: float = DELIVERY_WAIT_SECONDS,
+    ) -> None:
         self.database_url = database_url
-        self.webhook_url = webhook_url
-        self.smtp = smtp
+        self.targets = tuple(targets)
+        self.retries = retries
+        self.wait_seconds = wait_seconds
 
     def send(self, alert: Alert) -> dict[str, str]:
-        """Deliver to every sink; return each sink's outcome ("sent" or the error), as stored in the history."""
+        """Deliver to every target; return each one's outcome ("sent" or why not), as stored in the history."""
         fields = {"alert": alert.kind.value, "severity": alert.severity.value, "service": alert.service}
         LOGGER.log(LOG_LEVELS[alert.severity], "%s", alert.title, extra={"fields": fields | {"details": alert.details}})
         delivery = {"log": "sent"}
-        if self.webhook_url:
-            delivery["webhook"] = self._deliver(self._post_webhook, alert)
-        if self.smtp is not None:
-            delivery["email"] = self._deliver(self._send_email, alert)
+        for target in self.targets:
+            delivery[target_name(target)] = self._deliver(target, alert)
         self._record(alert, delivery)
         return delivery
 
@@ -125,44 +191,28 @@ class Alerter:
             row["delivery"] = json.loads(row["delivery"])
         return rows
 
-    @staticmethod
-    def _deliver(sink: Any, alert: Alert) -> str:
-        try:
-            sink(alert)
-        except (requests.RequestException, smtplib.SMTPException, OSError) as exc:
-            LOGGER.warning("alert %r not delivered: %s", alert.title, exc)
-            return f"failed: {type(exc).__name__}: {exc}"
-        return "sent"
-
-    def _post_webhook(self, alert: Alert) -> None:
-        # Slack's incoming-webhook shape: "text" is shown; the structured copy is for other receivers
-        payload = {
-            "text": alert.text(),
-            "severity": alert.severity.value,
-            "kind": alert.kind.value,
-            "service": alert.service,
-            "title": alert.title,
-            "details": alert.details,
-            "raised_at": alert.raised_at.isoformat(),
-        }
-        response = requests.post(
-            str(self.webhook_url), data=json.dumps(payload, default=str), timeout=WEBHOOK_TIMEOUT_SECONDS
-        )
-        response.raise_for_status()
-
-    def _send_email(self, alert: Alert) -> None:
-        assert self.smtp is not None  # only called when configured
-        message = EmailMessage()
-        message["Subject"] = f"[taxi-fare {alert.severity}] {alert.title}"
-        message["From"] = self.smtp.sender
-        message["To"] = ", ".join(self.smtp.recipients)
-        message.set_content(alert.text())
-        with smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=SMTP_TIMEOUT_SECONDS) as client:
-            if self.smtp.starttls:
-                client.starttls()
-            if self.smtp.user:
-                client.login(self.smtp.user, self.smtp.password or "")
-            client.send_message(message)
+    def _deliver(self, target: str, alert: Alert) -> str:
+        """One target through apprise (its retries included): "sent", or the last reason it gave."""
+        asset = apprise.AppriseAsset()
+        asset.default_service_retry = self.retries
+        asset.default_service_wait = self.wait_seconds
+        notifier = apprise.Apprise(asset=asset)
+        if not notifier.add(target):
+            LOGGER.warning("alert target %s is not a URL apprise knows", target_name(target))
+            return "failed: not a URL apprise knows"
+        with apprise.LogCapture(level=logging.WARNING) as captured:
+            sent = notifier.notify(
+                title=f"[taxi-fare {alert.severity}] {alert.title}",
+                body=alert.text(),
+                notify_type=NOTIFY_TYPES[alert.severity],
+                body_format=apprise.NotifyFormat.TEXT,
+            )
+        if sent:
+            return "sent"
+        reasons = [line.split(" - ", 2)[-1] for line in captured.getvalue().splitlines() if "Attempt " not in line]
+        reason = reasons[-1] if reasons else "no reason given"
+        LOGGER.warning("alert %r not delivered to %s: %s", alert.title, target_name(target), reason)
+        return f"failed after {self.retries + 1} attempts: {reason}"
 
     def _record(self, alert: Alert, delivery: dict[str, str]) -> None:
         engine = sa.create_engine(self.database_url)

@@ -12,7 +12,9 @@ loads, never at import. Environment variables:
 * ``MLFLOW_TRACKING_URI``: an MLflow server; when unset, a SQLite file and artifact folder under the data home.
 * ``TAXI_DATABASE_URL``: the platform database (prediction log, promotion decisions, alert history); default
   SQLite under the data home.
-* ``TAXI_ALERT_WEBHOOK_URL``: a Slack-compatible webhook for alerts (unset: log and history table only).
+* ``TAXI_ALERT_URLS``: where alerts go besides the log and the history table, apprise URLs separated by spaces
+  (``slack://...``, ``mailto://...``, ``json://host/path``, any apprise service), each tried again on failure.
+* ``TAXI_ALERT_WEBHOOK_URL``: a Slack-compatible webhook for alerts (the older setting, sent through apprise too).
 * ``TAXI_ALERT_SMTP_HOST``, ``TAXI_ALERT_SMTP_PORT``, ``TAXI_ALERT_SMTP_USER``, ``TAXI_ALERT_SMTP_PASSWORD``,
   ``TAXI_ALERT_SMTP_STARTTLS``, ``TAXI_ALERT_EMAIL_FROM``, ``TAXI_ALERT_EMAIL_TO`` (comma-separated): email alerts.
 * ``TAXI_LAKE_ROOT``: the parquet lake, a folder, a ``file://`` URL or an object-store URL such as
@@ -39,6 +41,7 @@ from pathlib import Path
 import dagster as dg
 
 from taxi_assets import constants
+from taxi_assets.alerting import alert_targets
 from taxi_assets.assets.features import labelled_traffic, training_set, trip_features
 from taxi_assets.assets.ingestion import raw_trips, taxi_zones
 from taxi_assets.assets.monitoring import build_drift_report, reference_profile
@@ -106,19 +109,8 @@ def platform_db_from_env(env: Mapping[str, str]) -> PlatformDatabase:
 
 
 def alerts_from_env(env: Mapping[str, str]) -> AlertsResource:
-    """Alert sinks: the webhook and SMTP variables; the history goes to the platform database."""
-    recipients = [address.strip() for address in (env.get("TAXI_ALERT_EMAIL_TO") or "").split(",") if address.strip()]
-    return AlertsResource(
-        database_url=platform_db_from_env(env).url,
-        webhook_url=env.get("TAXI_ALERT_WEBHOOK_URL") or None,
-        smtp_host=env.get("TAXI_ALERT_SMTP_HOST") or None,
-        smtp_port=int(env.get("TAXI_ALERT_SMTP_PORT") or 25),
-        smtp_user=env.get("TAXI_ALERT_SMTP_USER") or None,
-        smtp_password=env.get("TAXI_ALERT_SMTP_PASSWORD") or None,
-        smtp_starttls=(env.get("TAXI_ALERT_SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"),
-        email_from=env.get("TAXI_ALERT_EMAIL_FROM") or "taxi-fare-platform@localhost",
-        email_to=recipients,
-    )
+    """Alert targets from ``TAXI_ALERT_URLS`` and the older variables; the history in the platform database."""
+    return AlertsResource(database_url=platform_db_from_env(env).url, urls=alert_targets(env))
 
 
 def lake_from_env(env: Mapping[str, str]) -> DataLake:

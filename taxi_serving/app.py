@@ -96,6 +96,7 @@ def _serving(settings: Settings) -> Serving:
         durable=settings.log_durable,
         service=settings.service,
     )
+    sink.alerts.targets = settings.alert_urls
     metrics.bind(
         lambda: {
             "written": sink.counters.written,

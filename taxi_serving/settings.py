@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from taxi_assets import logs
+from taxi_assets.alerting import alert_targets
 from taxi_assets.constants import known_service
 from taxi_assets.data_home import DataHome
 from taxi_assets.model.versions import model_name
@@ -44,6 +45,8 @@ class Settings:
     # MLflow's client retries an unreachable server for minutes by default; the API would not start for that long
     registry_retries: int = 1
     registry_timeout_seconds: float = 3.0
+    # where the API's own alerts go besides the alert history: the platform's apprise URLs (TAXI_ALERT_URLS ...)
+    alert_urls: tuple[str, ...] = ()
 
     @property
     def model_name(self) -> str:
@@ -64,7 +67,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     ``TAXI_SHADOW`` (1 to score the challenger on every request), ``TAXI_FOLLOW_ROLLOUT`` (1; 0 ignores the
     challenger's rollout stage), ``TAXI_BATCH_LIMIT``, ``TAXI_MAX_BODY_BYTES``,
     ``TAXI_LOG_FSYNC_SECONDS`` (1; the journal's sync interval), ``TAXI_LOG_DURABLE`` (1; 0 only to benchmark),
-    ``TAXI_REGISTRY_RETRIES`` (1) and ``TAXI_REGISTRY_TIMEOUT_SECONDS`` (3) for each call to the MLflow server.
+    ``TAXI_REGISTRY_RETRIES`` (1) and ``TAXI_REGISTRY_TIMEOUT_SECONDS`` (3) for each call to the MLflow server,
+    and the platform's alert targets (``TAXI_ALERT_URLS`` and the older webhook and email variables).
 
     Raises:
         ValueError: ``TAXI_SERVICE`` is not a TLC service (the message names the valid ones).
@@ -90,6 +94,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         registry_retries=int(env.get("TAXI_REGISTRY_RETRIES") or 1),
         registry_timeout_seconds=float(env.get("TAXI_REGISTRY_TIMEOUT_SECONDS") or 3.0),
         log_durable=(env.get("TAXI_LOG_DURABLE") or "1").strip().lower() not in {"0", "false", "no", "off"},
+        alert_urls=tuple(alert_targets(env)),
     )
 
 

@@ -6,13 +6,13 @@ import hashlib
 import os
 import re
 import tempfile
-import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import requests
+import tenacity
 from pydantic import Field
 
 from taxi_assets import constants
@@ -130,10 +130,11 @@ class LocalTripSource(TripSource):
 
 
 class HttpTripSource(TripSource):
-    """Downloads TLC files from the TLC's public address, with timeouts, retries and atomic writes.
+    """Downloads TLC files from the TLC's public address, with timeouts, resumable retries and atomic writes.
 
-    A download goes to a temporary file in ``cache_dir`` and is renamed into place only when complete, so a
-    cut connection never leaves a half file that looks whole. A file already in the cache is reused.
+    A download goes to a hidden ``.part`` file in ``cache_dir`` and is renamed into place only when complete, so
+    a cut connection never leaves a half file that looks whole; the next attempt asks only for the missing bytes
+    (an HTTP range, tied to the file's version by ``If-Range``). A file already in the cache is reused.
     """
 
     base_url: str = Field(
@@ -179,39 +180,84 @@ class HttpTripSource(TripSource):
         return f"{self.base_url.rstrip('/')}/{constants.TLC_ZONE_LOOKUP_PATH}"
 
     def _download(self, url: str, target: Path) -> FetchedFile:
+        """Download with retries (tenacity): each attempt resumes where the last one was cut (an HTTP range)."""
         if target.is_file():
             return describe_file(target, origin=url)
         target.parent.mkdir(parents=True, exist_ok=True)
-        last_error: Exception | None = None
-        for attempt in range(self.retries):
-            if attempt:
-                time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
-            try:
-                self._download_once(url, target)
-                return describe_file(target, origin=url)
-            except requests.HTTPError as exc:
-                last_error = exc
-                status = exc.response.status_code if exc.response is not None else None
-                if status is not None and 400 <= status < 500 and status != 429:
-                    break  # a missing month will not appear by retrying
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-                last_error = exc  # includes a body cut short of its Content-Length
-        raise SourceUnavailableError(
-            f"could not download {url} after {self.retries} attempts ({last_error}). "
-            "To run offline, set TAXI_TRIPS_DIR to a folder of TLC files, e.g. "
-            "TAXI_TRIPS_DIR=../shared/data/tlc"
-        ) from last_error
+        handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        os.close(handle)  # one file per download: two runs fetching the same month never share one
+        part = _Partial(Path(name))
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(max(self.retries, 1)),
+            wait=tenacity.wait_exponential(multiplier=self.backoff_seconds, exp_base=2),
+            retry=tenacity.retry_if_exception(_worth_retrying),
+            reraise=True,
+        )
+        try:
+            retrying(self._download_once, url, part)
+            os.replace(part.path, target)
+        except (requests.RequestException, _ShortBodyError) as exc:
+            raise SourceUnavailableError(
+                f"could not download {url} after {retrying.statistics.get('attempt_number', 1)} attempts ({exc}). "
+                "To run offline, set TAXI_TRIPS_DIR to a folder of TLC files, e.g. "
+                "TAXI_TRIPS_DIR=../shared/data/tlc"
+            ) from exc
+        finally:
+            part.path.unlink(missing_ok=True)
+        return describe_file(target, origin=url)
 
-    def _download_once(self, url: str, target: Path) -> None:
+    def _download_once(self, url: str, part: _Partial) -> None:
+        """One attempt: ask for the bytes after those already received; append them, or start over on a 200."""
         timeout = (self.connect_timeout_seconds, self.timeout_seconds)
-        with requests.get(url, stream=True, timeout=timeout) as response:
+        have = part.size()
+        # the bytes as stored (no gzip on the wire), so lengths and ranges count the file's own bytes
+        headers = {"Accept-Encoding": "identity"} | ({"Range": f"bytes={have}-"} if have else {})
+        if have and part.validator:
+            headers["If-Range"] = part.validator  # the same file version, or the whole file again
+        with requests.get(url, stream=True, timeout=timeout, headers=headers) as response:
             response.raise_for_status()
-            handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    for chunk in response.iter_content(_CHUNK):
-                        out.write(chunk)
-                os.replace(temp_name, target)
-            except BaseException:
-                Path(temp_name).unlink(missing_ok=True)
-                raise
+            resumed = response.status_code == 206
+            part.validator = response.headers.get("ETag") or response.headers.get("Last-Modified")
+            expected = _total_size(response, have if resumed else 0)
+            # keep the bytes of a body cut short (urllib3 would drop its last read); the size is checked below
+            response.raw.enforce_content_length = False
+            with part.path.open("ab" if resumed else "wb") as out:
+                for chunk in response.iter_content(_CHUNK):
+                    out.write(chunk)
+        if expected is not None and part.size() != expected:
+            raise _ShortBodyError(f"the body ended at {part.size():,} of {expected:,} bytes")
+
+
+class _ShortBodyError(Exception):
+    """A response that ended before its announced length (a cut connection)."""
+
+
+@dataclass
+class _Partial:
+    """The bytes of one download received so far, and the version of the file they belong to."""
+
+    path: Path
+    validator: str | None = None
+
+    def size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+
+def _total_size(response: requests.Response, offset: int) -> int | None:
+    """The whole file's size, from Content-Range (a 206) or Content-Length after ``offset``."""
+    content_range = response.headers.get("Content-Range", "")
+    if "/" in content_range and content_range.rsplit("/", 1)[1].isdigit():
+        return int(content_range.rsplit("/", 1)[1])
+    length = response.headers.get("Content-Length")
+    return offset + int(length) if length and length.isdigit() else None
+
+
+def _worth_retrying(error: BaseException) -> bool:
+    """A cut or refused connection, a timeout, a 5xx or a 429: worth another attempt. A 404 is not."""
+    if isinstance(error, requests.HTTPError):
+        status = error.response.status_code if error.response is not None else None
+        return status is None or status >= 500 or status == 429
+    return isinstance(error, requests.RequestException | _ShortBodyError)

@@ -26,9 +26,25 @@ def test_an_alert_is_kept_in_the_history_of_a_database_in_a_new_folder(tmp_path:
 
 def test_email_is_configured_only_with_a_server_and_recipients(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'platform.db'}"
-    assert AlertsResource(database_url=url, smtp_host="mail").alerter().smtp is None
-    assert AlertsResource(database_url=url, email_to=["ops@example.org"]).alerter().smtp is None
-    smtp = AlertsResource(database_url=url, smtp_host="mail", smtp_port=587, email_to=["ops@example.org"],
-                          smtp_starttls=True).alerter().smtp  # fmt: skip
+    assert AlertsResource(database_url=url, smtp_host="mail").targets() == []
+    assert AlertsResource(database_url=url, email_to=["ops@example.org"]).targets() == []
+    resource = AlertsResource(database_url=url, smtp_host="mail", smtp_port=587, email_to=["ops@example.org"],
+                              smtp_starttls=True)  # fmt: skip
+    smtp = resource.smtp()
     assert smtp is not None
     assert (smtp.host, smtp.port, smtp.recipients, smtp.starttls) == ("mail", 587, ("ops@example.org",), True)
+    (target,) = resource.alerter().targets
+    assert target.startswith("mailto://mail:587/?")
+    assert "mode=starttls" in target
+
+
+def test_every_url_and_the_older_webhook_are_targets(tmp_path: Path) -> None:
+    resource = AlertsResource(
+        database_url=f"sqlite:///{tmp_path / 'platform.db'}",
+        urls=["slack://a/b/c", "json://127.0.0.1:9/x"],
+        webhook_url="http://127.0.0.1:9/hook",
+        retries=4,
+    )
+    alerter = resource.alerter()
+    assert alerter.targets == ("slack://a/b/c", "json://127.0.0.1:9/x", "json://127.0.0.1:9/hook?%3Amessage=text")
+    assert alerter.retries == 4

@@ -16,11 +16,19 @@ PAYLOAD = (TLC_DIR / "yellow_tripdata_2025-02.parquet").read_bytes()
 
 
 class TlcLikeServer:
-    """Serves PAYLOAD at /trip-data/yellow_tripdata_2025-02.parquet, after a scripted run of faults."""
+    """Serves PAYLOAD at /trip-data/yellow_tripdata_2025-02.parquet, after a scripted run of faults.
+
+    It honours ``Range`` with ``If-Range`` like the TLC's host (206 and Content-Range, or the whole file again when
+    the ETag no longer matches), unless ``ranges`` is off, and counts the body bytes it sends.
+    """
 
     def __init__(self) -> None:
         self.faults: list[str] = []
         self.requests: list[str] = []
+        self.ranges_asked: list[str] = []
+        self.bytes_sent = 0
+        self.ranges = True
+        self.etag = '"v1"'
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -33,11 +41,25 @@ class TlcLikeServer:
                 if fault == "503":
                     self.send_error(503)
                     return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(PAYLOAD)))
+                start = 0
+                asked = self.headers.get("Range", "")
+                server.ranges_asked.append(asked)
+                same_version = self.headers.get("If-Range") in (None, server.etag)
+                if server.ranges and asked.startswith("bytes=") and same_version:
+                    start = int(asked.removeprefix("bytes=").rstrip("-"))
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(PAYLOAD) - 1}/{len(PAYLOAD)}")
+                else:
+                    self.send_response(200)
+                self.send_header("ETag", server.etag)
+                self.send_header("Content-Length", str(len(PAYLOAD) - start))
                 self.end_headers()
-                # "cut" promises the whole file and sends a tenth of it
-                self.wfile.write(PAYLOAD if fault == "ok" else PAYLOAD[: len(PAYLOAD) // 10])
+                # "cut" promises the rest of the file and sends half of it
+                body = PAYLOAD[start:] if fault == "ok" else PAYLOAD[start : start + (len(PAYLOAD) - start) // 2]
+                server.bytes_sent += len(body)
+                self.wfile.write(body)
+                if fault == "cut-republish":
+                    server.etag = '"v2"'
 
             def log_message(self, format: str, *args: object) -> None:
                 return
@@ -98,6 +120,32 @@ def test_repeated_cuts_fail_and_leave_nothing(server: TlcLikeServer, tmp_path: P
     with pytest.raises(SourceUnavailableError, match="after 4 attempts"):
         server.source().fetch_trips("yellow", "2025-02", tmp_path)
     assert not (tmp_path / "yellow" / "yellow_tripdata_2025-02.parquet").exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_a_cut_download_resumes_where_it_was_cut_and_sends_each_byte_once(
+    server: TlcLikeServer, tmp_path: Path
+) -> None:
+    server.faults = ["cut", "cut", "cut"]
+    fetched = server.source().fetch_trips("yellow", "2025-02", tmp_path)
+    assert fetched.sha256 == hashlib.sha256(PAYLOAD).hexdigest()
+    assert server.bytes_sent == len(PAYLOAD)  # restarting from zero would have sent 2.75 times the file
+    assert server.ranges_asked[0] == ""
+    assert all(asked.startswith("bytes=") for asked in server.ranges_asked[1:])
+    assert leftovers(tmp_path) == []
+
+
+def test_a_server_that_ignores_ranges_or_changed_the_file_is_downloaded_whole_again(
+    server: TlcLikeServer, tmp_path: Path
+) -> None:
+    server.ranges = False
+    server.faults = ["cut"]
+    assert server.source().fetch_trips("yellow", "2025-02", tmp_path / "a").path.read_bytes() == PAYLOAD
+    assert server.bytes_sent == len(PAYLOAD) // 2 + len(PAYLOAD)
+    # the file is republished between the cut and the retry: If-Range no longer matches, the whole file comes
+    server.ranges, server.faults, server.bytes_sent = True, ["cut-republish"], 0
+    assert server.source().fetch_trips("yellow", "2025-02", tmp_path / "b").path.read_bytes() == PAYLOAD
+    assert server.bytes_sent == len(PAYLOAD) // 2 + len(PAYLOAD)
     assert leftovers(tmp_path) == []
 
 

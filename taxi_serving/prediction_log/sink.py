@@ -140,6 +140,7 @@ class PredictionLogSink:
         if self._thread.is_alive():
             self._thread.join(timeout=30)
         self.writer.close()
+        self.alerts.close()
         if self.backlog == 0 and not self.deferred.waiting():
             self.writer.folder.remove()
         else:
