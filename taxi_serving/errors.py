@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from http import HTTPStatus
 
 from litestar import Request, Response
@@ -119,9 +120,37 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response[Err
     return error_response(int(status), error, detail, headers={"Allow": allow} if allow else None)
 
 
+class _Throttled:
+    """A log line at most every ``seconds``, saying how many like it were held back.
+
+    A full disk refuses every request: a line each would flood the log, and a stdout read slower than it is
+    written stalls the workers that write it.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._last = -seconds
+        self._held = 0
+
+    def due(self) -> int | None:
+        """None while a line was written less than ``seconds`` ago; else how many were held back since."""
+        now = time.monotonic()
+        if now - self._last < self.seconds:
+            self._held += 1
+            return None
+        held, self._held, self._last = self._held, 0, now
+        return held
+
+
+_JOURNAL_REFUSALS = _Throttled(10.0)
+
+
 def journal_error_handler(request: Request, exc: Exception) -> Response[ErrorBody]:
     """The journal refused a record (disk full, folder gone): the request is not answered as if it were logged."""
-    log.error("prediction journal unavailable on %s: %s", request.url.path, exc)
+    held = _JOURNAL_REFUSALS.due()
+    if held is not None:
+        log.error("prediction journal unavailable on %s: %s (%d more refused since the last line)", request.url.path,
+                  exc, held)  # fmt: skip
     _count(request, 503, "journal_unavailable")
     return error_response(503, "journal_unavailable", "the request could not be recorded; try again later")
 

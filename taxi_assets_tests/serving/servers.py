@@ -82,6 +82,11 @@ def running_server(
     }
     command = [sys.executable, "-m", "taxi_serving", "--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # read the output as it comes: a pipe nobody drains fills at 64 KiB and stalls every worker that logs
+    chunks: list[bytes] = []
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: chunks.extend(iter(process.stdout.readline, b"")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
     base = f"http://127.0.0.1:{port}"
     running = Server(base, process)
     try:
@@ -95,7 +100,9 @@ def running_server(
         yield running
     finally:
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=60)
+        process.wait(timeout=60)
+        reader.join(timeout=10)
+        output = b"".join(chunks)
         running.output = output.decode()
         text = output.decode()
         at = text.find("Traceback")

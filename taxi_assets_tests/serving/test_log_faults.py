@@ -9,12 +9,13 @@ import signal
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
-from taxi_assets.platform_db.prediction_log import PREDICTION_LOG
+from taxi_assets.platform_db.prediction_log import PREDICTION_LOG, PREDICTION_LOG_QUARANTINE
 from taxi_assets_tests.champions import Trained, register
-from taxi_assets_tests.postgres import POSTGRES, TcpProxy, fresh_database, require_postgres
+from taxi_assets_tests.postgres import POSTGRES, TcpProxy, api_role_database, as_owner, fresh_database, require_postgres
 from taxi_assets_tests.serving.servers import Load, registry_for, running_server, wait_ready
 from taxi_assets_tests.serving.support import trip
 
@@ -129,3 +130,38 @@ class _sqlite:  # noqa: N801 - used like fresh_database
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def test_insert_revoked_under_load_then_granted_back_quarantines_nothing_and_loses_nothing(
+    trained: Trained, tmp_path: Path
+) -> None:
+    """An operator's mistake on a real two-worker server: rows wait, /readyz says why, nothing is quarantined."""
+    require_postgres()
+    register(registry_for(tmp_path), trained, "a")
+    with api_role_database("revoked") as database:
+        env = {"TAXI_DATABASE_URL": database.url}
+        with running_server(tmp_path, extra_env=env, workers=2, poll_seconds=30) as api:
+            wait_ready(api.base)
+            with Load(api.base, trip(trained.holdout), clients=4) as load:
+                assert load.wait_for(200, timeout=60)
+                as_owner(database.owner_url, f"REVOKE INSERT ON prediction_log FROM {database.role}")
+                during = len(load.answered)
+                time.sleep(4.0)
+                readiness = [httpx.get(f"{api.base}/readyz", timeout=10).json() for _ in range(4)]
+                answered_while_revoked = len(load.answered) - during
+                as_owner(database.owner_url, f"GRANT INSERT ON prediction_log TO {database.role}")
+                time.sleep(2.0)
+            answered = load.answered
+            ids = wait_logged(database.owner_url, answered)
+        _, rows = logged(database.owner_url)
+        engine = sa.create_engine(database.owner_url)
+        with engine.connect() as connection:
+            quarantined = connection.execute(sa.select(sa.func.count()).select_from(PREDICTION_LOG_QUARANTINE)).scalar()
+        engine.dispose()
+    assert answered_while_revoked > 50  # the API kept answering, each answer journaled
+    refusing = [state for state in readiness if not state["ready"]]
+    assert refusing, readiness
+    assert all("refuses this API's rows (InsufficientPrivilege" in state["detail"] for state in refusing)
+    assert quarantined == 0
+    assert set(answered) <= ids
+    assert rows == len(ids)

@@ -20,7 +20,7 @@ from taxi_serving.prediction_log.journal import JournalFolder, JournalUnavailabl
 
 # a segment is deleted once full and shipped: shipped records hold at most this much disk per worker
 SEGMENT_BYTES: Final = 4 << 20
-# below this much free space after a refused write, the journal is reported unwritable (``/readyz`` not ready)
+# below this much free space the journal is reported unwritable (``/readyz`` not ready), refused write or not
 FREE_BYTES_NEEDED: Final = 1 << 20
 
 
@@ -89,14 +89,19 @@ class JournalWriter:
             self._rotate_if_full()
 
     def problem(self) -> str | None:
-        """Why records cannot be journaled now, or None: after a refused write, until the disk has room again."""
-        if self.refused is None:
-            return None
+        """Why records cannot be journaled now, or None.
+
+        Not only after this worker's own refused write: a disk with less than ``FREE_BYTES_NEEDED`` free is a
+        problem for every worker on it, also one that has not written since it filled (its next request would
+        be refused).
+        """
         try:
             free = shutil.disk_usage(self.folder.path).free
         except OSError as exc:
-            return f"the journal cannot be written ({self.refused}; {type(exc).__name__})"
-        if self.refused == "ENOSPC" and free >= FREE_BYTES_NEEDED:
+            return f"the journal cannot be written ({self.refused or 'its folder is gone'}; {type(exc).__name__})"
+        if free < FREE_BYTES_NEEDED:
+            return f"the journal cannot be written ({self.refused or 'ENOSPC'}, {free:,} bytes free)"
+        if self.refused is None or self.refused == "ENOSPC":
             return None  # room again: the next request tries, and a refusal reports again
         return f"the journal cannot be written ({self.refused}, {free:,} bytes free)"
 

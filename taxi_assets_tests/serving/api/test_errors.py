@@ -1,12 +1,14 @@
 """Every error in one JSON shape, a 4xx for anything a client sends, never a stack trace."""
 
 import json
+import time
 
 import pytest
 
 from taxi_assets_tests.champions import Trained
 from taxi_assets_tests.serving.api.support import assert_no_trace
 from taxi_assets_tests.serving.support import HEADERS, Served, trip
+from taxi_serving.errors import _Throttled
 
 HOSTILE = {
     "a 400-digit integer": lambda body: json.dumps(body | {"trip_distance": 10**400}).encode(),
@@ -56,3 +58,12 @@ def test_hostile_input_is_a_4xx_in_the_error_shape_never_a_500(
     assert payload["error"] in ("malformed_json", "validation_failed")
     assert len(response.content) < 20_000
     assert_no_trace(response.text)
+
+
+def test_a_flood_of_journal_refusals_is_one_log_line_per_interval_with_the_count_held_back() -> None:
+    throttle = _Throttled(0.2)
+    assert throttle.due() == 0
+    assert [throttle.due() for _ in range(500)] == [None] * 500
+    time.sleep(0.25)
+    assert throttle.due() == 500
+    assert throttle.due() is None

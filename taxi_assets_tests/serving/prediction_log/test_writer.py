@@ -1,5 +1,7 @@
 """A worker's journal writer: segments rotate on the bytes written, the same way however threads are scheduled."""
 
+import contextlib
+import os
 import threading
 from pathlib import Path
 
@@ -52,3 +54,24 @@ def test_rotation_does_not_depend_on_when_the_shipper_runs(tmp_path: Path) -> No
     assert quiet == busy
     assert len(quiet) > 10
     assert all(size >= 2_000 for size in quiet[:-1])
+
+
+def test_a_full_disk_is_a_problem_for_a_worker_that_has_not_written_since_it_filled(small_disk: Path) -> None:
+    """Two workers share the disk: the one whose clients went to the other must not call itself ready."""
+    writer = JournalWriter(small_disk / "journal", fsync_seconds=60.0)
+    writer.open()
+    writer.append(b"x" * 100)
+    assert writer.problem() is None
+    filler = small_disk / "filler"
+    handle = os.open(filler, os.O_CREAT | os.O_WRONLY)
+    with contextlib.suppress(OSError):
+        while True:
+            os.write(handle, b"f" * 65536)
+    os.close(handle)
+    assert writer.refused is None  # this worker has not been refused anything
+    problem = writer.problem()
+    assert problem is not None
+    assert "the journal cannot be written (ENOSPC" in problem
+    filler.unlink()
+    assert writer.problem() is None
+    writer.close()
