@@ -2,7 +2,8 @@
 
 Every integer feature with 400 digits and every control character in text is a 4xx on every route, never a 5xx,
 and each refused prediction is in the log; a journal on a disk that fills under load makes the API not ready and
-503, and after space returns and the API restarts every answered 200 is in the log.
+503, and after space returns and the API restarts every answered 200 is in the log; the damaged journals of dead
+workers ship what can be shipped and quarantine the rest with the reason.
 """
 
 import contextlib
@@ -21,6 +22,7 @@ from taxi_assets.features.columns import INTEGER_FEATURES
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG, PREDICTION_LOG_QUARANTINE
 from taxi_assets_tests.champions import Trained, register
 from taxi_assets_tests.postgres import fresh_database, require_postgres
+from taxi_assets_tests.serving.prediction_log.test_sink import encoded, logged_ids, orphan_folder, quarantined
 from taxi_assets_tests.serving.servers import Load, registry_for, running_server, wait_ready
 from taxi_assets_tests.serving.support import HEADERS, trip
 from taxi_assets_tests.support import missing
@@ -158,3 +160,45 @@ def test_a_journal_disk_filled_under_load_loses_no_answered_row_across_a_restart
     assert set(load.statuses) <= {200, 503}, load.statuses
     missing_rows = set(answered) - logged
     assert not missing_rows, f"{len(missing_rows)} of {len(answered)} answered 200s are not in the log"
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_corrupted_journals_left_by_dead_workers_lose_nothing_silently_on_a_real_server(
+    trained: Trained, tmp_path: Path, database: str
+) -> None:
+    """A restarted two-worker API finds the damaged folders of dead workers: each record ships or is quarantined."""
+    register(registry_for(tmp_path), trained, "a")
+    journal = tmp_path / "serving" / "journal"
+    past_end = orphan_folder(journal, "past-end", encoded(300, "pastend"))
+    (past_end / "committed").write_text(f"1 {len(encoded(300, 'pastend')) + 5_000}\n")
+    huge = b'["' + b"x" * (5 << 20) + b'"]\n'
+    long_line = orphan_folder(journal, "long-line", encoded(150, "before") + huge + encoded(150, "after"))
+    unlocked = orphan_folder(journal, "otherhost-12345-deadbeef", encoded(300, "nolock"), lock=False)
+    wrong_shape = orphan_folder(
+        journal, "wrong-shape", encoded(100, "shape1") + b'["short", 1]\n' + encoded(99, "shape2")
+    )
+    healthy = orphan_folder(journal, "healthy", encoded(300, "healthy"))
+    folders = [past_end, long_line, unlocked, wrong_shape, healthy]
+    with log_database(database, tmp_path) as url:
+        with running_server(tmp_path, extra_env={"TAXI_DATABASE_URL": url}, workers=2, poll_seconds=30) as api:
+            wait_ready(api.base)
+            deadline = time.monotonic() + 60
+            while any(folder.exists() for folder in folders) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(1.5)  # each worker carries its counts into the shared metrics once a second
+            metrics = httpx.get(f"{api.base}/metrics").text
+        counts = {tag: len(logged_ids(url, tag)) for tag in ("pastend", "before", "after", "nolock", "shape1",
+                                                              "shape2", "healthy")}  # fmt: skip
+        reasons = sorted(str(row["reason"]).split(" (")[0].split(":")[0] for row in quarantined(url))
+    assert not any(folder.exists() for folder in folders)
+    assert counts == {"pastend": 300, "before": 150, "after": 150, "nolock": 300, "shape1": 100, "shape2": 99,
+                      "healthy": 300}  # fmt: skip
+    assert reasons == [
+        "a journal folder without its lock file",
+        "a journal record of 5242884 bytes, over a read's 4194304",
+        "an impossible journal position",
+        "an unreadable journal record",
+    ]
+    assert "taxi_api_log_rows_quarantined_total 4.0" in metrics, [
+        line for line in metrics.splitlines() if "log_" in line and not line.startswith("#")
+    ]
