@@ -509,6 +509,11 @@ def test_down_then_up_keeps_the_champion_registry_log_and_dagster_runs(stack: St
     assert after["versions"] == before["versions"]
     assert after["log rows"] >= before["log rows"]  # the probe above adds one
     assert set(before["runs"]) <= set(after["runs"])  # type: ignore[arg-type]
-    # the one-shot trainer found the champion and trained nothing
+    # the one-shot trainer found the champion and trained nothing (it may still be starting when the API serves:
+    # the API does not wait for it, having a champion already)
+    deadline = time.monotonic() + 180
     trainer_log = stack.compose("logs", "--no-color", "trainer")
-    assert "nothing to train (--unless-champion)" in trainer_log
+    while "nothing to train (--unless-champion)" not in trainer_log and time.monotonic() < deadline:
+        time.sleep(2)
+        trainer_log = stack.compose("logs", "--no-color", "trainer")
+    assert "nothing to train (--unless-champion)" in trainer_log, trainer_log[-3000:]
