@@ -22,7 +22,12 @@ from taxi_assets.features.columns import INTEGER_FEATURES
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG, PREDICTION_LOG_QUARANTINE
 from taxi_assets_tests.champions import Trained, register
 from taxi_assets_tests.postgres import fresh_database, require_postgres
-from taxi_assets_tests.serving.prediction_log.test_sink import encoded, logged_ids, orphan_folder, quarantined
+from taxi_assets_tests.serving.prediction_log.test_sink import (
+    SHIPPED_OF_DAMAGED,
+    damaged_journals,
+    logged_ids,
+    quarantined,
+)
 from taxi_assets_tests.serving.servers import Load, registry_for, running_server, wait_ready
 from taxi_assets_tests.serving.support import HEADERS, trip
 from taxi_assets_tests.support import missing
@@ -89,11 +94,11 @@ def test_no_number_and_no_control_character_is_a_5xx_on_a_real_two_worker_server
                     assert "Traceback" not in response.text
                 assert client.post("/predict", json=base).status_code == 200  # and it still serves
         # the server has stopped: every worker's journal is shipped
-        by_status, quarantined = log_counts(url)
+        by_status, quarantined_rows = log_counts(url)
     assert set(statuses) == {422}, statuses
     refused_predictions = sum(1 for path, _ in sent if path != "/feedback")
     assert by_status == {"rejected": refused_predictions, "ok": 1}
-    assert quarantined == 0
+    assert quarantined_rows == 0
 
 
 @contextlib.contextmanager
@@ -169,16 +174,7 @@ def test_corrupted_journals_left_by_dead_workers_lose_nothing_silently_on_a_real
     """A restarted two-worker API finds the damaged folders of dead workers: each record ships or is quarantined."""
     register(registry_for(tmp_path), trained, "a")
     journal = tmp_path / "serving" / "journal"
-    past_end = orphan_folder(journal, "past-end", encoded(300, "pastend"))
-    (past_end / "committed").write_text(f"1 {len(encoded(300, 'pastend')) + 5_000}\n")
-    huge = b'["' + b"x" * (5 << 20) + b'"]\n'
-    long_line = orphan_folder(journal, "long-line", encoded(150, "before") + huge + encoded(150, "after"))
-    unlocked = orphan_folder(journal, "otherhost-12345-deadbeef", encoded(300, "nolock"), lock=False)
-    wrong_shape = orphan_folder(
-        journal, "wrong-shape", encoded(100, "shape1") + b'["short", 1]\n' + encoded(99, "shape2")
-    )
-    healthy = orphan_folder(journal, "healthy", encoded(300, "healthy"))
-    folders = [past_end, long_line, unlocked, wrong_shape, healthy]
+    folders = damaged_journals(journal)
     with log_database(database, tmp_path) as url:
         with running_server(tmp_path, extra_env={"TAXI_DATABASE_URL": url}, workers=2, poll_seconds=30) as api:
             wait_ready(api.base)
@@ -187,12 +183,10 @@ def test_corrupted_journals_left_by_dead_workers_lose_nothing_silently_on_a_real
                 time.sleep(0.2)
             time.sleep(1.5)  # each worker carries its counts into the shared metrics once a second
             metrics = httpx.get(f"{api.base}/metrics").text
-        counts = {tag: len(logged_ids(url, tag)) for tag in ("pastend", "before", "after", "nolock", "shape1",
-                                                              "shape2", "healthy")}  # fmt: skip
+        counts = {tag: len(logged_ids(url, tag)) for tag in SHIPPED_OF_DAMAGED}
         reasons = sorted(str(row["reason"]).split(" (")[0].split(":")[0] for row in quarantined(url))
     assert not any(folder.exists() for folder in folders)
-    assert counts == {"pastend": 300, "before": 150, "after": 150, "nolock": 300, "shape1": 100, "shape2": 99,
-                      "healthy": 300}  # fmt: skip
+    assert counts == SHIPPED_OF_DAMAGED
     assert reasons == [
         "a journal folder without its lock file",
         "a journal record of 5242884 bytes, over a read's 4194304",

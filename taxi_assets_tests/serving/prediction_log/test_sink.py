@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
 import msgspec
 import pytest
@@ -443,10 +444,13 @@ def adopt_all(url: str, journal: Path, folders: list[Path]) -> PredictionLogSink
     return sink
 
 
-def test_corrupted_journals_lose_nothing_silently_and_the_healthy_folders_ship(tmp_path: Path) -> None:
-    """Each damage the probes found: every record ships or is quarantined with its bytes, and the others go on."""
-    url = f"sqlite:///{tmp_path / 'log.db'}"
-    journal = tmp_path / "journal"
+# the records of ``damaged_journals`` that ship, by tag, and the reasons of the four quarantined
+SHIPPED_OF_DAMAGED: Final = {"pastend": 300, "before": 150, "after": 150, "nolock": 300, "shape1": 100, "shape2": 199,
+                             "healthy": 300}  # fmt: skip
+
+
+def damaged_journals(journal: Path) -> list[Path]:
+    """The dead workers' folders the probes found damaged, and one healthy folder."""
     past_end = orphan_folder(journal, "past-end", encoded(300, "pastend"))
     (past_end / "committed").write_text(f"1 {len(encoded(300, 'pastend')) + 5_000}\n")
     huge = b'["' + b"x" * (5 << 20) + b'"]\n'
@@ -456,13 +460,17 @@ def test_corrupted_journals_lose_nothing_silently_and_the_healthy_folders_ship(t
         journal, "wrong-shape", encoded(100, "shape1") + b'["short", 1]\n' + encoded(199, "shape2")
     )
     healthy = orphan_folder(journal, "healthy", encoded(300, "healthy"))
-    folders = [past_end, long_line, unlocked, wrong_shape, healthy]
+    return [past_end, long_line, unlocked, wrong_shape, healthy]
+
+
+def test_corrupted_journals_lose_nothing_silently_and_the_healthy_folders_ship(tmp_path: Path) -> None:
+    """Each damage the probes found: every record ships or is quarantined with its bytes, and the others go on."""
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    journal = tmp_path / "journal"
+    folders = damaged_journals(journal)
     sink = adopt_all(url, journal, folders)
     assert not any(folder.exists() for folder in folders)
-    for tag, count in (("pastend", 300), ("before", 150), ("after", 150), ("nolock", 300), ("shape1", 100)):
-        assert len(logged_ids(url, tag)) == count, tag
-    assert len(logged_ids(url, "shape2")) == 199
-    assert len(logged_ids(url, "healthy")) == 300
+    assert {tag: len(logged_ids(url, tag)) for tag in SHIPPED_OF_DAMAGED} == SHIPPED_OF_DAMAGED
     reasons = {str(row["reason"]).split(" (")[0].split(":")[0]: row for row in quarantined(url)}
     assert set(reasons) == {
         "an impossible journal position",
