@@ -22,7 +22,7 @@ from taxi_assets.features.columns import INTEGER_FEATURES
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG, PREDICTION_LOG_QUARANTINE
 from taxi_assets_tests.champions import Trained, register
 from taxi_assets_tests.postgres import fresh_database, require_postgres
-from taxi_assets_tests.serving.prediction_log.test_sink import (
+from taxi_assets_tests.serving.prediction_log.support import (
     SHIPPED_OF_DAMAGED,
     damaged_journals,
     logged_ids,

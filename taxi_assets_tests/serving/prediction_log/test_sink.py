@@ -11,7 +11,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
 
 import msgspec
 import pytest
@@ -20,38 +19,16 @@ import sqlalchemy as sa
 from taxi_assets.alerting import Alerter
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG, PREDICTION_LOG_QUARANTINE
 from taxi_assets_tests.postgres import POSTGRES, TcpProxy, api_role_database, as_owner, require_postgres
+from taxi_assets_tests.serving.prediction_log.support import (
+    SHIPPED_OF_DAMAGED,
+    damaged_journals,
+    logged_ids,
+    quarantined,
+    rows,
+)
 from taxi_serving.prediction_log.journal import JournalFolder, JournalUnavailableError
 from taxi_serving.prediction_log.sink import PredictionLogSink
 from taxi_serving.prediction_log.writer import JournalWriter
-from taxi_serving.service import log_row
-
-
-def rows(count: int, tag: str) -> list[dict[str, object]]:
-    return [
-        log_row(
-            request_id=f"{tag}-{i}",
-            endpoint="/predict",
-            status="ok",
-            status_code=200,
-            features={"trip_distance": 1.0 + i, "pickup_borough": "Queens"},
-            arm="champion",
-            model_version="1",
-            prediction=10.0 + i,
-            latency_ms=0.1,
-        )
-        for i in range(count)
-    ]
-
-
-def logged_ids(url: str, tag: str) -> set[str]:
-    engine = sa.create_engine(url)
-    with engine.connect() as connection:
-        found = connection.execute(
-            sa.select(PREDICTION_LOG.c.request_id).where(PREDICTION_LOG.c.request_id.like(f"{tag}-%"))
-        ).scalars()
-        ids = set(found)
-    engine.dispose()
-    return ids
 
 
 @pytest.fixture
@@ -68,14 +45,6 @@ def count_rows(url: str, table: sa.Table = PREDICTION_LOG) -> int:
         total = connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
     engine.dispose()
     return int(total)
-
-
-def quarantined(url: str) -> list[dict[str, object]]:
-    engine = sa.create_engine(url)
-    with engine.connect() as connection:
-        found = [dict(row) for row in connection.execute(sa.select(PREDICTION_LOG_QUARANTINE)).mappings()]
-    engine.dispose()
-    return found
 
 
 def sink_for(url: str, journal: Path, **options: object) -> PredictionLogSink:
@@ -175,6 +144,15 @@ import os, signal, sys
 from pathlib import Path
 from taxi_serving.prediction_log.sink import PredictionLogSink
 from taxi_serving.service import log_row
+from taxi_assets_tests.serving.prediction_log.support import (
+    SHIPPED_OF_DAMAGED,
+    damaged_journals,
+    encoded,
+    logged_ids,
+    orphan_folder,
+    quarantined,
+    rows,
+)
 sink = PredictionLogSink(sys.argv[1], Path(sys.argv[2]), flush_seconds=3600)
 sink.start()
 for i in range(int(sys.argv[3])):
@@ -420,20 +398,6 @@ def refusing_alerts(url: str) -> list[dict[str, object]]:
     return [alert for alert in Alerter(url).history() if alert["kind"] == "log_store_refusing"]
 
 
-def orphan_folder(journal: Path, name: str, segment: bytes, lock: bool = True) -> Path:
-    """A dead worker's folder as it left it: a lock file (unless ``lock`` is False) and one segment."""
-    folder = journal / name
-    folder.mkdir(parents=True)
-    if lock:
-        (folder / "lock").touch()
-    (folder / "000001.jsonl").write_bytes(segment)
-    return folder
-
-
-def encoded(count: int, tag: str) -> bytes:
-    return b"".join(msgspec.json.encode(row) + b"\n" for row in rows(count, tag))
-
-
 def adopt_all(url: str, journal: Path, folders: list[Path]) -> PredictionLogSink:
     sink = sink_for(url, journal)
     sink.start()
@@ -442,25 +406,6 @@ def adopt_all(url: str, journal: Path, folders: list[Path]) -> PredictionLogSink
         time.sleep(0.05)
     sink.stop()
     return sink
-
-
-# the records of ``damaged_journals`` that ship, by tag, and the reasons of the four quarantined
-SHIPPED_OF_DAMAGED: Final = {"pastend": 300, "before": 150, "after": 150, "nolock": 300, "shape1": 100, "shape2": 199,
-                             "healthy": 300}  # fmt: skip
-
-
-def damaged_journals(journal: Path) -> list[Path]:
-    """The dead workers' folders the probes found damaged, and one healthy folder."""
-    past_end = orphan_folder(journal, "past-end", encoded(300, "pastend"))
-    (past_end / "committed").write_text(f"1 {len(encoded(300, 'pastend')) + 5_000}\n")
-    huge = b'["' + b"x" * (5 << 20) + b'"]\n'
-    long_line = orphan_folder(journal, "long-line", encoded(150, "before") + huge + encoded(150, "after"))
-    unlocked = orphan_folder(journal, "otherhost-12345-deadbeef", encoded(300, "nolock"), lock=False)
-    wrong_shape = orphan_folder(
-        journal, "wrong-shape", encoded(100, "shape1") + b'["short", 1]\n' + encoded(199, "shape2")
-    )
-    healthy = orphan_folder(journal, "healthy", encoded(300, "healthy"))
-    return [past_end, long_line, unlocked, wrong_shape, healthy]
 
 
 def test_corrupted_journals_lose_nothing_silently_and_the_healthy_folders_ship(tmp_path: Path) -> None:
