@@ -49,11 +49,8 @@ def log_counts(url: str) -> tuple[dict[str, int], int]:
     """Rows of the log by status, and rows in the quarantine."""
     engine = sa.create_engine(url)
     with engine.connect() as connection:
-        statuses = dict(
-            connection.execute(sa.select(PREDICTION_LOG.c.status, sa.func.count()).group_by(PREDICTION_LOG.c.status))
-            .tuples()
-            .all()
-        )
+        by_status = sa.select(PREDICTION_LOG.c.status, sa.func.count()).group_by(PREDICTION_LOG.c.status)
+        statuses = {str(status): int(count) for status, count in connection.execute(by_status)}
         quarantined = connection.execute(sa.select(sa.func.count()).select_from(PREDICTION_LOG_QUARANTINE)).scalar()
     engine.dispose()
     return statuses, int(quarantined or 0)
