@@ -18,7 +18,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYTHONHASHSEED := 0
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: instance calibrate migrate help demo dashboard bench-dashboard simulate-rollout train retrain seed-traffic monitor bench-drift bench-check up images down rollback serve bench-serve test test-fast lint docs typecheck dev bench-features bench-model lock check-java clean
+.PHONY: instance calibrate migrate help demo dashboard bench-dashboard simulate-rollout train retrain seed-traffic monitor bench-drift bench-check up images down rollback serve bench-serve bench-serve-pair test test-fast lint docs typecheck dev bench-features bench-model lock check-java clean
 
 help:
 	@echo "make demo            the whole loop under the Dagster daemon: train on 2022, serve, replay 2022-03 (calm)"
@@ -41,6 +41,7 @@ help:
 	@echo "make bench-model     training time and memory, scoring latency ONNX vs Spark"
 	@echo "make bench-drift     drift report at 10k/100k/1M rows beside Evidently 0.7 on the same frames"
 	@echo "make bench-serve     API load benchmark under wrk (after make demo)"
+	@echo "make bench-serve-pair /predict beside another release's checkout (AGAINST=../previous), alternating"
 	@echo "make bench-dashboard the overview's first meaningful paint in chromium: 30 days of hourly reports, 1M predictions"
 	@echo "make bench-check     rerun the benchmarks; fail on a figure >20% worse than the last run on this machine kind"
 	@echo "make simulate-rollout false promotions, power and labels to decision of the live test (1,000 seeded runs)"
@@ -191,6 +192,14 @@ bench-dashboard: $(BIN)/.installed
 bench-serve: check-java $(BIN)/.installed
 	@command -v wrk >/dev/null 2>&1 || { echo "error: wrk is needed: sudo apt-get install -y wrk"; exit 1; }
 	$(BIN)/python scripts/bench_serve.py
+
+# /predict of this checkout beside another release's (git worktree add ../previous <tag>), alternating rounds
+AGAINST ?=
+OTHER_HOME ?=
+bench-serve-pair: check-java $(BIN)/.installed
+	@test -n "$(AGAINST)" || { echo "error: say which checkout: make bench-serve-pair AGAINST=../previous"; exit 1; }
+	@command -v wrk >/dev/null 2>&1 || { echo "error: wrk is needed: sudo apt-get install -y wrk"; exit 1; }
+	$(BIN)/python scripts/bench_serve_pair.py $(AGAINST) $(if $(OTHER_HOME),--other-home $(OTHER_HOME))
 
 # Before every release, on a quiet machine: each benchmark appends its figures to docs/benchmarks/<bench>.jsonl;
 # this reruns them (BENCHES="drift serve" for some) and fails on a figure more than 20 % worse than the last run

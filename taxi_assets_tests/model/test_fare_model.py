@@ -1,5 +1,8 @@
 """The Spark-free fare model on a hand-written ensemble with known answers: frames, single rows, categories."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -63,3 +66,16 @@ def test_small_and_large_frames_encode_categories_alike() -> None:
     small = np.vstack([model.encode(rows.iloc[start : start + 100]) for start in range(0, size, 100)])
     assert np.array_equal(large, small)
     assert np.array_equal(large[:5], np.vstack([model.encode_row(row) for row in rows.head(5).to_dict("records")]))
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "1"), ("0", "0")])
+def test_onnxruntime_telemetry_is_off_wherever_the_fare_model_is_loaded_unless_the_environment_says(
+    given: str | None, expected: str
+) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "ORT_DISABLE_TELEMETRY"}
+    if given is not None:
+        env["ORT_DISABLE_TELEMETRY"] = given
+    # a fresh interpreter: onnxruntime reads the setting once, when it first starts
+    code = "import taxi_assets.model.fare_model, os; print(os.environ.get('ORT_DISABLE_TELEMETRY'))"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == expected

@@ -1,9 +1,18 @@
-"""``scripts/bench_serve.py`` on tiny input, so it cannot rot: its exact check, and one-second wrk runs."""
+"""The API benchmarks on tiny input, so they cannot rot: the exact check, the wait for every worker, wrk runs.
 
+``scripts/bench_serve.py`` and ``scripts/bench_serve_pair.py``, on one-second loads of real servers.
+"""
+
+import http.server
+import json
 import shutil
+import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from taxi_assets_tests.champions import Trained, register
@@ -12,6 +21,7 @@ from taxi_assets_tests.support import PROJECT_ROOT, missing
 
 sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
 import bench_serve
+import bench_serve_pair
 
 
 def test_bench_serve_exact_check_counts_every_answer_in_the_log(trained: Trained, tmp_path: Path) -> None:
@@ -61,3 +71,89 @@ def test_bench_serve_measures_cpu_per_request_and_profiles_a_real_server(
     printed = capsys.readouterr().out
     assert "own time of the top functions" in printed
     assert "shipping thread" in printed
+
+
+def test_bench_serve_tells_workers_apart_by_what_they_answer() -> None:
+    assert bench_serve.worker_of(httpx.Response(200, json={"ready": True, "loaded_at": "t1"})) == "t1"
+    assert bench_serve.worker_of(httpx.Response(200, json={"status": "ok", "pid": "123"})) == "123"
+    assert bench_serve.worker_of(httpx.Response(200, content=b"\n")) == ""
+    assert bench_serve.worker_of(httpx.Response(200, json=[1, 2])) == ""
+
+
+class Workers:
+    """A stand-in server on a real socket: the first ``alone`` answers come from worker a, then a and b alternate."""
+
+    def __init__(self, alone: int, names: tuple[str, ...] = ("a", "b")) -> None:
+        self.answers = 0
+        served = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                served.answers += 1
+                name = names[0] if served.answers <= alone else names[served.answers % len(names)]
+                body = json.dumps({"pid": name}).encode()
+                self.send_response(200)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/ping"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def alive_process() -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(["sleep", "60"])
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_bench_load_starts_only_once_every_worker_has_answered(alive_process: subprocess.Popen[bytes]) -> None:
+    workers = Workers(alone=5)
+    try:
+        bench_serve.wait_ready(workers.url, alive_process, workers=2, seconds=30)
+    finally:
+        workers.server.shutdown()
+    assert workers.answers > 5  # the first worker alone did not count as ready
+
+
+def test_bench_load_never_starts_while_a_worker_stays_silent(alive_process: subprocess.Popen[bytes]) -> None:
+    workers = Workers(alone=10**9)
+    try:
+        with pytest.raises(RuntimeError, match="1 of 2 workers answered"):
+            bench_serve.wait_ready(workers.url, alive_process, workers=2, seconds=1)
+    finally:
+        workers.server.shutdown()
+
+
+def test_bench_serve_pair_refuses_a_folder_that_is_not_a_checkout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        bench_serve_pair.main([str(tmp_path)])
+    assert "is not a checkout of this project" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # two one-second loads on real servers
+def test_bench_serve_pair_measures_two_checkouts_in_alternating_rounds(
+    trained: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if shutil.which("wrk") is None:
+        missing("wrk", "apt-get install -y wrk")
+    register(registry_for(tmp_path), trained, "a")
+    monkeypatch.setattr(bench_serve, "HOME", tmp_path)
+    monkeypatch.setattr(bench_serve, "SECONDS", 1)
+    monkeypatch.setattr(bench_serve, "WORKERS", 1)
+    # this checkout against itself: the same code twice, so both sides serve
+    found = bench_serve_pair.rounds(PROJECT_ROOT, 1, tmp_path)
+    assert [(pair[0].code, pair[1].code) for pair in found] == [("other", "this")]
+    assert all(side.rate > 100 and side.cpu_us > 0 for side in found[0])
+    rate_ratio, cpu_ratio = bench_serve_pair.summary(found)
+    assert rate_ratio == pytest.approx(found[0][1].rate / found[0][0].rate)
+    assert cpu_ratio > 0
+    assert "this checkout against the other" in capsys.readouterr().out
