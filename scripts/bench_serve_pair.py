@@ -48,9 +48,7 @@ def run(code: Path, label: str, work: Path, home: Path | None = None) -> Measure
     return Measured(label, result.rate, cpu_us)
 
 
-def rounds(
-    other: Path, count: int, work: Path, other_home: Path | None = None
-) -> list[tuple[Measured, Measured]]:
+def rounds(other: Path, count: int, work: Path, other_home: Path | None = None) -> list[tuple[Measured, Measured]]:
     """(other, this) per round, the order of the two alternating; printed as they come."""
     found = []
     homes = {"other": other_home, "this": None}
