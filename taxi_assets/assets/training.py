@@ -237,6 +237,7 @@ def _challenger_result(
                     "min_prediction": parity.min_prediction,
                     "all_finite": parity.all_finite,
                     "floored_rows": parity.floored_rows,
+                    "explain_max_abs_diff_usd": parity.explain_max_abs_diff_usd,
                     **why(PARITY_CHECK),
                 },
             ),

@@ -12,6 +12,7 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from taxi_assets.features.columns import DECIMAL_FEATURES, FEATURES, INTEGER_FEATURES
+from taxi_assets.model.explain import FareExplainer
 from taxi_assets.model.fare_model import FareModel
 from taxi_assets.model.profile import NumericProfile, ReferenceProfile
 from taxi_assets.model.spec import FeatureSpec
@@ -23,6 +24,7 @@ PREDICTION_PROFILE_ARTIFACT: Final = "prediction_profile"
 PREDICTION_PROFILE_FILE: Final = "prediction_profile.json"
 REFERENCE_SAMPLE_ARTIFACT: Final = "reference_sample"
 HOLDOUT_ERRORS_ARTIFACT: Final = "holdout_errors"
+EXPLAIN_ARTIFACT: Final = "explain_trees"
 # MLflow pickles the python model by reference to its module. Versions registered before this module found its
 # home in ``model`` name it by an earlier path (``modeling`` before the packages followed the loop, ``training``
 # until the model version got a package of its own): those names stay importable, so they load.
@@ -46,6 +48,8 @@ class FarePyfunc(PythonModel):
     reference_sample: pd.DataFrame | None = None
     # its errors on its own holdout, with segment columns: what accuracy on live labels is calibrated against
     holdout_errors: pd.DataFrame | None = None
+    # its trees in the form TreeSHAP reads: each feature's contribution to a fare (versions logged since they were)
+    explainer: FareExplainer | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the onnxruntime session (it is rebuilt from the artifacts on load)."""
@@ -56,6 +60,7 @@ class FarePyfunc(PythonModel):
             "prediction_profile": None,
             "reference_sample": None,
             "holdout_errors": None,
+            "explainer": None,
         }
 
     def load_context(self, context: Any) -> None:
@@ -71,6 +76,8 @@ class FarePyfunc(PythonModel):
             self.reference_sample = pd.read_csv(context.artifacts[REFERENCE_SAMPLE_ARTIFACT])
         if HOLDOUT_ERRORS_ARTIFACT in context.artifacts:
             self.holdout_errors = pd.read_parquet(context.artifacts[HOLDOUT_ERRORS_ARTIFACT])
+        if EXPLAIN_ARTIFACT in context.artifacts:
+            self.explainer = FareExplainer.from_json(Path(context.artifacts[EXPLAIN_ARTIFACT]).read_text())
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
         """Predicted fare per row of the 12 feature columns."""

@@ -20,10 +20,12 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from taxi_assets.constants import known_service
+from taxi_assets.model.explain import EXPLAIN_FILE
 from taxi_assets.model.fare_model import FareModel
 from taxi_assets.model.holdout import HOLDOUT_ERRORS_FILE
 from taxi_assets.model.profile import SAMPLE_FILE
 from taxi_assets.model.pyfunc import (
+    EXPLAIN_ARTIFACT,
     HOLDOUT_ERRORS_ARTIFACT,
     ONNX_ARTIFACT,
     PREDICTION_PROFILE_ARTIFACT,
@@ -110,6 +112,8 @@ class ModelRegistry:
             artifacts[PREDICTION_PROFILE_ARTIFACT] = str(serving_dir / PREDICTION_PROFILE_FILE)
         if (serving_dir / HOLDOUT_ERRORS_FILE).is_file():
             artifacts[HOLDOUT_ERRORS_ARTIFACT] = str(serving_dir / HOLDOUT_ERRORS_FILE)
+        if (serving_dir / EXPLAIN_FILE).is_file():
+            artifacts[EXPLAIN_ARTIFACT] = str(serving_dir / EXPLAIN_FILE)
         with warnings.catch_warnings():
             # MLflow hints that integer columns cannot hold missing values: the integer features never are missing
             # (the API refuses a trip without one), and integers are what MLflow users pass (pyfunc.signature_types)

@@ -26,6 +26,7 @@ from taxi_assets.features.schema import read_feature_table
 from taxi_assets.lake_storage import LakeLocation
 from taxi_assets.model.checks import BEHAVIOUR_CHECK, PARITY_CHECK
 from taxi_assets.model.evaluation import RegressionMetrics, regression_metrics, rmse_by_segment
+from taxi_assets.model.explain import EXPLAIN_FILE, EXPLAIN_TOLERANCE_USD, FareExplainer
 from taxi_assets.model.fare_model import FareModel
 from taxi_assets.model.holdout import HOLDOUT_ERRORS_FILE, holdout_errors
 from taxi_assets.model.probes import BehaviourResult, behaviour
@@ -47,17 +48,32 @@ class Parity:
     min_prediction: float
     all_finite: bool
     floored_rows: int = 0  # test rows whose sum of trees was below the fare floor (priced at the floor)
+    # the trees exported for explanations against the ONNX file, on the same rows: they must price them alike
+    explain_max_abs_diff_usd: float = 0.0
 
     @property
     def passed(self) -> bool:
-        """Within the tolerance on every row, finite and never negative."""
-        return bool(self.max_abs_diff_usd <= self.tolerance_usd and self.all_finite and self.min_prediction >= 0)
+        """Within the tolerance on every row, finite, never negative, and the explanations' trees agreeing."""
+        explained = self.explain_max_abs_diff_usd <= EXPLAIN_TOLERANCE_USD
+        return bool(
+            self.max_abs_diff_usd <= self.tolerance_usd and self.all_finite and self.min_prediction >= 0 and explained
+        )
 
 
-def parity(onnx_pred: np.ndarray, spark_pred: np.ndarray, tolerance_usd: float, floored_rows: int = 0) -> Parity:
-    """Compare the export's predictions with Spark's on the same rows (NaN everywhere when there are none)."""
+def parity(
+    onnx_pred: np.ndarray,
+    spark_pred: np.ndarray,
+    tolerance_usd: float,
+    floored_rows: int = 0,
+    explain_pred: np.ndarray | None = None,
+) -> Parity:
+    """Compare the export's predictions with Spark's, and the explanations' trees' with the export's.
+
+    On the same rows; NaN everywhere when there are none.
+    """
     if len(onnx_pred) == 0:
         return Parity(float("nan"), tolerance_usd, 0, float("nan"), True)
+    explained = 0.0 if explain_pred is None else float(np.max(np.abs(explain_pred - onnx_pred)))
     return Parity(
         max_abs_diff_usd=float(np.max(np.abs(onnx_pred - spark_pred))),
         tolerance_usd=tolerance_usd,
@@ -65,6 +81,7 @@ def parity(onnx_pred: np.ndarray, spark_pred: np.ndarray, tolerance_usd: float, 
         min_prediction=float(onnx_pred.min()),
         all_finite=bool(np.isfinite(onnx_pred).all()),
         floored_rows=floored_rows,
+        explain_max_abs_diff_usd=explained if np.isfinite(explained) else float("inf"),
     )
 
 
@@ -101,6 +118,12 @@ class Challenger:
                 reasons.append(
                     f"max |ONNX - Spark| {parity.max_abs_diff_usd:.3g} USD over {parity.rows:,} test rows "
                     f"(tolerance {parity.tolerance_usd:.3g})"
+                )
+            if parity.explain_max_abs_diff_usd > EXPLAIN_TOLERANCE_USD:
+                away = parity.explain_max_abs_diff_usd
+                reasons.append(
+                    f"the trees for explanations price {parity.rows:,} test rows up to {away:.3g} USD away from "
+                    f"the ONNX file (tolerance {EXPLAIN_TOLERANCE_USD:g})"
                 )
             failures[PARITY_CHECK] = "; ".join(reasons) or "failed"
         if not self.behaviour_passed:
@@ -146,6 +169,7 @@ def fit_and_export(
     export_pipeline(spark_model, serving_dir)
     artifact = FareModel.load(serving_dir)
     onnx_pred = artifact.predict(test)
+    explain_pred = FareExplainer.from_json((serving_dir / EXPLAIN_FILE).read_text()).predict(artifact.encode(test))
     # the reference for prediction drift: this model's predictions on its own holdout, in quantile bins
     profile = numeric_profile(onnx_pred, constants.REFERENCE_BINS)
     (serving_dir / PREDICTION_PROFILE_FILE).write_text(json.dumps(asdict(profile)))
@@ -156,7 +180,9 @@ def fit_and_export(
         metrics=regression_metrics(test[TARGET].to_numpy(), spark_pred),
         rmse_by_borough=rmse_by_segment(test[TARGET].to_numpy(), spark_pred, test["pickup_borough"]),
         train_seconds=train_seconds,
-        parity=parity(onnx_pred, spark_pred, tolerances[0], floored_rows=int((spark_raw < FARE_FLOOR_USD).sum())),
+        parity=parity(
+            onnx_pred, spark_pred, tolerances[0], int((spark_raw < FARE_FLOOR_USD).sum()), explain_pred=explain_pred
+        ),
         probe=probe,
         behaviour_tolerance_usd=tolerances[1],
         test=test,

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from onnx import TensorProto, helper, numpy_helper
 
 from taxi_assets.features.columns import CATEGORICAL_FEATURES, INDEX_SUFFIX
+from taxi_assets.model.explain import EXPLAIN_FILE, ExplainedTree, FareExplainer
 from taxi_assets.model.spec import FARE_FLOOR_USD, ONNX_INPUT, ONNX_OUTPUT, FeatureSpec
 
 # onnxruntime 1.2x-1.3x loads models up to IR version 10 at least; onnx 1.23 would write 14 by default.
@@ -82,6 +83,46 @@ def read_spark_trees(model_dir: Path) -> list[SparkTree]:
     return [SparkTree(weight=weights[tree], nodes=nodes[tree]) for tree in sorted(weights)]
 
 
+def _root(tree: SparkTree) -> int:
+    """The id of the one node that is no node's child."""
+    children = {int(n["leftChild"]) for n in tree.nodes.values()} | {int(n["rightChild"]) for n in tree.nodes.values()}
+    (root_id,) = [node_id for node_id in tree.nodes if node_id not in children]
+    return root_id
+
+
+def explained_tree(tree: SparkTree) -> ExplainedTree:
+    """A tree as Spark saved it (nodes by id, with ``impurityStats``) in TreeSHAP's form, the root first.
+
+    The cover of a node is the weighted count of training rows that reached it (``impurityStats[0]``); a leaf's
+    value carries the tree's weight, as in the ONNX file.
+    """
+    order, waiting = [], [_root(tree)]
+    while waiting:  # positions in the order nodes are met from the root
+        node = tree.nodes[waiting.pop(0)]
+        order.append(node)
+        if node["leftChild"] >= 0:
+            waiting += [int(node["leftChild"]), int(node["rightChild"])]
+    position = {int(node["id"]): index for index, node in enumerate(order)}
+    explained = ExplainedTree([], [], [], [], [], [], [])
+    for node in order:
+        explained.cover.append(float(node["impurityStats"][0]))
+        split = node["split"] if node["leftChild"] >= 0 else None
+        explained.left.append(position[int(node["leftChild"])] if split else -1)
+        explained.right.append(position[int(node["rightChild"])] if split else -1)
+        explained.feature.append(int(split["featureIndex"]) if split else -1)
+        explained.value.append(0.0 if split else tree.weight * float(node["prediction"]))
+        categorical = split is not None and split["numCategories"] >= 0
+        bound = split["leftCategoriesOrThreshold"] if split else []
+        explained.threshold.append(float(bound[0]) if split and not categorical else float("nan"))
+        explained.members.append(frozenset(map(float, bound)) if categorical else None)
+    return explained
+
+
+def explainer(trees: list[SparkTree], n_features: int) -> FareExplainer:
+    """The trees in the form TreeSHAP reads, under the same fare floor as the ONNX file."""
+    return FareExplainer([explained_tree(tree) for tree in trees], n_features, FARE_FLOOR_USD)
+
+
 @dataclass
 class _Ensemble:
     """The flat arrays of one ``TreeEnsemble`` node, filled tree by tree (branches first, leaves apart)."""
@@ -132,11 +173,7 @@ class _Ensemble:
         return position
 
     def add_tree(self, tree: SparkTree) -> None:
-        children = {int(n["leftChild"]) for n in tree.nodes.values()} | {
-            int(n["rightChild"]) for n in tree.nodes.values()
-        }
-        (root_id,) = [node_id for node_id in tree.nodes if node_id not in children]
-        root = tree.nodes[root_id]
+        root = tree.nodes[_root(tree)]
         if root["leftChild"] >= 0:
             self.roots.append(self.add_branch(tree, root))
             return
@@ -197,11 +234,16 @@ def build_onnx(trees: list[SparkTree], n_features: int) -> onnx.ModelProto:
 
 
 def export_pipeline(model_dir: Path, out_dir: Path) -> tuple[Path, Path]:
-    """Write ``model.onnx`` and ``feature_spec.json`` for a saved PipelineModel; return both paths."""
+    """Write ``model.onnx``, ``feature_spec.json`` and the trees for explanations for a saved PipelineModel.
+
+    Returns the first two paths; the third is ``out_dir / EXPLAIN_FILE``.
+    """
     spec = read_feature_spec(model_dir)
-    model = build_onnx(read_spark_trees(model_dir), n_features=len(spec.columns))
+    trees = read_spark_trees(model_dir)
+    model = build_onnx(trees, n_features=len(spec.columns))
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path, spec_path = out_dir / "model.onnx", out_dir / "feature_spec.json"
     onnx.save(model, onnx_path)
     spec_path.write_text(spec.to_json())
+    (out_dir / EXPLAIN_FILE).write_text(explainer(trees, n_features=len(spec.columns)).to_json())
     return onnx_path, spec_path

@@ -30,6 +30,8 @@ def test_challenger_metadata_and_checks(lifecycle: Lifecycle) -> None:
     assert parity.metadata["max_abs_diff_usd"].value <= 1e-6
     assert parity.metadata["rows"].value == meta["rows_test"]
     assert parity.metadata["min_prediction"].value >= 0
+    # the trees exported for explanations price every test row as the ONNX file does
+    assert parity.metadata["explain_max_abs_diff_usd"].value <= 1e-9
     behaviour = evaluations[BEHAVIOUR_CHECK]
     assert behaviour.passed
     assert behaviour.metadata["deterministic"].value is True
@@ -70,6 +72,15 @@ def test_the_mlflow_run_records_params_metrics_lineage_and_artifacts(lifecycle: 
     assert wrapper.prediction_profile is not None
     # a tree ensemble predicts a finite set of values, so duplicate quantile edges merge: at most 20 bins
     assert 10 <= len(wrapper.prediction_profile.shares) <= 20
+    # the version carries its trees for explanations: base + contributions is the fare it serves
+    assert wrapper.explainer is not None
+    assert wrapper.model is not None
+    _, data = read_committed(lifecycle.lake.training_set("green"), "training_set")
+    matrix = wrapper.model.encode(read_feature_table(data / "split=test").head(200))
+    fares = wrapper.model.predict_matrix(matrix)
+    for x, fare in zip(matrix.tolist(), fares, strict=True):
+        total = wrapper.explainer.base + sum(wrapper.explainer.contributions(x))
+        assert max(total, 0.0) == pytest.approx(fare, abs=1e-6)
     assert sum(wrapper.prediction_profile.shares) == pytest.approx(1.0)
 
 

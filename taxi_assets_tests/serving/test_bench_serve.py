@@ -46,14 +46,21 @@ def test_bench_serve_reads_wrk_results_and_rows() -> None:
     assert line.rstrip().endswith("5 / 5")
 
 
-@pytest.mark.slow  # two seconds of load twice, under py-spy once
-def test_bench_serve_measures_cpu_per_request_and_profiles_a_real_server(
-    trained: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def bench_home(trained: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data home with a champion registered, where the bench's servers run under wrk for a second."""
     if shutil.which("wrk") is None:
         missing("wrk", "apt-get install -y wrk")
     register(registry_for(tmp_path), trained, "a")
     monkeypatch.setattr(bench_serve, "HOME", tmp_path)
+    monkeypatch.setattr(bench_serve, "SECONDS", 1)
+    return tmp_path
+
+
+@pytest.mark.slow  # two seconds of load twice, under py-spy once
+def test_bench_serve_measures_cpu_per_request_and_profiles_a_real_server(
+    bench_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(bench_serve, "SECONDS", 2)
     url = f"sqlite:///{tmp_path / 'log.db'}"
     with bench_serve.api_server(url, tmp_path, workers=1) as running:
@@ -141,13 +148,8 @@ def test_bench_serve_pair_refuses_a_folder_that_is_not_a_checkout(
 
 @pytest.mark.slow  # two one-second loads on real servers
 def test_bench_serve_pair_measures_two_checkouts_in_alternating_rounds(
-    trained: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    bench_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if shutil.which("wrk") is None:
-        missing("wrk", "apt-get install -y wrk")
-    register(registry_for(tmp_path), trained, "a")
-    monkeypatch.setattr(bench_serve, "HOME", tmp_path)
-    monkeypatch.setattr(bench_serve, "SECONDS", 1)
     monkeypatch.setattr(bench_serve, "WORKERS", 1)
     # this checkout against itself: the same code twice, so both sides serve
     found = bench_serve_pair.rounds(PROJECT_ROOT, 1, tmp_path)

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 
@@ -13,11 +14,13 @@ from taxi_assets.training.export import (
     BRANCH_MEMBER,
     SparkTree,
     build_onnx,
+    explainer,
     export_pipeline,
     read_feature_spec,
     read_spark_trees,
 )
 from taxi_assets.training.pipeline import PREDICTION, GbtParams, fit_pipeline
+from taxi_assets_tests.model.support import shapley_by_definition
 from taxi_assets_tests.support import featurize_month
 
 
@@ -130,3 +133,20 @@ def test_integer_and_float_category_codes_are_the_same_category(small_model: tup
     rows = read_feature_table(small_model[1]).head(5)
     as_float = rows.astype({"RatecodeID": "float64", "payment_type": "float64"})
     assert np.array_equal(model.predict(rows), model.predict(as_float))
+
+
+def test_explanations_of_real_rows_add_up_to_the_served_fare_and_are_exact(small_model: tuple[Path, Path]) -> None:
+    folder, test_path = small_model
+    model = FareModel.load(folder / "serving")
+    explained = explainer(read_spark_trees(folder / "spark"), len(model.spec.columns))
+    matrix = model.encode(pd.read_parquet(test_path).head(1_000))
+    # the export's trees price every row as the served ONNX file does
+    assert np.max(np.abs(explained.predict(matrix) - model.predict_matrix(matrix))) <= 1e-9
+    base = explained.base
+    for x in matrix.tolist():
+        assert max(FARE_FLOOR_USD, base + sum(explained.contributions(x))) == pytest.approx(
+            model.predict_matrix(np.asarray([x]))[0], abs=1e-6
+        )
+    # against the definition (every subset of the features the trees use), on a few rows of the real trees
+    for x in matrix[:3].tolist():
+        assert explained.contributions(x) == pytest.approx(shapley_by_definition(explained, x), abs=1e-9)
