@@ -6,7 +6,8 @@ Rows, each a fresh server (uvicorn, ``BENCH_WORKERS`` workers, default 2) under 
 connections, ``BENCH_SECONDS`` seconds, default 10):
 
   (a) a Litestar hello-world endpoint (GET /ping), the ceiling;
-  (b) POST /predict with the prediction log in SQLite;  (c) the same with the log in PostgreSQL;
+  (b) POST /predict with the prediction log in SQLite;  (b2) the same asking why (``?explain=true``);
+  (c) the same with the log in PostgreSQL;
   (d) POST /predict/batch with 100 trips (SQLite);
   (e) MLflow's scoring server (``mlflow models serve``, 1 worker) on the same champion;
   (f) /predict (SQLite) paced at half of (b)'s rate, for the p99 at moderate load;
@@ -363,6 +364,7 @@ def predictions(sqlite_url: str, work: Path, results: dict[str, WrkResult], cpu:
     """(b), (c), (d): /predict on each log database and the batch endpoint, rows logged against answers."""
     for key, label, url_db, path, body in (
         ("sqlite", "(b) POST /predict, log in SQLite", sqlite_url, "/predict", TRIP),
+        ("explain", "(b2) POST /predict?explain=true, SQLite", sqlite_url, "/predict?explain=true", TRIP),
         ("postgres", "(c) POST /predict, log in PostgreSQL", POSTGRES_URL, "/predict", TRIP),
         ("batch", "(d) POST /predict/batch of 100, SQLite", sqlite_url, "/predict/batch", {"trips": [TRIP] * 100}),
     ):
@@ -400,6 +402,11 @@ def summary(results: dict[str, WrkResult], cpu: dict[str, float]) -> None:
     print(f"/predict with the journal vs records in memory only (best of 2 each): {journal:.0%} (target >= 80%)")
     paced = results["paced"]
     print(f"p99 at ~half the peak rate: {paced.p99_ms:.2f} ms at {paced.rate:,.0f} req/s (target < 10 ms)")
+    explain, cost = results["explain"].rate, (cpu["explain"] - cpu["sqlite"]) / 1000
+    print(
+        f"/predict?explain=true: {explain:,.0f} req/s, {cpu['explain'] / 1000:.2f} ms of server CPU a request "
+        f"(without the flag {cpu['sqlite'] / 1000:.2f} ms): explaining a fare costs {cost:.2f} ms"
+    )
     print(
         f"server CPU per request: hello world {cpu['hello']:.0f} us, /predict (SQLite log) {cpu['sqlite']:.0f} us "
         f"(validating, scoring, journaling and shipping the row add {cpu['sqlite'] - cpu['hello']:.0f} us), "
@@ -418,6 +425,7 @@ def summary(results: dict[str, WrkResult], cpu: dict[str, float]) -> None:
             "p99 at half the peak rate": Figure(paced.p99_ms, "ms", "lower"),
             hello_cpu: Figure(cpu["hello"], "us", "lower"),
             "server CPU per /predict request, SQLite log": Figure(cpu["sqlite"], "us", "lower", baseline=hello_cpu),
+            "server CPU per /predict?explain=true request": Figure(cpu["explain"], "us", "lower", baseline=hello_cpu),
         },
     )
 

@@ -27,13 +27,14 @@ from taxi_assets.features.columns import (
     time_features,
 )
 from taxi_assets.lake_storage import lake_root
+from taxi_assets.model.explain import EXPLAIN_FILE
 from taxi_assets.model.fare_model import FareModel
 from taxi_assets.model.holdout import HOLDOUT_ERRORS_FILE, holdout_errors
 from taxi_assets.model.profile import PROFILE_FILE, fit_reference_profile, numeric_profile, write_profile
 from taxi_assets.model.pyfunc import PREDICTION_PROFILE_FILE, serving_example
 from taxi_assets.model.spec import FARE_FLOOR_USD, FeatureSpec
 from taxi_assets.model.versions import CHAMPION, ModelRegistry, experiment_name, model_name
-from taxi_assets.training.export import SparkTree, build_onnx, export_pipeline
+from taxi_assets.training.export import SparkTree, build_onnx, explainer, export_pipeline
 from taxi_assets.training.pipeline import GbtParams, fit_pipeline
 from taxi_assets_tests.support import featurize_month
 
@@ -128,26 +129,36 @@ def synthetic_trips(rows: int, seed: int) -> pd.DataFrame:
     return frame[list(FEATURE_TABLE_COLUMNS)]
 
 
-def _leaf(node_id: int, value: float) -> dict[str, Any]:
-    return {"id": node_id, "prediction": value, "leftChild": -1, "rightChild": -1, "split": {}}
+def _leaf(node_id: int, value: float, cover: float) -> dict[str, Any]:
+    node = {"id": node_id, "prediction": value, "leftChild": -1, "rightChild": -1, "split": {}}
+    return node | {"impurityStats": [cover, 0.0, 0.0]}
 
 
-def _split(node_id: int, feature: str, threshold: float, left: int, right: int) -> dict[str, Any]:
+def _split(node_id: int, feature: str, threshold: float, children: tuple[int, int], cover: float) -> dict[str, Any]:
     split = {"featureIndex": FEATURES.index(feature), "leftCategoriesOrThreshold": [threshold], "numCategories": -1}
-    return {"id": node_id, "prediction": 0.0, "leftChild": left, "rightChild": right, "split": split}
+    node = {"id": node_id, "prediction": 0.0, "leftChild": children[0], "rightChild": children[1], "split": split}
+    return node | {"impurityStats": [cover, 0.0, 0.0]}
 
 
 def tiny_ensemble(scale: float) -> list[SparkTree]:
-    """Three hand-written trees in Spark's saved layout: fare steps with distance and duration."""
+    """Three hand-written trees in Spark's saved layout: fare steps with distance and duration.
+
+    Each node's cover (``impurityStats[0]``, the training rows that reached it) is made up but adds up, so the
+    trees can be explained as trained ones are.
+    """
     by_distance = {
-        0: _split(0, "trip_distance", 2.0, 1, 2),
-        1: _leaf(1, 8.0 * scale),
-        2: _split(2, "trip_distance", 6.0, 3, 4),
-        3: _leaf(3, 16.0 * scale),
-        4: _leaf(4, 32.0 * scale),
+        0: _split(0, "trip_distance", 2.0, (1, 2), 1_000),
+        1: _leaf(1, 8.0 * scale, 400),
+        2: _split(2, "trip_distance", 6.0, (3, 4), 600),
+        3: _leaf(3, 16.0 * scale, 350),
+        4: _leaf(4, 32.0 * scale, 250),
     }
-    by_duration = {0: _split(0, "trip_duration_minutes", 15.0, 1, 2), 1: _leaf(1, -1.5), 2: _leaf(2, 2.5)}
-    by_hour = {0: _split(0, "pickup_hour", 6.5, 1, 2), 1: _leaf(1, 0.5), 2: _leaf(2, 0.0)}
+    by_duration = {
+        0: _split(0, "trip_duration_minutes", 15.0, (1, 2), 1_000),
+        1: _leaf(1, -1.5, 550),
+        2: _leaf(2, 2.5, 450),
+    }
+    by_hour = {0: _split(0, "pickup_hour", 6.5, (1, 2), 1_000), 1: _leaf(1, 0.5, 100), 2: _leaf(2, 0.0, 900)}
     return [SparkTree(1.0, by_distance), SparkTree(1.0, by_duration), SparkTree(1.0, by_hour)]
 
 
@@ -172,6 +183,7 @@ def tiny_champions(folder: Path) -> Trained:
         serving_dirs[name] = folder / f"serving-{name}"
         serving_dirs[name].mkdir()
         onnx.save(build_onnx(tiny_ensemble(scale), n_features=len(FEATURES)), serving_dirs[name] / "model.onnx")
+        (serving_dirs[name] / EXPLAIN_FILE).write_text(explainer(tiny_ensemble(scale), len(FEATURES)).to_json())
         (serving_dirs[name] / "feature_spec.json").write_text(spec.to_json())
         predicted = FareModel.load(serving_dirs[name]).predict(test_rows)
         holdout_errors(test_rows, test_rows[TARGET].to_numpy(), predicted).to_parquet(

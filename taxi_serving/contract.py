@@ -105,6 +105,16 @@ CLIENT_ID_SCHEMA: Final = {
 }
 
 
+EXPLAIN_QUERY: Final = {
+    "name": "explain",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},
+    "description": "true: the answer says why this fare (Explanation): the base fare, what each feature added in "
+    "USD, the fare floor's share, and the three largest reasons in words. Costs a few milliseconds.",
+}
+
+
 def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": _ref(ErrorBody)}}}}
 
@@ -178,8 +188,10 @@ def _write_paths(rules: dict[str, Rule], speed: tuple[float, float], batch_limit
         trip_schema(rules, speed, {CLIENT_ID: CLIENT_ID_SCHEMA}),
         {**EXAMPLE_TRIP, CLIENT_ID: "dispatch-7"},
         Prediction,
-        (400, 401, 413, 422, 503),
+        (400, 401, 409, 413, 422, 503),
     )
+    single["parameters"] = [EXPLAIN_QUERY]
+    single["responses"]["409"]["description"] = "explain=true, and the version that answered cannot explain its fares."
     many = _operation(
         "predict_batch",
         f"Price 1 to {batch_limit} trips; the whole batch is refused if any trip is invalid",

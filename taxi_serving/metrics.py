@@ -28,7 +28,7 @@ from taxi_assets.features.columns import FEATURES
 from taxi_serving.processes import alive
 
 # the field names a validation failure can be counted under: a bounded label set, whatever clients send
-KNOWN_FIELDS: Final = frozenset({*FEATURES, "client_id", "trips", "body", "request_id", "actual_fare"})
+KNOWN_FIELDS: Final = frozenset({*FEATURES, "client_id", "trips", "body", "request_id", "actual_fare", "explain"})
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 MULTIPROCESS_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 _LIVE_FILE: Final = re.compile(r"^gauge_live\w+_(\d+)\.db$")

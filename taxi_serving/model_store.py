@@ -25,6 +25,7 @@ import sqlalchemy.exc
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
+from taxi_assets.model.explain import EXPLAIN_FILE, FareExplainer
 from taxi_assets.model.fare_model import FareModel
 from taxi_assets.model.profile import PROFILE_FILE, ReferenceProfile
 from taxi_assets.model.versions import CHALLENGER, CHAMPION, ModelRegistry
@@ -48,6 +49,8 @@ class LoadedModel:
     loaded_at: datetime
     source: str
     cache_path: Path
+    # its trees for explanations (versions registered before they were exported have none)
+    explainer: FareExplainer | None = None
 
 
 class ModelStore:
@@ -134,7 +137,7 @@ class ModelStore:
         wrapper = registry.load_pyfunc(self.model_name, version)
         assert wrapper.model is not None  # load_pyfunc checked it
         metrics = _metrics_from_tags(tags)
-        path = self._write_cache(alias, version, wrapper.model, wrapper.profile, metrics)
+        path = self._write_cache(alias, version, wrapper.model, wrapper.profile, metrics, wrapper.explainer)
         loaded = LoadedModel(
             alias=alias,
             version=version,
@@ -144,19 +147,28 @@ class ModelStore:
             loaded_at=datetime.now(UTC),
             source=f"models:/{self.model_name}/{version}",
             cache_path=path,
+            explainer=wrapper.explainer,
         )
         self.reloads += 1
         log.info("loaded %s v%s (%s)", self.model_name, version, alias)
         return loaded
 
     def _write_cache(
-        self, alias: str, version: str, model: FareModel, profile: ReferenceProfile | None, metrics: dict[str, float]
+        self,
+        alias: str,
+        version: str,
+        model: FareModel,
+        profile: ReferenceProfile | None,
+        metrics: dict[str, float],
+        explainer: FareExplainer | None = None,
     ) -> Path:
         target = self.cache_dir / alias
         temp = self.cache_dir / f".{alias}.{uuid.uuid4().hex}"
         model.save(temp)
         if profile is not None:
             (temp / PROFILE_FILE).write_text(profile.to_json())
+        if explainer is not None:
+            (temp / EXPLAIN_FILE).write_text(explainer.to_json())
         (temp / VERSION_FILE).write_text(version)
         (temp / "metrics.json").write_text(json.dumps(metrics, sort_keys=True))
         old = self.cache_dir / f".{alias}.old.{uuid.uuid4().hex}"
@@ -174,6 +186,7 @@ class ModelStore:
         profile = ReferenceProfile.from_json(profile_path.read_text()) if profile_path.exists() else None
         log.warning("registry unreachable: serving the cached %s from %s", alias, folder)
         version = (folder / VERSION_FILE).read_text().strip()
+        explained = folder / EXPLAIN_FILE
         return LoadedModel(
             alias=alias,
             version=version,
@@ -184,6 +197,7 @@ class ModelStore:
             # where it came from, in the registry's words: no path of this machine goes out in a response
             source=f"cache:models:/{self.model_name}/{version}",
             cache_path=folder,
+            explainer=FareExplainer.from_json(explained.read_text()) if explained.exists() else None,
         )
 
 

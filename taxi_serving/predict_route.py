@@ -53,7 +53,7 @@ async def predict_route(scope: Scope, receive: Receive, send: Send) -> None:
         return
     serving: Serving = app.state.serving
     body = await read_body(receive, serving.settings.max_body_bytes)
-    payload = _encoder.encode(serving.predict_one(body))
+    payload = _encoder.encode(serving.predict_one(body, scope["query_string"]))
     start: HTTPResponseStartEvent = {
         "type": "http.response.start",
         "status": 200,

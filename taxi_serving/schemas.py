@@ -7,14 +7,29 @@ from typing import Any
 import msgspec
 
 
-class Prediction(msgspec.Struct, kw_only=True):
-    """One priced trip."""
+class Explanation(msgspec.Struct, kw_only=True):
+    """Why this fare: where the model starts and what each feature adds, in USD (``POST /predict?explain=true``).
+
+    ``base_fare`` (the model's mean fare over its training trips) plus every contribution plus ``floor_adjustment``
+    (what the fare floor added, 0 unless the trees summed below it) is the fare returned. ``reasons``: the three
+    largest contributions in words, the largest first.
+    """
+
+    base_fare: float
+    contributions: dict[str, float]
+    floor_adjustment: float
+    reasons: list[str]
+
+
+class Prediction(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One priced trip; with ``explain=true``, why this fare."""
 
     request_id: str
     fare: float
     model_version: str
     arm: str
     served_at: str
+    explanation: Explanation | None = None
 
 
 class BatchResponse(msgspec.Struct, kw_only=True):

@@ -17,6 +17,7 @@ from taxi_assets.platform_db.prediction_log import CHALLENGER_ARM, CHAMPION_ARM,
 from taxi_assets.registry.rollout import AB, GUARDRAIL, SHADOW
 from taxi_serving.contract import CLIENT_ID, CLIENT_ID_MAX, printable, without_control
 from taxi_serving.errors import InvalidRequestError, MalformedBodyError, NoModelError
+from taxi_serving.explanations import explanation, wants_explanation
 from taxi_serving.metrics import ApiMetrics
 from taxi_serving.model_store import LoadedModel, ModelStore
 from taxi_serving.prediction_log.sink import PredictionLogSink
@@ -70,8 +71,8 @@ class Serving:
         bucket = int.from_bytes(digest, "big") % _BUCKETS
         return Routed(CHALLENGER_ARM, challenger) if bucket < share * _BUCKETS else Routed(CHAMPION_ARM, champion)
 
-    def predict_one(self, raw: bytes) -> Prediction:
-        """Decode, validate, route, score and log one trip; raise the domain error that answers otherwise."""
+    def predict_one(self, raw: bytes, query: bytes = b"") -> Prediction:
+        """Decode, validate, route, score (and explain: ``explain=true`` in ``query``) and log one trip, or raise."""
         started = time.perf_counter()
         request_id = new_request_id()
         try:
@@ -83,10 +84,12 @@ class Serving:
         errors = champion.validator.errors(body, extra=frozenset({CLIENT_ID}))
         client_id = body.get(CLIENT_ID) if isinstance(body, dict) else None
         errors += client_id_errors(client_id)
+        explain = wants_explanation(query, errors)
         if errors:
             raise self.reject("/predict", request_id, body, errors, started)
         routed = self.route(client_id, request_id)
         fare = routed.model.model.predict_row(body)
+        why = explanation(routed.model, body, fare) if explain else None
         latency_ms = (time.perf_counter() - started) * 1000
         version, served_at = routed.model.version, now_iso()
         self.sink.submit(
@@ -120,7 +123,14 @@ class Serving:
                 )
             )
         self.metrics.count_predictions(routed.arm, version, "/predict", latency_ms / 1000)
-        return Prediction(request_id=request_id, fare=fare, model_version=version, arm=routed.arm, served_at=served_at)
+        return Prediction(
+            request_id=request_id,
+            fare=fare,
+            model_version=version,
+            arm=routed.arm,
+            served_at=served_at,
+            explanation=why,
+        )
 
     def challenger_share(self) -> float:
         """The share of clients the challenger answers: ``TAXI_CHALLENGER_SHARE``, else its A/B stage's share."""

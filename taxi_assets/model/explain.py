@@ -199,7 +199,7 @@ class FareExplainer:
     n_features: int
     floor: float
 
-    @property
+    @cached_property
     def base(self) -> float:
         """The expected raw prediction over the training rows: what the contributions start from."""
         return sum(tree.expected() for tree in self.trees)

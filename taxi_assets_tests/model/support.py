@@ -29,7 +29,9 @@ def tiny_model(scale: float = 1.0, offset: float = 0.0) -> FareModel:
     Fare = 8 / 16 / 32 by distance (cut at 2 and 6 miles), - 1.5 or + 2.5 by duration (cut at 15 minutes), + 0.5
     before 06:30, + ``offset`` (a one-leaf tree), floored at 0 as every export is.
     """
-    constant = {0: {"id": 0, "prediction": offset, "leftChild": -1, "rightChild": -1, "split": {}}}
+    constant = {
+        0: {"id": 0, "prediction": offset, "leftChild": -1, "rightChild": -1, "split": {}, "impurityStats": [1]}
+    }
     trees = tiny_ensemble(scale) + ([SparkTree(1.0, constant)] if offset else [])
     onnx_model = build_onnx(trees, n_features=len(FEATURES))
     return FareModel(onnx_model.SerializeToString(), FeatureSpec(columns=list(FEATURES), categories=CATEGORIES))

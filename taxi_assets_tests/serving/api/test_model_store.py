@@ -41,6 +41,10 @@ def test_an_unreachable_registry_keeps_the_cached_champion_serving_within_second
             response = client.post("/predict", json=trip(trained.holdout), headers=HEADERS)
             assert response.status_code == 200
             assert response.json()["model_version"] == served.champion_version
+            # the cache keeps the version's trees too: the cached champion still explains its fares
+            explained = client.post("/predict?explain=true", json=trip(trained.holdout), headers=HEADERS).json()
+            assert explained["fare"] == response.json()["fare"]
+            assert explained["explanation"]["contributions"]["trip_distance"] != 0
             assert "taxi_api_registry_reachable 0.0" in client.get("/metrics").text
     finally:
         listener.close()
