@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -25,22 +24,6 @@ from taxi_tools.settings import ApiAddress
 
 SAMPLE_TRIP: Final = EXAMPLE_TRIP
 WORKSPACE: Final = Path(__file__).resolve().parent.parent / "workspace.yaml"
-
-
-def stop_on_termination() -> None:
-    """Let SIGTERM stop the demo as Ctrl-C does, also when a shell started it in the background.
-
-    Dagster points SIGTERM at whatever SIGINT does (``setup_interrupt_handlers``, at every in-process run). A process
-    a shell without job control starts in the background inherits SIGINT ignored, so SIGTERM ended up ignored too:
-    ``kill`` (a supervisor, ``timeout``) could not stop the demo, only SIGKILL, which left its API and daemon
-    running. Here SIGINT gets Python's handler back where it was ignored, and SIGTERM the same handler: either
-    raises ``KeyboardInterrupt``, and the demo stops its children on the way out. Only the main thread may set them.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 @dataclass(frozen=True)

@@ -43,15 +43,7 @@ from taxi_tools.instance_watch import (
     wait_for,
     window_evaluations,
 )
-from taxi_tools.processes import (
-    SAMPLE_TRIP,
-    Api,
-    running_api,
-    running_daemon,
-    show_sample_request,
-    stop_on_termination,
-    wait_for_swap,
-)
+from taxi_tools.processes import SAMPLE_TRIP, Api, running_api, running_daemon, show_sample_request, wait_for_swap
 from taxi_tools.replay.client import ReplayConfig, ReplaySummary, replay_trips, run_replay
 from taxi_tools.replay.scenarios import apply
 from taxi_tools.runner import CommandFailedError, Runner
@@ -246,7 +238,6 @@ def run_story(
     ``deployment`` (the compose stack's API, reached through its proxy) the story starts neither a daemon nor an
     API: the deployment's daemon judges the windows and retrains, and its API serves and swaps.
     """
-    stop_on_termination()
     story = StoryResult(loads=[os.getloadavg()[0]])
     if deployment is not None:
         # the deployment's daemon cuts windows by its own settings, which the replay must follow

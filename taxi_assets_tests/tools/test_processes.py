@@ -1,9 +1,6 @@
 """The demo's API process: started on the champion, asked for a fare, followed to a new version, stopped."""
 
 import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -49,46 +46,3 @@ def test_an_api_that_cannot_start_is_named_not_waited_for(trained: Trained, tmp_
     stopped = r"the API to be ready after \d+ s: it stopped"
     with pytest.raises(CommandFailedError, match=stopped), running_api(env, "green"):
         pass
-
-
-STOPPABLE = """
-import sys, time
-from taxi_tools.processes import stop_on_termination
-if sys.argv[1] == "fixed":
-    stop_on_termination()
-from dagster._utils.interrupts import setup_interrupt_handlers
-setup_interrupt_handlers()  # what every in-process Dagster run does: SIGTERM does what SIGINT does
-print("ready", flush=True)
-try:
-    time.sleep(60)
-except KeyboardInterrupt:
-    print("stopped", flush=True)
-    sys.exit(3)
-"""
-
-
-def started_in_the_background(fixed: bool) -> subprocess.Popen[str]:
-    """The demo's process as a shell without job control starts it with ``&``: SIGINT ignored."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", STOPPABLE, "fixed" if fixed else "as-dagster-leaves-it"],
-        stdout=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
-    assert process.stdout is not None
-    assert process.stdout.readline().strip() == "ready"
-    return process
-
-
-def test_sigterm_stops_the_demo_started_in_the_background_and_it_cleans_up() -> None:
-    ignored = started_in_the_background(fixed=False)
-    ignored.send_signal(signal.SIGTERM)
-    with pytest.raises(subprocess.TimeoutExpired):  # the defect: SIGTERM ignored, only SIGKILL stops it
-        ignored.wait(timeout=2)
-    ignored.kill()
-    ignored.wait()
-    stopped = started_in_the_background(fixed=True)
-    stopped.send_signal(signal.SIGTERM)
-    assert stopped.wait(timeout=20) == 3  # KeyboardInterrupt: the demo's way out, which stops its children
-    assert stopped.stdout is not None
-    assert stopped.stdout.read().strip() == "stopped"
