@@ -18,7 +18,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYTHONHASHSEED := 0
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: instance calibrate migrate help demo dashboard bench-dashboard simulate-rollout train retrain seed-traffic monitor bench-drift bench-check up images down rollback serve bench-serve bench-serve-pair test test-fast lint docs typecheck dev bench-features bench-model lock check-java clean
+.PHONY: instance calibrate migrate help demo dashboard bench-dashboard simulate-rollout simulate-segment-gate train retrain seed-traffic monitor bench-drift bench-check up images down rollback serve bench-serve bench-serve-pair test test-fast lint docs typecheck dev bench-features bench-model lock check-java clean
 
 help:
 	@echo "make demo            the whole loop under the Dagster daemon: train on 2022, serve, replay 2022-03 (calm)"
@@ -45,6 +45,7 @@ help:
 	@echo "make bench-dashboard the overview's first meaningful paint in chromium: 30 days of hourly reports, 1M predictions"
 	@echo "make bench-check     rerun the benchmarks; fail on a figure >20% worse than the last run on this machine kind"
 	@echo "make simulate-rollout false promotions, power and labels to decision of the live test (1,000 seeded runs)"
+	@echo "make simulate-segment-gate false blocks and power of the promotion's segment gate (2,000 runs on real trips)"
 	@echo "make calibrate       false-alarm and detection rates of every check on real months (WINDOWS=200, SEED)"
 	@echo "make up              the compose deployment from nothing: engine, secrets, images, every service healthy"
 	@echo "                     behind one TLS proxy on https://127.0.0.1:8443 (make down stops it, data kept)"
@@ -183,6 +184,9 @@ bench-drift: check-java $(BIN)/.installed $(BENCH_VENV)/.installed
 # The live promotion test by seeded simulation: false promotions at each alpha, power, labels to a decision.
 simulate-rollout: $(BIN)/.installed
 	$(BIN)/python scripts/simulate_rollout.py
+
+simulate-segment-gate: $(BIN)/.installed
+	$(BIN)/python scripts/simulate_segment_gate.py $(if $(TAXI_TRIPS_DIR),--trips-dir $(TAXI_TRIPS_DIR))
 
 # The dashboard's overview in a real browser (Debian's chromium): time to its headline, cold, warm and empty.
 bench-dashboard: $(BIN)/.installed

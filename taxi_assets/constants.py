@@ -99,6 +99,15 @@ MIN_RMSE_IMPROVEMENT: Final = 0.5
 LATENCY_TOLERANCE_RATIO: Final = 0.5
 LATENCY_TOLERANCE_MS: Final = 0.05
 LATENCY_REPEATS: Final = 2_000
+# The segment gate of promotion_decision (registry/segment_gate.py): per borough, payment type, rate code, time of
+# day and distance band with enough holdout rows, the challenger may not be worse than the champion by the margin
+# in MAE, nor over- or under-charge a segment against the rest beyond the line more than the champion did, where
+# Holm's procedure over all of the decision's tests finds it significant at the family-wise level.
+SEGMENT_MIN_ROWS: Final = 200
+SEGMENT_MARGIN_USD: Final = 0.5
+SEGMENT_BIAS_LINE_USD: Final = 1.0
+SEGMENT_ALPHA: Final = 0.05
+SEGMENT_RESAMPLES: Final = 1_000
 
 # Rollout on live traffic (registry/rollout.py): the sequential test's level and limits, the A/B share, the
 # guardrail after a promotion. Margins are mean per-trip squared-error differences, in USD².

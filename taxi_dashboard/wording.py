@@ -178,8 +178,12 @@ def rules_sentence(rules: dict[str, Any]) -> str:
     for name, result in sorted(rules.items()):
         if name == "live" and isinstance(result, dict):
             parts.append(live_sentence(result))
+        elif name == "segments" and isinstance(result, dict) and "passed" in result:
+            blocked = ", ".join(result.get("value") or []) or "no segment worse"
+            verdict = "passed" if result["passed"] else "FAILED"
+            parts.append(f"segments {verdict} ({blocked}; {result.get('tests')} tests)")
         elif name in ("segments", "plan"):
-            continue  # per-segment comparisons and the rollout plan: in the table's JSON, too long for a sentence
+            continue  # the rollout plan: in the table's JSON, too long for a sentence
         elif isinstance(result, dict) and "passed" in result:
             verdict = "passed" if result["passed"] else "FAILED"
             value, threshold = _short(result.get("value")), _short(result.get("threshold"))

@@ -27,6 +27,7 @@ from taxi_assets.registry.champion import (
 )
 from taxi_assets.registry.decisions import DecisionRecord
 from taxi_assets.registry.promotion import ROLLBACK, PromotionRules
+from taxi_assets.registry.segment_gate import SegmentRules
 from taxi_assets.registry.stages import enter_first_stage, start_guardrail
 from taxi_assets.resources import AlertsResource, DataLake, MlflowResource, PlatformDatabase, RolloutPolicy
 from taxi_assets.run_logging import RUN_LOG_CONFIG
@@ -45,6 +46,21 @@ class PromotionConfig(dg.Config):
         default=constants.LATENCY_TOLERANCE_MS, description="Allowed absolute p99 slowdown on top, in ms."
     )
     latency_repeats: int = Field(default=constants.LATENCY_REPEATS, description="Timed single-row calls per model.")
+    segment_min_rows: int = Field(
+        default=constants.SEGMENT_MIN_ROWS, description="Holdout rows a segment needs to be judged (fewer: shown only)."
+    )
+    segment_margin_usd: float = Field(
+        default=constants.SEGMENT_MARGIN_USD,
+        description="How much worse for a segment counts: MAE above the champion's, or a charging gap further out.",
+    )
+    segment_bias_line_usd: float = Field(
+        default=constants.SEGMENT_BIAS_LINE_USD,
+        description="A segment's mean signed error against the overall one beyond which it is over- or under-charged.",
+    )
+    segment_alpha: float = Field(
+        default=constants.SEGMENT_ALPHA, description="Family-wise error of the segment gate over all its tests (Holm)."
+    )
+    segment_gate: bool = Field(default=True, description="Judge the challenger segment by segment before promoting.")
     holdout_months: list[str] = Field(
         default_factory=list,
         description="Score on these months' full trip_features; empty means the training_set's test split.",
@@ -95,7 +111,7 @@ def promotion_decision(
         holdout = load_holdout(lake, service, config.holdout_months)
         if holdout[0].empty:
             raise TaxiDataError(f"the holdout ({holdout[1]}) has no rows")
-    rules = PromotionRules(config.min_rmse_improvement, config.latency_tolerance_ratio, config.latency_tolerance_ms)
+    rules = promotion_rules(config)
     comparison = compare(registry, name, challenger_version, holdout, rules, config.latency_repeats)
     store = platform_db.decisions()
     plan = rollout.plan(service)
@@ -110,6 +126,23 @@ def promotion_decision(
     alerts.alerter().send(decision_alert(service, comparison, record, run_id))
     context.log_event(served_observation(service, name, record.new_champion_version, record.action))
     return dg.MaterializeResult(metadata=_decision_metadata(comparison, record, decision_id, run_step_seconds(context)))
+
+
+def promotion_rules(config: PromotionConfig) -> PromotionRules:
+    """The rules of ``config``, with the segment gate's settings unless it is turned off."""
+    segments = SegmentRules(
+        min_rows=config.segment_min_rows,
+        margin_usd=config.segment_margin_usd,
+        bias_line_usd=config.segment_bias_line_usd,
+        alpha=config.segment_alpha,
+        resamples=constants.SEGMENT_RESAMPLES,
+    )
+    return PromotionRules(
+        config.min_rmse_improvement,
+        config.latency_tolerance_ratio,
+        config.latency_tolerance_ms,
+        segments if config.segment_gate else None,
+    )
 
 
 def _decision_metadata(
@@ -127,6 +160,7 @@ def _decision_metadata(
         "challenger_p99_ms": challenger.p99_ms,
         "champion_p99_ms": champion.p99_ms if champion else float("nan"),
         "rules": dg.MetadataValue.json(comparison.decision.rules),
+        "segments_blocked": ", ".join(comparison.decision.rules.get("segments", {}).get("value", [])) or "none",
         "holdout": comparison.holdout_label,
         "holdout_rows": comparison.holdout_rows,
         "decision_id": decision_id,

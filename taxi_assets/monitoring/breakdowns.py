@@ -3,9 +3,8 @@
 ``labelled_accuracy`` measures accuracy on the matured labels, overall and per segment, and hands the errors to
 the holdout's calibration, which judges them. ``distributions`` puts a window's shares beside the reference's, bin
 for bin (the same bins the PSI was computed on), so a drifted feature can be drawn as two histograms.
-``segment_accuracy`` breaks accuracy down per segment value with an interval; ``time_of_day_band`` groups pickup
-hours into the bands a dispatcher speaks of, one more segment (described, not judged: the holdout has no such
-column).
+``segment_accuracy`` breaks accuracy down per segment value with an interval; the pickup hours' time-of-day bands
+(``model.segments``) are one more segment (described, not judged: the holdout has no such column).
 """
 
 from __future__ import annotations
@@ -22,18 +21,10 @@ from taxi_assets.features.columns import BINARY_FEATURES, CATEGORICAL_FEATURES
 from taxi_assets.model.evaluation import Z_95
 from taxi_assets.model.holdout import SEGMENTS
 from taxi_assets.model.profile import DISCRETE_FEATURES, NumericProfile, ReferenceProfile
+from taxi_assets.model.segments import TIME_OF_DAY, TIME_OF_DAY_KEYS, time_of_day_codes
 from taxi_assets.monitoring.accuracy import AccuracyJudgement, HoldoutCalibration
 from taxi_assets.monitoring.psi import binned_counts
 
-# (first hour, last hour, name): every hour of the day in exactly one band
-TIME_OF_DAY_BANDS: Final = (
-    (0, 5, "night 0-5h"),
-    (6, 9, "morning rush 6-9h"),
-    (10, 15, "midday 10-15h"),
-    (16, 19, "evening rush 16-19h"),
-    (20, 23, "evening 20-23h"),
-)
-TIME_OF_DAY: Final = "time_of_day"
 # the logged columns accuracy is measured on
 PREDICTION: Final = "prediction"
 ACTUAL: Final = "actual_fare"
@@ -58,37 +49,6 @@ class Distribution:
     labels: list[str]
     reference: list[float]
     window: list[float]
-
-
-_BAND_NAMES: Final = np.array([name for _, _, name in TIME_OF_DAY_BANDS] + ["unknown"], dtype=object)
-_BAND_OF_HOUR: Final = np.array(
-    [next(i for i, (first, last, _) in enumerate(TIME_OF_DAY_BANDS) if first <= hour <= last) for hour in range(24)]
-)
-_BAND_LAST_HOUR: Final = np.array([last for _, last, _ in TIME_OF_DAY_BANDS])
-
-
-# the name of each band code of ``time_of_day_codes``, "unknown" last
-TIME_OF_DAY_KEYS: Final = list(_BAND_NAMES)
-
-
-def time_of_day_codes(hours: np.ndarray) -> np.ndarray:
-    """The band of each pickup hour as a position in ``TIME_OF_DAY_KEYS`` (NaN and hours outside 0-23: "unknown").
-
-    A band holds the hours ``first <= hour <= last``: 7.5 is in the morning rush, 9.5 in none. A table lookup.
-    """
-    array = np.asarray(hours)
-    numeric = array.dtype.kind in "iuf"
-    values = array.astype(np.float64, copy=False) if numeric else pd.to_numeric(pd.Series(array), errors="coerce")
-    values = np.asarray(values, dtype=np.float64)
-    inside = (values >= 0) & (values <= 23)  # NaN compares false
-    band = _BAND_OF_HOUR[np.floor(np.where(inside, values, 0)).astype(np.intp)]
-    inside &= values <= _BAND_LAST_HOUR[band]
-    return np.where(inside, band, len(TIME_OF_DAY_BANDS))
-
-
-def time_of_day_band(hours: np.ndarray) -> np.ndarray:
-    """The band name of each pickup hour (``time_of_day_codes`` named)."""
-    return _BAND_NAMES[time_of_day_codes(hours)]
 
 
 def segment_accuracy(segments: np.ndarray, actual: np.ndarray, predicted: np.ndarray) -> dict[str, SegmentAccuracy]:

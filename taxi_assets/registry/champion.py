@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from taxi_assets.alerting import Alert, Kind, Severity
@@ -20,10 +21,11 @@ from taxi_assets.errors import MissingInputError
 from taxi_assets.features.columns import TARGET
 from taxi_assets.model.checks import BEHAVIOUR_CHECK, PARITY_CHECK
 from taxi_assets.model.evaluation import regression_metrics, rmse_by_segment
-from taxi_assets.model.probes import single_row_latency
+from taxi_assets.model.probes import Latency, single_row_latency
 from taxi_assets.model.versions import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, ModelRegistry
 from taxi_assets.registry.decisions import DecisionRecord, DecisionStore
 from taxi_assets.registry.promotion import PROMOTE, REJECT, ROLLBACK, Decision, Evidence, PromotionRules, decide
+from taxi_assets.registry.segment_gate import segment_gate
 
 CHECKS = (PARITY_CHECK, BEHAVIOUR_CHECK)
 LATENCY_ROWS = 500
@@ -47,11 +49,9 @@ class Comparison:
 
 
 def evidence(
-    registry: ModelRegistry, name: str, version: str, holdout: pd.DataFrame, p50: float, p99: float
+    registry: ModelRegistry, name: str, version: str, holdout: pd.DataFrame, predicted: np.ndarray, latency: Latency
 ) -> Evidence:
-    """Metrics on the holdout plus the check results recorded on the version."""
-    model = registry.load_fare_model(name, version)
-    predicted = model.predict(holdout)
+    """Metrics of ``predicted`` on the holdout plus the check results recorded on the version."""
     actual = holdout[TARGET].to_numpy()
     metrics = regression_metrics(actual, predicted).as_dict()
     metrics |= {
@@ -59,7 +59,7 @@ def evidence(
     }
     tags = registry.version_tags(name, version)
     checks = {check: tags.get(f"check.{check}") == "passed" for check in CHECKS}
-    return Evidence(version=version, metrics=metrics, p50_ms=p50, p99_ms=p99, checks=checks)
+    return Evidence(version=version, metrics=metrics, p50_ms=latency.p50_ms, p99_ms=latency.p99_ms, checks=checks)
 
 
 def require_challenger(registry: ModelRegistry, name: str) -> str:
@@ -82,18 +82,26 @@ def compare(
     rules: PromotionRules,
     latency_repeats: int,
 ) -> Comparison:
-    """Score ``challenger_version`` and the ``champion`` (when there is one) on the labelled ``holdout``, and decide."""
+    """Score ``challenger_version`` and the ``champion`` (when there is one) on the labelled ``holdout``, and decide.
+
+    With a champion and segment rules, both models' predictions on the same rows go through the segment gate.
+    """
     rows, label = holdout
     champion_version = registry.alias(name, CHAMPION)
     versions = {"challenger": challenger_version} | ({"champion": champion_version} if champion_version else {})
     models = {role: registry.load_fare_model(name, version) for role, version in versions.items()}
     latency = single_row_latency(models, rows.head(LATENCY_ROWS), latency_repeats)
+    predicted = {role: model.predict(rows) for role, model in models.items()}
     measured = {
-        role: evidence(registry, name, version, rows, latency[role].p50_ms, latency[role].p99_ms)
+        role: evidence(registry, name, version, rows, predicted[role], latency[role])
         for role, version in versions.items()
     }
     champion = measured.get("champion")
-    decision = decide(measured["challenger"], champion, rules)
+    gate = None
+    if champion is not None and rules.segments is not None and champion_version != challenger_version:
+        actual = rows[TARGET].to_numpy()
+        gate = segment_gate(rows, actual, predicted["challenger"], predicted["champion"], rules.segments)
+    decision = decide(measured["challenger"], champion, rules, gate)
     if champion_version == challenger_version:
         decision = Decision(action=REJECT, reason="the challenger is already the champion", rules=decision.rules)
     return Comparison(name, measured["challenger"], champion, decision, label, len(rows))

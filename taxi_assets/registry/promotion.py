@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from taxi_assets.registry.segment_gate import SegmentGate, SegmentRules
+
 PROMOTE: Final = "promote"
 REJECT: Final = "reject"
 ROLLBACK: Final = "rollback"
@@ -17,6 +19,8 @@ class PromotionRules:
     min_rmse_improvement: float
     latency_tolerance_ratio: float
     latency_tolerance_ms: float
+    # the segment gate's settings; None judges no segment
+    segments: SegmentRules | None = None
 
 
 @dataclass(frozen=True)
@@ -45,10 +49,14 @@ class Decision:
     rules: dict[str, dict[str, Any]]
 
 
-def decide(challenger: Evidence, champion: Evidence | None, rules: PromotionRules) -> Decision:
-    """Apply the rules: checks passed, RMSE improved enough, single-row p99 latency not worse than allowed.
+def decide(
+    challenger: Evidence, champion: Evidence | None, rules: PromotionRules, segments: SegmentGate | None = None
+) -> Decision:
+    """Apply the rules: checks passed, RMSE improved enough, p99 latency within tolerance, no segment worse.
 
-    With no champion, a challenger whose checks passed is promoted as the first champion.
+    A segment blocks when the challenger is materially and significantly worse for it (``segments``, the segment
+    gate's result on the same holdout). With no champion, a challenger whose checks passed is promoted as the
+    first champion: there is nothing to compare its segments with (its model card lists them).
     """
     results: dict[str, dict[str, Any]] = {
         "checks_passed": {
@@ -78,18 +86,22 @@ def decide(challenger: Evidence, champion: Evidence | None, rules: PromotionRule
         "value": challenger.p99_ms,
         "threshold": allowed,
     }
+    if segments is not None:
+        results["segments"] = segments.as_record()
     failed = [name for name, result in results.items() if not result["passed"]]
     if not failed:
         reason = (
             f"RMSE {challenger.metrics['rmse']:.3f} vs {champion.metrics['rmse']:.3f} "
             f"(improvement {improvement:.3f} >= {rules.min_rmse_improvement}), p99 {challenger.p99_ms:.3f} ms "
             f"<= {allowed:.3f} ms, checks passed"
+            + (f", no segment worse ({segments.tests} tests)" if segments is not None else "")
         )
         return Decision(action=PROMOTE, reason=reason, rules=results)
     explanations = {
         "checks_passed": f"failed checks: {failed_checks(challenger)}",
         "rmse_improvement": f"RMSE improvement {improvement:.3f} < required {rules.min_rmse_improvement}",
         "latency_p99": f"p99 {challenger.p99_ms:.3f} ms > allowed {allowed:.3f} ms",
+        "segments": segments.reason() if segments is not None else "",
     }
     return Decision(action=REJECT, reason="; ".join(explanations[name] for name in failed), rules=results)
 

@@ -5,29 +5,8 @@ import pandas as pd
 import pytest
 
 from taxi_assets.model.profile import fit_reference_profile, numeric_profile
-from taxi_assets.monitoring.breakdowns import (
-    TIME_OF_DAY_BANDS,
-    bin_labels,
-    distributions,
-    segment_accuracy,
-    time_of_day_band,
-)
+from taxi_assets.monitoring.breakdowns import bin_labels, distributions, segment_accuracy
 from taxi_assets_tests.champions import synthetic_trips
-
-
-def test_every_hour_is_in_exactly_one_band_and_others_are_unknown() -> None:
-    bands = time_of_day_band(np.array([*range(24), np.nan, 24, -1]))
-    assert set(bands[:24]) == {name for _, _, name in TIME_OF_DAY_BANDS}
-    assert list(bands[[0, 5, 6, 9, 10, 16, 23]]) == [
-        "night 0-5h",
-        "night 0-5h",
-        "morning rush 6-9h",
-        "morning rush 6-9h",
-        "midday 10-15h",
-        "evening rush 16-19h",
-        "evening 20-23h",
-    ]
-    assert list(bands[24:]) == ["unknown"] * 3
 
 
 def test_the_mae_interval_covers_the_mean_of_absolute_errors_as_a_normal_interval_would() -> None:
@@ -74,16 +53,3 @@ def test_the_report_draws_its_distributions_from_the_counts_its_statistics_used(
     predictions = numeric_profile(train["fare_amount"].to_numpy(), 10)
     report = compute_drift_report(profile, window, 0, prediction_reference=predictions)
     assert report.distributions == distributions(profile, window, predictions)
-
-
-def test_fractional_hours_fall_in_a_band_only_up_to_its_last_hour() -> None:
-    bands = time_of_day_band(np.array([7.5, 9.0, 9.5, 23.0, 23.5, 0.0, 5.99]))
-    assert list(bands) == [
-        "morning rush 6-9h",
-        "morning rush 6-9h",
-        "unknown",
-        "evening 20-23h",
-        "unknown",
-        "night 0-5h",
-        "unknown",
-    ]
