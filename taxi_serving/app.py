@@ -29,6 +29,7 @@ from taxi_serving.errors import (
     internal_error_handler,
     journal_error_handler,
 )
+from taxi_serving.explanation_route import ExplainingVersions, ExplanationController
 from taxi_serving.metrics import ApiMetrics
 from taxi_serving.model_store import ModelStore
 from taxi_serving.predict_route import predict_route
@@ -59,10 +60,17 @@ def create_app(settings: Settings) -> Litestar:
             FeedbackController,
             ModelController,
             HealthController,
+            ExplanationController,
             DocsController,
         ],
         lifespan=[_lifespan(serving, settings.poll_interval_seconds)],
-        state=State({"serving": serving, "api_keys": ApiKeys(settings.api_keys, settings.api_keys_file)}),
+        state=State(
+            {
+                "serving": serving,
+                "api_keys": ApiKeys(settings.api_keys, settings.api_keys_file),
+                "explaining_versions": ExplainingVersions(serving),
+            }
+        ),
         exception_handlers={
             ApiError: api_error_handler,
             HTTPException: http_exception_handler,

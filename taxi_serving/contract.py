@@ -21,6 +21,7 @@ from taxi_serving.schemas import (
     ErrorBody,
     FeedbackResponse,
     Health,
+    LoggedExplanation,
     ModelInfo,
     Prediction,
     Readiness,
@@ -135,7 +136,7 @@ def openapi_document(
 ) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API for the given trip rules (the champion's) and limits."""
     (_, components) = msgspec.json.schema_components(
-        [Prediction, BatchResponse, FeedbackResponse, ErrorBody, ModelInfo, Readiness, Health],
+        [Prediction, BatchResponse, FeedbackResponse, ErrorBody, ModelInfo, Readiness, Health, LoggedExplanation],
         ref_template="#/components/schemas/{name}",
     )
     limit = f" Bodies over {max_body_bytes:,} bytes are refused (413)."
@@ -220,7 +221,7 @@ def _write_paths(rules: dict[str, Rule], speed: tuple[float, float], batch_limit
 
 
 def _read_paths() -> dict[str, Any]:
-    """The GET endpoints: the model, health, readiness and metrics."""
+    """The GET endpoints: the model, explanations of logged fares, health, readiness and metrics."""
     metrics = {
         "operationId": "metrics",
         "summary": "Prometheus metrics, summed over the workers",
@@ -229,10 +230,23 @@ def _read_paths() -> dict[str, Any]:
     }
     return {
         "/model": {"get": _get("model_info", "Champion and challenger, their metrics, the split", ModelInfo, SECURED)},
+        "/predictions/{request_id}/explanation": {"get": _explained()},
         "/healthz": {"get": _get("healthz", "The process is alive", Health, [])},
         "/readyz": {"get": _get("readyz", "Ready when a champion is loaded (503 otherwise), and why", Readiness, [])},
         "/metrics": {"get": metrics},
     }
+
+
+def _explained() -> dict[str, Any]:
+    summary = "Why a logged prediction had its fare, explained by the model version that served it"
+    operation = _get("explain_logged", summary, LoggedExplanation, SECURED)
+    schema = {"type": "string", "minLength": 1, "maxLength": REQUEST_ID_MAX, "pattern": PRINTABLE}
+    operation["parameters"] = [{"name": "request_id", "in": "path", "required": True, "schema": schema}]
+    refused = "The request was refused (no fare), or its version cannot explain its fares."
+    unreachable = "The prediction log, or the registry holding the version, cannot be reached now."
+    errors = {404: ERRORS[404], 409: refused, 422: ERRORS[422], 503: unreachable}
+    operation["responses"] |= {str(status): _error(text) for status, text in errors.items()}
+    return operation
 
 
 def _operation(

@@ -13,6 +13,7 @@ from typing import Final
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 
 from taxi_serving.contract import openapi_document
 from taxi_serving.service import Serving
@@ -66,7 +67,7 @@ class DocsController(Controller):
         return Response(documents[key], media_type="application/json")
 
     @get("/assets/{name:str}")
-    async def asset(self, name: str) -> Response[bytes]:
+    async def asset(self, name: FromPath[str]) -> Response[bytes]:
         """One file of the Swagger UI."""
         if name not in ASSETS:
             raise NotFoundException()

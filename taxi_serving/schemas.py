@@ -21,6 +21,17 @@ class Explanation(msgspec.Struct, kw_only=True):
     reasons: list[str]
 
 
+class LoggedExplanation(msgspec.Struct, kw_only=True):
+    """A logged prediction explained by the version that served it: the trip as logged, the fare, and why."""
+
+    request_id: str
+    model_version: str
+    fare: float
+    logged_at: str
+    trip: dict[str, Any]
+    explanation: Explanation
+
+
 class Prediction(msgspec.Struct, kw_only=True, omit_defaults=True):
     """One priced trip; with ``explain=true``, why this fare."""
 

@@ -6,10 +6,15 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from pyspark.sql import SparkSession
 
+from taxi_assets.features.columns import TARGET
+from taxi_assets.model.evaluation import regression_metrics
+from taxi_assets.model.spec import FARE_FLOOR_USD
 from taxi_assets.registry.promotion import PROMOTE, REJECT, Evidence, PromotionRules, decide
 from taxi_assets.registry.segment_gate import ACCURACY, CHARGING, SegmentRules, segment_gate
-from taxi_assets_tests.champions import synthetic_trips
+from taxi_assets.training.pipeline import PREDICTION, GbtParams, fit_pipeline
+from taxi_assets_tests.champions import Trained, synthetic_trips
 from taxi_assets_tests.support import PROJECT_ROOT, TLC_DIR, script_module
 
 RULES = SegmentRules(min_rows=200, margin_usd=0.5, bias_line_usd=1.0, alpha=0.05, resamples=400, seed=1)
@@ -169,3 +174,39 @@ def test_the_simulation_prints_one_row_per_case(capsys: pytest.CaptureFixture[st
     assert "3 seeded runs per case" in printed
     for label, _, _ in simulation.CASES:
         assert f"\n{label} " in printed
+
+
+@pytest.mark.slow
+def test_a_real_challenger_trained_on_distorted_bronx_fares_is_refused_though_better_overall(
+    spark: SparkSession, trained: Trained
+) -> None:
+    from pyspark.sql import functions as F
+
+    features = spark.read.parquet(str(trained.folder / "features-2022-01"))
+    train, test = features.randomSplit([0.8, 0.2], seed=3)
+    # the champion: a small model; the challenger: a larger one that learned Bronx pickups at 35 % over their fare
+    champion_model = fit_pipeline(train, GbtParams(4, 2, 0.3, 0.8, 32, 5, 1))
+    bronx = F.col("pickup_borough") == "Bronx"
+    distorted = train.withColumn(TARGET, F.when(bronx, F.col(TARGET) * 1.35).otherwise(F.col(TARGET)))
+    challenger_model = fit_pipeline(distorted, GbtParams(20, 5, 0.3, 0.8, 32, 5, 1))
+    rows = test.toPandas()
+    predicted = {
+        role: np.maximum(model.transform(test).select(PREDICTION).toPandas()[PREDICTION].to_numpy(), FARE_FLOOR_USD)
+        for role, model in (("challenger", challenger_model), ("champion", champion_model))
+    }
+    actual = rows[TARGET].to_numpy()
+    metrics = {role: regression_metrics(actual, values).as_dict() for role, values in predicted.items()}
+    assert metrics["challenger"]["rmse"] < metrics["champion"]["rmse"]  # better overall
+    gate = segment_gate(rows, actual, predicted["challenger"], predicted["champion"], RULES)
+    decision = decide(
+        Evidence("2", metrics["challenger"], 0.01, 0.02, PASSED),
+        Evidence("1", metrics["champion"], 0.01, 0.02, PASSED),
+        PromotionRules(0.0, 0.5, 0.05, RULES),
+        gate,
+    )
+    assert decision.action == REJECT
+    assert "pickup_borough=Bronx" in decision.reason
+    assert "pickup_borough=Bronx" in decision.rules["segments"]["value"]
+    bronx_result = next(r for r in gate.results if r.name == "pickup_borough=Bronx")
+    assert bronx_result.judged
+    assert bronx_result.challenger_gap > 1.0
