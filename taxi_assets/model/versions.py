@@ -7,6 +7,7 @@ Every registered model is named ``taxi-fare-<service>``. Aliases carry the lifec
 from __future__ import annotations
 
 import json
+import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from taxi_assets.constants import known_service
+from taxi_assets.model.card import CARD_FACTS_FILE, CARD_FILE, render
 from taxi_assets.model.explain import EXPLAIN_FILE
 from taxi_assets.model.fare_model import FareModel
 from taxi_assets.model.holdout import HOLDOUT_ERRORS_FILE
@@ -163,6 +165,42 @@ class ModelRegistry:
     def version_tags(self, name: str, version: str) -> dict[str, str]:
         """All tags of a model version."""
         return dict(self.client.get_model_version(name, version).tags)
+
+    def write_card(self, name: str, version: str, facts: Mapping[str, Any]) -> str:
+        """Write the version's model card (and its facts as JSON) to its run's artifacts; return the card's URI.
+
+        A card written again replaces the last one; the version's ``model_card`` tag says where it is.
+        """
+        run_id = self.client.get_model_version(name, version).run_id
+        if not run_id:
+            raise ValueError(f"{name} v{version} has no MLflow run to keep its model card")
+        # the card first: a card that could not be written leaves the facts as they were, both still agreeing
+        self.client.log_text(run_id, render(dict(facts)), CARD_FILE)
+        self.client.log_dict(run_id, dict(facts), CARD_FACTS_FILE)
+        uri = f"runs:/{run_id}/{CARD_FILE}"
+        self.client.set_model_version_tag(name, version, "model_card", uri)
+        return uri
+
+    def card_facts(self, name: str, version: str) -> dict[str, Any] | None:
+        """The facts of the version's model card, or None for a version registered without one."""
+        text = self._version_text(name, version, CARD_FACTS_FILE)
+        loaded = json.loads(text) if text is not None else None
+        return loaded if isinstance(loaded, dict) else None
+
+    def card(self, name: str, version: str) -> str | None:
+        """The version's model card as Markdown, or None for a version registered without one."""
+        return self._version_text(name, version, CARD_FILE)
+
+    def _version_text(self, name: str, version: str, path: str) -> str | None:
+        run_id = self.client.get_model_version(name, version).run_id
+        if not run_id:
+            return None
+        with tempfile.TemporaryDirectory() as scratch:
+            try:
+                local = self.client.download_artifacts(run_id, path, scratch)
+            except (MlflowException, OSError):
+                return None
+            return Path(local).read_text()
 
     def load_pyfunc(self, name: str, version: str) -> FarePyfunc:
         """Load a registered version through MLflow's pyfunc loader: the ONNX model and its reference profile."""

@@ -16,12 +16,18 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from taxi_assets.features.categories import category_counts, factorize_keys, without_missing
+from taxi_assets.features.categories import category_counts, factorize_keys
 from taxi_assets.features.columns import BINARY_FEATURES, CATEGORICAL_FEATURES
-from taxi_assets.model.evaluation import Z_95
 from taxi_assets.model.holdout import SEGMENTS
 from taxi_assets.model.profile import DISCRETE_FEATURES, NumericProfile, ReferenceProfile
-from taxi_assets.model.segments import TIME_OF_DAY, TIME_OF_DAY_KEYS, time_of_day_codes
+from taxi_assets.model.segments import (
+    TIME_OF_DAY,
+    TIME_OF_DAY_KEYS,
+    ErrorTerms,
+    SegmentAccuracy,
+    segment_accuracy_of_codes,
+    time_of_day_codes,
+)
 from taxi_assets.monitoring.accuracy import AccuracyJudgement, HoldoutCalibration
 from taxi_assets.monitoring.psi import binned_counts
 
@@ -31,70 +37,12 @@ ACTUAL: Final = "actual_fare"
 
 
 @dataclass(frozen=True)
-class SegmentAccuracy:
-    """Accuracy of one segment value on matured labels, with a 95 % interval of its MAE (NaN under 2 rows)."""
-
-    rows: int
-    rmse: float
-    mae: float
-    bias: float
-    mae_low: float = float("nan")
-    mae_high: float = float("nan")
-
-
-@dataclass(frozen=True)
 class Distribution:
     """One feature's shares per bin (or category) in the reference and in the window, in the same order."""
 
     labels: list[str]
     reference: list[float]
     window: list[float]
-
-
-def segment_accuracy(segments: np.ndarray, actual: np.ndarray, predicted: np.ndarray) -> dict[str, SegmentAccuracy]:
-    """RMSE, MAE (with its normal 95 % interval) and bias per segment value, from sums per group."""
-    return segment_accuracy_of_codes(*factorize_keys(segments, missing=False), ErrorTerms.of(actual, predicted))
-
-
-@dataclass(frozen=True)
-class ErrorTerms:
-    """Each row's signed, squared and absolute error, worked out once for every segment column."""
-
-    signed: np.ndarray
-    squared: np.ndarray
-    absolute: np.ndarray
-
-    @classmethod
-    def of(cls, actual: np.ndarray, predicted: np.ndarray) -> ErrorTerms:
-        """The terms of ``predicted - actual``."""
-        error = predicted - actual
-        return cls(error, error**2, np.abs(error))
-
-
-def segment_accuracy_of_codes(codes: np.ndarray, keys: list[str], errors: ErrorTerms) -> dict[str, SegmentAccuracy]:
-    """``segment_accuracy`` from each row's position in ``keys``; code -1 and keys without rows are left out."""
-    # code -1 (no segment) is shifted into a slot of its own that is then dropped
-    skip = 0 if without_missing(codes) else 1
-    shifted, size = codes + skip, len(keys) + skip
-    rows = np.bincount(shifted, minlength=size)[skip:]
-    squared = np.bincount(shifted, weights=errors.squared, minlength=size)[skip:]
-    absolute = np.bincount(shifted, weights=errors.absolute, minlength=size)[skip:]
-    signed = np.bincount(shifted, weights=errors.signed, minlength=size)[skip:]
-    keyed: dict[str, SegmentAccuracy] = {}
-    for index in np.flatnonzero(rows).tolist():
-        n = int(rows[index])
-        mae = float(absolute[index] / n)
-        # the sample variance of |error|: E|e|^2 is E e^2
-        spread = np.sqrt(max(squared[index] / n - mae**2, 0.0) * n / (n - 1) / n) if n > 1 else float("nan")
-        keyed[keys[index]] = SegmentAccuracy(
-            rows=n,
-            rmse=float(np.sqrt(squared[index] / n)),
-            mae=mae,
-            bias=float(signed[index] / n),
-            mae_low=float(mae - Z_95 * spread),
-            mae_high=float(mae + Z_95 * spread),
-        )
-    return dict(sorted(keyed.items()))
 
 
 def bin_labels(edges: list[float]) -> list[str]:

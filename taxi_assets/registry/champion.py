@@ -23,6 +23,7 @@ from taxi_assets.model.checks import BEHAVIOUR_CHECK, PARITY_CHECK
 from taxi_assets.model.evaluation import regression_metrics, rmse_by_segment
 from taxi_assets.model.probes import Latency, single_row_latency
 from taxi_assets.model.versions import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, ModelRegistry
+from taxi_assets.registry.cards import note_decision
 from taxi_assets.registry.decisions import DecisionRecord, DecisionStore
 from taxi_assets.registry.promotion import PROMOTE, REJECT, ROLLBACK, Decision, Evidence, PromotionRules, decide
 from taxi_assets.registry.segment_gate import segment_gate
@@ -146,6 +147,7 @@ def apply_decision(
             "decision.id": str(decision_id),
         },
     )
+    note_decision(registry, record, challenger.version, decision_id)
     return record, decision_id
 
 
@@ -203,19 +205,19 @@ def rollback(
         # the previous champion was scored beside the current one for the guardrail: back as champion, that ends
         registry.delete_alias(name, CHALLENGER)
     done = Rollback(current, previous, 0)
-    decision_id = store.record(
-        DecisionRecord(
-            service=service,
-            model_name=name,
-            action=ROLLBACK,
-            reason=done.reason,
-            challenger_version=current,
-            champion_version=current,
-            new_champion_version=previous,
-            dagster_run_id=dagster_run_id,
-        )
+    record = DecisionRecord(
+        service=service,
+        model_name=name,
+        action=ROLLBACK,
+        reason=done.reason,
+        challenger_version=current,
+        champion_version=current,
+        new_champion_version=previous,
+        dagster_run_id=dagster_run_id,
     )
+    decision_id = store.record(record)
     registry.tag_version(
         name, current, {"rolled_back_at": datetime.now(UTC).isoformat(), "decision.id": str(decision_id)}
     )
+    note_decision(registry, record, current, decision_id)
     return Rollback(current, previous, decision_id)

@@ -14,6 +14,7 @@ from typing import Any
 
 from taxi_assets.alerting import Alert, Kind, Severity
 from taxi_assets.model.versions import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, ModelRegistry
+from taxi_assets.registry.cards import note_decision
 from taxi_assets.registry.champion import Comparison
 from taxi_assets.registry.decisions import DecisionRecord, DecisionStore
 from taxi_assets.registry.live_evidence import (
@@ -213,4 +214,5 @@ def _record_and_tag(registry: ModelRegistry, store: DecisionStore, record: Decis
             "decision.id": str(decision_id),
         },
     )
+    note_decision(registry, record, version, decision_id)
     return decision_id

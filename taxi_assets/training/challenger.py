@@ -24,6 +24,7 @@ from taxi_assets import constants
 from taxi_assets.features.columns import TARGET, TRIP_ID
 from taxi_assets.features.schema import read_feature_table
 from taxi_assets.lake_storage import LakeLocation
+from taxi_assets.model.card import card_facts, importance
 from taxi_assets.model.checks import BEHAVIOUR_CHECK, PARITY_CHECK
 from taxi_assets.model.evaluation import RegressionMetrics, regression_metrics, rmse_by_segment
 from taxi_assets.model.explain import EXPLAIN_FILE, EXPLAIN_TOLERANCE_USD, FareExplainer
@@ -242,10 +243,33 @@ def register_challenger(
             "metrics": challenger.metrics.as_dict(),
         },
     )
+    identity = {"model": name, "version": version, "service": service, "run_id": run_id}
+    registry.write_card(name, version, challenger_card(challenger, identity, params, manifest))
     if challenger.parity.passed and challenger.behaviour_passed:
         # only a version that passed both blocking checks becomes the challenger the API and the rollout see
         registry.set_alias(name, CHALLENGER, version)
     return Registered(name, version, run_id)
+
+
+def challenger_card(
+    challenger: Challenger, identity: dict[str, str], params: GbtParams, manifest: dict[str, Any]
+) -> dict[str, Any]:
+    """The facts of a new version's model card: its holdout metrics per segment and what drives its fares."""
+    artifact = FareModel.load(challenger.serving_dir)
+    explained = challenger.serving_dir / EXPLAIN_FILE
+    encoded = artifact.encode(challenger.test)
+    drivers = (
+        importance(FareExplainer.from_json(explained.read_text()), encoded, list(artifact.spec.columns))
+        if explained.is_file()
+        else None
+    )
+    checks = {
+        PARITY_CHECK: "passed" if challenger.parity.passed else "failed",
+        BEHAVIOUR_CHECK: "passed" if challenger.behaviour_passed else "failed",
+    }
+    extra = {"params": params.as_dict(), "checks": checks, "features": artifact.spec.columns, "importance": drivers}
+    actual = challenger.test[TARGET].to_numpy()
+    return card_facts(identity, manifest, challenger.test, actual, artifact.predict(challenger.test), extra)
 
 
 def _logged_metrics(challenger: Challenger) -> dict[str, float]:

@@ -73,6 +73,37 @@ def test_every_decision_is_in_the_table_and_on_the_model_versions(lifecycle: Lif
     assert lifecycle.registry().version_tags(MODEL, "3")["decision"] == "promote"
 
 
+def test_every_version_has_a_card_naming_its_months_segments_and_decision(lifecycle: Lifecycle) -> None:
+    registry = lifecycle.registry()
+    versions = [str(v.version) for v in registry.client.search_model_versions(f"name='{MODEL}'")]
+    assert {"1", "2", "3"} <= set(versions)
+    for version in versions:
+        card = registry.card(MODEL, version)
+        assert card is not None, version
+        assert registry.version_tags(MODEL, version)["model_card"].endswith("/model_card.md")
+    promoted = registry.card_facts(MODEL, "3")
+    assert promoted is not None
+    assert promoted["training"]["months"] == ["2023-01"]
+    assert promoted["segments"]["pickup_borough"]["Manhattan"]["rows"] > 200
+    assert {"distance_band", "time_of_day", "payment_type"} <= set(promoted["segments"])
+    assert next(iter(promoted["importance"]["mean_abs_usd"])) in ("trip_distance", "trip_duration_minutes")
+    decision = promoted["decisions"][0]
+    assert (decision["action"], decision["compared_with"]) == ("promote", "1")
+    # the 2022 champion under-prices 2023 trips everywhere: the new model is worse for no segment
+    assert decision["evidence"]["segments"]["passed"] is True
+    assert decision["evidence"]["segments"]["tests"] > 20
+    card = registry.card(MODEL, "3")
+    assert "TLC green trip records of 2023-01" in str(card)
+    assert "**promote**" in str(card)
+    # the 2022 models carry the fare change as a known limit
+    first = registry.card_facts(MODEL, "1")
+    assert first is not None
+    assert any("fare increase of 2022-12-19" in limit for limit in first["limits"])
+    rejected = registry.card_facts(MODEL, "2")
+    assert rejected is not None
+    assert rejected["decisions"][0]["action"] == "reject"
+
+
 def test_a_failed_blocking_check_stops_promotion(lifecycle: Lifecycle, tmp_path: Path) -> None:
     before = lifecycle.current_aliases()
     result = lifecycle.train(["2023-01"], training={"parity_tolerance_usd": -1.0})

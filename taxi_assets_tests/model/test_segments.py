@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from taxi_assets.model.segments import (
     DISTANCE_BAND,
@@ -10,6 +11,7 @@ from taxi_assets.model.segments import (
     TIME_OF_DAY,
     TIME_OF_DAY_BANDS,
     distance_codes,
+    segment_accuracy,
     segment_codes,
     time_of_day_band,
 )
@@ -82,3 +84,16 @@ def test_segment_codes_names_each_row_in_every_column_and_skips_columns_it_canno
     partial = segment_codes(pd.DataFrame({"trip_distance": [1.5], "payment_type": [2]}))
     assert list(partial) == ["payment_type", DISTANCE_BAND]
     assert TIME_OF_DAY not in partial
+
+
+def test_the_mae_interval_covers_the_mean_of_absolute_errors_as_a_normal_interval_would() -> None:
+    rng = np.random.default_rng(0)
+    error = rng.normal(0, 2.0, 400)
+    (only,) = segment_accuracy(np.array(["a"] * 400), np.zeros(400), error).values()
+    absolute = np.abs(error)
+    half = 1.959964 * absolute.std(ddof=1) / np.sqrt(400)
+    assert only.mae == pytest.approx(absolute.mean())
+    assert (only.mae_low, only.mae_high) == pytest.approx((absolute.mean() - half, absolute.mean() + half))
+    (single,) = segment_accuracy(np.array(["b"]), np.zeros(1), np.ones(1)).values()
+    assert np.isnan(single.mae_low)
+    assert np.isnan(single.mae_high)

@@ -1,25 +1,11 @@
 """What a report keeps for people to look at: distributions beside the reference, time-of-day bands, intervals."""
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from taxi_assets.model.profile import fit_reference_profile, numeric_profile
-from taxi_assets.monitoring.breakdowns import bin_labels, distributions, segment_accuracy
+from taxi_assets.monitoring.breakdowns import bin_labels, distributions
 from taxi_assets_tests.champions import synthetic_trips
-
-
-def test_the_mae_interval_covers_the_mean_of_absolute_errors_as_a_normal_interval_would() -> None:
-    rng = np.random.default_rng(0)
-    error = rng.normal(0, 2.0, 400)
-    (only,) = segment_accuracy(np.array(["a"] * 400), np.zeros(400), error).values()
-    absolute = np.abs(error)
-    half = 1.959964 * absolute.std(ddof=1) / np.sqrt(400)
-    assert only.mae == pytest.approx(absolute.mean())
-    assert (only.mae_low, only.mae_high) == pytest.approx((absolute.mean() - half, absolute.mean() + half))
-    (single,) = segment_accuracy(np.array(["b"]), np.zeros(1), np.ones(1)).values()
-    assert np.isnan(single.mae_low)
-    assert np.isnan(single.mae_high)
 
 
 def test_distributions_put_the_window_beside_the_reference_bin_for_bin() -> None:
