@@ -10,6 +10,7 @@ screens = [
     st.Page("screens/overview.py", title="Overview", default=True),
     st.Page("screens/accuracy.py", title="Accuracy over time"),
     st.Page("screens/segments.py", title="By segment"),
+    st.Page("screens/why.py", title="Why and for whom"),
     st.Page("screens/drift.py", title="Drift"),
     st.Page("screens/health.py", title="Service health"),
     st.Page("screens/history.py", title="History"),

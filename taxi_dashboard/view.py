@@ -21,7 +21,7 @@ import streamlit as st
 from taxi_assets.model.versions import CHALLENGER, CHAMPION, ModelRegistry, model_name
 from taxi_assets.registry.rollout import Stage
 from taxi_dashboard import reports as lake_reports
-from taxi_dashboard import retraining, tables
+from taxi_dashboard import retraining, tables, why
 from taxi_dashboard.settings import DashboardSettings, settings_from_env
 
 P = ParamSpec("P")
@@ -143,6 +143,17 @@ def challenger_stage(tracking_uri: str, name: str) -> Stage | None:
     registry = ModelRegistry(tracking_uri)
     version = registry.alias(model_name(name), CHALLENGER)
     return Stage.from_tags(version, registry.version_tags(model_name(name), version)) if version else None
+
+
+@cached
+def card(tracking_uri: str, name: str, version: str) -> str | None:
+    """The model card of one version of ``name``'s model (None for a version registered without one)."""
+    return ModelRegistry(tracking_uri).card(model_name(name), version)
+
+
+def explained(database_url: str, tracking_uri: str, name: str, request_id: str) -> why.ExplainedFare | str:
+    """A logged prediction explained by its version (not cached: each request id is asked once)."""
+    return why.explain_logged(database_url, tracking_uri, name, request_id)
 
 
 @cached

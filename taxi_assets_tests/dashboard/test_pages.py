@@ -4,7 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from taxi_assets.platform_db.prediction_log import PREDICTION_LOG
 from taxi_assets_tests.dashboard.screens import point_at
 from taxi_assets_tests.dashboard.screens import run_screen as run
 from taxi_assets_tests.dashboard.support import RETRAIN_TITLE, SHIFTED_BOROUGH, Home
@@ -110,7 +112,7 @@ def test_the_history_shows_the_retraining_and_the_promotion_linked_to_its_run(da
     assert decisions["challenger RMSE"].tolist() == [3.1]
     assert decisions["rules"].tolist() == [
         "checks_passed passed (fare_behaviour ok against every check passed); holdout: labelled_traffic holdout; "
-        "rmse_improvement passed (2.1 against 0.05)"
+        "rmse_improvement passed (2.1 against 0.05); segments passed (no segment worse; 48 tests)"
     ]
     assert "retraining started" in alerts["what"].tolist()
     # the failed check links to the run that judged the window, the one the drift report names
@@ -152,3 +154,32 @@ def test_on_an_empty_data_home_every_screen_says_there_is_nothing_yet(
         "No alert raised yet.",
     ]
     assert sorted(path.name for path in tmp_path.iterdir()) == []  # it only read: not a file was created
+
+
+def test_why_and_for_whom_explains_a_logged_fare_compares_segments_and_shows_the_card(dashboard_env: Home) -> None:
+    engine = sa.create_engine(dashboard_env.url)
+    with engine.connect() as connection:
+        request_id, fare = connection.execute(
+            sa.select(PREDICTION_LOG.c.request_id, PREDICTION_LOG.c.prediction).where(PREDICTION_LOG.c.status == "ok")
+        ).first()
+    engine.dispose()
+    app = run("why")
+    assert not any(element.value.startswith("No promotion") for element in app.info)
+    app.text_input(key="request-id").input(request_id).run()
+    assert not app.exception
+    said = [element.value for element in app.markdown]
+    assert any(f"priced this trip at **${fare:,.2f}**" in text for text in said), said
+    contributions, side_by_side = (frame.value for frame in app.dataframe)
+    base = float(next(text for text in said if "a base of" in text).split("a base of $")[1].split(" ")[0])
+    assert base + contributions["added $"].sum() == pytest.approx(fare, abs=0.01)
+    assert {"pickup_borough", "distance_band"} <= set(side_by_side["segment"])
+    gap = side_by_side["challenger error $"] - side_by_side["champion error $"]
+    assert (side_by_side["difference $"] - gap).abs().max() < 1e-4
+    assert any(f"# taxi-fare-green version {dashboard_env.promoted}" in text for text in said)
+    assert any("| pickup_borough |" in text for text in said)
+
+
+def test_an_unknown_request_id_is_said_so(dashboard_env: Home) -> None:
+    app = run("why")
+    app.text_input(key="request-id").input("no-such-request").run()
+    assert [element.value for element in app.warning] == ["No logged prediction has the request id 'no-such-request'."]

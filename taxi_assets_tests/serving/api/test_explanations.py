@@ -8,13 +8,14 @@ import sqlalchemy as sa
 
 from taxi_assets.features.columns import FEATURES
 from taxi_assets.model.fare_model import FareModel
+from taxi_assets.model.reasons import described
 from taxi_assets.model.spec import FARE_FLOOR_USD, FeatureSpec
 from taxi_assets.platform_db.prediction_log import PREDICTION_LOG
 from taxi_assets.training.export import SparkTree, build_onnx, explainer
 from taxi_assets_tests.champions import Trained, tiny_ensemble
 from taxi_assets_tests.serving.support import HEADERS, Served, trip
 from taxi_serving.errors import ConflictError
-from taxi_serving.explanations import described, explanation
+from taxi_serving.explanations import explanation
 from taxi_serving.model_store import LoadedModel
 from taxi_serving.validation import DEFAULT_VALIDATOR
 
@@ -101,19 +102,3 @@ def test_a_version_without_its_trees_says_it_cannot_explain(trained: Trained) ->
     model = loaded(tiny_ensemble(1.0), FareModel.load(trained.serving_dirs["a"]).spec, with_explainer=False)
     with pytest.raises(ConflictError, match="model version 7 cannot explain its fares"):
         explanation(model, trip(trained.holdout), 10.0)
-
-
-@pytest.mark.parametrize(
-    ("feature", "value", "words"),
-    [
-        ("trip_distance", 2.4, "a 2.4-mile trip"),
-        ("passenger_count", 1, "1 passenger"),
-        ("pickup_hour", 7, "picked up at 07:00"),
-        ("pickup_day_of_week", 2, "on a Wednesday"),
-        ("pickup_month", 3, "in March"),
-        ("is_rush_hour", 0, "outside rush hour"),
-        ("dropoff_borough", "Queens", "dropped off in Queens"),
-    ],
-)
-def test_reasons_say_a_features_value_as_a_rider_would(feature: str, value: object, words: str) -> None:
-    assert described(feature, value) == words
