@@ -50,7 +50,20 @@ WINDOW_COLUMNS: Final = (
     "labelled_rows", "mae", "rmse", "bias", "judged", "statistic", "value", "baseline", "threshold", "degraded",
     "prediction_psi", "drifted_features", "new_categories",
 )  # fmt: skip
-FEATURE_COLUMNS: Final = ("window", "version", "feature", "psi", "psi_limit", "js", "js_limit", "counted", "drifted")
+FEATURE_COLUMNS: Final = (
+    "window",
+    "version",
+    "feature",
+    "psi",
+    "psi_limit",
+    "js",
+    "js_limit",
+    "counted",
+    "drifted",
+    "at_training_usd",
+    "now_usd",
+    "moves_fares",
+)
 SEGMENT_COLUMNS: Final = (
     "window", "version", "segment", "value", "rows", "mae", "mae_low", "mae_high", "bias", "judged", "threshold",
     "baseline", "effect_low", "effect_high", "degraded",
@@ -124,6 +137,9 @@ def _feature_rows(window: str, version: str, summary: dict[str, Any]) -> list[di
     not_counted = set(summary.get("not_counted", []))
     drifted = set(summary.get("drifted_features", []))
     limits, js, js_limits = summary.get("psi_limit", {}), summary.get("js", {}), summary.get("js_limit", {})
+    drivers = summary.get("attribution") or {}
+    before, now = drivers.get("reference", {}), drivers.get("window", {})
+    moving = set(drivers.get("moving_predictions", []))
     return [
         {
             "window": window,
@@ -135,6 +151,10 @@ def _feature_rows(window: str, version: str, summary: dict[str, Any]) -> list[di
             "js_limit": _number(js_limits.get(name)),
             "counted": name not in not_counted,
             "drifted": name in drifted,
+            # what the feature adds to a fare on average (absolute, USD): at training and in the window
+            "at_training_usd": _number(before.get(name)),
+            "now_usd": _number(now.get(name)),
+            "moves_fares": name in moving,
         }
         for name, value in summary.get("psi", {}).items()
     ]

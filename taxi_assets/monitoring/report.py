@@ -18,6 +18,7 @@ from taxi_assets.features.categories import counts_of_codes, factorize_keys
 from taxi_assets.features.columns import BINARY_FEATURES, CATEGORICAL_FEATURES, NUMERIC_FEATURES, category_key
 from taxi_assets.model.profile import DISCRETE_FEATURES, NumericProfile, ReferenceProfile
 from taxi_assets.monitoring.accuracy import AccuracyJudgement, HoldoutCalibration
+from taxi_assets.monitoring.attribution import Attribution
 from taxi_assets.monitoring.breakdowns import (
     PREDICTION,
     Distribution,
@@ -84,6 +85,8 @@ class DriftReport:
     calibrated: AccuracyJudgement | None = None
     # each feature's shares in the window beside the reference's, for people to look at (judges nothing)
     distributions: dict[str, Distribution] = field(default_factory=dict)
+    # what drives the version's fares in the window against at training (None without its trees)
+    attribution: Attribution | None = None
 
     @property
     def validation_failure_rate(self) -> float:

@@ -9,7 +9,7 @@ profile, prediction profile and holdout errors (a window that spans a promotion 
 from __future__ import annotations
 
 import io
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -20,6 +20,7 @@ from taxi_assets.model.profile import PROFILE_FILE, SAMPLE_FILE, ReferenceProfil
 from taxi_assets.model.pyfunc import FarePyfunc
 from taxi_assets.model.versions import ModelRegistry
 from taxi_assets.monitoring.accuracy import AccuracyRule, HoldoutCalibration
+from taxi_assets.monitoring.attribution import attribution
 from taxi_assets.monitoring.breakdowns import ACTUAL
 from taxi_assets.monitoring.checks import version_order
 from taxi_assets.monitoring.report import DriftReport, Thresholds, compute_drift_report
@@ -130,7 +131,7 @@ def _version_report(
     if sample is None and (profile_dir / SAMPLE_FILE).is_file():
         sample = pd.read_csv(io.BytesIO((profile_dir / SAMPLE_FILE).read_bytes()))
     holdout = served_model.holdout_errors
-    return compute_drift_report(
+    report = compute_drift_report(
         profile,
         rows.reset_index(drop=True),
         rejected,
@@ -142,6 +143,9 @@ def _version_report(
         not_counted=judging.not_counted,
         labelled=matured,
     )
+    served = rows[rows["prediction"].notna()] if "prediction" in rows else rows
+    found = attribution(served_model.model, served_model.explainer, served.reset_index(drop=True), sample)
+    return replace(report, attribution=found)
 
 
 def _lake_profile(profile_dir: LakeLocation) -> ReferenceProfile:
@@ -171,4 +175,13 @@ def report_summary(report: DriftReport) -> dict[str, object]:
         "accuracy_by_segment": {s: {k: asdict(v) for k, v in g.items()} for s, g in report.accuracy_by_segment.items()},
         "thresholds": asdict(report.thresholds),
         "distributions": {name: asdict(d) for name, d in report.distributions.items()},
+        "attribution": _attribution_summary(report),
     }
+
+
+def _attribution_summary(report: DriftReport) -> dict[str, object] | None:
+    """Mean absolute contributions at training and in the window, and the drifted features that moved them."""
+    found = report.attribution
+    if found is None:
+        return None
+    return asdict(found) | {"moving_predictions": found.movers(report.drifted_features())}

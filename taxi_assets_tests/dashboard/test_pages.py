@@ -82,6 +82,11 @@ def test_the_drift_page_lists_every_feature_with_its_limit_and_draws_training_ag
     for row in table.to_dict("records"):
         assert row["PSI"] == pytest.approx(summary["psi"][row["feature"]], nan_ok=True)
         assert row["PSI limit"] == pytest.approx(summary["psi_limit"][row["feature"]])
+        # what the feature adds to a fare, at training and now, from the serving version's trees
+        drivers = summary["attribution"]
+        assert row["adds to a fare $, now"] == pytest.approx(drivers["window"][row["feature"]])
+        assert row["adds to a fare $, training"] == pytest.approx(drivers["reference"][row["feature"]])
+        assert row["moves the fares"] == (row["feature"] in drivers["moving_predictions"])
     # the features that count first, each group the nearest to its limit first
     assert table["counted"].tolist() == sorted(table["counted"].tolist(), reverse=True)
     for _, group in table.groupby("counted"):

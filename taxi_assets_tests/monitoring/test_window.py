@@ -51,6 +51,14 @@ def test_each_version_that_served_the_window_is_judged_on_its_own_rows(trained: 
     summary = report_summary(reports[second])
     assert (summary["rows"], summary["labelled_rows"]) == (200, 200)
     assert set(summary["psi"]) >= {"trip_distance", "trip_duration_minutes"}
+    # what drives this version's fares here against at training, on its own trees
+    drivers = summary["attribution"]
+    assert isinstance(drivers, dict)
+    assert drivers["window_rows"] == 100
+    assert drivers["reference_rows"] == 100
+    assert drivers["window"]["trip_distance"] > 0
+    assert drivers["reference"]["passenger_count"] == 0.0  # no tree splits on it
+    assert isinstance(drivers["moving_predictions"], list)
 
 
 def test_a_trailing_accuracy_period_reads_the_labelled_rows_before_the_window(trained: Trained, tmp_path: Path) -> None:
