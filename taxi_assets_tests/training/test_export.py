@@ -150,3 +150,42 @@ def test_explanations_of_real_rows_add_up_to_the_served_fare_and_are_exact(small
     # against the definition (every subset of the features the trees use), on a few rows of the real trees
     for x in matrix[:3].tolist():
         assert explained.contributions(x) == pytest.approx(shapley_by_definition(explained, x), abs=1e-9)
+
+
+# shap reads a Spark tree's splits as thresholds only (a categorical split has none): the comparison is on a GBT
+# of the numeric and binary features, trained and saved the way the pipeline saves its GBT
+SHAP_FEATURES = (
+    "trip_distance",
+    "trip_duration_minutes",
+    "passenger_count",
+    "pickup_hour",
+    "pickup_day_of_week",
+    "is_weekend",
+    "is_rush_hour",
+)
+
+
+def test_the_exported_trees_explain_as_shaps_tree_explainer_on_the_live_spark_model(
+    spark: SparkSession, small_model: tuple[Path, Path]
+) -> None:
+    import shap
+    from pyspark.ml import Pipeline
+    from pyspark.ml.feature import VectorAssembler
+    from pyspark.ml.regression import GBTRegressor
+
+    folder, test_path = small_model
+    features = spark.read.parquet(str(folder / "features-2022-01"))
+    assembler = VectorAssembler(inputCols=list(SHAP_FEATURES), outputCol="features")
+    gbt = GBTRegressor(labelCol="fare_amount", featuresCol="features", maxIter=20, maxDepth=5, seed=1)
+    live = Pipeline(stages=[assembler, gbt]).fit(features)
+    live.write().overwrite().save(str(folder / "numeric-spark"))
+    ours = explainer(read_spark_trees(folder / "numeric-spark"), len(SHAP_FEATURES))
+    rows = pd.read_parquet(test_path).head(1_000)[list(SHAP_FEATURES)].to_numpy(dtype=np.float64)
+    theirs = shap.TreeExplainer(live.stages[-1])  # reads the trees through the JVM model, covers from its stats
+    expected = np.asarray(theirs.shap_values(rows, check_additivity=False))
+    mine = np.array([ours.contributions(row) for row in rows.tolist()])
+    assert float(np.ravel(theirs.expected_value)[0]) == pytest.approx(ours.base, abs=1e-6)
+    assert np.max(np.abs(mine - expected)) <= 1e-6
+    # and both add up to what Spark predicts for the rows
+    scored = live.transform(spark.read.parquet(str(test_path)).limit(1_000)).select(PREDICTION).toPandas()
+    assert np.max(np.abs(ours.base + mine.sum(axis=1) - scored[PREDICTION].to_numpy())) <= 1e-6
