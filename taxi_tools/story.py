@@ -203,6 +203,9 @@ def retrained_by_sensor(runner: Runner, options: StoryOptions, story: StoryResul
         raise CommandFailedError("the retraining recorded no promotion decision")
     story.decision = {key: value.value for key, value in event.asset_materialization.metadata.items()}
     story.times["decided"] = event.timestamp
+    registry = ModelRegistry(DataHome.from_env(runner.env).tracking_uri)
+    decided = str(story.decision.get("challenger_version", ""))
+    story.card = (registry.card_facts(model_name(options.service), decided) if decided else None) or {}
 
 
 def current_champion(env: Mapping[str, str], service: str) -> str | None:

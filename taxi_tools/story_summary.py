@@ -46,6 +46,7 @@ def print_summary(options: StoryOptions, story: StoryResult) -> None:
         lines.append(
             f"5. {decision['decision']} v{decision['challenger_version']}: RMSE {decision['challenger_rmse']:.3f} vs "
             f"champion {decision['champion_rmse']:.3f} on {decision['holdout_rows']:,} rows of {decision['holdout']}"
+            + _segments(decision.get("segments_blocked"))
         )
     lines.append(f"6. the API serves v{story.served_version_after}")
     drifted = f"replayed {drift}"
@@ -61,8 +62,29 @@ def print_summary(options: StoryOptions, story: StoryResult) -> None:
         lines.append(
             f"7. sensor ingest_new_months ingested {', '.join(story.new_months)} as it appeared in the trip source"
         )
+    if story.card:
+        lines.append(_card(story.card))
     timeline.append(_machine(story.loads))
     print("\n== summary\n" + "\n".join(lines) + "\n\n== timeline (measured)\n" + "\n".join(timeline))
+
+
+def _segments(blocked: object) -> str:
+    """The segment gate's verdict as the decision recorded it (nothing for a decision without the gate)."""
+    if not isinstance(blocked, str):
+        return ""
+    return "; worse for no segment" if blocked == "none" else f"; worse for {blocked}"
+
+
+def _card(facts: dict[str, Any]) -> str:
+    """The decided version's model card in one line: what it learned from, what it measured, what was decided."""
+    segments = sum(len(values) for values in facts.get("segments", {}).values())
+    limits = len(facts.get("limits", []))
+    decisions = ", ".join(str(d.get("action")) for d in facts.get("decisions", [])) or "none yet"
+    return (
+        f"8. the model card of v{facts.get('version')} (model_card.md of its MLflow run): learned from "
+        f"{', '.join(facts.get('training', {}).get('months', [])) or 'n/a'}, accuracy in {segments} segments, "
+        f"{limits} known limit{'' if limits == 1 else 's'}, decisions: {decisions}"
+    )
 
 
 def _machine(loads: list[float]) -> str:

@@ -45,6 +45,8 @@ class StoryResult:
     checks: dict[str, dict[str, dg.AssetCheckEvaluation]] = field(default_factory=dict)
     retrain_run: dg.RunRecord | None = None
     decision: dict[str, Any] = field(default_factory=dict)
+    # the facts of the decided challenger's model card, as MLflow keeps them after the decision
+    card: dict[str, Any] = field(default_factory=dict)
     served_version_after: str = ""
     new_months: list[str] = field(default_factory=list)
     # the monitoring settings the daemon ran with (make dev needs the same to show the same windows)

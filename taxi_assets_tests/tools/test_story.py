@@ -194,6 +194,13 @@ def test_left_to_the_daemon_the_loop_catches_the_fare_increase_retrains_promotes
     registry = mlflow_from_env(env).registry()
     assert registry.alias(model_name("green"), CHAMPION) == new_version
     assert registry.alias(model_name("green"), PREVIOUS_CHAMPION) == story.champion_before
+    # the promoted version's model card names its months, its segments' accuracy and the decision
+    card = story.card
+    assert card["version"] == new_version
+    assert card["training"]["months"]
+    assert {"pickup_borough", "payment_type", "distance_band"} <= set(card["segments"])
+    assert [d["action"] for d in card["decisions"]] == ["promote"]
+    assert card["decisions"][0]["evidence"]["segments"]["passed"] is True
 
     # every decision, every alert and the incident are on record
     database = f"sqlite:///{tmp_path / 'home' / 'platform.db'}"

@@ -54,6 +54,14 @@ def result() -> StoryResult:
         "holdout_rows": 2_400,
         "holdout": "the most recent labelled traffic (labelled_traffic holdout)",
         "run_step_seconds": [["labelled_traffic", 9.04], ["training_set", 21.5], ["challenger_model", 70.0]],
+        "segments_blocked": "none",
+    }
+    story.card = {
+        "version": "2",
+        "training": {"months": ["2023-01", "2023-02"]},
+        "segments": {"pickup_borough": {"Bronx": {}, "Queens": {}}, "distance_band": {"1-3 mi": {}}},
+        "limits": ["too few holdout trips to judge: RatecodeID=3 (12 trips)"],
+        "decisions": [{"action": "promote"}],
     }
     story.loads = [0.5, 2.0 * (os.cpu_count() or 1)]
     story.times = {"replayed 2023-01": 100.0, "check_failed": 170.8, "retrain_requested": 176.5, "decided": 318.2}
@@ -73,9 +81,11 @@ def test_the_summary_says_each_step_with_its_numbers(capsys: pytest.CaptureFixtu
         "MAE 4.006 on 5,000 labelled rows vs threshold 1.740 (holdout 1.087)",
         "4. the sensor started retrain_job run none",
         "5. promote v2: RMSE 3.547 vs champion 5.832 on 2,400 rows of the most recent labelled traffic "
-        "(labelled_traffic holdout)",
+        "(labelled_traffic holdout); worse for no segment",
         "6. the API serves v2",
         "7. sensor ingest_new_months ingested 2023-02 as it appeared in the trip source",
+        "8. the model card of v2 (model_card.md of its MLflow run): learned from 2023-01, 2023-02, accuracy in 3 "
+        "segments, 1 known limit, decisions: promote",
     ]
 
 
@@ -102,6 +112,18 @@ def test_a_step_that_did_not_happen_says_so_instead_of_a_number(capsys: pytest.C
     printed = capsys.readouterr().out
     assert "checks failed: feature_drift" in printed
     assert "promotion -> the API serves the new version: nan s" in printed
+
+
+def test_a_challenger_the_segment_gate_refused_is_said_so_and_a_missing_card_is_left_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    story = result()
+    story.decision |= {"decision": "reject", "segments_blocked": "pickup_borough=Bronx"}
+    story.card = {}
+    print_summary(OPTIONS, story)
+    printed = capsys.readouterr().out
+    assert "(labelled_traffic holdout); worse for pickup_borough=Bronx" in printed
+    assert "8. the model card" not in printed
 
 
 def test_a_busy_machine_is_named_as_why_the_story_took_longer(capsys: pytest.CaptureFixture[str]) -> None:
