@@ -80,6 +80,10 @@ def card_facts(
             "test_fraction": manifest.get("test_fraction"),
             "split_seed": manifest.get("seed"),
             "train_hash": manifest.get("train_hash"),
+            # what the metrics below were measured on: a split of the months, or the API's newest labelled traffic
+            "measured_on": "the API's most recent labelled traffic"
+            if manifest.get("holdout") == "labelled_traffic"
+            else "a held-out split of the same months",
         },
         "features": list(extra["features"]),
         "params": dict(extra["params"]),
@@ -159,16 +163,16 @@ def _body(facts: dict[str, Any]) -> list[str]:
         "estimates shown before a trip, not for billing: the meter decides the fare.",
         "",
         f"**What it learned from.** TLC {facts['service']} trip records of {', '.join(training['months'])} "
-        f"({training['rows_train']:,} training trips; {training['rows_test']:,} held out), features "
-        f"{', '.join(facts['features'])}.",
+        f"({training['rows_train']:,} training trips), features {', '.join(facts['features'])}. Measured on "
+        f"{training.get('measured_on', 'held-out trips')} ({training['rows_test']:,} trips).",
         "",
-        f"**How well.** On the held-out trips: RMSE ${metrics['rmse']:.2f}, MAE ${metrics['mae']:.2f} "
+        f"**How well.** On those trips: RMSE ${metrics['rmse']:.2f}, MAE ${metrics['mae']:.2f} "
         f"(95 % interval ${metrics['mae_low']:.2f} to ${metrics['mae_high']:.2f}), mean signed error "
         f"${metrics['bias']:+.2f}. Checks: "
         + ", ".join(f"{name} {result}" for name, result in facts["checks"].items())
         + ".",
         "",
-        "## For whom: accuracy per segment of the held-out trips",
+        "## For whom: accuracy per segment of those trips",
         "",
         "| segment | value | trips | MAE (95 % interval) | RMSE | mean signed error |",
         "|---|---|---:|---|---:|---:|",

@@ -165,8 +165,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         story.train("v3", "2023-01", {})
         story.replay_until_decided("v3", rounds=15)
         story.replay_until_decided("v3 guardrail", rounds=15)
-        # 3. a 2022 model promoted at once (no stages) on a stale 2022 holdout: the guardrail rolls it back
-        story.train("v4", "2022-01", {"holdout_months": ["2022-01"]}, TAXI_ROLLOUT_STAGES="")
+        # 3. a 2022 model promoted at once (no stages) on a stale 2022 holdout: the guardrail rolls it back. The
+        #    segment gate refuses it first on its own (it under-charges 15-mile trips against the rest far more
+        #    than the champion does); with the gate turned off, as an operator may, the guardrail is what is left
+        stale = {"holdout_months": ["2022-01"]}
+        story.train("v4 gated", "2022-01", stale, TAXI_ROLLOUT_STAGES="")
+        story.train("v4", "2022-01", stale | {"segment_gate": False}, TAXI_ROLLOUT_STAGES="")
         story.replay_until_decided("v4 guardrail", rounds=15)
         yield story
 
@@ -220,9 +224,14 @@ def test_a_challenger_trained_after_the_fare_increase_is_promoted_on_live_eviden
 
 
 def test_a_champion_worse_than_the_one_it_replaced_is_rolled_back(live: Live) -> None:
+    gated = live.offline["v4 gated"]
+    assert gated["decision"] == "reject"
+    assert str(gated["reason"]).startswith("worse for distance_band=15 mi and over")
+    assert gated["segments_blocked"] == "distance_band=15 mi and over"
     offline = live.offline["v4"]
     assert offline["decision"] == "promote"
     assert offline["holdout"] == "trip_features 2022-01"
+    assert "segments" not in offline["rules"]  # the gate was off
     rollback = live.decisions["v4 guardrail"]
     assert (rollback.action, rollback.champion_version, rollback.new_champion_version) == (
         "rollback",

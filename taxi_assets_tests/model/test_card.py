@@ -36,6 +36,7 @@ def facts(months: list[str] | None = None) -> dict[str, object]:
 def test_the_card_holds_its_months_its_segments_and_what_drives_its_fares() -> None:
     found = facts()
     assert found["training"]["months"] == ["2022-01", "2022-02"]  # type: ignore[index]
+    assert found["training"]["measured_on"] == "a held-out split of the same months"  # type: ignore[index]
     bronx = found["segments"]["pickup_borough"]["Bronx"]  # type: ignore[index]
     assert bronx["bias"] == pytest.approx(6.2, abs=0.4)
     assert bronx["mae_low"] < bronx["mae"] < bronx["mae_high"]
@@ -64,6 +65,7 @@ def test_the_rendered_card_reads_back_to_its_facts_and_says_them_in_words() -> N
     assert front_matter(card) == found
     assert "# taxi-fare-green version 4" in card
     assert "TLC green trip records of 2022-01, 2022-02" in card
+    assert "Measured on a held-out split of the same months (1,500 trips)." in card
     assert "| pickup_borough | Bronx |" in card
     assert "- trip_distance: $" in card
     assert "- none yet" in card
